@@ -1,0 +1,54 @@
+# Two commands a new user needs: `make run` and `make test`. Everything else is for developers.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+LOCK   := requirements.lock
+HOST   ?= 127.0.0.1
+PORT   ?= 8765
+ARGS   ?=
+
+.PHONY: run test lint typecheck unit bench lock clean
+
+# The stamp files make re-runs instant; they depend on the lock so a changed pin reinstalls.
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=24"
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml $(LOCK)
+	$(BIN)/pip install -q -c $(LOCK) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml $(LOCK)
+	$(BIN)/pip install -q -c $(LOCK) -e ".[dev]"
+	touch $(VENV)/.installed $@
+
+run: $(VENV)/.installed
+	$(BIN)/coinapi-emulator serve --host $(HOST) --port $(PORT) $(ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check simulator server tests
+	$(BIN)/ruff format --check simulator server tests
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy --strict simulator server
+
+unit: $(VENV)/.installed-dev
+	$(BIN)/pytest --cov --cov-report=term $(ARGS)
+
+test: lint typecheck unit
+
+$(VENV)/.installed-bench: $(BIN)/python pyproject.toml $(LOCK)
+	$(BIN)/pip install -q -c $(LOCK) -e ".[dev,bench]"
+	touch $(VENV)/.installed $(VENV)/.installed-dev $@
+
+# Benchmarks (docs/BENCHMARKS.md): ~20 min on 2 cores; `make bench ARGS=--quick` is a ~4 min smoke run.
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench $(ARGS)
+
+# Re-pin after editing pyproject.toml dependencies (uv only resolves; installs use pip -c).
+lock:
+	$(PYTHON) -m venv /tmp/coinapi-emulator-uv && /tmp/coinapi-emulator-uv/bin/pip install -q uv
+	/tmp/coinapi-emulator-uv/bin/uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11 -o $(LOCK)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage

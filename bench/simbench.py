@@ -1,0 +1,158 @@
+"""Simulator-only micro-benchmark: market events generated and encoded to CoinAPI JSON frames, no sockets.
+
+    python -m bench.simbench [--seconds 5] [--seed 0] [--rate-scale 1] [--profile]
+
+Builds the catalogue, a ``simulator.market.Market`` and one ``server.protocol.encode.SymbolCodec`` per symbol,
+then calls ``market.advance`` in 20 ms virtual steps (the feed's step at ``--speed max``) for about
+``--seconds`` of wall time, encoding every event as the feed does (trade, quote and book delta with a sequence
+and a time_coinapi, bars, exchange rates) and framing it (``text_frame``). The feed's derived book5/20/50
+snapshots are not included (they are not events). A second, fresh market with the same seed is then advanced
+over the same virtual span without encoding, which splits the time into generation and encoding.
+
+Prints one JSON object: events/s (generate + encode), generate-only events/s, events per type, the virtual span
+and how many times faster than real time the market ran. ``--profile`` prints the top of a cProfile instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+START_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z: fixed, so runs see the same market
+STEP_NS = 20_000_000
+
+
+def run(seconds: float, seed: int, rate_scale: float, exchanges: int | None, max_symbols: int | None) -> dict[str, Any]:
+    from server.frames import text_frame
+    from server.protocol.encode import SymbolCodec, encode_exrate
+    from simulator.catalog import CatalogConfig, build_catalog
+    from simulator.events import Bar, BookDelta, ExchangeRate, Quote, Trade
+    from simulator.market import Market
+
+    t0 = time.perf_counter()
+    config = CatalogConfig()
+    if exchanges is not None or max_symbols is not None:
+        config = CatalogConfig(
+            exchanges=exchanges or config.exchanges,
+            max_symbols_per_exchange=max_symbols or config.max_symbols_per_exchange,
+        )
+    catalog = build_catalog(config, seed=seed)
+    t_catalog = time.perf_counter() - t0
+
+    def new_market() -> Any:
+        return Market(catalog, seed=seed, start_ns=START_NS, rate_scale=rate_scale)
+
+    t0 = time.perf_counter()
+    market = new_market()
+    t_market = time.perf_counter() - t0
+    codecs = {symbol.symbol_id: SymbolCodec(symbol) for symbol in catalog.symbols}
+    sequences: dict[tuple[type, str], int] = {}
+    counts: Counter[str] = Counter()
+    frame_bytes = 0
+
+    def stamp(ns: int) -> int:  # the feed's deterministic "network delay"
+        return ns + 500_000 + (ns * 2654435761 >> 11) % 4_500_000
+
+    def encode(event: Any) -> bytes:
+        kind = type(event)
+        if kind is ExchangeRate:
+            return encode_exrate(
+                event.asset_id_base, event.asset_id_quote, "BASE_ALL_CROSSES_TO_REF", event.time_ns, event.rate
+            )
+        key = (kind, event.symbol_id)
+        seq = sequences[key] = sequences.get(key, 0) + 1
+        codec = codecs[event.symbol_id]
+        if kind is Trade:
+            return codec.trade(event, seq, stamp(event.time_exchange_ns))
+        if kind is Quote:
+            return codec.quote(event, seq, stamp(event.time_exchange_ns))
+        if kind is BookDelta:
+            return codec.book_delta(event, seq, stamp(event.time_exchange_ns))
+        if kind is Bar:
+            return codec.bar(event, seq)
+        raise TypeError(f"unknown event {kind.__name__}")
+
+    # warm-up: one virtual second (first bars, caches), not measured
+    now = START_NS
+    for event in market.advance(now + 1_000_000_000):
+        encode(event)
+    now += 1_000_000_000
+    span_start = now
+
+    events = 0
+    t0 = time.perf_counter()
+    deadline = t0 + seconds
+    while True:
+        now += STEP_NS
+        for event in market.advance(now):
+            frame = text_frame(encode(event))
+            frame_bytes += len(frame)
+            counts[type(event).__name__] += 1
+            events += 1
+        if time.perf_counter() >= deadline:
+            break
+    t_total = time.perf_counter() - t0
+    span_ns = now - span_start
+
+    # the same virtual span again, generation only
+    market2 = new_market()
+    for _ in market2.advance(span_start):
+        pass
+    t0 = time.perf_counter()
+    gen_events = 0
+    at = span_start
+    while at < now:
+        at += STEP_NS
+        for _ in market2.advance(at):
+            gen_events += 1
+    t_gen = time.perf_counter() - t0
+
+    return {
+        "symbols": len(catalog.symbols),
+        "exchanges": len(catalog.exchanges),
+        "rate_scale": rate_scale,
+        "catalog_build_s": round(t_catalog, 3),
+        "market_build_s": round(t_market, 3),
+        "wall_s": round(t_total, 3),
+        "virtual_s": span_ns / 1e9,
+        "events": events,
+        "events_per_s": events / t_total,
+        "generate_only_events_per_s": gen_events / t_gen if t_gen > 0 else 0.0,
+        "generate_share": t_gen / t_total if t_total > 0 else 0.0,
+        "times_real_time": span_ns / 1e9 / t_total,
+        "virtual_events_per_s": events / (span_ns / 1e9),
+        "avg_frame_bytes": frame_bytes / max(1, events),
+        "by_type": dict(counts.most_common()),
+        "generate_events_match": gen_events == events,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0, help="wall seconds of generate+encode")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rate-scale", type=float, default=1.0)
+    parser.add_argument("--exchanges", type=int, default=None, help="catalogue size (default: the emulator's)")
+    parser.add_argument("--max-symbols-per-exchange", type=int, default=None)
+    parser.add_argument("--profile", action="store_true", help="print the top 30 of cProfile (cumulative, tottime)")
+    args = parser.parse_args()
+    call = (args.seconds, args.seed, args.rate_scale, args.exchanges, args.max_symbols_per_exchange)
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        result = profiler.runcall(run, *call)
+        stats = pstats.Stats(profiler, stream=sys.stderr)
+        stats.sort_stats("tottime").print_stats(30)
+        print(json.dumps(result))
+        return
+    print(json.dumps(run(*call)))
+
+
+if __name__ == "__main__":
+    main()

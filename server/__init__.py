@@ -1,0 +1,1 @@
+"""coinapi-emulator server: protocol, fan-out hub, ASGI app, REST and CLI."""

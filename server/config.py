@@ -1,0 +1,57 @@
+"""Settings: the one object that configures a running emulator.
+
+``cli.py`` fills it from flags and ``COINAPI_EMULATOR_*`` environment variables; tests build it directly.
+No other module reads the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+FilterCombine = Literal["union", "intersection"]
+LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything ``create_app`` and ``serve`` need. Defaults are the documented CLI defaults."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    #: market seed: same seed + start time + config = same market
+    seed: int = 0
+    #: virtual seconds per wall second; None = as fast as possible ("max")
+    speed: float | None = 1.0
+    #: virtual start, ns since the epoch; None = now, on the wall clock
+    start_time_ns: int | None = None
+    log_level: LogLevel = "info"
+    #: file of accepted API keys (one per line); None = any non-empty key
+    api_keys_file: Path | None = None
+    #: catalogue size
+    exchanges: int = 400
+    max_symbols_per_exchange: int = 60
+    #: multiplies every symbol's trade and book activity
+    rate_scale: float = 1.0
+    #: slow-client limits of one connection's unsent frames (PROTOCOL.md §6: the real service allows 131,072)
+    max_buffered_messages: int = 131_072
+    max_buffered_bytes: int = 64 * 1024 * 1024
+    #: how symbol, exchange and asset filters of one data type combine (PROTOCOL.md §2.4)
+    filter_combine: FilterCombine = "union"
+    #: reject filters naming ids that match nothing (the real service accepts them silently)
+    strict_filters: bool = False
+    #: serve book types without a filter, as old CoinAPI examples expect (the real service answers an error)
+    allow_unfiltered_books: bool = False
+    #: wall time between two market ticks
+    tick_s: float = 0.002
+    #: virtual time per tick at speed "max", and the most one tick catches up when the market is behind
+    max_step_ns: int = 20_000_000
+    #: WebSocket ping interval and pong timeout, seconds (PROTOCOL.md §1.2: the real service pings every ~60 s)
+    ws_ping_interval_s: float = 60.0
+    ws_ping_timeout_s: float = 30.0
+
+    @property
+    def live_stamps(self) -> bool:
+        """Stamp ``time_coinapi`` with the real send time: only on the wall clock at speed 1."""
+        return self.start_time_ns is None and self.speed == 1.0

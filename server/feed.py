@@ -1,0 +1,261 @@
+"""The feed: drives the market on the event loop, numbers and encodes each event once, hands frames to the hub.
+
+Time: a ``VirtualClock`` maps the loop's monotonic clock to market time (speed 1, 10, ... or ``None`` = max,
+which advances a fixed virtual step per loop iteration). Sequences: one counter per (type, symbol_id) on the
+stream side, shared by all connections (PROTOCOL.md §4.2, ARCHITECTURE.md "Sequence numbers"), counted whether
+or not anyone listens so that what a client sees never depends on other clients. Encoding happens only for
+routes that have subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+from simulator.catalog import Catalog
+from simulator.clock import VirtualClock
+from simulator.events import Bar, BookDelta, ExchangeRate, MarketEvent, Quote, Trade
+from simulator.market import Market
+
+from .frames import text_frame
+from .hub import Hub
+from .metadata import Metadata
+from .protocol.datatypes import DataType
+from .protocol.encode import SymbolCodec, encode_exrate
+from .protocol.routes import RouteKey
+
+logger = logging.getLogger(__name__)
+
+_SEQUENCE_LIMIT = 2**31 - 1  # PROTOCOL.md §4.2: some SDKs parse sequence as a signed 32-bit int
+_NS_PER_S = 1_000_000_000
+#: book20/book50 go out at most once a virtual second per symbol (PROTOCOL.md §3.4)
+_SLOW_BOOK_DEPTHS = ((DataType.BOOK20, 20), (DataType.BOOK50, 50))
+_REFERENCE_ASSET = "USD"
+
+
+class Channel:
+    """Per-symbol encoder, route keys and sequence counters."""
+
+    __slots__ = ("codec", "keys", "last_slow_book_ns", "sequences", "symbol_id")
+
+    def __init__(self, codec: SymbolCodec) -> None:
+        self.codec = codec
+        self.symbol_id = codec.symbol_id
+        self.keys: dict[DataType, RouteKey] = {
+            data_type: (data_type, codec.symbol_id) for data_type in DataType if data_type.is_symbol_stream
+        }
+        #: the initial book is message 1 of the book stream, so a snapshot taken before any change has sequence 1
+        self.sequences: dict[DataType, int] = dict.fromkeys(self.keys, 0)
+        self.sequences[DataType.BOOK] = 1
+        self.last_slow_book_ns: dict[DataType, int | None] = dict.fromkeys((DataType.BOOK20, DataType.BOOK50))
+
+    def next_sequence(self, data_type: DataType) -> int:
+        """Count one message of ``data_type``; wraps from 2**31 - 1 back to 1."""
+        sequence = self.sequences[data_type] % _SEQUENCE_LIMIT + 1
+        self.sequences[data_type] = sequence
+        return sequence
+
+
+class Feed:
+    """Advances the market once per tick and publishes what happened.
+
+    ``live_stamps``: stamp ``time_coinapi`` with the real time of sending (speed 1 on the wall clock, where
+    latency figures are meaningful); otherwise it is the event time plus a small deterministic delay, so a
+    virtual-clock run is reproducible to the byte.
+    """
+
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        market: Market,
+        hub: Hub,
+        clock: VirtualClock,
+        metadata: Metadata,
+        tick_s: float,
+        max_step_ns: int,
+        live_stamps: bool,
+        monotonic_ns: Callable[[], int] = time.monotonic_ns,
+        epoch_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.market = market
+        self.hub = hub
+        self.clock = clock
+        self.metadata = metadata
+        self._channels = {symbol.symbol_id: Channel(SymbolCodec(symbol)) for symbol in catalog.symbols}
+        self._tick_s = tick_s
+        self._max_step_ns = max_step_ns
+        self._live_stamps = live_stamps
+        self._monotonic_ns = monotonic_ns
+        self._epoch_ns = epoch_ns
+        self._now_epoch_ns = epoch_ns()
+        self._crosses: dict[str, set[str]] = {}
+        self._handle_by_type: dict[type, Callable[..., None]] = {
+            Trade: self._on_trade,
+            Quote: self._on_quote,
+            BookDelta: self._on_book_delta,
+            Bar: self._on_bar,
+            ExchangeRate: self._on_rate,
+        }
+        self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
+
+    # -- driving ----------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Schedule ticks on the running loop."""
+        self._timer = asyncio.get_running_loop().call_soon(self._tick)
+
+    def stop(self) -> None:
+        """Stop ticking."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _tick(self) -> None:
+        max_mode = self.clock.speed is None and not self.clock.paused
+        if max_mode:
+            self.clock.step(self._max_step_ns)
+        due_ns = self.clock.now_ns(self._monotonic_ns())
+        # At most one step of virtual time per tick, so a market that fell behind (a busy machine, a high
+        # speed) catches up over several loop iterations instead of starving every connection.
+        until_ns = min(due_ns, self.market.now_ns + self._max_step_ns)
+        self.run_until(until_ns)
+        loop = asyncio.get_running_loop()
+        behind = until_ns < due_ns
+        self._timer = loop.call_soon(self._tick) if behind or max_mode else loop.call_later(self._tick_s, self._tick)
+
+    def run_until(self, until_ns: int) -> None:
+        """Publish every market event up to ``until_ns`` (virtual), then flush the hub once."""
+        if until_ns > self.market.now_ns:
+            self._now_epoch_ns = self._epoch_ns()
+            handle = self._handle_by_type
+            for event in self.market.advance(until_ns):
+                handle[type(event)](event)
+        self.hub.flush()
+
+    def publish(self, events: Iterable[MarketEvent]) -> None:
+        """Publish events from another source (replay, bus) exactly as market events are published."""
+        handle = self._handle_by_type
+        for event in events:
+            handle[type(event)](event)
+
+    # -- route bookkeeping (hub callbacks) ----------------------------------------------------------------
+
+    def route_added(self, key: RouteKey) -> None:
+        """Hub callback: remember cross rates someone wants (they are computed, not simulated)."""
+        if key[0] is DataType.EXRATE:
+            base, quote = key[1].split("/")
+            if quote != _REFERENCE_ASSET:
+                self._crosses.setdefault(base, set()).add(quote)
+
+    def route_removed(self, key: RouteKey) -> None:
+        """Hub callback: forget a cross rate nobody wants any more."""
+        if key[0] is DataType.EXRATE:
+            base, quote = key[1].split("/")
+            quotes = self._crosses.get(base)
+            if quotes is not None:
+                quotes.discard(quote)
+                if not quotes:
+                    del self._crosses[base]
+
+    # -- snapshots for new subscriptions -----------------------------------------------------------------
+
+    def initial_frames(self, keys: Iterable[RouteKey]) -> list[bytes]:
+        """Frames a subscriber gets when it adds ``keys``: a book snapshot per book route, metadata snapshots.
+
+        Sorted so that the bytes a client receives do not depend on set iteration order.
+        """
+        frames = []
+        for data_type, topic in sorted(keys, key=lambda key: (key[0].value, key[1])):
+            if data_type is DataType.BOOK:
+                frames.append(text_frame(self._book_snapshot(self._channels[topic])))
+            elif data_type.is_metadata:
+                frames.append(text_frame(self.metadata.frame(data_type, topic)))
+        return frames
+
+    def _book_snapshot(self, channel: Channel) -> bytes:
+        book = self.market.book(channel.symbol_id)
+        now_ns = self.market.now_ns
+        return channel.codec.book(
+            DataType.BOOK,
+            book.asks(),
+            book.bids(),
+            channel.sequences[DataType.BOOK],
+            now_ns,
+            self._stamp(now_ns),
+            is_snapshot=True,
+        )
+
+    # -- per-event handlers (the hot path) ----------------------------------------------------------------
+
+    def _stamp(self, time_exchange_ns: int) -> int:
+        if self._live_stamps:
+            return max(self._now_epoch_ns, time_exchange_ns)
+        # A deterministic 0.5-5 ms "network" delay, derived from the event time itself.
+        return time_exchange_ns + 500_000 + (time_exchange_ns * 2654435761 >> 11) % 4_500_000
+
+    def _on_trade(self, trade: Trade) -> None:
+        channel = self._channels[trade.symbol_id]
+        sequence = channel.next_sequence(DataType.TRADE)
+        key = channel.keys[DataType.TRADE]
+        members = self.hub.routes.get(key)
+        if members:
+            payload = channel.codec.trade(trade, sequence, self._stamp(trade.time_exchange_ns))
+            self.hub.deliver(members, key, text_frame(payload), trade.time_exchange_ns)
+
+    def _on_quote(self, quote: Quote) -> None:
+        channel = self._channels[quote.symbol_id]
+        sequence = channel.next_sequence(DataType.QUOTE)
+        key = channel.keys[DataType.QUOTE]
+        members = self.hub.routes.get(key)
+        if members:
+            payload = channel.codec.quote(quote, sequence, self._stamp(quote.time_exchange_ns))
+            self.hub.deliver(members, key, text_frame(payload), quote.time_exchange_ns)
+
+    def _on_book_delta(self, delta: BookDelta) -> None:
+        channel = self._channels[delta.symbol_id]
+        time_ns = delta.time_exchange_ns
+        sequence = channel.next_sequence(DataType.BOOK)
+        key = channel.keys[DataType.BOOK]
+        members = self.hub.routes.get(key)
+        if members:
+            payload = channel.codec.book_delta(delta, sequence, self._stamp(time_ns))
+            self.hub.deliver(members, key, text_frame(payload), time_ns)
+        self._publish_top(channel, DataType.BOOK5, 5, time_ns)
+        for data_type, depth in _SLOW_BOOK_DEPTHS:
+            last = channel.last_slow_book_ns[data_type]
+            if last is None or time_ns - last >= _NS_PER_S:
+                channel.last_slow_book_ns[data_type] = time_ns
+                self._publish_top(channel, data_type, depth, time_ns)
+
+    def _publish_top(self, channel: Channel, data_type: DataType, depth: int, time_ns: int) -> None:
+        sequence = channel.next_sequence(data_type)
+        key = channel.keys[data_type]
+        members = self.hub.routes.get(key)
+        if members:
+            asks, bids = self.market.book(channel.symbol_id).top(depth)
+            payload = channel.codec.book(data_type, asks, bids, sequence, time_ns, self._stamp(time_ns))
+            self.hub.deliver(members, key, text_frame(payload), time_ns)
+
+    def _on_bar(self, bar: Bar) -> None:
+        channel = self._channels[bar.symbol_id]
+        sequence = channel.next_sequence(DataType.OHLCV)
+        key = (DataType.OHLCV, f"{bar.symbol_id}.{bar.period_id}")
+        members = self.hub.routes.get(key)
+        if members:
+            self.hub.deliver(members, key, text_frame(channel.codec.bar(bar, sequence)), bar.time_ns)
+
+    def _on_rate(self, rate: ExchangeRate) -> None:
+        base, time_ns = rate.asset_id_base, rate.time_ns
+        self._publish_rate(base, rate.asset_id_quote, "BASE_ALL_CROSSES_TO_REF", time_ns, rate.rate)
+        for quote in sorted(self._crosses.get(base, ())):
+            cross = rate.rate / self.market.rate_usd(quote)
+            self._publish_rate(base, quote, "BASE_AND_QUOTE_TO_REF", time_ns, cross)
+
+    def _publish_rate(self, base: str, quote: str, rate_type: str, time_ns: int, rate: float) -> None:
+        key = (DataType.EXRATE, f"{base}/{quote}")
+        members = self.hub.routes.get(key)
+        if members:
+            self.hub.deliver(members, key, text_frame(encode_exrate(base, quote, rate_type, time_ns, rate)), time_ns)

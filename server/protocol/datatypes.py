@@ -1,0 +1,78 @@
+"""The closed set of ``subscribe_data_type`` values the emulator streams, and their properties (PROTOCOL.md §2.3).
+
+This module owns the names only; parsing lives in ``messages.py`` and filter rules in ``scope.py``.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+
+class FilterRequirement(enum.Enum):
+    """Which filter a data type needs before the server will stream it (PROTOCOL.md §2.3)."""
+
+    #: streams with no filter at all
+    NONE = "none"
+    #: needs at least one symbol, exchange or asset filter entry (the book types)
+    INSTRUMENT = "instrument"
+    #: needs ``subscribe_filter_asset_id`` (``exrate``: the filter names the rate pairs)
+    ASSET = "asset"
+
+
+class DataType(enum.Enum):
+    """A data type as named on the wire in ``subscribe_data_type`` and in the ``type`` of data frames."""
+
+    TRADE = "trade"
+    QUOTE = "quote"
+    BOOK = "book"
+    BOOK5 = "book5"
+    BOOK20 = "book20"
+    BOOK50 = "book50"
+    OHLCV = "ohlcv"
+    EXRATE = "exrate"
+    ASSET = "asset"
+    EXCHANGE = "exchange"
+    SYMBOL = "symbol"
+
+    @property
+    def filter_requirement(self) -> FilterRequirement:
+        """The filter this type needs; see ``FilterRequirement``."""
+        return _FILTER_REQUIREMENTS.get(self, FilterRequirement.NONE)
+
+    @property
+    def needs_filter(self) -> bool:
+        """True for the book types (any instrument filter) and ``exrate`` (an asset filter)."""
+        return self.filter_requirement is not FilterRequirement.NONE
+
+    @property
+    def conflatable(self) -> bool:
+        """True if a newer frame may replace an older unsent one of the same symbol (quote, book5/20/50).
+
+        ARCHITECTURE.md: these frames each carry a full state, so only the newest matters to a slow client.
+        """
+        return self in _CONFLATABLE
+
+    @property
+    def is_symbol_stream(self) -> bool:
+        """True for the per-symbol market streams: trade, quote, the book types and ohlcv."""
+        return self in _SYMBOL_STREAMS
+
+    @property
+    def is_metadata(self) -> bool:
+        """True for the metadata streams: asset, exchange and symbol."""
+        return self in _METADATA
+
+
+_BOOKS: Final = frozenset({DataType.BOOK, DataType.BOOK5, DataType.BOOK20, DataType.BOOK50})
+_FILTER_REQUIREMENTS: Final = {
+    **dict.fromkeys(_BOOKS, FilterRequirement.INSTRUMENT),
+    DataType.EXRATE: FilterRequirement.ASSET,
+}
+_CONFLATABLE: Final = frozenset({DataType.QUOTE, DataType.BOOK5, DataType.BOOK20, DataType.BOOK50})
+_SYMBOL_STREAMS: Final = frozenset({DataType.TRADE, DataType.QUOTE, DataType.OHLCV, *_BOOKS})
+_METADATA: Final = frozenset({DataType.ASSET, DataType.EXCHANGE, DataType.SYMBOL})
+
+#: Names the real service (or older SDKs) know but the emulator does not stream: ``book_l3`` (PROTOCOL.md §3.5)
+#: and the legacy ``volume`` / ``ticker`` (§3.12). They get ``UnsupportedDataType``, not ``UnknownDataType``.
+UNSUPPORTED_DATA_TYPES: Final = frozenset({"book_l3", "volume", "ticker"})

@@ -1,0 +1,202 @@
+"""The per-connection protocol state machine, sans I/O (like python-websockets' protocol objects).
+
+Call order for the endpoint::
+
+    session.receive_text(raw)                     # one client frame; never raises a ProtocolError
+    if session.scope_changed(): hub.set_routes(resolve_routes(session.scope, ...), heartbeat=..., limits=...)
+    for frame in session.data_to_send(): send(frame)      # already-encoded error frames
+    if session.close is not None: close(*session.close)
+
+States: ``AWAITING_HELLO`` until the first hello/subscribe is accepted, then ``OPEN``; any ``ProtocolError``
+moves to ``CLOSED``: its error frame is queued, ``close`` is set and later input is ignored. A failing frame
+changes nothing else (scope, heartbeat and limits stay as they were).
+
+Authentication (PROTOCOL.md §1.3-1.4): the first hello/subscribe is checked with its non-empty ``apikey``,
+else the key of the upgrade request; later frames' keys are ignored (the connection is authenticated once).
+Keys are never logged or echoed.
+
+Heartbeat and throttles: ``hello`` replaces both (absent heartbeat = off, absent limits = none);
+``subscribe`` and ``unsubscribe`` set ``heartbeat`` when they carry it, and ``subscribe`` overrides each
+limit it gives as non-zero (0 and null in a subscribe mean "not given", since Go always sends 0).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import assert_never
+
+from server.protocol.errors import FirstMessageNotHello, InvalidApiKey, ProtocolError
+from server.protocol.messages import NO_LIMITS, ClientMessage, UpdateLimits, Verb, parse_client_message
+from server.protocol.scope import (
+    EMPTY_SCOPE,
+    Scope,
+    apply_hello,
+    apply_subscribe,
+    apply_unsubscribe,
+    check_required_filters,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPolicy:
+    """Which API keys the server accepts."""
+
+    #: the accepted keys; None accepts any non-empty key
+    allowed: frozenset[str] | None = None
+
+    def accepts(self, key: str) -> bool:
+        """Whether ``key`` may connect. The empty key never may."""
+        return bool(key) and (self.allowed is None or key in self.allowed)
+
+
+class SessionState(enum.Enum):
+    """Where a session is in its life."""
+
+    AWAITING_HELLO = "awaiting_hello"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class _Subscription:
+    """What the client asked for; replaced as a whole when a frame is accepted."""
+
+    scope: Scope = EMPTY_SCOPE
+    heartbeat: bool = False
+    limits: UpdateLimits = NO_LIMITS
+
+
+class Session:
+    """One client connection's protocol state. Feed it frames with ``receive_text``; it never does I/O."""
+
+    __slots__ = (
+        "_allow_unfiltered_books",
+        "_authenticated",
+        "_close",
+        "_key_policy",
+        "_out",
+        "_reported",
+        "_state",
+        "_subscription",
+        "_upgrade_key",
+    )
+
+    def __init__(self, *, key_policy: KeyPolicy, upgrade_key: str | None, allow_unfiltered_books: bool = False) -> None:
+        """``upgrade_key``: the key the upgrade request carried (header, query, path or Authorization), if any.
+
+        ``allow_unfiltered_books``: serve book types without a filter, as old CoinAPI examples expect
+        (PROTOCOL.md §2.3); by default they are refused like the real service documents.
+        """
+        self._key_policy = key_policy
+        self._upgrade_key = upgrade_key
+        self._allow_unfiltered_books = allow_unfiltered_books
+        self._state = SessionState.AWAITING_HELLO
+        self._authenticated = False
+        self._subscription = _Subscription()
+        self._reported = self._subscription
+        self._out: list[bytes] = []
+        self._close: tuple[int, str] | None = None
+
+    @property
+    def state(self) -> SessionState:
+        """The current state."""
+        return self._state
+
+    @property
+    def authenticated(self) -> bool:
+        """True once the key was accepted (it stays True after a later error)."""
+        return self._authenticated
+
+    @property
+    def close(self) -> tuple[int, str] | None:
+        """``(code, reason)`` once the session must close, else None. ``reason`` fits a close frame."""
+        return self._close
+
+    @property
+    def scope(self) -> Scope:
+        """The current subscription scope (empty before the first hello)."""
+        return self._subscription.scope
+
+    @property
+    def heartbeat(self) -> bool:
+        """Whether the client asked for ``hearbeat`` frames on idle."""
+        return self._subscription.heartbeat
+
+    @property
+    def limits(self) -> UpdateLimits:
+        """The current per-symbol throttles."""
+        return self._subscription.limits
+
+    def scope_changed(self) -> bool:
+        """True if the scope, heartbeat flag or limits changed since the previous call (False on the first call
+        only if nothing was accepted yet). Call it after ``receive_text``; it resets on every call."""
+        changed = self._subscription != self._reported
+        self._reported = self._subscription
+        return changed
+
+    def data_to_send(self) -> list[bytes]:
+        """The frames to send, oldest first, already encoded; the buffer is emptied."""
+        out, self._out = self._out, []
+        return out
+
+    def receive_text(self, raw: str | bytes) -> None:
+        """Handle one client frame. A protocol error becomes an error frame plus ``close``; nothing is raised."""
+        if self._state is SessionState.CLOSED:
+            return
+        try:
+            self._receive(parse_client_message(raw))
+        except ProtocolError as error:
+            self.fail(error)
+
+    def fail(self, error: ProtocolError) -> None:
+        """Close the session because of ``error`` (also for errors found outside, e.g. by routing or the hub)."""
+        if self._state is SessionState.CLOSED:
+            return
+        self._state = SessionState.CLOSED
+        self._out.append(error.frame())
+        self._close = (error.close_code, error.close_reason)
+
+    def _receive(self, msg: ClientMessage) -> None:
+        if self._state is SessionState.AWAITING_HELLO:
+            self._authenticate(msg)
+        self._subscription = self._apply(msg)
+        self._state = SessionState.OPEN
+
+    def _authenticate(self, msg: ClientMessage) -> None:
+        if msg.verb is Verb.UNSUBSCRIBE:
+            raise FirstMessageNotHello(msg.verb.value)
+        key = msg.apikey or self._upgrade_key
+        if key is None or not self._key_policy.accepts(key):
+            raise InvalidApiKey()
+        self._authenticated = True
+
+    def _apply(self, msg: ClientMessage) -> _Subscription:
+        current = self._subscription
+        match msg.verb:
+            case Verb.HELLO:
+                heartbeat = bool(msg.heartbeat)
+                return self._checked(_Subscription(apply_hello(msg), heartbeat, msg.limits))
+            case Verb.SUBSCRIBE:
+                heartbeat = current.heartbeat if msg.heartbeat is None else msg.heartbeat
+                limits = _override(current.limits, msg.limits)
+                return self._checked(_Subscription(apply_subscribe(current.scope, msg), heartbeat, limits))
+            case Verb.UNSUBSCRIBE:
+                # Removing types cannot make a filter go missing, so there is nothing to check.
+                heartbeat = current.heartbeat if msg.heartbeat is None else msg.heartbeat
+                return _Subscription(apply_unsubscribe(current.scope, msg), heartbeat, current.limits)
+            case _:
+                assert_never(msg.verb)
+
+    def _checked(self, subscription: _Subscription) -> _Subscription:
+        check_required_filters(subscription.scope, allow_unfiltered_books=self._allow_unfiltered_books)
+        return subscription
+
+
+def _override(current: UpdateLimits, given: UpdateLimits) -> UpdateLimits:
+    """``current`` with each non-zero limit of ``given`` taken over."""
+    return UpdateLimits(
+        quote_ms=given.quote_ms or current.quote_ms,
+        book_snapshot_ms=given.book_snapshot_ms or current.book_snapshot_ms,
+        exrate_ms=given.exrate_ms or current.exrate_ms,
+    )

@@ -1,0 +1,465 @@
+"""The instrument catalogue: exchanges, assets and symbols, with their precisions and activity.
+
+Built deterministically from (seed, CatalogConfig) and the bundled real exchange list ``data/exchanges.json``.
+Nothing here reads the wall clock: futures and option expiries are laid out from ``CatalogConfig.epoch_ns``
+(default 2024-01-01T00:00:00Z), so the same config and seed always give the same catalogue.
+"""
+
+from __future__ import annotations
+
+import calendar
+import enum
+import json
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import date, timedelta, timezone
+from datetime import datetime as _datetime
+from importlib import resources
+from typing import NamedTuple
+
+from simulator import venues
+from simulator.assets import ASSET_ROWS, QUOTE_RANK, AssetRow
+from simulator.rng import catalog_rng
+
+
+class SymbolType(enum.Enum):
+    """CoinAPI ``symbol_type`` values the emulator streams; the id part is ``SymbolType.id_part``."""
+
+    SPOT = "SPOT"
+    PERPETUAL = "PERPETUAL"
+    FUTURES = "FUTURES"
+    OPTION = "OPTION"
+
+    @property
+    def id_part(self) -> str:
+        """The type's part of a ``symbol_id``: ``SPOT``, ``PERP``, ``FTS`` or ``OPT``."""
+        return _ID_PARTS[self]
+
+
+_ID_PARTS = {
+    SymbolType.SPOT: "SPOT",
+    SymbolType.PERPETUAL: "PERP",
+    SymbolType.FUTURES: "FTS",
+    SymbolType.OPTION: "OPT",
+}
+_TYPE_BY_KIND = {
+    venues.SPOT: SymbolType.SPOT,
+    venues.FIAT: SymbolType.SPOT,
+    venues.PERP: SymbolType.PERPETUAL,
+    venues.FTS: SymbolType.FUTURES,
+    venues.OPT: SymbolType.OPTION,
+}
+
+#: Default catalogue epoch, 2024-01-01T00:00:00Z: expiries are the first ones after it.
+CATALOG_EPOCH_NS = 1_704_067_200_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """A venue. Real ones come from the bundled list, in rank order; generated ones follow."""
+
+    exchange_id: str
+    name: str | None
+    website: str | None
+    #: 1-based position in the catalogue (real ranking first)
+    rank: int
+    #: ``YYYY-MM-DD`` of the venue's first data
+    data_start: str
+    #: whether the id comes from the real list (False for generated venues)
+    is_real: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """A currency or token."""
+
+    asset_id: str
+    name: str
+    type_is_crypto: bool
+    #: price in USD at the start of the simulation
+    initial_price_usd: float
+    #: annualised volatility of the asset's USD price, e.g. 0.6 for 60 %
+    volatility: float
+    #: a stablecoin: its USD price mean-reverts to ``initial_price_usd``
+    is_stablecoin: bool = False
+    #: correlation of the asset's price shocks with the common crypto-market shock, 0..1
+    market_correlation: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A tradable market on one exchange.
+
+    ``price_decimals`` / ``size_decimals``: tick = 10**-price_decimals, lot = 10**-size_decimals (may be
+    negative for coarse ticks, e.g. -1 means a tick of 10). Every price and size on the wire is a multiple.
+    """
+
+    symbol_id: str
+    exchange_id: str
+    symbol_type: SymbolType
+    asset_id_base: str
+    asset_id_quote: str
+    #: the exchange's own ticker, e.g. ``btcusdt``
+    symbol_id_exchange: str
+    price_decimals: int
+    size_decimals: int
+    #: relative activity: expected trades per virtual second at the default rate scale
+    trade_rate: float
+    #: expected L2 book changes (besides trades) per virtual second at the default rate scale
+    book_rate: float
+    #: FUTURES / OPTION: delivery or expiry time, ns since the epoch (None otherwise)
+    expiry_ns: int | None = None
+    #: OPTION: strike in quote currency, and call (True) or put (False)
+    option_strike: float | None = None
+    option_is_call: bool | None = None
+    #: PERPETUAL / FUTURES / OPTION: contract unit (in ``contract_unit_asset``)
+    contract_unit: float | None = None
+    contract_unit_asset: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogConfig:
+    """Size of the generated catalogue."""
+
+    #: number of exchanges (>= 1). The real list has 400; more than that adds generated venues.
+    exchanges: int = 400
+    #: upper bound on symbols per exchange (the big venues reach it, small ones have fewer)
+    max_symbols_per_exchange: int = 60
+    #: catalogue epoch, ns since the Unix epoch: futures/option expiries are the first ones after it and
+    #: ``Exchange.data_start`` lies before it. Set it near the simulation start for current-looking expiries.
+    epoch_ns: int = CATALOG_EPOCH_NS
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """All instruments, in a stable order, with lookup by id."""
+
+    exchanges: tuple[Exchange, ...]
+    assets: tuple[Asset, ...]
+    symbols: tuple[Symbol, ...]
+    _exchange_by_id: dict[str, Exchange] = field(init=False, repr=False, compare=False)
+    _asset_by_id: dict[str, Asset] = field(init=False, repr=False, compare=False)
+    _symbol_by_id: dict[str, Symbol] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # frozen: the lookup tables are filled once here, with object.__setattr__ as dataclasses document
+        object.__setattr__(self, "_exchange_by_id", {e.exchange_id: e for e in self.exchanges})
+        object.__setattr__(self, "_asset_by_id", {a.asset_id: a for a in self.assets})
+        object.__setattr__(self, "_symbol_by_id", {s.symbol_id: s for s in self.symbols})
+        if len(self._symbol_by_id) != len(self.symbols) or len(self._exchange_by_id) != len(self.exchanges):
+            raise ValueError("duplicate exchange or symbol id in catalogue")
+
+    def exchange(self, exchange_id: str) -> Exchange | None:
+        """The exchange with that id, or None."""
+        return self._exchange_by_id.get(exchange_id)
+
+    def asset(self, asset_id: str) -> Asset | None:
+        """The asset with that id, or None."""
+        return self._asset_by_id.get(asset_id)
+
+    def symbol(self, symbol_id: str) -> Symbol | None:
+        """The symbol with that id, or None."""
+        return self._symbol_by_id.get(symbol_id)
+
+
+def build_catalog(config: CatalogConfig = CatalogConfig(), seed: int = 0) -> Catalog:
+    """Build the catalogue; the same (config, seed) always gives the same catalogue.
+
+    Exchanges: the real list in rank order (truncated to ``config.exchanges``), then generated venues. Each
+    venue lists symbols according to its profile (``venues.py``); the must-have markets of the big venues
+    (``BINANCE_SPOT_BTC_USDT``, ``BITMEX_PERP_BTC_USD``, …) are always present when their exchange is.
+    """
+    if config.exchanges < 1 or config.max_symbols_per_exchange < 1:
+        raise ValueError("CatalogConfig needs at least one exchange and one symbol per exchange")
+    assets = tuple(_asset(row) for row in ASSET_ROWS)
+    exchanges = _exchanges(config, seed)
+    layout = _ExpiryLayout.from_epoch(config.epoch_ns)
+    symbols: list[Symbol] = []
+    for exchange in exchanges:
+        symbols.extend(_venue_symbols(exchange, config, seed, layout))
+    return Catalog(exchanges, assets, tuple(symbols))
+
+
+def _asset(row: AssetRow) -> Asset:
+    return Asset(
+        row.asset_id,
+        row.name,
+        row.type_is_crypto,
+        row.price_usd,
+        row.volatility,
+        row.is_stablecoin,
+        row.market_correlation,
+    )
+
+
+# --- exchanges --------------------------------------------------------------------------------------------------
+
+#: First-data dates of a few famous venues; the others get a plausible date drawn from their generator.
+_KNOWN_DATA_START = {
+    "BITSTAMP": "2011-09-13",
+    "KRAKEN": "2013-10-06",
+    "BITFINEX": "2013-04-01",
+    "COINBASE": "2015-01-26",
+    "BINANCE": "2017-07-14",
+    "BITMEX": "2014-11-24",
+}
+
+
+def _real_exchanges() -> list[dict[str, str | None]]:
+    raw = resources.files("simulator").joinpath("data", "exchanges.json").read_text(encoding="utf-8")
+    rows: list[dict[str, str | None]] = json.loads(raw)
+    return rows
+
+
+def _epoch_date(epoch_ns: int) -> date:
+    return _datetime.fromtimestamp(epoch_ns // 1_000_000_000, tz=timezone.utc).date()
+
+
+def _exchanges(config: CatalogConfig, seed: int) -> tuple[Exchange, ...]:
+    epoch = _epoch_date(config.epoch_ns)
+    real = _real_exchanges()[: config.exchanges]
+    out: list[Exchange] = []
+    for rank, row in enumerate(real, start=1):
+        exchange_id = str(row["exchange_id"])
+        start = _KNOWN_DATA_START.get(exchange_id)
+        if start is None:
+            days_before = catalog_rng(seed, "data_start", exchange_id).randint(200, 4000)
+            start = (epoch - timedelta(days=days_before)).isoformat()
+        out.append(Exchange(exchange_id, row["name"], row["website"], rank, start, is_real=True))
+    taken = {e.exchange_id for e in out}
+    rng = catalog_rng(seed, "generated-venues")
+    for rank in range(len(out) + 1, config.exchanges + 1):
+        venue = venues.generate_venue(rng, taken)
+        start = (epoch - timedelta(days=rng.randint(30, 1500))).isoformat()
+        out.append(Exchange(venue.exchange_id, venue.name, venue.website, rank, start, is_real=False))
+    return tuple(out)
+
+
+# --- expiries ---------------------------------------------------------------------------------------------------
+
+
+def _last_friday(year: int, month: int) -> date:
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    return last - timedelta(days=(last.weekday() - calendar.FRIDAY) % 7)
+
+
+class _ExpiryLayout(NamedTuple):
+    """Delivery dates after the catalogue epoch, all at 08:00 UTC like Deribit and Binance."""
+
+    #: the next two quarterly contracts (last Friday of Mar/Jun/Sep/Dec, at least a week out)
+    futures: tuple[date, ...]
+    #: weekly, monthly and quarterly option expiries (distinct, ascending)
+    options: tuple[date, ...]
+
+    @staticmethod
+    def from_epoch(epoch_ns: int) -> _ExpiryLayout:
+        epoch = _epoch_date(epoch_ns)
+        quarterly: list[date] = []
+        monthly: date | None = None
+        year, month = epoch.year, epoch.month
+        while len(quarterly) < 2:
+            friday = _last_friday(year, month)
+            if friday > epoch + timedelta(days=7):
+                monthly = monthly or friday
+                if month % 3 == 0:
+                    quarterly.append(friday)
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        weekly = epoch + timedelta(days=(calendar.FRIDAY - epoch.weekday()) % 7 or 7)
+        assert monthly is not None  # the loop sees at least one month before its second quarter
+        return _ExpiryLayout(tuple(quarterly), tuple(sorted({weekly, monthly, quarterly[0]})))
+
+
+def expiry_ns(day: date) -> int:
+    """Delivery instant of a contract expiring on ``day``: 08:00 UTC, in ns since the Unix epoch."""
+    return calendar.timegm((day.year, day.month, day.day, 8, 0, 0)) * 1_000_000_000
+
+
+# --- symbols ----------------------------------------------------------------------------------------------------
+
+_ROWS = {row.asset_id: row for row in ASSET_ROWS}
+_FIAT = frozenset(row.asset_id for row in ASSET_ROWS if not row.type_is_crypto)
+#: Markets some clients and examples rely on: always listed when their exchange is in the catalogue.
+_MUST_HAVE: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "BINANCE": (("SPOT", "BTC", "USDT"), ("SPOT", "ETH", "USDT")),
+    "COINBASE": (("SPOT", "BTC", "USD"), ("SPOT", "ETH", "USD"), ("SPOT", "BCH", "USD")),
+    "KRAKEN": (("SPOT", "BTC", "USD"), ("SPOT", "BTC", "EUR")),
+    "BITSTAMP": (("SPOT", "BTC", "USD"), ("SPOT", "ETH", "USD"), ("SPOT", "XRP", "USD")),
+    "BITMEX": (("PERP", "BTC", "USD"),),
+    "KRAKENFTS": (("PERP", "BTC", "USD"),),
+    "POLONIEX": (("SPOT", "LTC", "USDC"),),
+    "BITFINEX": (("SPOT", "BTC", "USD"), ("SPOT", "LTC", "BTC")),
+    "BINANCEFTS": (("PERP", "BTC", "USDT"), ("PERP", "ETH", "USDT"), ("FTS", "BTC", "USDT")),
+}
+_FIAT_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
+    "ECB": (("EUR", "USD"), ("EUR", "GBP"), ("EUR", "JPY"), ("EUR", "KRW")),
+    "CENTRALBANKS": (("EUR", "USD"), ("GBP", "USD"), ("USD", "JPY"), ("USD", "KRW"), ("EUR", "GBP")),
+}
+_PERP_BASES = 24
+_FTS_BASES = ("BTC", "ETH")
+_OPTION_BASES = ("BTC", "ETH", "SOL")
+_STRIKE_OFFSETS = (0, 1, -1, 2, -2, 3, -3, 4, -4)
+#: Trades per second of a symbol whose activity score is 1 (BINANCE BTC/USDT).
+_TOP_TRADE_RATE = 10.0
+_MIN_TRADE_RATE = 0.02
+_KIND_ACTIVITY = {venues.SPOT: 1.0, venues.PERP: 1.0, venues.FTS: 0.25, venues.OPT: 0.1, venues.FIAT: 1.0}
+
+
+class _Candidate(NamedTuple):
+    kind: str
+    base: str
+    quote: str
+    #: listing priority and activity before the venue weight
+    score: float
+    expiry: date | None = None
+    strike: int = 0
+    is_call: bool = True
+
+
+def _price(base: str, quote: str) -> float:
+    return _ROWS[base].price_usd / _ROWS[quote].price_usd
+
+
+def _price_decimals(base: str, quote: str) -> int:
+    """Tick decimals from the price level: ~5-7 significant digits, as the big venues quote."""
+    price = _price(base, quote)
+    magnitude = math.floor(math.log10(price))
+    if base in _FIAT and quote in _FIAT:
+        return 5 - magnitude  # FX convention: EUR/USD 1.10425, EUR/JPY 155.123
+    if _ROWS[base].is_stablecoin and magnitude == 0:
+        return 4  # stable-vs-dollar pairs trade in hundredths of a cent
+    if magnitude >= 6:
+        return 0
+    if magnitude == 5:
+        return 1
+    return 2 if magnitude >= 1 else 3 - magnitude
+
+
+def _size_decimals(base: str) -> int:
+    """Lot decimals from the base's USD price: BTC 8, ETH 7, XRP 3, SHIB 0."""
+    return min(8, max(0, math.floor(math.log10(_ROWS[base].price_usd)) + 4))
+
+
+def _candidates(profile: venues.VenueProfile, layout: _ExpiryLayout) -> list[_Candidate]:
+    out: list[_Candidate] = []
+    if venues.SPOT in profile.kinds:
+        for row in ASSET_ROWS:
+            for qi, quote in enumerate(profile.quotes):
+                if row.type_is_crypto and QUOTE_RANK.get(quote, 0) > QUOTE_RANK.get(row.asset_id, 0):
+                    out.append(_Candidate(venues.SPOT, row.asset_id, quote, row.popularity / (1 + qi)))
+    perp_rows = [row for row in ASSET_ROWS if row.market_correlation > 0][:_PERP_BASES]
+    if venues.PERP in profile.kinds:
+        for row in perp_rows:
+            for qi, quote in enumerate(profile.deriv_quotes):
+                out.append(_Candidate(venues.PERP, row.asset_id, quote, row.popularity / (1 + qi)))
+    if venues.FTS in profile.kinds:
+        for base in _FTS_BASES:
+            for ei, day in enumerate(layout.futures):
+                score = _ROWS[base].popularity / (1 + ei)
+                out.append(_Candidate(venues.FTS, base, profile.deriv_quotes[0], score, day))
+    if venues.OPT in profile.kinds:
+        quote = profile.deriv_quotes[0]
+        for base in _OPTION_BASES:
+            step = _strike_step(_price(base, quote))
+            atm = round(_price(base, quote) / step) * step
+            for ei, day in enumerate(layout.options):
+                for k in _STRIKE_OFFSETS:
+                    score = _ROWS[base].popularity / (1 + ei) / (1 + abs(k))
+                    for is_call in (True, False):
+                        out.append(_Candidate(venues.OPT, base, quote, score, day, atm + k * step, is_call))
+    return out
+
+
+def _strike_step(price: float) -> int:
+    """A round strike spacing near 2.5 % of the price (1, 2 or 5 times a power of ten, at least 1)."""
+    raw = price * 0.025
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = min((m * power for m in (1, 2, 5, 10)), key=lambda s: abs(math.log(s / raw)))
+    return max(1, round(step))
+
+
+def _venue_symbols(exchange: Exchange, config: CatalogConfig, seed: int, layout: _ExpiryLayout) -> list[Symbol]:
+    rng = catalog_rng(seed, "venue", exchange.exchange_id)
+    profile = venues.venue_profile(exchange.exchange_id, exchange.rank, rng)
+    if venues.FIAT in profile.kinds:
+        pairs = _FIAT_PAIRS.get(exchange.exchange_id, _FIAT_PAIRS["ECB"])
+        chosen = [_Candidate(venues.FIAT, b, q, 0.0) for b, q in pairs]
+        return [_symbol(exchange, profile, c) for c in chosen[: config.max_symbols_per_exchange]]
+    candidates = sorted(_candidates(profile, layout), key=lambda c: -c.score)
+    must_keys = set(_MUST_HAVE.get(exchange.exchange_id, ()))
+    must = _first_per_key([c for c in candidates if (c.kind, c.base, c.quote) in must_keys])
+    if profile.size > 0:
+        count = max(1, round(config.max_symbols_per_exchange * profile.size))
+        rest = [c for c in candidates if c not in must]
+    else:
+        count = rng.randint(6, 15) if exchange.rank <= 60 else rng.randint(3, 7)
+        rest = _weighted_sample(rng, [c for c in candidates if c not in must], count)
+    count = min(count, config.max_symbols_per_exchange)
+    chosen = (must + rest)[: max(count, len(must))]
+    return [_symbol(exchange, profile, c) for c in chosen]
+
+
+def _first_per_key(candidates: list[_Candidate]) -> list[_Candidate]:
+    """The first candidate of each (kind, base, quote): for futures, the nearest expiry."""
+    seen: dict[tuple[str, str, str], _Candidate] = {}
+    for c in candidates:
+        seen.setdefault((c.kind, c.base, c.quote), c)
+    return list(seen.values())
+
+
+def _weighted_sample(rng: random.Random, candidates: list[_Candidate], count: int) -> list[_Candidate]:
+    """``count`` candidates without replacement, each with probability growing with its score."""
+    # Efraimidis-Spirakis: the largest keys u**(1/w) form a weighted sample without replacement
+    keyed = sorted(candidates, key=lambda c: -(rng.random() ** (1.0 / max(c.score, 1e-6))))
+    return sorted(keyed[:count], key=lambda c: -c.score)
+
+
+def _symbol(exchange: Exchange, profile: venues.VenueProfile, c: _Candidate) -> Symbol:
+    symbol_type = _TYPE_BY_KIND[c.kind]
+    parts = [exchange.exchange_id, symbol_type.id_part, c.base, c.quote]
+    if c.expiry is not None:
+        parts.append(f"{c.expiry:%y%m%d}")
+    if c.kind == venues.OPT:
+        parts += [str(c.strike), "C" if c.is_call else "P"]
+    symbol_id = "_".join(parts)
+    ticker = venues.exchange_symbol_id(
+        profile.style,
+        c.kind,
+        c.base,
+        c.quote,
+        expiry=c.expiry,
+        strike=str(c.strike),
+        is_call=c.is_call,
+        symbol_id=symbol_id,
+    )
+    activity = profile.activity * c.score * _KIND_ACTIVITY[c.kind]
+    trade_rate = max(_MIN_TRADE_RATE, _TOP_TRADE_RATE * activity**2)
+    if c.kind == venues.OPT:
+        trade_rate = min(trade_rate, 0.05)  # options: a quiet corner of the feed
+    size_decimals = _size_decimals(c.base)
+    contract_unit: float | None = None
+    contract_asset: str | None = None
+    if c.kind in (venues.PERP, venues.FTS, venues.OPT):
+        contract_unit, contract_asset = 1.0, c.base
+        if c.quote == "USD" and profile.inverse_contract_usd > 0 and c.kind != venues.OPT:
+            # inverse contract (BitMEX XBTUSD): size counts contracts of a fixed USD amount
+            contract_unit, contract_asset, size_decimals = profile.inverse_contract_usd, "USD", 0
+        elif c.kind == venues.OPT:
+            size_decimals = 1
+    return Symbol(
+        symbol_id=symbol_id,
+        exchange_id=exchange.exchange_id,
+        symbol_type=symbol_type,
+        asset_id_base=c.base,
+        asset_id_quote=c.quote,
+        symbol_id_exchange=ticker,
+        price_decimals=_price_decimals(c.base, c.quote),
+        size_decimals=size_decimals,
+        trade_rate=round(trade_rate, 4),
+        book_rate=round(min(40.0, 2.5 * trade_rate + 0.02), 4),
+        expiry_ns=expiry_ns(c.expiry) if c.expiry is not None else None,
+        option_strike=float(c.strike) if c.kind == venues.OPT else None,
+        option_is_call=c.is_call if c.kind == venues.OPT else None,
+        contract_unit=contract_unit,
+        contract_unit_asset=contract_asset,
+    )

@@ -1,0 +1,302 @@
+"""The market: every symbol's price, flow, book and candles, advanced on the virtual clock as one event stream.
+
+``Market.advance(until_ns)`` yields every event up to ``until_ns`` in one total order: by time, then the
+whole-second tick (candles and exchange rates) before symbols, then symbol index in the catalogue. A heap holds
+each symbol's next event time; a symbol's events depend only on (seed, symbol, asset factors), never on other
+symbols or on how the caller slices time into ``advance`` calls.
+
+Pure: no wall clock, no asyncio, no global random state, nothing from ``server``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator, Sequence
+from heapq import heapify, heapreplace
+
+from simulator._fast import make_rate, make_trade
+from simulator.book import Book, BookMaker
+from simulator.catalog import Catalog, Symbol, SymbolType
+from simulator.events import MarketEvent, TakerSide
+from simulator.flow import TradeFlow
+from simulator.ohlcv import OhlcvEngine
+from simulator.price import STEP_NS, AssetFactor, PriceFactors, SymbolPricer
+from simulator.rng import stable_seed, symbol_rng
+
+_NS = 1_000_000_000
+_STEP_SIGMA = math.sqrt(STEP_NS / 1e9 / (365.0 * 86_400.0))
+#: Median notional of a trade and of a resting level, in USD (both are heavy-tailed around it).
+_TRADE_USD = 150.0
+_LEVEL_USD = 1500.0
+#: After a trade the makers refill within ~50 virtual ms on average.
+_REFILL_RATE_PER_S = 20.0
+_BUY, _SELL = TakerSide.BUY, TakerSide.SELL
+_log = math.log
+
+
+class SymbolState:
+    """Mutable state of one symbol, owned by the ``Market``.
+
+    Public fields are scenario hooks (``halted``, ``spread_multiplier``) and REST statistics; the rest is
+    private model state.
+    """
+
+    __slots__ = (
+        "_book",
+        "_init_seed",
+        "_mid0",
+        "book_maker",
+        "flow",
+        "halted",
+        "index",
+        "last_price_ticks",
+        "next_book_ns",
+        "next_trade_ns",
+        "pricer",
+        "rng",
+        "spread_multiplier",
+        "symbol",
+        "symbol_id",
+        "trades_count",
+        "us_per_book",
+        "volume_lots",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        symbol: Symbol,
+        catalog: Catalog,
+        factors: PriceFactors,
+        *,
+        seed: int,
+        start_ns: int,
+        rate_scale: float,
+    ) -> None:
+        self.index = index
+        self.symbol = symbol
+        self.symbol_id = symbol.symbol_id
+        self.rng = rng = symbol_rng(seed, symbol.symbol_id)
+        base = catalog.asset(symbol.asset_id_base)
+        quote = catalog.asset(symbol.asset_id_quote)
+        if base is None or quote is None:
+            raise ValueError(f"{symbol.symbol_id}: asset missing from the catalogue")
+        self.pricer = SymbolPricer(symbol, factors, base, rng, start_ns)
+        self._mid0 = self.pricer.fair_mid_ticks(start_ns, factors)
+        # level spacing ~ the price noise between two book events (at least one grid step): busy books are
+        # dense, the long tail's books are sparse and wide; options move several times their underlying
+        pair_vol = max(base.volatility, quote.volatility, 0.01)
+        if symbol.symbol_type is SymbolType.OPTION:
+            pair_vol *= 5.0
+        steps_between_updates = max(1.0, 1e9 / STEP_NS / max(symbol.book_rate, 1e-3))
+        step_ticks = self._mid0 * pair_vol * _STEP_SIGMA * math.sqrt(steps_between_updates)
+        lot_usd = 10.0**-symbol.size_decimals * (
+            quote.initial_price_usd * (symbol.contract_unit or 1.0)
+            if symbol.contract_unit_asset == symbol.asset_id_quote
+            else base.initial_price_usd
+        )
+        half_spread = step_ticks * (0.6 if symbol.trade_rate >= 1.0 else 1.5)
+        self.book_maker = BookMaker(rng, round(step_ticks), half_spread, _LEVEL_USD / lot_usd)
+        self.flow = TradeFlow(rng, symbol.trade_rate * rate_scale, _TRADE_USD / lot_usd)
+        #: mean time between background book changes, in microseconds
+        self.us_per_book = 1e6 / (symbol.book_rate * rate_scale)
+        self._init_seed = stable_seed(seed, "initial-book", symbol.symbol_id)
+        self._book: Book | None = None
+        #: scenario hook: no trades and no book changes while True
+        self.halted = False
+        #: scenario hook: multiplies the quoted half-spread of new touch levels
+        self.spread_multiplier = 1.0
+        self.trades_count = 0
+        self.volume_lots = 0
+        #: price of the last trade, 0 before the first one
+        self.last_price_ticks = 0
+        self.next_trade_ns = start_ns + self.flow.next_gap_ns()
+        self.next_book_ns = start_ns + self.book_gap_ns()
+
+    def book_gap_ns(self) -> int:
+        """Time to the next background book change (Poisson, microsecond resolution)."""
+        return (int(-_log(1.0 - self.rng.random()) * self.us_per_book) + 1) * 1000
+
+    @property
+    def book(self) -> Book:
+        """The symbol's book; built on first use from the start-time state, with its own generator."""
+        book = self._book
+        if book is None:
+            book = self._book = self.book_maker.initial_book(self._mid0, random.Random(self._init_seed))
+        return book
+
+
+class Market:
+    """A synthetic market over a catalogue, advanced on a virtual clock; one owner drives it.
+
+    Deterministic: the same (catalog, seed, start_ns, rate_scale) and the same sequence of ``advance`` targets
+    give the same events, and splitting one ``advance`` into several gives the same events as well.
+    """
+
+    def __init__(self, catalog: Catalog, *, seed: int, start_ns: int, rate_scale: float = 1.0) -> None:
+        if rate_scale <= 0.0:
+            raise ValueError("rate_scale must be > 0")
+        self.catalog = catalog
+        self._now_ns = start_ns
+        self._factors = PriceFactors(catalog.assets, seed, start_ns)
+        self._states = [
+            SymbolState(i, s, catalog, self._factors, seed=seed, start_ns=start_ns, rate_scale=rate_scale)
+            for i, s in enumerate(catalog.symbols)
+        ]
+        self._by_id = {st.symbol_id: st for st in self._states}
+        self._ohlcv = OhlcvEngine([st.symbol_id for st in self._states])
+        self._rate_assets = [
+            (a.asset_id, self._factors.index(a.asset_id)) for a in catalog.assets if a.asset_id != "USD"
+        ]
+        # heap keys pack (time, order) into one int, far cheaper to compare than tuples: order 0 is the
+        # whole-second tick, order i + 1 is symbol i
+        self._shift = shift = (len(self._states) + 1).bit_length()
+        first_second = (start_ns // _NS + 1) * _NS
+        self._heap = [first_second << shift]
+        self._heap += [(min(st.next_trade_ns, st.next_book_ns) << shift) | (st.index + 1) for st in self._states]
+        heapify(self._heap)
+        self._pending: list[MarketEvent] = []
+        self._running = False
+
+    @property
+    def now_ns(self) -> int:
+        """Virtual time: the target of the last exhausted ``advance``, or the time of the events being yielded."""
+        return self._now_ns
+
+    def book(self, symbol_id: str) -> Book:
+        """The live book of a symbol (read-only for callers); reflects exactly the events yielded so far."""
+        return self._by_id[symbol_id].book
+
+    def symbol_state(self, symbol_id: str) -> SymbolState:
+        """The symbol's mutable state, for scenario hooks (``halted``, ``spread_multiplier``)."""
+        return self._by_id[symbol_id]
+
+    def asset_factor(self, asset_id: str) -> AssetFactor | None:
+        """The asset's USD price factor (``volatility_multiplier`` hook), None for USD."""
+        return self._factors.factor(asset_id)
+
+    def rate_usd(self, asset_id: str) -> float:
+        """The asset's USD reference rate at ``now_ns`` (1.0 for USD)."""
+        self._factors.step_to(self._now_ns)  # stepping early is safe: steps depend only on (seed, asset, k)
+        return math.exp(self._factors.log_usd[self._factors.index(asset_id)])
+
+    def last_price_ticks(self, symbol_id: str) -> int:
+        """Price of the symbol's last trade, or the book's mid (rounded down) before its first trade."""
+        state = self._by_id[symbol_id]
+        if state.last_price_ticks:
+            return state.last_price_ticks
+        ask, _, bid, _ = state.book.touch()
+        return (ask + bid) // 2
+
+    def trades_count(self, symbol_id: str) -> int:
+        """Number of trades of the symbol since the market started."""
+        return self._by_id[symbol_id].trades_count
+
+    def volume_lots_since_start(self, symbol_id: str) -> int:
+        """Traded base volume of the symbol since the market started, in lots."""
+        return self._by_id[symbol_id].volume_lots
+
+    def advance(self, until_ns: int) -> Iterator[MarketEvent]:
+        """Yield every event with time in (now_ns, until_ns], in order; then ``now_ns == until_ns``.
+
+        When an event is yielded, ``book(symbol_id)`` already shows it and nothing later: the events of one
+        symbol at one instant (its trades, then the ``BookDelta``, then the ``Quote`` if the top changed) are
+        applied together before the first of them is yielded. Exhaust the iterator before calling ``advance``
+        again; if it is dropped early, the rest of the current instant is yielded first by the next call.
+        """
+        if until_ns < self._now_ns:
+            raise ValueError(f"advance to {until_ns} is before now ({self._now_ns})")
+        if self._running:
+            raise RuntimeError("the previous advance() iterator is still open")
+        return self._run(until_ns)
+
+    def _run(self, until_ns: int) -> Iterator[MarketEvent]:
+        self._running = True
+        heap, states, factors = self._heap, self._states, self._factors
+        shift = self._shift
+        mask = (1 << shift) - 1
+        limit = (until_ns + 1) << shift
+        second_key = _NS << shift
+        trade, book_event = self._trade, self._book_event
+        pending = iter(self._pending)
+        self._pending = []
+        try:
+            for event in pending:
+                yield event
+            while heap[0] < limit:
+                key = heap[0]
+                t = key >> shift
+                self._now_ns = t
+                if t >= factors.next_step_ns:
+                    factors.step_to(t)
+                order = key & mask
+                if order:
+                    state = states[order - 1]
+                    out = trade(state, t) if state.next_trade_ns <= t else book_event(state, t)
+                    nxt = state.next_trade_ns if state.next_trade_ns < state.next_book_ns else state.next_book_ns
+                    heapreplace(heap, (nxt << shift) | order)
+                else:
+                    out = self._second(t)
+                    heapreplace(heap, key + second_key)
+                pending = iter(out)
+                for event in pending:
+                    yield event
+            self._now_ns = until_ns
+        finally:
+            self._pending = list(pending)
+            self._running = False
+
+    def _second(self, t: int) -> list[MarketEvent]:
+        """The whole-second tick: candles first (they describe the past second), then exchange rates."""
+        out: list[MarketEvent] = []
+        self._ohlcv.on_second(t, out)
+        log_usd = self._factors.log_usd
+        for asset_id, i in self._rate_assets:
+            out.append(make_rate(asset_id, "USD", t, math.exp(log_usd[i])))
+        return out
+
+    def _book_event(self, state: SymbolState, t: int) -> Sequence[MarketEvent]:
+        state.next_book_ns = t + (int(-_log(1.0 - state.rng.random()) * state.us_per_book) + 1) * 1000
+        if state.halted:
+            return ()
+        book = state._book or state.book
+        state.book_maker.update(book, state.pricer.fair_mid_ticks(t, self._factors), state.spread_multiplier)
+        return book.emit(state.symbol_id, t)
+
+    def _trade(self, state: SymbolState, t: int) -> Sequence[MarketEvent]:
+        flow = state.flow
+        state.next_trade_ns = t + flow.next_gap_ns()
+        if state.halted:
+            return ()
+        book = state._book or state.book
+        mid = state.pricer.fair_mid_ticks(t, self._factors)
+        ask, _, bid, _ = book.touch()
+        is_buy = flow.taker_is_buy((mid - 0.5 * (ask + bid)) / (ask - bid))
+        fills = book.sweep(is_buy, flow.size_lots())
+        if not fills:
+            return ()
+        side = _BUY if is_buy else _SELL
+        symbol_id, index, rng = state.symbol_id, state.index, state.rng
+        add_trade = self._ohlcv.add_trade
+        out: list[MarketEvent] = []
+        volume = 0
+        for price, size in fills:
+            out.append(make_trade(symbol_id, t, price, size, side, _uuid4(rng.getrandbits(128))))
+            add_trade(index, t, price, size)
+            volume += size
+        state.trades_count += len(fills)
+        state.volume_lots += volume
+        state.last_price_ticks = fills[-1][0]
+        out += book.emit(symbol_id, t)
+        refill_ns = t + (int(rng.expovariate(_REFILL_RATE_PER_S) * 1e6) + 1) * 1000
+        if refill_ns < state.next_book_ns:
+            state.next_book_ns = refill_ns
+        return out
+
+
+def _uuid4(bits: int) -> str:
+    """A lower-case RFC 4122 version-4 UUID string from 128 random bits."""
+    bits = (bits & ~(0xF << 76) | (0x4 << 76)) & ~(0x3 << 62) | (0x2 << 62)
+    h = f"{bits:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

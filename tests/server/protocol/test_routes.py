@@ -1,0 +1,292 @@
+"""routes.py: turning a scope into (data type, topic) routes over a hand-built catalogue."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from protocol_factories import (
+    LIVE_PERIODS,
+    NO_DEADLINE,
+    big_catalog,
+    filters_strategy,
+    make_catalog,
+    make_symbol,
+    message,
+)
+
+from server.protocol.datatypes import DataType
+from server.protocol.errors import UnknownFilterValue
+from server.protocol.routes import CatalogIndex, RouteKey, catalog_index, check_known_values, resolve_routes
+from server.protocol.scope import NO_FILTERS, Combine, Filters, Scope, apply_hello, symbol_matches
+from simulator.catalog import Catalog
+
+T, Q, OHLCV, EXRATE = DataType.TRADE, DataType.QUOTE, DataType.OHLCV, DataType.EXRATE
+ASSET, EXCHANGE, SYMBOL = DataType.ASSET, DataType.EXCHANGE, DataType.SYMBOL
+
+
+def f(
+    symbols: tuple[str, ...] = (),
+    exchanges: tuple[str, ...] = (),
+    assets: tuple[str, ...] = (),
+    periods: tuple[str, ...] = (),
+) -> Filters:
+    return Filters(frozenset(symbols), frozenset(exchanges), frozenset(assets), frozenset(periods))
+
+
+def routes(
+    catalog: Catalog, data_types: list[DataType], filters: Filters = NO_FILTERS, combine: Combine = "union"
+) -> frozenset[RouteKey]:
+    scope = apply_hello(message(data_types=data_types, filters=filters))
+    return resolve_routes(scope, catalog, combine=combine, live_periods=LIVE_PERIODS)
+
+
+def topics(
+    catalog: Catalog, data_type: DataType, filters: Filters = NO_FILTERS, combine: Combine = "union"
+) -> set[str]:
+    found = routes(catalog, [data_type], filters, combine)
+    assert {key[0] for key in found} <= {data_type}
+    return {key[1] for key in found}
+
+
+# --- symbol streams --------------------------------------------------------------------------------------
+
+
+def test_no_filter_routes_every_symbol(catalog: Catalog) -> None:
+    assert routes(catalog, [T, Q]) == {(t, s.symbol_id) for t in (T, Q) for s in catalog.symbols}
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ("BITSTAMP_SPOT_BTC_USD", {"BITSTAMP_SPOT_BTC_USD", "BITSTAMP_SPOT_BTC_USDT"}),
+        ("BITSTAMP_SPOT_BTC_USD$", {"BITSTAMP_SPOT_BTC_USD"}),
+        ("BINANCE_", {"BINANCE_SPOT_BTC_USDT", "BINANCE_SPOT_ETH_USDT", "BINANCE_SPOT_ETH_BTC"}),
+        ("BINANCEFTS_PERP_BTC_USDT$", {"BINANCEFTS_PERP_BTC_USDT"}),
+        ("NOPE_", set()),
+        ("NOPE$", set()),
+        ("ZZZ", set()),
+    ],
+)
+def test_symbol_entries(catalog: Catalog, entry: str, expected: set[str]) -> None:
+    assert topics(catalog, T, f((entry,))) == expected
+
+
+def test_docs_example_unions_exchange_and_symbol_filters(catalog: Catalog) -> None:
+    # PROTOCOL.md §2.4: all symbols of the listed exchanges plus the listed symbols.
+    filters = f(("BITSTAMP_SPOT_BTC_USD$",), ("KRAKEN", "GEMINI"))
+    assert topics(catalog, T, filters) == {"BITSTAMP_SPOT_BTC_USD", "KRAKEN_SPOT_BTC_EUR", "KRAKEN_SPOT_XRP_USD"}
+
+
+def test_asset_filters(catalog: Catalog) -> None:
+    assert topics(catalog, Q, f(assets=("EUR",))) == {"COINBASE_SPOT_BTC_EUR", "KRAKEN_SPOT_BTC_EUR"}
+    assert topics(catalog, Q, f(assets=("ETH/BTC",))) == {"BINANCE_SPOT_ETH_BTC"}
+    assert topics(catalog, Q, f(assets=("BTC/ETH",))) == set()
+    assert "BINANCE_SPOT_ETH_BTC" in topics(catalog, Q, f(assets=("BTC",)))
+
+
+def test_intersection_needs_every_kind(catalog: Catalog) -> None:
+    filters = f(("BINANCE",), ("BINANCEFTS",), ("USDT",))
+    assert topics(catalog, T, filters, "intersection") == {"BINANCEFTS_PERP_BTC_USDT"}
+    assert topics(catalog, T, filters, "union") == {
+        "BINANCE_SPOT_BTC_USDT",
+        "BINANCE_SPOT_ETH_USDT",
+        "BINANCE_SPOT_ETH_BTC",
+        "BINANCEFTS_PERP_BTC_USDT",
+        "BITSTAMP_SPOT_BTC_USDT",
+    }
+
+
+def test_book_types_route_by_symbol(catalog: Catalog) -> None:
+    books = [DataType.BOOK, DataType.BOOK5, DataType.BOOK20, DataType.BOOK50]
+    found = routes(catalog, books, f(("KRAKEN_",)))
+    assert found == {(book, s) for book in books for s in ("KRAKEN_SPOT_BTC_EUR", "KRAKEN_SPOT_XRP_USD")}
+
+
+# --- ohlcv -----------------------------------------------------------------------------------------------
+
+
+def test_ohlcv_routes_each_symbol_by_each_live_period(catalog: Catalog) -> None:
+    assert topics(catalog, OHLCV, f(("KRAKEN_SPOT_XRP_USD$",))) == {
+        "KRAKEN_SPOT_XRP_USD.1SEC",
+        "KRAKEN_SPOT_XRP_USD.1MIN",
+        "KRAKEN_SPOT_XRP_USD.5MIN",
+    }
+
+
+def test_ohlcv_period_filter_keeps_live_periods_only(catalog: Catalog) -> None:
+    filters = f(("KRAKEN_",), periods=("1MIN", "1DAY"))
+    assert topics(catalog, OHLCV, filters) == {"KRAKEN_SPOT_BTC_EUR.1MIN", "KRAKEN_SPOT_XRP_USD.1MIN"}
+    assert topics(catalog, OHLCV, f(("KRAKEN_",), periods=("1DAY",))) == set()
+
+
+def test_period_filter_alone_selects_all_symbols(catalog: Catalog) -> None:
+    assert topics(catalog, OHLCV, f(periods=("5MIN",))) == {f"{s.symbol_id}.5MIN" for s in catalog.symbols}
+
+
+# --- exrate ----------------------------------------------------------------------------------------------
+
+
+def test_exrate_pairs(catalog: Catalog) -> None:
+    filters = f(assets=("BTC", "ETH/EUR", "XRP/DOGE", "USD", "EUR/EUR", "NOPE", "BTC/NOPE"))
+    # BTC means BTC/USD; pairs pass through when both sides are known; X/X and unknown assets are skipped.
+    assert topics(catalog, EXRATE, filters) == {"BTC/USD", "ETH/EUR", "XRP/DOGE"}
+
+
+def test_exrate_ignores_instrument_filters(catalog: Catalog) -> None:
+    assert topics(catalog, EXRATE, f(("KRAKEN_",), ("KRAKEN",), ("ETH",))) == {"ETH/USD"}
+
+
+def test_exrate_without_usd_in_the_catalogue(catalog: Catalog) -> None:
+    no_usd = make_catalog([make_symbol("KRAKEN", "BTC", "EUR")])
+    assert topics(no_usd, EXRATE, f(assets=("BTC", "BTC/EUR"))) == {"BTC/EUR"}
+
+
+# --- metadata --------------------------------------------------------------------------------------------
+
+
+def test_metadata_without_filters_lists_everything(catalog: Catalog) -> None:
+    assert topics(catalog, SYMBOL) == {s.symbol_id for s in catalog.symbols}
+    assert topics(catalog, EXCHANGE) == {e.exchange_id for e in catalog.exchanges}
+    assert "GEMINI" in topics(catalog, EXCHANGE)
+    assert topics(catalog, ASSET) == {a.asset_id for a in catalog.assets}
+    assert "DOGE" in topics(catalog, ASSET)
+
+
+def test_symbol_metadata_follows_symbol_matching(catalog: Catalog) -> None:
+    assert topics(catalog, SYMBOL, f(("COINBASE_SPOT_BTC",))) == {"COINBASE_SPOT_BTC_USD", "COINBASE_SPOT_BTC_EUR"}
+
+
+def test_exchange_metadata(catalog: Catalog) -> None:
+    assert topics(catalog, EXCHANGE, f(exchanges=("GEMINI", "NOPE"))) == {"GEMINI"}
+    assert topics(catalog, EXCHANGE, f(("BINANCE",))) == {"BINANCE", "BINANCEFTS"}
+    assert topics(catalog, EXCHANGE, f(assets=("XRP",))) == {"KRAKEN"}
+    assert topics(catalog, EXCHANGE, f(("KRAKEN_",), ("GEMINI",))) == {"KRAKEN", "GEMINI"}
+    # intersection: named exchanges that also list a selected symbol
+    assert topics(catalog, EXCHANGE, f(assets=("EUR",), exchanges=("KRAKEN", "BINANCE")), "intersection") == {"KRAKEN"}
+
+
+def test_asset_metadata(catalog: Catalog) -> None:
+    assert topics(catalog, ASSET, f(assets=("ETH/BTC", "NOPE", "DOGE"))) == {"ETH", "BTC", "DOGE"}
+    assert topics(catalog, ASSET, f(exchanges=("KRAKEN",))) == {"BTC", "EUR", "XRP", "USD"}
+    assert topics(catalog, ASSET, f(("COINBASE_SPOT_ETH",), assets=("DOGE",))) == {"ETH", "USD", "DOGE"}
+    assert topics(catalog, ASSET, f(exchanges=("KRAKEN",), assets=("BTC", "ETH")), "intersection") == {"BTC"}
+    assert topics(catalog, ASSET, f(exchanges=("GEMINI",))) == set()
+
+
+# --- strict mode and unknown values ----------------------------------------------------------------------
+
+
+def test_unknown_values_are_accepted_silently(catalog: Catalog) -> None:
+    # A C# SDK test subscribes EXCHANGETHATDOESNOTEXISTS and expects a live, silent connection.
+    assert routes(catalog, [T, Q], f(exchanges=("EXCHANGETHATDOESNOTEXISTS",))) == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("data_type", "filters", "field", "value"),
+    [
+        (T, f(("BITSTAMP_", "NOPE_")), "subscribe_filter_symbol_id", "NOPE_"),
+        (T, f(("BITSTAMP_SPOT_BTC$",)), "subscribe_filter_symbol_id", "BITSTAMP_SPOT_BTC$"),
+        (T, f(exchanges=("KRAKEN", "NOPE")), "subscribe_filter_exchange_id", "NOPE"),
+        (T, f(assets=("BTC/NOPE",)), "subscribe_filter_asset_id", "BTC/NOPE"),
+        (EXRATE, f(assets=("NOPE",)), "subscribe_filter_asset_id", "NOPE"),
+        (OHLCV, f(periods=("1MIN", "1DAY")), "subscribe_filter_period_id", "1DAY"),
+    ],
+    ids=["symbol-prefix", "symbol-exact", "exchange", "asset-pair", "exrate-asset", "period"],
+)
+def test_strict_mode_rejects_values_that_match_nothing(
+    catalog: Catalog, data_type: DataType, filters: Filters, field: str, value: str
+) -> None:
+    scope = apply_hello(message(data_types=[data_type], filters=filters))
+    with pytest.raises(UnknownFilterValue) as caught:
+        resolve_routes(scope, catalog, live_periods=LIVE_PERIODS, strict=True)
+    assert (caught.value.field, caught.value.value) == (field, value)
+    assert caught.value.close_code == 1003
+
+
+def test_strict_mode_accepts_known_values(catalog: Catalog) -> None:
+    filters = f(("BITSTAMP_", "KRAKEN_SPOT_XRP_USD$"), ("GEMINI",), ("DOGE", "ETH/BTC"), ("1MIN",))
+    scope = apply_hello(message(data_types=[T, OHLCV, EXRATE], filters=filters))
+    strict = resolve_routes(scope, catalog, live_periods=LIVE_PERIODS, strict=True)
+    assert strict == resolve_routes(scope, catalog, live_periods=LIVE_PERIODS)
+    check_known_values(scope, catalog, LIVE_PERIODS)
+
+
+# --- index -----------------------------------------------------------------------------------------------
+
+
+def test_index_is_cached_per_catalogue(catalog: Catalog) -> None:
+    index = catalog_index(catalog)
+    assert catalog_index(catalog) is index
+    assert catalog_index(index) is index
+    other = make_catalog([make_symbol("KRAKEN", "BTC", "EUR")])
+    assert catalog_index(other) is not index
+    assert catalog_index(catalog).catalog is catalog
+
+
+def test_an_index_resolves_like_its_catalogue(catalog: Catalog) -> None:
+    scope = apply_hello(message(data_types=list(DataType), filters=f(("KRAKEN_",), assets=("BTC",))))
+    assert resolve_routes(scope, CatalogIndex(catalog), live_periods=LIVE_PERIODS) == resolve_routes(
+        scope, catalog, live_periods=LIVE_PERIODS
+    )
+
+
+def test_index_knows_ids_only_symbols_use() -> None:
+    # A hand-built catalogue that forgets to list an exchange or asset still resolves its symbols.
+    symbol = make_symbol("LOST", "AAA", "BBB")
+    index = CatalogIndex(Catalog(exchanges=(), assets=(), symbols=(symbol,)))
+    assert index.has_exchange("LOST") and index.has_asset("AAA") and index.has_asset("BBB")
+    assert index.symbols_for_asset_entry("AAA/BBB") == [symbol.symbol_id]
+    assert index.symbol(symbol.symbol_id) is symbol
+
+
+def test_a_symbol_with_equal_base_and_quote_is_indexed_once() -> None:
+    symbol = make_symbol("X", "AAA", "AAA")
+    assert CatalogIndex(make_catalog([symbol])).symbols_for_asset_entry("AAA") == [symbol.symbol_id]
+
+
+@NO_DEADLINE
+@given(filters_strategy, st.sampled_from(["union", "intersection"]))
+def test_routes_agree_with_symbol_matches(catalog: Catalog, filters: Filters, combine: Combine) -> None:
+    expected = {s.symbol_id for s in catalog.symbols if symbol_matches(filters, s, combine)}
+    assert topics(catalog, T, filters, combine) == expected
+    assert topics(catalog, SYMBOL, filters, combine) == expected
+
+
+# --- speed -----------------------------------------------------------------------------------------------
+
+
+def best_of_3(scope: Scope, catalog: Catalog) -> float:
+    """The fastest of three resolutions, in seconds (the minimum filters out scheduler noise)."""
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        resolve_routes(scope, catalog, live_periods=LIVE_PERIODS)
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+def test_all_trades_of_5000_symbols_resolve_fast() -> None:
+    big = big_catalog()
+    assert len(big.symbols) == 5000
+    scope = Scope.of({T: Filters()})
+    started = time.perf_counter()
+    found = resolve_routes(scope, big, live_periods=LIVE_PERIODS)  # cold: builds the index too
+    cold = time.perf_counter() - started
+    assert len(found) == 5000
+    assert best_of_3(scope, big) < 0.05
+    assert cold < 0.25  # generous: coverage tracing slows the index build several times
+
+
+def test_many_filter_entries_resolve_fast() -> None:
+    big = big_catalog()
+    filters = f(
+        tuple(f"EX{e:03d}_SPOT_{i}$" for e in range(0, 100, 2) for i in range(10)),
+        tuple(f"EX{e:03d}" for e in range(1, 100, 4)),
+        tuple(f"A{i:02d}/USD" for i in range(50)),
+    )
+    scope = Scope.of({T: filters, Q: filters, DataType.BOOK: filters})
+    catalog_index(big)
+    assert best_of_3(scope, big) < 0.05

@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sim_helpers import START_NS, run, subset
+
+from simulator.book import MAX_LEVELS, Book, BookMaker
+from simulator.catalog import Catalog
+from simulator.events import BookDelta, Level, Quote, TakerSide, Trade
+from simulator.market import Market
+
+
+def _book() -> Book:
+    return Book(asks=(Level(103, 5), Level(101, 2), Level(102, 7)), bids=(Level(99, 4), Level(100, 1), Level(97, 3)))
+
+
+def assert_valid(book: Book) -> None:
+    """The book invariants: ordered sides, positive sizes, not crossed."""
+    asks, bids = book.asks(), book.bids()
+    assert asks and bids
+    assert [lv.price_ticks for lv in asks] == sorted({lv.price_ticks for lv in asks})
+    assert [lv.price_ticks for lv in bids] == sorted({lv.price_ticks for lv in bids}, reverse=True)
+    assert all(lv.size_lots > 0 for lv in asks + bids)
+    assert bids[0].price_ticks < asks[0].price_ticks
+    assert bids[-1].price_ticks >= 1
+
+
+def test_levels_are_best_first() -> None:
+    book = _book()
+    assert book.asks() == (Level(101, 2), Level(102, 7), Level(103, 5))
+    assert book.bids() == (Level(100, 1), Level(99, 4), Level(97, 3))
+    assert book.top(2) == ((Level(101, 2), Level(102, 7)), (Level(100, 1), Level(99, 4)))
+    assert book.best_ask() == Level(101, 2) and book.best_bid() == Level(100, 1)
+    assert book.touch() == (101, 2, 100, 1)
+    assert book.depth() == (3, 3)
+    assert Book().best_ask() is None and Book().best_bid() is None
+
+
+def test_set_and_delete_levels() -> None:
+    book = _book()
+    book.set_ask(102, 0)
+    book.set_bid(98, 6)
+    book.set_bid(100, 9)
+    book.set_ask(150, 0)  # deleting a missing level is a no-op
+    assert book.asks() == (Level(101, 2), Level(103, 5))
+    assert book.bids() == (Level(100, 9), Level(99, 4), Level(98, 6), Level(97, 3))
+
+
+def test_emit_reports_net_changes_and_quotes_only_when_the_top_changes() -> None:
+    book = _book()
+    assert book.emit("X", 1) == []
+    book.set_ask(103, 0)
+    book.set_ask(104, 1)
+    book.set_bid(97, 8)
+    book.set_bid(97, 2)
+    assert book.emit("X", 5) == [BookDelta("X", 5, (Level(103, 0), Level(104, 1)), (Level(97, 2),))]
+    book.set_bid(100, 3)
+    assert book.emit("X", 6) == [BookDelta("X", 6, (), (Level(100, 3),)), Quote("X", 6, 101, 2, 100, 3)]
+    book.set_ask(101, 0)
+    book.set_bid(96, 1)
+    book.set_bid(95, 1)
+    assert book.emit("X", 7) == [
+        BookDelta("X", 7, (Level(101, 0),), (Level(96, 1), Level(95, 1))),
+        Quote("X", 7, 102, 7, 100, 3),
+    ]
+
+
+def test_apply_and_copy() -> None:
+    book = _book()
+    copy = book.copy()
+    copy.apply(BookDelta("X", 1, (Level(101, 0), Level(105, 2)), (Level(100, 4), Level(50, 0))))
+    assert copy.asks() == (Level(102, 7), Level(103, 5), Level(105, 2))
+    assert copy.bids() == (Level(100, 4), Level(99, 4), Level(97, 3))
+    assert copy.emit("X", 2) == []  # applied deltas are not pending changes
+    assert book.asks()[0] == Level(101, 2)  # the original is untouched
+
+
+def test_sweep_eats_from_the_touch_and_keeps_the_last_level() -> None:
+    book = _book()
+    assert book.sweep(True, 1) == [(101, 1)]
+    assert book.sweep(True, 8) == [(101, 1), (102, 7)]
+    assert book.asks() == (Level(103, 5),)
+    assert book.sweep(True, 100) == [(103, 4)]  # one lot stays: a side is never emptied
+    assert book.sweep(True, 1) == []
+    assert book.sweep(False, 6) == [(100, 1), (99, 4), (97, 1)]
+    assert book.bids() == (Level(97, 2),)
+
+
+def _maker(seed: int, gap: int = 3, half_spread: float = 2.0) -> BookMaker:
+    return BookMaker(random.Random(seed), gap, half_spread, 50.0)
+
+
+def test_initial_book() -> None:
+    book = _maker(1).initial_book(1000.0, random.Random(2))
+    assert_valid(book)
+    asks, bids = book.depth()
+    assert asks == bids and 25 <= asks <= 45
+    assert book.best_ask() is not None and book.best_bid() is not None
+    assert book.emit("X", 1) == []
+    # a price close to zero still gets positive bids
+    low = _maker(1).initial_book(0.2, random.Random(2))
+    assert_valid(low)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32),
+    moves=st.lists(st.floats(-40.0, 40.0), min_size=1, max_size=150),
+    gap=st.integers(1, 20),
+    half_spread=st.floats(0.5, 30.0),
+    spread_multiplier=st.floats(0.5, 4.0),
+)
+def test_maker_keeps_the_invariants_and_deltas_replay(
+    seed: int, moves: list[float], gap: int, half_spread: float, spread_multiplier: float
+) -> None:
+    maker = _maker(seed, gap, half_spread)
+    mid = 5000.0
+    book = maker.initial_book(mid, random.Random(seed))
+    replica = book.copy()
+    rng = random.Random(seed)
+    for move in moves:
+        mid = max(1.0, mid + move)
+        if rng.random() < 0.2:
+            book.sweep(rng.random() < 0.5, rng.randint(1, 400))
+        else:
+            maker.update(book, mid, spread_multiplier)
+        for event in book.emit("X", 1):
+            if isinstance(event, BookDelta):
+                replica.apply(event)
+            else:
+                assert (event.ask_price_ticks, event.ask_size_lots, event.bid_price_ticks, event.bid_size_lots) == (
+                    book.touch()
+                )
+        assert_valid(book)
+        assert replica.asks() == book.asks() and replica.bids() == book.bids()
+        assert max(book.depth()) <= MAX_LEVELS + 4
+
+
+@pytest.fixture(scope="module")
+def busy_catalog(small_catalog: Catalog) -> Catalog:
+    return subset(small_catalog, [s.symbol_id for s in small_catalog.symbols][:40])
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**32), seconds=st.floats(0.5, 6.0))
+def test_market_books_stay_valid_and_events_describe_them(busy_catalog: Catalog, seed: int, seconds: float) -> None:
+    market = Market(busy_catalog, seed=seed, start_ns=START_NS, rate_scale=3.0)
+    replicas = {s.symbol_id: market.book(s.symbol_id).copy() for s in busy_catalog.symbols}
+    before_trades: dict[str, Book] = {}
+    fills_seen: dict[str, int] = {}
+    for event in market.advance(START_NS + int(seconds * 1e9)):
+        if isinstance(event, Trade):
+            # every fill of one instant comes from the book as it was before the instant (the replica)
+            previous = before_trades.setdefault(event.symbol_id, replicas[event.symbol_id].copy())
+            k = fills_seen.get(event.symbol_id, 0)
+            fills_seen[event.symbol_id] = k + 1
+            side = previous.asks() if event.taker_side is TakerSide.BUY else previous.bids()
+            assert event.price_ticks == side[k].price_ticks  # the k-th fill is at the k-th level from the touch
+            assert 0 < event.size_lots <= side[k].size_lots
+            if k:
+                assert fills_seen[event.symbol_id] <= len(side)
+            continue
+        if isinstance(event, BookDelta):
+            book = market.book(event.symbol_id)
+            replica = replicas[event.symbol_id]
+            replica.apply(event)
+            assert replica.asks() == book.asks() and replica.bids() == book.bids()
+            assert_valid(book)
+            before_trades.pop(event.symbol_id, None)
+            fills_seen.pop(event.symbol_id, None)
+        elif isinstance(event, Quote):
+            book = market.book(event.symbol_id)
+            assert (event.ask_price_ticks, event.ask_size_lots, event.bid_price_ticks, event.bid_size_lots) == (
+                book.touch()
+            )
+
+
+def test_a_multi_level_sweep_fills_whole_levels_before_the_last(busy_catalog: Catalog) -> None:
+    market = Market(busy_catalog, seed=11, start_ns=START_NS, rate_scale=3.0)
+    events = run(market, 60)
+    groups: dict[tuple[str, int], list[Trade]] = {}
+    for event in events:
+        if isinstance(event, Trade):
+            groups.setdefault((event.symbol_id, event.time_exchange_ns), []).append(event)
+    sweeps = [g for g in groups.values() if len(g) > 1]
+    assert sweeps, "a minute of busy trading has multi-level sweeps"
+    for group in sweeps:
+        prices = [t.price_ticks for t in group]
+        assert len({t.taker_side for t in group}) == 1
+        assert prices == (sorted(prices) if group[0].taker_side is TakerSide.BUY else sorted(prices, reverse=True))

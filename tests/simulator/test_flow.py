@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import random
+import statistics
+
+from simulator.flow import SIZE_CAP, TradeFlow
+
+
+def _arrivals(flow: TradeFlow, count: int) -> list[int]:
+    t, out = 0, []
+    for _ in range(count):
+        t += flow.next_gap_ns()
+        out.append(t)
+    return out
+
+
+def test_gaps_are_whole_microseconds_and_the_mean_rate_matches() -> None:
+    flow = TradeFlow(random.Random(1), trade_rate_per_s=5.0, size_lots=10.0)
+    times = _arrivals(flow, 20_000)
+    gaps = [b - a for a, b in zip([0, *times], times, strict=False)]
+    assert all(g >= 1000 and g % 1000 == 0 for g in gaps)
+    rate = len(times) / (times[-1] / 1e9)
+    assert 4.0 < rate < 6.0
+
+
+def test_arrivals_cluster() -> None:
+    # a Hawkes process is over-dispersed: counts per 10 s window vary more than a Poisson process's
+    # (variance = mean); with branching ratio 0.6 the long-window ratio tends to 1 / (1 - 0.6)**2
+    flow = TradeFlow(random.Random(2), trade_rate_per_s=2.0, size_lots=1.0)
+    counts = [0] * 400
+    for t in _arrivals(flow, 10_000):
+        if t < 4000 * 1_000_000_000:
+            counts[t // 10_000_000_000] += 1
+    assert statistics.pvariance(counts) > 2.5 * statistics.fmean(counts)
+
+
+def test_a_flow_without_baseline_or_excitation_never_trades() -> None:
+    flow = TradeFlow(random.Random(3), trade_rate_per_s=1.0, size_lots=1.0)
+    flow.base_rate_per_s = 0.0
+    assert flow.next_gap_ns() == 1 << 62
+
+
+def test_sizes_are_positive_and_heavy_tailed() -> None:
+    flow = TradeFlow(random.Random(4), trade_rate_per_s=1.0, size_lots=100.0)
+    sizes = [flow.size_lots() for _ in range(20_000)]
+    assert min(sizes) >= 100
+    assert max(sizes) <= 100 * SIZE_CAP
+    assert max(sizes) > 20 * statistics.median(sizes)
+    tiny = TradeFlow(random.Random(4), trade_rate_per_s=1.0, size_lots=0.01)
+    assert min(tiny.size_lots() for _ in range(1000)) == 1
+
+
+def test_taker_side_follows_the_pressure() -> None:
+    flow = TradeFlow(random.Random(5), trade_rate_per_s=1.0, size_lots=1.0)
+    buys_up = sum(flow.taker_is_buy(5.0) for _ in range(4000))
+    buys_down = sum(flow.taker_is_buy(-5.0) for _ in range(4000))
+    buys_flat = sum(flow.taker_is_buy(0.0) for _ in range(4000))
+    assert buys_up > 3000 and buys_down < 1000
+    assert 1700 < buys_flat < 2300

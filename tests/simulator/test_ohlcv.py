@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import bisect
+import collections
+
+import pytest
+from sim_helpers import SECOND_NS, START_NS, run, subset
+
+from simulator.catalog import Catalog
+from simulator.events import Bar, MarketEvent, Trade
+from simulator.market import Market
+from simulator.ohlcv import INTERIM_EVERY_NS, LIVE_PERIODS, OHLCV_PERIODS, PERIOD_SECONDS, OhlcvEngine, OhlcvPeriod
+
+
+def test_period_table() -> None:
+    ids = [p.period_id for p in OHLCV_PERIODS]
+    assert (
+        ids
+        == (
+            "1SEC 2SEC 3SEC 4SEC 5SEC 6SEC 10SEC 15SEC 20SEC 30SEC 1MIN 2MIN 3MIN 4MIN 5MIN 6MIN 10MIN 15MIN 20MIN 30MIN "
+            "1HRS 2HRS 3HRS 4HRS 6HRS 8HRS 12HRS 1DAY 2DAY 3DAY 5DAY 7DAY 10DAY 1MTH 2MTH 3MTH 4MTH 6MTH "
+            "1YRS 2YRS 3YRS 4YRS 5YRS"
+        ).split()
+    )
+    table = {p.period_id: p for p in OHLCV_PERIODS}
+    assert table["1SEC"] == OhlcvPeriod("1SEC", 1, 0, 1, "second", "1 Second")
+    assert table["30MIN"] == OhlcvPeriod("30MIN", 1800, 0, 30, "minute", "30 Minutes")
+    assert table["10DAY"] == OhlcvPeriod("10DAY", 864000, 0, 10, "day", "10 Days")
+    assert table["3MTH"] == OhlcvPeriod("3MTH", 0, 3, 3, "month", "3 Months")
+    assert table["2YRS"] == OhlcvPeriod("2YRS", 0, 24, 2, "year", "2 Years")
+    assert LIVE_PERIODS == tuple(ids[: ids.index("1DAY") + 1])
+    assert len(LIVE_PERIODS) == 28
+    assert PERIOD_SECONDS["1HRS"] == 3600 and PERIOD_SECONDS["10DAY"] == 864000 and "1MTH" not in PERIOD_SECONDS
+
+
+def _engine(periods: tuple[str, ...] = LIVE_PERIODS) -> OhlcvEngine:
+    return OhlcvEngine(["A", "B"], periods)
+
+
+def test_a_second_of_trades_becomes_a_final_1sec_candle() -> None:
+    engine = _engine(("1SEC", "2SEC"))
+    base = 100 * SECOND_NS  # aligned to the Unix epoch
+    for t, price, size in ((base + 1, 10, 1), (base + 2, 13, 2), (base + 3, 9, 1), (base + 4, 11, 5)):
+        engine.add_trade(0, t, price, size)
+    out: list[MarketEvent] = []
+    engine.on_second(base + SECOND_NS, out)
+    assert out == [
+        Bar("A", "1SEC", base, base + SECOND_NS, base + 1, base + 4, 10, 13, 9, 11, 9, 4, True, base + SECOND_NS)
+    ]
+    engine.add_trade(1, base + SECOND_NS + 7, 20, 1)
+    out.clear()
+    engine.on_second(base + 2 * SECOND_NS, out)
+    assert [(b.symbol_id, b.period_id, b.time_period_start_ns) for b in out] == [
+        ("B", "1SEC", base + SECOND_NS),
+        ("A", "2SEC", base),
+        ("B", "2SEC", base),
+    ]
+    assert out[1] == Bar(
+        "A", "2SEC", base, base + 2 * SECOND_NS, base + 1, base + 4, 10, 13, 9, 11, 9, 4, True, base + 2 * SECOND_NS
+    )
+
+
+def test_interim_candles_every_5_seconds_while_updated() -> None:
+    engine = _engine(("1MIN",))
+    out: list[MarketEvent] = []
+    base = 60 * SECOND_NS
+    engine.add_trade(0, base + 1, 10, 1)
+    for second in range(1, 61):
+        if second == 12:
+            engine.add_trade(0, base + 11 * SECOND_NS + 5, 12, 2)
+        engine.on_second(base + second * SECOND_NS, out)
+    assert [(b.time_ns - base) // SECOND_NS for b in out] == [5, 15, 60]
+    assert [b.is_final for b in out] == [False, False, True]
+    assert [b.trades_count for b in out] == [1, 2, 2]
+    assert out[-1].price_high_ticks == 12 and out[-1].volume_traded_lots == 3
+
+
+def test_a_period_not_aligned_to_5_seconds_gets_interims_too() -> None:
+    engine = _engine(("6SEC",))
+    out: list[MarketEvent] = []
+    engine.add_trade(0, 61 * SECOND_NS, 10, 1)  # 6SEC candle [60 s, 66 s)
+    for second in range(62, 67):
+        engine.on_second(second * SECOND_NS, out)
+    assert [(b.is_final, b.time_ns // SECOND_NS, b.time_period_start_ns // SECOND_NS) for b in out] == [
+        (False, 65, 60),
+        (True, 66, 60),
+    ]
+
+
+@pytest.fixture(scope="module")
+def trading(small_catalog: Catalog) -> tuple[list[MarketEvent], int]:
+    """Two and a half busy virtual minutes of a few symbols, starting mid-second."""
+    catalog = subset(small_catalog, [s.symbol_id for s in small_catalog.symbols][:8])
+    start = START_NS + 300_000_000
+    market = Market(catalog, seed=3, start_ns=start, rate_scale=2.0)
+    return run(market, 150), start
+
+
+def test_bars_agree_with_the_trades_they_cover(trading: tuple[list[MarketEvent], int]) -> None:
+    events, _ = trading
+    trades = [e for e in events if isinstance(e, Trade)]
+    bars = [e for e in events if isinstance(e, Bar)]
+    assert len(trades) > 500
+    finals = [b for b in bars if b.is_final]
+    assert {b.period_id for b in finals} >= {"1SEC", "5SEC", "1MIN", "2MIN"}
+    by_symbol: dict[str, list[Trade]] = collections.defaultdict(list)
+    for t in trades:
+        by_symbol[t.symbol_id].append(t)
+    times = {symbol_id: [t.time_exchange_ns for t in ts] for symbol_id, ts in by_symbol.items()}
+    for bar in bars:
+        # the trades of the candle's period up to the moment it was emitted
+        lo = bisect.bisect_left(times[bar.symbol_id], bar.time_period_start_ns)
+        hi = bisect.bisect_left(times[bar.symbol_id], bar.time_ns)
+        covered = by_symbol[bar.symbol_id][lo:hi]
+        assert covered, bar
+        assert bar.trades_count == len(covered)
+        assert bar.volume_traded_lots == sum(t.size_lots for t in covered)
+        assert (bar.price_open_ticks, bar.price_close_ticks) == (covered[0].price_ticks, covered[-1].price_ticks)
+        assert bar.price_high_ticks == max(t.price_ticks for t in covered)
+        assert bar.price_low_ticks == min(t.price_ticks for t in covered)
+        assert (bar.time_open_ns, bar.time_close_ns) == (covered[0].time_exchange_ns, covered[-1].time_exchange_ns)
+
+
+def test_periods_are_aligned_and_final_once(trading: tuple[list[MarketEvent], int]) -> None:
+    events, start = trading
+    end = start + 150 * SECOND_NS
+    finals: collections.Counter[tuple[str, str, int]] = collections.Counter()
+    last_time = 0
+    for event in events:
+        if not isinstance(event, Bar):
+            continue
+        length = PERIOD_SECONDS[event.period_id] * SECOND_NS
+        assert event.time_period_start_ns % length == 0
+        assert event.time_period_end_ns - event.time_period_start_ns == length
+        assert event.time_ns % SECOND_NS == 0 and event.time_ns >= last_time
+        last_time = event.time_ns
+        if event.is_final:
+            assert event.time_ns == event.time_period_end_ns
+            finals[(event.symbol_id, event.period_id, event.time_period_start_ns)] += 1
+        else:
+            assert event.time_ns % INTERIM_EVERY_NS == 0
+            assert event.time_period_start_ns < event.time_ns < event.time_period_end_ns
+    assert set(finals.values()) == {1}
+    # every candle whose period ended inside the run, and had trades, was closed exactly once
+    trades = [e for e in events if isinstance(e, Trade)]
+    for period_id in ("1SEC", "6SEC", "1MIN"):
+        length = PERIOD_SECONDS[period_id] * SECOND_NS
+        expected = {
+            (t.symbol_id, period_id, t.time_exchange_ns - t.time_exchange_ns % length)
+            for t in trades
+            if t.time_exchange_ns - t.time_exchange_ns % length + length <= end
+        }
+        assert expected == {key for key in finals if key[1] == period_id}
+
+
+def test_interims_only_after_new_trades(trading: tuple[list[MarketEvent], int]) -> None:
+    events, _ = trading
+    last: dict[tuple[str, str, int], Bar] = {}
+    for event in events:
+        if isinstance(event, Bar):
+            key = (event.symbol_id, event.period_id, event.time_period_start_ns)
+            previous = last.get(key)
+            if previous is not None:
+                assert previous.trades_count < event.trades_count or event.is_final
+            last[key] = event

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import math
+import random
+import statistics
+
+import pytest
+from sim_helpers import SECOND_NS, START_NS
+
+from simulator.catalog import Asset, Catalog, Symbol, SymbolType
+from simulator.price import BASIS_REFRESH_NS, STEP_NS, AssetFactor, PriceFactors, SymbolPricer, _black_scholes
+
+
+def _assets(catalog: Catalog, *ids: str) -> tuple[Asset, ...]:
+    return tuple(a for a in catalog.assets if a.asset_id in ids)
+
+
+def test_factors_start_at_the_initial_prices_and_usd_is_constant(catalog: Catalog) -> None:
+    factors = PriceFactors(catalog.assets, seed=1, start_ns=START_NS)
+    for i, asset in enumerate(catalog.assets):
+        assert math.exp(factors.log_usd[i]) == pytest.approx(asset.initial_price_usd)
+    factors.step_to(START_NS + 60 * SECOND_NS)
+    assert factors.log_usd[factors.index("USD")] == 0.0
+    assert factors.factor("USD") is None
+    btc = factors.factor("BTC")
+    assert btc is not None and btc.log_price == factors.log_usd[factors.index("BTC")]
+
+
+def test_an_assets_path_does_not_depend_on_the_other_assets(catalog: Catalog) -> None:
+    every = PriceFactors(catalog.assets, seed=9, start_ns=START_NS)
+    few = PriceFactors(_assets(catalog, "USD", "BTC", "SHIB"), seed=9, start_ns=START_NS)
+    for step in range(1, 200):
+        t = START_NS + step * STEP_NS
+        every.step_to(t)
+        few.step_to(t)
+        for asset_id in ("BTC", "SHIB"):
+            assert every.log_usd[every.index(asset_id)] == few.log_usd[few.index(asset_id)]
+
+
+def test_values_are_constant_within_a_grid_step_and_stepping_is_idempotent(catalog: Catalog) -> None:
+    factors = PriceFactors(_assets(catalog, "BTC"), seed=2, start_ns=START_NS)
+    factors.step_to(START_NS + STEP_NS - 1)
+    assert factors.log_usd[0] == math.log(42280.0)
+    factors.step_to(START_NS + STEP_NS)
+    after_one = factors.log_usd[0]
+    assert after_one != math.log(42280.0)
+    factors.step_to(START_NS + STEP_NS + 5)
+    factors.step_to(START_NS)
+    assert factors.log_usd[0] == after_one
+    assert factors.next_step_ns == START_NS + 2 * STEP_NS
+
+
+def test_seeds_give_different_paths(catalog: Catalog) -> None:
+    a = PriceFactors(_assets(catalog, "ETH"), seed=1, start_ns=START_NS)
+    b = PriceFactors(_assets(catalog, "ETH"), seed=2, start_ns=START_NS)
+    a.step_to(START_NS + SECOND_NS)
+    b.step_to(START_NS + SECOND_NS)
+    assert a.log_usd != b.log_usd
+
+
+def test_returns_have_fat_tails_and_plausible_scale() -> None:
+    asset = Asset("BTC", "Bitcoin", True, 42280.0, 0.55, market_correlation=0.85)
+    factor = AssetFactor(asset, seed=3)
+    shocks = random.Random(4)
+    returns = []
+    for _ in range(40_000):  # about 67 virtual minutes
+        before = factor.log_price
+        factor.step(shocks.gauss(0.0, 1.0))
+        returns.append(factor.log_price - before)
+    sd = statistics.pstdev(returns)
+    step_sigma = 0.55 * math.sqrt(STEP_NS / 1e9 / (365 * 86400))
+    assert 0.5 * step_sigma < sd < 2.0 * step_sigma
+    kurtosis = statistics.fmean(r**4 for r in returns) / sd**4
+    assert kurtosis > 3.3  # a Gaussian has 3
+
+
+def test_volatility_multiplier_scales_moves() -> None:
+    asset = Asset("ETH", "Ethereum", True, 2282.0, 0.6)
+    calm = AssetFactor(asset, seed=5)
+    calm.volatility_multiplier = 0.0
+    for _ in range(1000):
+        calm.step(1.0)
+    assert calm.log_price == math.log(2282.0)
+
+
+def test_stablecoins_stay_pegged(catalog: Catalog) -> None:
+    factors = PriceFactors(_assets(catalog, "USDT", "USDC"), seed=6, start_ns=START_NS)
+    for minute in range(1, 61):
+        factors.step_to(START_NS + minute * 60 * SECOND_NS)
+        for value in factors.log_usd:
+            assert abs(math.exp(value) - 1.0) < 0.005
+
+
+def _pricer(symbol: Symbol, catalog: Catalog, factors: PriceFactors, seed: int = 0) -> SymbolPricer:
+    base = catalog.asset(symbol.asset_id_base)
+    assert base is not None
+    return SymbolPricer(symbol, factors, base, random.Random(seed), START_NS)
+
+
+def test_spot_mid_is_the_factor_ratio_within_a_few_bps(catalog: Catalog) -> None:
+    factors = PriceFactors(catalog.assets, seed=7, start_ns=START_NS)
+    symbol = catalog.symbol("KRAKEN_SPOT_BTC_EUR")
+    assert symbol is not None
+    pricer = _pricer(symbol, catalog, factors)
+    for k in range(1, 300):
+        t = START_NS + k * 37_000_000
+        factors.step_to(t)
+        ratio = math.exp(factors.log_usd[factors.index("BTC")] - factors.log_usd[factors.index("EUR")])
+        mid = pricer.fair_mid_ticks(t, factors) / 100
+        assert abs(mid / ratio - 1) < 0.002
+        assert abs(pricer.basis) < 0.002
+
+
+def test_the_fair_mid_is_reused_within_a_step_and_refresh(catalog: Catalog) -> None:
+    factors = PriceFactors(catalog.assets, seed=7, start_ns=START_NS)
+    symbol = catalog.symbol("BINANCE_SPOT_BTC_USDT")
+    assert symbol is not None
+    pricer = _pricer(symbol, catalog, factors)
+    t = START_NS + BASIS_REFRESH_NS
+    first = pricer.fair_mid_ticks(t, factors)
+    assert pricer.fair_mid_ticks(t + BASIS_REFRESH_NS // 2, factors) == first
+    moved = pricer.fair_mid_ticks(t + BASIS_REFRESH_NS, factors)
+    assert moved != first
+    # a refresh less than BASIS_REFRESH_NS after the last basis move keeps the basis
+    basis = pricer.basis
+    factors.step_to(START_NS + STEP_NS)
+    pricer.fair_mid_ticks(START_NS + STEP_NS, factors)
+    assert pricer.basis == basis
+
+
+def test_perpetuals_carry_a_small_premium_and_futures_converge(catalog: Catalog) -> None:
+    factors = PriceFactors(catalog.assets, seed=8, start_ns=START_NS)
+    fts = next(s for s in catalog.symbols if s.symbol_type is SymbolType.FUTURES and s.asset_id_base == "BTC")
+    perp = catalog.symbol("BINANCEFTS_PERP_BTC_USDT")
+    assert fts.expiry_ns is not None and perp is not None
+    fts_pricer = _pricer(fts, catalog, factors)
+    spot = math.exp(factors.log_usd[factors.index("BTC")] - factors.log_usd[factors.index(fts.asset_id_quote)])
+    premium = fts_pricer.fair_mid_ticks(START_NS, factors) / 10**fts.price_decimals / spot - 1
+    assert 0.001 < premium < 0.05  # contango: 4-12 % a year for about three months
+    at_expiry = fts_pricer.fair_mid_ticks(fts.expiry_ns + SECOND_NS, factors) / 10**fts.price_decimals / spot - 1
+    assert abs(at_expiry) < 0.002
+    perp_premium = _pricer(perp, catalog, factors).fair_mid_ticks(START_NS, factors) / 100 / spot - 1
+    assert abs(perp_premium) < 0.002
+
+
+def test_option_values(catalog: Catalog) -> None:
+    # put-call parity (undiscounted), bounds, and intrinsic value at expiry
+    for spot, strike in ((42000.0, 40000.0), (42000.0, 45000.0), (2300.0, 2300.0)):
+        call = _black_scholes(spot, strike, 30 * 86400 * SECOND_NS, 0.6, True)
+        put = _black_scholes(spot, strike, 30 * 86400 * SECOND_NS, 0.6, False)
+        assert call - put == pytest.approx(spot - strike)
+        assert max(spot - strike, 0) <= call <= spot
+        expired = _black_scholes(spot, strike, -SECOND_NS, 0.6, True)
+        assert expired == pytest.approx(max(spot - strike, 0), abs=spot * 0.01)
+    factors = PriceFactors(catalog.assets, seed=9, start_ns=START_NS)
+    option = next(s for s in catalog.symbols if s.symbol_type is SymbolType.OPTION and s.option_is_call)
+    assert _pricer(option, catalog, factors).fair_mid_ticks(START_NS, factors) > 0
