@@ -6,8 +6,8 @@ Flags beat environment variables; both fill one ``Settings``. Bad values exit wi
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar, get_args
 
 import click
@@ -146,6 +146,12 @@ def main() -> None:
     type=click.FloatRange(min=0),
     help="Seconds between WebSocket pings (0 = none).",
 )
+@_option(
+    "--shutdown-grace",
+    default=_DEFAULTS.shutdown_grace_s,
+    type=click.FloatRange(0, 3600),
+    help="Seconds between the 'reconnect' notice sent to every client on shutdown and the close.",
+)
 def serve(**options: Any) -> None:
     """Start the emulator: WebSocket on /, /v1 and /v1/; REST metadata on /v1/...; /health."""
     settings = Settings(
@@ -165,6 +171,7 @@ def serve(**options: Any) -> None:
         strict_filters=options["strict_filters"],
         allow_unfiltered_books=options["allow_unfiltered_books"],
         ws_ping_interval_s=options["ws_ping_interval"],
+        shutdown_grace_s=options["shutdown_grace"],
     )
     try:
         run(settings)

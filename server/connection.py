@@ -68,10 +68,11 @@ class Gateway:
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
-            session.receive_text(text if text is not None else message.get("bytes") or b"")
-            self._apply(session, subscriber)
+            self.handle_message(session, subscriber, text if text is not None else message.get("bytes") or b"")
 
-    def _apply(self, session: Session, subscriber: Subscriber) -> None:
+    def handle_message(self, session: Session, subscriber: Subscriber, raw: str | bytes) -> None:
+        """Apply one client frame: update routes (with snapshots), forward errors, close if the session says so."""
+        session.receive_text(raw)
         if session.scope_changed():
             try:
                 self._update_routes(session, subscriber)

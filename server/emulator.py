@@ -86,16 +86,20 @@ class Emulator:
         self._schedule_heartbeat()
         self.running = True
 
-    def stop(self, *, reconnect_within_s: int = 0) -> None:
-        """Stop ticking and tell every client to reconnect (PROTOCOL.md §3.10) before the server closes them."""
+    def announce_reconnect(self, within_s: int) -> None:
+        """Send every client CoinAPI's ``reconnect`` notice (PROTOCOL.md §3.10); the caller closes them later."""
+        notice = text_frame(encode_reconnect(within_s, self.market.now_ns + within_s * 1_000_000_000))
+        for subscriber in list(self.hub.subscribers):
+            self.hub.send(subscriber, notice)
+        self.hub.flush()
+
+    def stop(self) -> None:
+        """Stop the market ticks and heartbeat checks (idempotent)."""
         self.running = False
         self.feed.stop()
         if self._heartbeat_timer is not None:
             self._heartbeat_timer.cancel()
-        notice = text_frame(encode_reconnect(reconnect_within_s, self.market.now_ns + reconnect_within_s * 10**9))
-        for subscriber in list(self.hub.subscribers):
-            self.hub.send(subscriber, notice)
-        self.hub.flush()
+            self._heartbeat_timer = None
 
     def _schedule_heartbeat(self) -> None:
         self._heartbeat_timer = asyncio.get_running_loop().call_later(_HEARTBEAT_CHECK_S, self._beat)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import math
+import socket
 from typing import Any
 
 import uvicorn
@@ -10,14 +13,29 @@ from uvicorn.config import LOGGING_CONFIG
 
 from .app import create_app
 from .config import Settings
+from .emulator import Emulator
 from .uvicorn_protocol import FanoutWebSocketProtocol
 
 
-def uvicorn_config(settings: Settings) -> uvicorn.Config:
-    """The uvicorn configuration for ``settings`` (building the app validates the settings)."""
-    app = create_app(settings)
+class EmulatorServer(uvicorn.Server):
+    """uvicorn's server, plus CoinAPI's ``reconnect`` notice to every client before a shutdown closes them."""
+
+    def __init__(self, config: uvicorn.Config, emulator: Emulator) -> None:
+        super().__init__(config)
+        self.emulator = emulator
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        grace_s = self.emulator.settings.shutdown_grace_s
+        # uvicorn closes WebSockets (1012) before the app's lifespan shutdown runs, so the notice goes out here.
+        self.emulator.announce_reconnect(math.ceil(grace_s))
+        await asyncio.sleep(grace_s)
+        await super().shutdown(sockets)
+
+
+def uvicorn_config(settings: Settings, emulator: Emulator) -> uvicorn.Config:
+    """The uvicorn configuration serving ``emulator``."""
     return uvicorn.Config(
-        app,
+        create_app(settings, emulator=emulator),
         host=settings.host,
         port=settings.port,
         loop="uvloop",
@@ -45,4 +63,5 @@ def _log_config(settings: Settings) -> dict[str, Any]:
 
 def run(settings: Settings) -> None:
     """Serve until interrupted."""
-    uvicorn.Server(uvicorn_config(settings)).run()
+    emulator = Emulator(settings)  # validates the settings (e.g. the API key file) before anything listens
+    EmulatorServer(uvicorn_config(settings, emulator), emulator).run()

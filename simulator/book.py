@@ -278,10 +278,11 @@ class BookMaker:
             self._fill(bids, math.floor(mid_ticks - hs))
 
     def _fix_depth(self, side: _Side) -> None:
-        """Drop the worst level of a side that is too deep, or add levels behind one that is too shallow."""
+        """Drop the worst levels of a side that is too deep, or add levels behind one that is too shallow."""
         keys = side.keys
         if len(keys) > MAX_LEVELS:
-            side.set(keys[-1] * side.sign, 0)
+            while len(keys) > MAX_LEVELS:
+                side.set(keys[-1] * side.sign, 0)
         else:
             self._extend(side, (keys[-1] + self.gap_ticks) * side.sign, MIN_LEVELS - len(keys), self._rng)
 

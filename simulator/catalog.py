@@ -7,19 +7,23 @@ Nothing here reads the wall clock: futures and option expiries are laid out from
 
 from __future__ import annotations
 
-import calendar
 import enum
 import json
-import math
-import random
 from dataclasses import dataclass, field
-from datetime import date, timedelta, timezone
-from datetime import datetime as _datetime
+from datetime import timedelta
 from importlib import resources
-from typing import NamedTuple
 
 from simulator import venues
-from simulator.assets import ASSET_ROWS, QUOTE_RANK, AssetRow
+from simulator.assets import ASSET_ROWS, AssetRow
+from simulator.listings import (
+    ExpiryLayout,
+    Listing,
+    epoch_date,
+    expiry_ns,
+    price_decimals,
+    size_decimals,
+    venue_listings,
+)
 from simulator.rng import catalog_rng
 
 
@@ -174,10 +178,15 @@ def build_catalog(config: CatalogConfig = CatalogConfig(), seed: int = 0) -> Cat
         raise ValueError("CatalogConfig needs at least one exchange and one symbol per exchange")
     assets = tuple(_asset(row) for row in ASSET_ROWS)
     exchanges = _exchanges(config, seed)
-    layout = _ExpiryLayout.from_epoch(config.epoch_ns)
+    layout = ExpiryLayout.from_epoch(config.epoch_ns)
     symbols: list[Symbol] = []
     for exchange in exchanges:
-        symbols.extend(_venue_symbols(exchange, config, seed, layout))
+        rng = catalog_rng(seed, "venue", exchange.exchange_id)
+        profile = venues.venue_profile(exchange.exchange_id, exchange.rank, rng)
+        listings = venue_listings(
+            exchange.exchange_id, exchange.rank, profile, config.max_symbols_per_exchange, rng, layout
+        )
+        symbols += [_symbol(exchange, profile, listing) for listing in listings]
     return Catalog(exchanges, assets, tuple(symbols))
 
 
@@ -212,12 +221,8 @@ def _real_exchanges() -> list[dict[str, str | None]]:
     return rows
 
 
-def _epoch_date(epoch_ns: int) -> date:
-    return _datetime.fromtimestamp(epoch_ns // 1_000_000_000, tz=timezone.utc).date()
-
-
 def _exchanges(config: CatalogConfig, seed: int) -> tuple[Exchange, ...]:
-    epoch = _epoch_date(config.epoch_ns)
+    epoch = epoch_date(config.epoch_ns)
     real = _real_exchanges()[: config.exchanges]
     out: list[Exchange] = []
     for rank, row in enumerate(real, start=1):
@@ -236,185 +241,16 @@ def _exchanges(config: CatalogConfig, seed: int) -> tuple[Exchange, ...]:
     return tuple(out)
 
 
-# --- expiries ---------------------------------------------------------------------------------------------------
-
-
-def _last_friday(year: int, month: int) -> date:
-    last = date(year, month, calendar.monthrange(year, month)[1])
-    return last - timedelta(days=(last.weekday() - calendar.FRIDAY) % 7)
-
-
-class _ExpiryLayout(NamedTuple):
-    """Delivery dates after the catalogue epoch, all at 08:00 UTC like Deribit and Binance."""
-
-    #: the next two quarterly contracts (last Friday of Mar/Jun/Sep/Dec, at least a week out)
-    futures: tuple[date, ...]
-    #: weekly, monthly and quarterly option expiries (distinct, ascending)
-    options: tuple[date, ...]
-
-    @staticmethod
-    def from_epoch(epoch_ns: int) -> _ExpiryLayout:
-        epoch = _epoch_date(epoch_ns)
-        quarterly: list[date] = []
-        monthly: date | None = None
-        year, month = epoch.year, epoch.month
-        while len(quarterly) < 2:
-            friday = _last_friday(year, month)
-            if friday > epoch + timedelta(days=7):
-                monthly = monthly or friday
-                if month % 3 == 0:
-                    quarterly.append(friday)
-            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-        weekly = epoch + timedelta(days=(calendar.FRIDAY - epoch.weekday()) % 7 or 7)
-        assert monthly is not None  # the loop sees at least one month before its second quarter
-        return _ExpiryLayout(tuple(quarterly), tuple(sorted({weekly, monthly, quarterly[0]})))
-
-
-def expiry_ns(day: date) -> int:
-    """Delivery instant of a contract expiring on ``day``: 08:00 UTC, in ns since the Unix epoch."""
-    return calendar.timegm((day.year, day.month, day.day, 8, 0, 0)) * 1_000_000_000
-
-
 # --- symbols ----------------------------------------------------------------------------------------------------
 
-_ROWS = {row.asset_id: row for row in ASSET_ROWS}
-_FIAT = frozenset(row.asset_id for row in ASSET_ROWS if not row.type_is_crypto)
-#: Markets some clients and examples rely on: always listed when their exchange is in the catalogue.
-_MUST_HAVE: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "BINANCE": (("SPOT", "BTC", "USDT"), ("SPOT", "ETH", "USDT")),
-    "COINBASE": (("SPOT", "BTC", "USD"), ("SPOT", "ETH", "USD"), ("SPOT", "BCH", "USD")),
-    "KRAKEN": (("SPOT", "BTC", "USD"), ("SPOT", "BTC", "EUR")),
-    "BITSTAMP": (("SPOT", "BTC", "USD"), ("SPOT", "ETH", "USD"), ("SPOT", "XRP", "USD")),
-    "BITMEX": (("PERP", "BTC", "USD"),),
-    "KRAKENFTS": (("PERP", "BTC", "USD"),),
-    "POLONIEX": (("SPOT", "LTC", "USDC"),),
-    "BITFINEX": (("SPOT", "BTC", "USD"), ("SPOT", "LTC", "BTC")),
-    "BINANCEFTS": (("PERP", "BTC", "USDT"), ("PERP", "ETH", "USDT"), ("FTS", "BTC", "USDT")),
-}
-_FIAT_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
-    "ECB": (("EUR", "USD"), ("EUR", "GBP"), ("EUR", "JPY"), ("EUR", "KRW")),
-    "CENTRALBANKS": (("EUR", "USD"), ("GBP", "USD"), ("USD", "JPY"), ("USD", "KRW"), ("EUR", "GBP")),
-}
-_PERP_BASES = 24
-_FTS_BASES = ("BTC", "ETH")
-_OPTION_BASES = ("BTC", "ETH", "SOL")
-_STRIKE_OFFSETS = (0, 1, -1, 2, -2, 3, -3, 4, -4)
-#: Trades per second of a symbol whose activity score is 1 (BINANCE BTC/USDT).
+#: Trades per second of a symbol whose activity score is 1 (BINANCE BTC/USDT); activity falls off with the
+#: square of the score, so a few dozen markets are busy, a few hundred moderate and the rest a long tail.
 _TOP_TRADE_RATE = 10.0
 _MIN_TRADE_RATE = 0.02
 _KIND_ACTIVITY = {venues.SPOT: 1.0, venues.PERP: 1.0, venues.FTS: 0.25, venues.OPT: 0.1, venues.FIAT: 1.0}
 
 
-class _Candidate(NamedTuple):
-    kind: str
-    base: str
-    quote: str
-    #: listing priority and activity before the venue weight
-    score: float
-    expiry: date | None = None
-    strike: int = 0
-    is_call: bool = True
-
-
-def _price(base: str, quote: str) -> float:
-    return _ROWS[base].price_usd / _ROWS[quote].price_usd
-
-
-def _price_decimals(base: str, quote: str) -> int:
-    """Tick decimals from the price level: ~5-7 significant digits, as the big venues quote."""
-    price = _price(base, quote)
-    magnitude = math.floor(math.log10(price))
-    if base in _FIAT and quote in _FIAT:
-        return 5 - magnitude  # FX convention: EUR/USD 1.10425, EUR/JPY 155.123
-    if _ROWS[base].is_stablecoin and magnitude == 0:
-        return 4  # stable-vs-dollar pairs trade in hundredths of a cent
-    if magnitude >= 6:
-        return 0
-    if magnitude == 5:
-        return 1
-    return 2 if magnitude >= 1 else 3 - magnitude
-
-
-def _size_decimals(base: str) -> int:
-    """Lot decimals from the base's USD price: BTC 8, ETH 7, XRP 3, SHIB 0."""
-    return min(8, max(0, math.floor(math.log10(_ROWS[base].price_usd)) + 4))
-
-
-def _candidates(profile: venues.VenueProfile, layout: _ExpiryLayout) -> list[_Candidate]:
-    out: list[_Candidate] = []
-    if venues.SPOT in profile.kinds:
-        for row in ASSET_ROWS:
-            for qi, quote in enumerate(profile.quotes):
-                if row.type_is_crypto and QUOTE_RANK.get(quote, 0) > QUOTE_RANK.get(row.asset_id, 0):
-                    out.append(_Candidate(venues.SPOT, row.asset_id, quote, row.popularity / (1 + qi)))
-    perp_rows = [row for row in ASSET_ROWS if row.market_correlation > 0][:_PERP_BASES]
-    if venues.PERP in profile.kinds:
-        for row in perp_rows:
-            for qi, quote in enumerate(profile.deriv_quotes):
-                out.append(_Candidate(venues.PERP, row.asset_id, quote, row.popularity / (1 + qi)))
-    if venues.FTS in profile.kinds:
-        for base in _FTS_BASES:
-            for ei, day in enumerate(layout.futures):
-                score = _ROWS[base].popularity / (1 + ei)
-                out.append(_Candidate(venues.FTS, base, profile.deriv_quotes[0], score, day))
-    if venues.OPT in profile.kinds:
-        quote = profile.deriv_quotes[0]
-        for base in _OPTION_BASES:
-            step = _strike_step(_price(base, quote))
-            atm = round(_price(base, quote) / step) * step
-            for ei, day in enumerate(layout.options):
-                for k in _STRIKE_OFFSETS:
-                    score = _ROWS[base].popularity / (1 + ei) / (1 + abs(k))
-                    for is_call in (True, False):
-                        out.append(_Candidate(venues.OPT, base, quote, score, day, atm + k * step, is_call))
-    return out
-
-
-def _strike_step(price: float) -> int:
-    """A round strike spacing near 2.5 % of the price (1, 2 or 5 times a power of ten, at least 1)."""
-    raw = price * 0.025
-    power = 10.0 ** math.floor(math.log10(raw))
-    step = min((m * power for m in (1, 2, 5, 10)), key=lambda s: abs(math.log(s / raw)))
-    return max(1, round(step))
-
-
-def _venue_symbols(exchange: Exchange, config: CatalogConfig, seed: int, layout: _ExpiryLayout) -> list[Symbol]:
-    rng = catalog_rng(seed, "venue", exchange.exchange_id)
-    profile = venues.venue_profile(exchange.exchange_id, exchange.rank, rng)
-    if venues.FIAT in profile.kinds:
-        pairs = _FIAT_PAIRS.get(exchange.exchange_id, _FIAT_PAIRS["ECB"])
-        chosen = [_Candidate(venues.FIAT, b, q, 0.0) for b, q in pairs]
-        return [_symbol(exchange, profile, c) for c in chosen[: config.max_symbols_per_exchange]]
-    candidates = sorted(_candidates(profile, layout), key=lambda c: -c.score)
-    must_keys = set(_MUST_HAVE.get(exchange.exchange_id, ()))
-    must = _first_per_key([c for c in candidates if (c.kind, c.base, c.quote) in must_keys])
-    if profile.size > 0:
-        count = max(1, round(config.max_symbols_per_exchange * profile.size))
-        rest = [c for c in candidates if c not in must]
-    else:
-        count = rng.randint(6, 15) if exchange.rank <= 60 else rng.randint(3, 7)
-        rest = _weighted_sample(rng, [c for c in candidates if c not in must], count)
-    count = min(count, config.max_symbols_per_exchange)
-    chosen = (must + rest)[: max(count, len(must))]
-    return [_symbol(exchange, profile, c) for c in chosen]
-
-
-def _first_per_key(candidates: list[_Candidate]) -> list[_Candidate]:
-    """The first candidate of each (kind, base, quote): for futures, the nearest expiry."""
-    seen: dict[tuple[str, str, str], _Candidate] = {}
-    for c in candidates:
-        seen.setdefault((c.kind, c.base, c.quote), c)
-    return list(seen.values())
-
-
-def _weighted_sample(rng: random.Random, candidates: list[_Candidate], count: int) -> list[_Candidate]:
-    """``count`` candidates without replacement, each with probability growing with its score."""
-    # Efraimidis-Spirakis: the largest keys u**(1/w) form a weighted sample without replacement
-    keyed = sorted(candidates, key=lambda c: -(rng.random() ** (1.0 / max(c.score, 1e-6))))
-    return sorted(keyed[:count], key=lambda c: -c.score)
-
-
-def _symbol(exchange: Exchange, profile: venues.VenueProfile, c: _Candidate) -> Symbol:
+def _symbol(exchange: Exchange, profile: venues.VenueProfile, c: Listing) -> Symbol:
     symbol_type = _TYPE_BY_KIND[c.kind]
     parts = [exchange.exchange_id, symbol_type.id_part, c.base, c.quote]
     if c.expiry is not None:
@@ -436,16 +272,16 @@ def _symbol(exchange: Exchange, profile: venues.VenueProfile, c: _Candidate) -> 
     trade_rate = max(_MIN_TRADE_RATE, _TOP_TRADE_RATE * activity**2)
     if c.kind == venues.OPT:
         trade_rate = min(trade_rate, 0.05)  # options: a quiet corner of the feed
-    size_decimals = _size_decimals(c.base)
+    size_decimals_ = size_decimals(c.base)
     contract_unit: float | None = None
     contract_asset: str | None = None
     if c.kind in (venues.PERP, venues.FTS, venues.OPT):
         contract_unit, contract_asset = 1.0, c.base
         if c.quote == "USD" and profile.inverse_contract_usd > 0 and c.kind != venues.OPT:
             # inverse contract (BitMEX XBTUSD): size counts contracts of a fixed USD amount
-            contract_unit, contract_asset, size_decimals = profile.inverse_contract_usd, "USD", 0
+            contract_unit, contract_asset, size_decimals_ = profile.inverse_contract_usd, "USD", 0
         elif c.kind == venues.OPT:
-            size_decimals = 1
+            size_decimals_ = 1
     return Symbol(
         symbol_id=symbol_id,
         exchange_id=exchange.exchange_id,
@@ -453,8 +289,8 @@ def _symbol(exchange: Exchange, profile: venues.VenueProfile, c: _Candidate) -> 
         asset_id_base=c.base,
         asset_id_quote=c.quote,
         symbol_id_exchange=ticker,
-        price_decimals=_price_decimals(c.base, c.quote),
-        size_decimals=size_decimals,
+        price_decimals=price_decimals(c.base, c.quote),
+        size_decimals=size_decimals_,
         trade_rate=round(trade_rate, 4),
         book_rate=round(min(40.0, 2.5 * trade_rate + 0.02), 4),
         expiry_ns=expiry_ns(c.expiry) if c.expiry is not None else None,

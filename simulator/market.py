@@ -165,7 +165,10 @@ class Market:
         return self._now_ns
 
     def book(self, symbol_id: str) -> Book:
-        """The live book of a symbol (read-only for callers); reflects exactly the events yielded so far."""
+        """The live book of a symbol (read-only for callers); reflects exactly the events yielded so far.
+
+        KeyError for an unknown symbol id.
+        """
         return self._by_id[symbol_id].book
 
     def symbol_state(self, symbol_id: str) -> SymbolState:
@@ -177,7 +180,7 @@ class Market:
         return self._factors.factor(asset_id)
 
     def rate_usd(self, asset_id: str) -> float:
-        """The asset's USD reference rate at ``now_ns`` (1.0 for USD)."""
+        """The asset's USD reference rate at ``now_ns`` (1.0 for USD); KeyError for an unknown asset id."""
         self._factors.step_to(self._now_ns)  # stepping early is safe: steps depend only on (seed, asset, k)
         return math.exp(self._factors.log_usd[self._factors.index(asset_id)])
 

@@ -2,10 +2,12 @@
 
 ``PriceFactors`` steps every asset's factor on a fixed grid (``STEP_NS``, aligned to the market start) with
 GARCH-like variance clustering, a shared crypto-market shock and rare jumps, so returns have fat tails and
-volatility comes in bursts. A factor at step k is a deterministic function of (seed, asset, k): shards that own
-different exchanges see the same factors. ``SymbolPricer`` turns the factors into one symbol's fair mid:
-``factor(base) / factor(quote) * (1 + basis)``, where the basis is a small mean-reverting (Ornstein-Uhlenbeck)
-deviation per symbol, plus carry for futures and a Black-Scholes value for options.
+volatility comes in bursts. A factor at step k is a deterministic function of (seed, asset, k) and of the common
+market shocks up to step k (seed, k): shards that own different exchanges see the same factors.
+
+``SymbolPricer`` turns the factors into one symbol's fair mid: ``factor(base) / factor(quote) * (1 + basis)``,
+where the basis is a small mean-reverting (Ornstein-Uhlenbeck) deviation per symbol, plus carry for futures
+and a Black-Scholes value for options.
 
 Pure: no wall clock, no global random state. Scenario hooks are plain mutable fields
 (``AssetFactor.volatility_multiplier``); nothing here schedules them.
@@ -34,7 +36,7 @@ _JUMP_PROBABILITY = _STEP_S / 7200.0
 _JUMP_SIZE = 0.005
 _JUMP_VARIANCE_BOOST = 3.0
 #: The per-symbol basis moves at most this often (virtual ns).
-BASIS_REFRESH_NS = 50_000_000
+BASIS_REFRESH_NS = 100_000_000
 #: Stablecoins revert to their peg with this half-life.
 _PEG_HALF_LIFE_S = 600.0
 
@@ -103,7 +105,7 @@ class PriceFactors:
     currency (USD) is never stepped. Call ``step_to(t)`` before reading values for virtual time ``t``.
     """
 
-    __slots__ = ("_factors", "_index", "_market_rng", "log_usd", "next_step_ns", "start_ns")
+    __slots__ = ("_by_id", "_factors", "_index", "_market_rng", "log_usd", "next_step_ns", "start_ns")
 
     def __init__(self, assets: tuple[Asset, ...], seed: int, start_ns: int, reference: str = "USD") -> None:
         self.start_ns = start_ns
@@ -111,6 +113,7 @@ class PriceFactors:
         self.next_step_ns = start_ns + STEP_NS
         self._index = {asset.asset_id: i for i, asset in enumerate(assets)}
         self._factors = [(i, AssetFactor(a, seed)) for i, a in enumerate(assets) if a.asset_id != reference]
+        self._by_id = {factor.asset_id: factor for _, factor in self._factors}
         self.log_usd = [math.log(a.initial_price_usd) for a in assets]
         self._market_rng = random.Random(stable_seed(seed, "market-factor"))
 
@@ -119,9 +122,8 @@ class PriceFactors:
         return self._index[asset_id]
 
     def factor(self, asset_id: str) -> AssetFactor | None:
-        """The asset's factor (to set scenario multipliers), or None for the reference currency."""
-        i = self._index[asset_id]
-        return next((f for j, f in self._factors if j == i), None)
+        """The asset's factor (to set scenario multipliers), or None for the reference currency or an unknown id."""
+        return self._by_id.get(asset_id)
 
     def step_to(self, time_ns: int) -> None:
         """Step the grid until it covers ``time_ns`` (no-op if it already does); times must not go backwards."""

@@ -116,7 +116,9 @@ def test_quote_frames_match_schema_and_are_not_crossed(server: RunningServer) ->
 
 def test_book_starts_with_a_snapshot_per_symbol_then_deltas(server: RunningServer) -> None:
     async def scenario() -> list[Frame]:
-        async with ws_connect(server.ws_url(), hello(["book"], symbols=[PREFIX_A])) as ws:
+        async with ws_connect(
+            server.ws_url(), hello(["book"], symbols=["BINANCE_SPOT_BTC_", "BINANCE_SPOT_ETH_"])
+        ) as ws:
             return await collect_until(
                 ws,
                 lambda frames: sum(1 for f in frames if not f["is_snapshot"]) >= 15,
@@ -128,7 +130,7 @@ def test_book_starts_with_a_snapshot_per_symbol_then_deltas(server: RunningServe
     assert_frames_valid(frames)
     seen: set[str] = set()
     for frame in frames:
-        assert frame["symbol_id"].startswith(PREFIX_A)
+        assert frame["symbol_id"].startswith(("BINANCE_SPOT_BTC_", "BINANCE_SPOT_ETH_")), frame["symbol_id"]
         first = frame["symbol_id"] not in seen
         seen.add(frame["symbol_id"])
         assert frame["is_snapshot"] is first, f"{'first' if first else 'later'} frame of {frame['symbol_id']}: {frame}"
@@ -213,7 +215,7 @@ def test_exrate_frames(server: RunningServer, asset_filter: str, quote: str, rat
     async def scenario() -> list[Frame]:
         async with ws_connect(server.ws_url(), hello(["exrate"], assets=[asset_filter])) as ws:
             return await collect_until(
-                ws, count_at_least(2), timeout=WAIT_S, what=f"2 exrate frames for {asset_filter}"
+                ws, count_at_least(1), timeout=WAIT_S, what=f"an exrate frame for {asset_filter}"
             )
 
     frames = run(scenario())
@@ -281,7 +283,7 @@ def test_no_hearbeat_unless_asked(server: RunningServer) -> None:
     async def scenario() -> list[str]:
         first = hello(["trade"], exchanges=["EXCHANGETHATDOESNOTEXISTS"], heartbeat=False)
         async with ws_connect(server.ws_url(), first) as ws:
-            return await collect_texts(ws, seconds=2)
+            return await collect_texts(ws, seconds=1.5)
 
     assert run(scenario()) == []
 
@@ -444,7 +446,7 @@ def test_symbol_filter_with_dollar_is_not_a_prefix(server: RunningServer, symbol
 
     async def scenario() -> list[Frame]:
         async with ws_connect(server.ws_url(), hello(["trade"], symbols=[prefix + "$"], heartbeat=True)) as ws:
-            return await collect(ws, seconds=2.5)
+            return await collect(ws, seconds=2)
 
     frames = run(scenario())
     assert frames, "expected hearbeat frames on a scope that matches nothing"
@@ -841,7 +843,7 @@ def test_graceful_shutdown_sends_reconnect_before_closing(log_dir: Path) -> None
         async def scenario() -> tuple[list[Frame], int | None]:
             first = hello(["trade"], exchanges=["EXCHANGETHATDOESNOTEXISTS"], heartbeat=True)
             async with ws_connect(running.ws_url(), first) as ws:
-                await collect_until(ws, count_at_least(1, "hearbeat"), timeout=WAIT_S, what="a hearbeat")
+                await asyncio.sleep(0.3)  # no ack exists (PROTOCOL.md §1.2): give the hello time to be applied
                 running.process.send_signal(signal.SIGTERM)
                 frames: list[Frame] = []
                 try:

@@ -87,7 +87,7 @@ def test_flag_beats_env_variable(captured: list[Settings]) -> None:
 def test_bad_flags_exit_2_and_say_why(captured: list[Settings], args: list[str], message: str) -> None:
     code, output = invoke(["serve", *args])
     assert code == 2
-    assert message in output.replace("'", "")
+    assert message.replace("'", "") in output.replace("'", "")
     assert captured == []
 
 
@@ -105,6 +105,7 @@ def test_empty_key_file_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_help_lists_every_flag_with_its_env_variable() -> None:
     code, output = invoke(["serve", "--help"])
+    output = "".join(output.split())  # help text wraps long names
     assert code == 0
     for flag in [
         "--host",
@@ -123,6 +124,7 @@ def test_help_lists_every_flag_with_its_env_variable() -> None:
         "--strict-filters",
         "--allow-unfiltered-books",
         "--ws-ping-interval",
+        "--shutdown-grace",
     ]:
         assert flag in output
         assert "COINAPI_EMULATOR_" + flag[2:].replace("-", "_").upper() in output

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import orjson
+from server_fakes import FakeSink
 
-from server.frames import frame_payload, text_frame
+from server.frames import text_frame
 from server.hub import Hub, Subscriber
 from server.protocol.datatypes import DataType
 from server.protocol.errors import SlowConsumer
@@ -13,25 +12,6 @@ from server.protocol.routes import RouteKey
 TRADE: RouteKey = (DataType.TRADE, "BINANCE_SPOT_BTC_USDT")
 QUOTE: RouteKey = (DataType.QUOTE, "BINANCE_SPOT_BTC_USDT")
 OTHER_QUOTE: RouteKey = (DataType.QUOTE, "KRAKEN_SPOT_BTC_USD")
-
-
-@dataclass
-class FakeSink:
-    writes: list[list[bytes]] = field(default_factory=list)
-    is_writable: bool = True
-    closed_with: tuple[int, str] | None = None
-
-    def send_frames(self, frames: list[bytes]) -> None:
-        self.writes.append(list(frames))
-
-    def writable(self) -> bool:
-        return self.is_writable
-
-    def close(self, code: int, reason: str) -> None:
-        self.closed_with = (code, reason)
-
-    def payloads(self) -> list[bytes]:
-        return [frame_payload(frame) for write in self.writes for frame in write]
 
 
 class FakeClock:

@@ -17,8 +17,8 @@ from simulator.catalog import (
     Symbol,
     SymbolType,
     build_catalog,
-    expiry_ns,
 )
+from simulator.listings import expiry_ns
 
 # PROTOCOL.md §4.4; exchange ids may contain digits and dashes
 _EXCHANGE = r"[A-Z0-9][A-Z0-9-]*"
@@ -237,6 +237,13 @@ def test_expiries_follow_the_epoch() -> None:
     assert deribit
     assert {s.symbol_id.split("_")[4] for s in deribit if s.symbol_type is SymbolType.FUTURES} == {"250926", "251226"}
     assert min(s.expiry_ns or 0 for s in deribit) > config.epoch_ns
+    # an epoch just after a month's last Friday rolls over to the next month
+    late = build_catalog(CatalogConfig(exchanges=9, epoch_ns=expiry_ns(datetime(2024, 3, 30).date())))
+    assert {s.symbol_id.split("_")[4] for s in late.symbols if s.symbol_type is SymbolType.OPTION} == {
+        "240405",
+        "240426",
+        "240628",
+    }
 
 
 def test_fiat_venues_list_a_handful_of_fiat_pairs(catalog: Catalog) -> None:

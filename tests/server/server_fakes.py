@@ -1,0 +1,26 @@
+"""Test doubles for the server tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from server.frames import frame_payload
+
+
+@dataclass
+class FakeSink:
+    writes: list[list[bytes]] = field(default_factory=list)
+    is_writable: bool = True
+    closed_with: tuple[int, str] | None = None
+
+    def send_frames(self, frames: list[bytes]) -> None:
+        self.writes.append(list(frames))
+
+    def writable(self) -> bool:
+        return self.is_writable
+
+    def close(self, code: int, reason: str) -> None:
+        self.closed_with = (code, reason)
+
+    def payloads(self) -> list[bytes]:
+        return [frame_payload(frame) for write in self.writes for frame in write]
