@@ -21,7 +21,7 @@ from .frames import text_frame
 from .hub import Hub, Subscriber
 from .protocol.datatypes import DataType
 from .protocol.errors import ProtocolError
-from .protocol.routes import resolve_routes
+from .protocol.routes import CatalogIndex, resolve_routes
 from .protocol.session import KeyPolicy, Session
 from .sinks import AsgiSink, sink_for
 
@@ -33,7 +33,7 @@ class Gateway:
 
     def __init__(self, *, settings: Settings, catalog: Catalog, hub: Hub, feed: Feed, key_policy: KeyPolicy) -> None:
         self._settings = settings
-        self._catalog = catalog
+        self._catalog_index = CatalogIndex(catalog)
         self._hub = hub
         self._feed = feed
         self._key_policy = key_policy
@@ -90,7 +90,7 @@ class Gateway:
     def _update_routes(self, session: Session, subscriber: Subscriber) -> None:
         routes = resolve_routes(
             session.scope,
-            self._catalog,
+            self._catalog_index,
             combine=self._settings.filter_combine,
             live_periods=LIVE_PERIODS,
             strict=self._settings.strict_filters,

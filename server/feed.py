@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from simulator.catalog import Catalog
 from simulator.clock import VirtualClock
@@ -198,37 +199,32 @@ class Feed:
 
     def _on_trade(self, trade: Trade) -> None:
         channel = self._channels[trade.symbol_id]
-        sequence = channel.next_sequence(DataType.TRADE)
-        key = channel.keys[DataType.TRADE]
-        members = self.hub.routes.get(key)
-        if members:
-            payload = channel.codec.trade(trade, sequence, self._stamp(trade.time_exchange_ns))
-            self.hub.deliver(members, key, text_frame(payload), trade.time_exchange_ns)
+        self._publish_event(channel, DataType.TRADE, channel.codec.trade, trade, trade.time_exchange_ns)
 
     def _on_quote(self, quote: Quote) -> None:
         channel = self._channels[quote.symbol_id]
-        sequence = channel.next_sequence(DataType.QUOTE)
-        key = channel.keys[DataType.QUOTE]
-        members = self.hub.routes.get(key)
-        if members:
-            payload = channel.codec.quote(quote, sequence, self._stamp(quote.time_exchange_ns))
-            self.hub.deliver(members, key, text_frame(payload), quote.time_exchange_ns)
+        self._publish_event(channel, DataType.QUOTE, channel.codec.quote, quote, quote.time_exchange_ns)
 
     def _on_book_delta(self, delta: BookDelta) -> None:
         channel = self._channels[delta.symbol_id]
         time_ns = delta.time_exchange_ns
-        sequence = channel.next_sequence(DataType.BOOK)
-        key = channel.keys[DataType.BOOK]
-        members = self.hub.routes.get(key)
-        if members:
-            payload = channel.codec.book_delta(delta, sequence, self._stamp(time_ns))
-            self.hub.deliver(members, key, text_frame(payload), time_ns)
+        self._publish_event(channel, DataType.BOOK, channel.codec.book_delta, delta, time_ns)
         self._publish_top(channel, DataType.BOOK5, 5, time_ns)
         for data_type, depth in _SLOW_BOOK_DEPTHS:
             last = channel.last_slow_book_ns[data_type]
             if last is None or time_ns - last >= _NS_PER_S:
                 channel.last_slow_book_ns[data_type] = time_ns
                 self._publish_top(channel, data_type, depth, time_ns)
+
+    def _publish_event(
+        self, channel: Channel, data_type: DataType, encode: Callable[[Any, int, int], bytes], event: Any, time_ns: int
+    ) -> None:
+        """Count the message, and encode and route it only if someone subscribed to (type, symbol)."""
+        sequence = channel.next_sequence(data_type)
+        key = channel.keys[data_type]
+        members = self.hub.routes.get(key)
+        if members:
+            self.hub.deliver(members, key, text_frame(encode(event, sequence, self._stamp(time_ns))), time_ns)
 
     def _publish_top(self, channel: Channel, data_type: DataType, depth: int, time_ns: int) -> None:
         sequence = channel.next_sequence(data_type)

@@ -47,8 +47,8 @@ EXRATE_REFERENCE_ASSET: Final = "USD"
 
 
 class CatalogIndex:
-    """Lookups over one catalogue for resolving filters. Building costs a few ms for 5,000 symbols, so
-    ``catalog_index`` caches it; a lookup costs microseconds."""
+    """Lookups over one catalogue for resolving filters. Building costs a few ms for 5,000 symbols, so a
+    server builds one and keeps it; a lookup costs microseconds."""
 
     __slots__ = (
         "_by_asset",
@@ -124,22 +124,9 @@ class CatalogIndex:
         return table.get(entry, [])
 
 
-#: ``id(catalog) -> index`` for the last catalogue seen; the index holds the catalogue, so the id stays its own
-_INDEX_CACHE: dict[int, CatalogIndex] = {}
-
-
 def catalog_index(catalog: Catalog | CatalogIndex) -> CatalogIndex:
-    """The index of ``catalog``, built once per catalogue object and reused (a server has one catalogue).
-
-    Catalogues are immutable, so a cached index cannot go stale; only the last catalogue is kept.
-    """
-    if isinstance(catalog, CatalogIndex):
-        return catalog
-    index = _INDEX_CACHE.get(id(catalog))
-    if index is None or index.catalog is not catalog:
-        _INDEX_CACHE.clear()
-        index = _INDEX_CACHE[id(catalog)] = CatalogIndex(catalog)
-    return index
+    """``catalog``'s index; callers that resolve often (a server) build one ``CatalogIndex`` and pass it in."""
+    return catalog if isinstance(catalog, CatalogIndex) else CatalogIndex(catalog)
 
 
 def resolve_routes(
@@ -153,7 +140,7 @@ def resolve_routes(
     """Every route ``scope`` selects in ``catalog`` (see the module docstring for topics).
 
     ``live_periods`` are the OHLCV periods the feed emits. With ``strict`` a filter value that matches
-    nothing raises ``UnknownFilterValue``. The catalogue's index is cached (see ``catalog_index``).
+    nothing raises ``UnknownFilterValue``. Pass a ``CatalogIndex`` to avoid rebuilding it per call.
     """
     index = catalog_index(catalog)
     if strict:

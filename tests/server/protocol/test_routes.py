@@ -217,13 +217,10 @@ def test_strict_mode_accepts_known_values(catalog: Catalog) -> None:
 # --- index -----------------------------------------------------------------------------------------------
 
 
-def test_index_is_cached_per_catalogue(catalog: Catalog) -> None:
+def test_catalog_index_builds_for_a_catalogue_and_passes_an_index_through(catalog: Catalog) -> None:
     index = catalog_index(catalog)
-    assert catalog_index(catalog) is index
+    assert index.catalog is catalog
     assert catalog_index(index) is index
-    other = make_catalog([make_symbol("KRAKEN", "BTC", "EUR")])
-    assert catalog_index(other) is not index
-    assert catalog_index(catalog).catalog is catalog
 
 
 def test_an_index_resolves_like_its_catalogue(catalog: Catalog) -> None:
