@@ -70,6 +70,8 @@ class Emulator:
             argv += ["--speed", "1", "--compression", "auto"]
         else:
             raise ValueError(mode)
+        if self.supports("--shutdown-grace"):
+            argv += ["--shutdown-grace", "0"]  # no reconnect-notice pause when the harness stops it
         return argv + self.extra
 
     def hello(self, mode: str) -> str:

@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, WebSocketRoute
 
+from .admin import admin_routes
 from .config import Settings
 from .emulator import Emulator
 from .rest import not_found, rest_routes
@@ -32,6 +33,8 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
 
     routes: list[BaseRoute] = [WebSocketRoute(path, emulator.gateway.serve) for path in WEBSOCKET_PATHS]
     routes += rest_routes(emulator)
+    if emulator.settings.admin:
+        routes += admin_routes(emulator)
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: not_found})
     app.state.emulator = emulator
     return app

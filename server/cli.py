@@ -152,6 +152,16 @@ def main() -> None:
     type=click.FloatRange(0, 3600),
     help="Seconds between the 'reconnect' notice sent to every client on shutdown and the close.",
 )
+@_option("--admin/--no-admin", default=False, help="Serve the admin API under /admin (clock, faults, scenarios).")
+@_option(
+    "--paused/--no-paused", default=False, help="Start with the virtual clock paused (resume through the admin API)."
+)
+@_option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Scenario file (TOML): market events and faults on the virtual timeline, from the start time.",
+)
 def serve(**options: Any) -> None:
     """Start the emulator: WebSocket on /, /v1 and /v1/; REST metadata on /v1/...; /health."""
     settings = Settings(
@@ -172,6 +182,9 @@ def serve(**options: Any) -> None:
         allow_unfiltered_books=options["allow_unfiltered_books"],
         ws_ping_interval_s=options["ws_ping_interval"],
         shutdown_grace_s=options["shutdown_grace"],
+        admin=options["admin"],
+        paused=options["paused"],
+        scenario_file=options["scenario"],
     )
     try:
         run(settings)

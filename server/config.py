@@ -50,6 +50,12 @@ class Settings:
     #: WebSocket ping interval and pong timeout, seconds (PROTOCOL.md §1.2: the real service pings every ~60 s)
     ws_ping_interval_s: float = 60.0
     ws_ping_timeout_s: float = 30.0
+    #: serve the admin API (clock, faults, scenarios) under /admin
+    admin: bool = False
+    #: start with the virtual clock paused (resume through the admin API)
+    paused: bool = False
+    #: scenario file (TOML) scheduled from the start time
+    scenario_file: Path | None = None
     #: on shutdown, seconds between CoinAPI's ``reconnect`` notice and the close (PROTOCOL.md §3.10)
     shutdown_grace_s: float = 1.0
 

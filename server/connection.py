@@ -7,8 +7,10 @@ snapshots for new book and metadata routes), forward error frames, close when th
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
 
 from simulator.catalog import Catalog
@@ -31,7 +33,17 @@ logger = logging.getLogger(__name__)
 class Gateway:
     """Serves CoinAPI WebSocket connections from one hub and feed."""
 
-    def __init__(self, *, settings: Settings, catalog: Catalog, hub: Hub, feed: Feed, key_policy: KeyPolicy) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        catalog: Catalog,
+        hub: Hub,
+        feed: Feed,
+        key_policy: KeyPolicy,
+        refusing_connections: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self._refusing_connections = refusing_connections
         self._settings = settings
         self._catalog_index = CatalogIndex(catalog)
         self._hub = hub
@@ -40,6 +52,12 @@ class Gateway:
 
     async def serve(self, websocket: WebSocket) -> None:
         """Serve one connection until it closes."""
+        if self._refusing_connections():
+            # PROTOCOL.md §6 (UNVERIFIED form): connection limits answer the upgrade with HTTP 429.
+            await websocket.send_denial_response(
+                JSONResponse({"error": "Too many connections, try again later"}, status_code=429)
+            )
+            return
         # PROTOCOL.md §1.4: the upgrade always succeeds; a bad key is answered after the first hello.
         await websocket.accept()
         peer = _peer(websocket)

@@ -5,22 +5,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from simulator.catalog import CatalogConfig, build_catalog
 from simulator.clock import VirtualClock
 from simulator.market import Market
+from simulator.scenario import PriceJump
 
 from .auth import load_key_policy
 from .config import Settings
 from .connection import Gateway
+from .faults import Fault, FaultInjector
 from .feed import Feed
 from .frames import text_frame
-from .hub import Hub
+from .hub import Hub, Subscriber
 from .metadata import Metadata
-from .protocol.encode import encode_reconnect
+from .protocol.encode import encode_reconnect, format_time
+from .scenario import Scenario, Step, Timeline, load_scenario
 
 logger = logging.getLogger(__name__)
+
+
+def _call_later(delay_s: float, callback: Callable[[], None]) -> object:
+    return asyncio.get_running_loop().call_later(delay_s, callback)
+
 
 _HEARTBEAT_CHECK_S = 0.25
 
@@ -45,15 +53,21 @@ class Emulator:
         # Anchor before the slow market set-up, or the virtual clock would lag the wall clock by its duration.
         anchor_wall_ns = monotonic_ns()
         self.market = Market(self.catalog, seed=settings.seed, start_ns=start_ns, rate_scale=settings.rate_scale)
-        self.clock = VirtualClock(anchor_virtual_ns=start_ns, anchor_wall_ns=anchor_wall_ns, speed=settings.speed)
+        self.clock = VirtualClock(
+            anchor_virtual_ns=start_ns, anchor_wall_ns=anchor_wall_ns, speed=settings.speed, paused=settings.paused
+        )
+        self._monotonic_ns = monotonic_ns
         self.hub = Hub(
             max_messages=settings.max_buffered_messages,
             max_bytes=settings.max_buffered_bytes,
             clock=time.monotonic,
+            call_later=_call_later,
             on_route_added=lambda key: self.feed.route_added(key),
             on_route_removed=lambda key: self.feed.route_removed(key),
         )
         self.metadata = Metadata(self.catalog, self.market)
+        self.faults = FaultInjector(self.hub, announce_reconnect=self.announce_reconnect, call_later=_call_later)
+        self.timeline = Timeline()
         self.feed = Feed(
             catalog=self.catalog,
             market=self.market,
@@ -63,14 +77,82 @@ class Emulator:
             tick_s=settings.tick_s,
             max_step_ns=settings.max_step_ns,
             live_stamps=settings.live_stamps,
+            timeline=self.timeline,
+            run_step=self._run_step,
             monotonic_ns=monotonic_ns,
             epoch_ns=epoch_ns,
         )
         self.gateway = Gateway(
-            settings=settings, catalog=self.catalog, hub=self.hub, feed=self.feed, key_policy=self.key_policy
+            settings=settings,
+            catalog=self.catalog,
+            hub=self.hub,
+            feed=self.feed,
+            key_policy=self.key_policy,
+            refusing_connections=self.faults.refusing_connections,
         )
+        if settings.scenario_file is not None:
+            self.load_scenario(settings.scenario_file.read_text(encoding="utf-8"), source=str(settings.scenario_file))
         self._heartbeat_timer: asyncio.TimerHandle | None = None
         self.running = False
+
+    # -- control (admin API, pytest fixture) ----------------------------------------------------------------
+
+    def load_scenario(self, text: str, *, source: str) -> Scenario:
+        """Validate a scenario and schedule it from the market's current virtual time."""
+        scenario = load_scenario(text, self.catalog, source=source)
+        self.timeline.schedule(scenario, self.market.now_ns)
+        logger.info("scenario %r loaded: %d steps from %s", scenario.name, len(scenario.steps), source)
+        return scenario
+
+    def _run_step(self, step: Step) -> None:
+        action = step.action
+        if isinstance(action, Fault):
+            touched = self.faults.apply(action)
+            logger.info("scenario fault %s applied to %d connections", action.kind, touched)
+        elif step.ending:
+            if not isinstance(action, PriceJump):
+                action.end(self.market)
+        else:
+            action.start(self.market)
+
+    def pause(self) -> None:
+        """Freeze virtual time (connections stay open; heartbeats continue)."""
+        self.clock.pause(self._monotonic_ns())
+
+    def resume(self) -> None:
+        """Let virtual time run again from where it stopped."""
+        self.clock.resume(self._monotonic_ns())
+
+    def set_speed(self, speed: float | None) -> None:
+        """Virtual seconds per wall second; None = max."""
+        self.clock.set_speed(speed, self._monotonic_ns())
+
+    def step(self, duration_ns: int) -> None:
+        """Move virtual time forward by ``duration_ns`` and publish what happens, now."""
+        self.clock.step(duration_ns)
+        self.feed.run_until(min(self.clock.now_ns(self._monotonic_ns()), self.market.now_ns + duration_ns))
+
+    def status(self) -> dict[str, object]:
+        """Clock, counters and connections, for the admin API."""
+        stats = self.hub.stats
+        return {
+            "time": format_time(self.market.now_ns),
+            "time_ns": self.market.now_ns,
+            "speed": "max" if self.clock.speed is None else self.clock.speed,
+            "paused": self.clock.paused,
+            "connections": len(self.hub.subscribers),
+            "messages_sent": stats.messages_sent,
+            "bytes_sent": stats.bytes_sent,
+            "conflated": stats.conflated,
+            "slow_consumer_closes": stats.slow_consumer_closes,
+            "scenarios": list(self.timeline.loaded),
+            "scenario_steps_pending": self.timeline.pending(),
+            "refusing_connections": self.faults.refusing_connections(),
+            "clients": [
+                {"id": s.id, "peer": s.peer, "messages_sent": s.messages_sent, "routes": len(s.routes)}
+                for s in sorted(self.hub.subscribers, key=lambda s: s.id)
+            ],
+        }
 
     def start(self) -> None:
         """Start the market ticks and the heartbeat checks on the running loop."""
@@ -86,10 +168,13 @@ class Emulator:
         self._schedule_heartbeat()
         self.running = True
 
-    def announce_reconnect(self, within_s: int) -> None:
-        """Send every client CoinAPI's ``reconnect`` notice (PROTOCOL.md §3.10); the caller closes them later."""
+    def announce_reconnect(self, within_s: int, subscribers: Iterable[Subscriber] | None = None) -> None:
+        """Send CoinAPI's ``reconnect`` notice (PROTOCOL.md §3.10) to ``subscribers`` (default: everyone).
+
+        The caller closes them when the window ends.
+        """
         notice = text_frame(encode_reconnect(within_s, self.market.now_ns + within_s * 1_000_000_000))
-        for subscriber in list(self.hub.subscribers):
+        for subscriber in list(self.hub.subscribers if subscribers is None else subscribers):
             self.hub.send(subscriber, notice)
         self.hub.flush()
 

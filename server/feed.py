@@ -26,6 +26,7 @@ from .metadata import Metadata
 from .protocol.datatypes import DataType
 from .protocol.encode import SymbolCodec, encode_exrate
 from .protocol.routes import RouteKey
+from .scenario import Step, Timeline
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ class Feed:
         tick_s: float,
         max_step_ns: int,
         live_stamps: bool,
+        timeline: Timeline,
+        run_step: Callable[[Step], None],
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
         epoch_ns: Callable[[], int] = time.time_ns,
     ) -> None:
@@ -89,6 +92,8 @@ class Feed:
         self._tick_s = tick_s
         self._max_step_ns = max_step_ns
         self._live_stamps = live_stamps
+        self.timeline = timeline
+        self._run_step = run_step
         self._monotonic_ns = monotonic_ns
         self._epoch_ns = epoch_ns
         self._now_epoch_ns = epoch_ns()
@@ -128,13 +133,25 @@ class Feed:
         self._timer = loop.call_soon(self._tick) if behind or max_mode else loop.call_later(self._tick_s, self._tick)
 
     def run_until(self, until_ns: int) -> None:
-        """Publish every market event up to ``until_ns`` (virtual), then flush the hub once."""
-        if until_ns > self.market.now_ns:
-            self._now_epoch_ns = self._epoch_ns()
-            handle = self._handle_by_type
-            for event in self.market.advance(until_ns):
-                handle[type(event)](event)
+        """Publish every market event up to ``until_ns`` (virtual), then flush the hub once.
+
+        Scenario steps run at their exact virtual time: the market stops there, the step runs, and the market
+        goes on, so a scripted event lands at the same place in the stream on every run.
+        """
+        self._now_epoch_ns = self._epoch_ns()
+        timeline = self.timeline
+        timeline.run_due(self.market.now_ns, self._run_step)
+        while until_ns > self.market.now_ns:
+            step_ns = timeline.next_ns()
+            target_ns = until_ns if step_ns is None else max(self.market.now_ns, min(until_ns, step_ns))
+            self._advance(target_ns)
+            timeline.run_due(target_ns, self._run_step)
         self.hub.flush()
+
+    def _advance(self, until_ns: int) -> None:
+        handle = self._handle_by_type
+        for event in self.market.advance(until_ns):
+            handle[type(event)](event)
 
     def publish(self, events: Iterable[MarketEvent]) -> None:
         """Publish events from another source (replay, bus) exactly as market events are published."""

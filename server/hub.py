@@ -13,6 +13,8 @@ is closed with 1013 (PROTOCOL.md §6). The counters of those events live in ``Hu
 from __future__ import annotations
 
 import logging
+import random
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -72,6 +74,29 @@ class Subscriber:
     #: while backlogged: index in ``frames`` of the newest unsent frame of each conflatable route
     conflate_at: dict[RouteKey, int] = field(default_factory=dict)
     closed: bool = False
+    #: injected transport faults (``server/faults.py``); None on the normal path, so delivery checks one field
+    faults: SubscriberFaults | None = None
+    #: connection number, for the admin API
+    id: int = 0
+    messages_sent: int = 0
+
+
+@dataclass(slots=True)
+class SubscriberFaults:
+    """Transport faults in force on one subscriber, all on the hub clock (seconds)."""
+
+    #: write nothing before this time; frames queue up (and conflate, and may overflow) meanwhile
+    stalled_until_s: float = 0.0
+    #: hold each tick's frames this long before writing them, until ``latency_until_s``
+    latency_s: float = 0.0
+    latency_until_s: float = 0.0
+    #: drop this fraction of quote frames until ``drop_until_s`` (the client sees sequence gaps)
+    drop_quote_fraction: float = 0.0
+    drop_until_s: float = 0.0
+    #: frames held back by latency: (due time, frames), oldest first
+    delayed: deque[tuple[float, list[bytes]]] = field(default_factory=deque)
+    #: drawn per dropped-or-not decision; seeded by connection number so a run can be repeated
+    rng: random.Random = field(default_factory=random.Random)
 
 
 class Hub:
@@ -86,6 +111,7 @@ class Hub:
         max_messages: int,
         max_bytes: int,
         clock: Callable[[], float],
+        call_later: Callable[[float, Callable[[], None]], object] | None = None,
         on_route_added: Callable[[RouteKey], None] | None = None,
         on_route_removed: Callable[[RouteKey], None] | None = None,
     ) -> None:
@@ -96,6 +122,8 @@ class Hub:
         self._max_messages = max_messages
         self._max_bytes = max_bytes
         self._clock = clock
+        self._call_later = call_later
+        self._next_id = 1
         self._on_route_added = on_route_added
         self._on_route_removed = on_route_removed
         self._dirty: list[Subscriber] = []
@@ -105,7 +133,8 @@ class Hub:
 
     def attach(self, sink: Sink, peer: str) -> Subscriber:
         """Register a connection; it receives nothing until ``set_routes``."""
-        subscriber = Subscriber(sink=sink, peer=peer, last_sent_s=self._clock())
+        subscriber = Subscriber(sink=sink, peer=peer, last_sent_s=self._clock(), id=self._next_id)
+        self._next_id += 1
         self.subscribers.add(subscriber)
         return subscriber
 
@@ -163,6 +192,8 @@ class Hub:
         for subscriber in members:
             if subscriber.throttles and self._throttled(subscriber, key, time_ns):
                 continue
+            if subscriber.faults is not None and self._dropped(subscriber.faults, key):
+                continue
             if subscriber.backlogged and conflatable:
                 self._conflate(subscriber, key, frame)
             else:
@@ -189,6 +220,11 @@ class Hub:
         subscriber.last_emit_ns[key] = time_ns
         return False
 
+    def _dropped(self, faults: SubscriberFaults, key: RouteKey) -> bool:
+        if key[0] is not DataType.QUOTE or self._clock() >= faults.drop_until_s:
+            return False
+        return faults.rng.random() < faults.drop_quote_fraction
+
     def _conflate(self, subscriber: Subscriber, key: RouteKey, frame: bytes) -> None:
         index = subscriber.conflate_at.get(key)
         if index is None:
@@ -208,13 +244,36 @@ class Hub:
         for subscriber in dirty:
             if subscriber.closed:
                 continue
-            if subscriber.sink.writable():
+            faults = subscriber.faults
+            if faults is not None and now_s < faults.latency_until_s:
+                self._delay(subscriber, faults, now_s)
+            elif subscriber.sink.writable() and (faults is None or now_s >= faults.stalled_until_s):
                 self._write(subscriber, now_s)
             else:
                 subscriber.backlogged = True
                 self._backlogged.add(subscriber)
         if self._backlogged:
             self._enforce_limits()
+
+    def _delay(self, subscriber: Subscriber, faults: SubscriberFaults, now_s: float) -> None:
+        assert self._call_later is not None, "latency faults need a call_later"
+        faults.delayed.append((now_s + faults.latency_s, subscriber.frames))
+        subscriber.frames = []
+        subscriber.pending_bytes = 0
+        self._call_later(faults.latency_s, lambda: self._release(subscriber))
+
+    def _release(self, subscriber: Subscriber) -> None:
+        """Write the frames whose added latency has passed, in order."""
+        faults = subscriber.faults
+        if subscriber.closed or faults is None:
+            return
+        now_s = self._clock()
+        while faults.delayed and faults.delayed[0][0] <= now_s:
+            _, frames = faults.delayed.popleft()
+            self.stats.messages_sent += len(frames)
+            subscriber.messages_sent += len(frames)
+            subscriber.sink.send_frames(frames)
+            subscriber.last_sent_s = now_s
 
     def resume(self, subscriber: Subscriber) -> None:
         """The transport drained below its low-water mark: send the backlog now."""
@@ -229,6 +288,7 @@ class Hub:
     def _write(self, subscriber: Subscriber, now_s: float) -> None:
         frames = subscriber.frames
         self.stats.messages_sent += len(frames)
+        subscriber.messages_sent += len(frames)
         self.stats.bytes_sent += subscriber.pending_bytes
         subscriber.sink.send_frames(frames)
         subscriber.frames = []
@@ -271,6 +331,12 @@ class Hub:
     def beat(self) -> None:
         """Send ``hearbeat`` to every subscriber that asked for it and sent nothing for 1 s (PROTOCOL.md §5.3)."""
         now_s = self._clock()
+        for subscriber in list(self._backlogged):
+            faults = subscriber.faults
+            if faults is not None and 0 < faults.stalled_until_s <= now_s and subscriber.sink.writable():
+                # A stall ended: the transport never paused, so no resume_writing callback will come.
+                faults.stalled_until_s = 0.0
+                self.resume(subscriber)
         for subscriber in self.subscribers:
             if subscriber.heartbeat and not subscriber.backlogged and now_s - subscriber.last_sent_s >= 1.0:
                 self._append(subscriber, _HEARTBEAT_FRAME)

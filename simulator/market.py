@@ -179,6 +179,15 @@ class Market:
         """The asset's USD price factor (``volatility_multiplier`` hook), None for USD."""
         return self._factors.factor(asset_id)
 
+    def jump_price(self, asset_id: str, percent: float) -> None:
+        """Scenario hook: the asset's USD price moves by ``percent`` now, on every exchange at once.
+
+        Books then reprice toward the new fair price through their normal updates, as after a real gap.
+        """
+        if percent <= -100.0:
+            raise ValueError(f"a price cannot fall by {percent} %")
+        self._factors.jump(asset_id, math.log1p(percent / 100.0), self._now_ns)
+
     def rate_usd(self, asset_id: str) -> float:
         """The asset's USD reference rate at ``now_ns`` (1.0 for USD); KeyError for an unknown asset id."""
         self._factors.step_to(self._now_ns)  # stepping early is safe: steps depend only on (seed, asset, k)

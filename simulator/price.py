@@ -125,6 +125,13 @@ class PriceFactors:
         """The asset's factor (to set scenario multipliers), or None for the reference currency or an unknown id."""
         return self._by_id.get(asset_id)
 
+    def jump(self, asset_id: str, log_return: float, time_ns: int) -> None:
+        """Scenario hook: move the asset's USD log-price by ``log_return`` at ``time_ns`` (shared by every venue)."""
+        factor = self._by_id[asset_id]
+        self.step_to(time_ns)
+        factor.log_price += log_return
+        self.log_usd[self._index[asset_id]] = factor.log_price
+
     def step_to(self, time_ns: int) -> None:
         """Step the grid until it covers ``time_ns`` (no-op if it already does); times must not go backwards."""
         log_usd = self.log_usd

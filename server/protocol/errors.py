@@ -23,6 +23,9 @@ MissingFilter               ``Data type 'book' requires a symbol, exchange or as
                             ``Data type 'exrate' requires subscribe_filter_asset_id``
 UnknownFilterValue          ``Unknown value '{value}' in '{field}': it matches nothing in the      1003
                             catalogue``  (strict mode only)
+RateLimited                 ``Too many hello messages: rate limit exceeded, retry later`` (fault)  1013
+QuotaExceeded               ``API key quota exceeded`` (fault)                                     1008
+InjectedError               the fault's own text and code (fault)
 =========================== ===================================================================== =====
 
 Only the first two texts are known from the real service; every other text and every close code is an
@@ -188,3 +191,31 @@ class UnknownFilterValue(ProtocolError):
         super().__init__(f"Unknown value '{_shown(value)}' in '{field}': it matches nothing in the catalogue")
         self.field = field
         self.value = value
+
+
+class RateLimited(ProtocolError):
+    """Injected fault: the real service's per-IP hello limit (PROTOCOL.md §6), as an ``error`` and a close."""
+
+    close_code = CLOSE_TRY_AGAIN_LATER
+
+    def __init__(self) -> None:
+        # UNVERIFIED text: the real limit is documented only through X-WsHelloPerIpLimit-* headers
+        super().__init__("Too many hello messages: rate limit exceeded, retry later")
+
+
+class QuotaExceeded(ProtocolError):
+    """Injected fault: the API key's usage quota is used up."""
+
+    close_code = CLOSE_POLICY_VIOLATION
+
+    def __init__(self) -> None:
+        # UNVERIFIED text
+        super().__init__("API key quota exceeded")
+
+
+class InjectedError(ProtocolError):
+    """Injected fault: an ``error`` with a text and close code chosen by the test author."""
+
+    def __init__(self, message: str, close_code: int) -> None:
+        super().__init__(message)
+        self.close_code = close_code
