@@ -93,8 +93,8 @@ class SubscriberFaults:
     #: drop this fraction of quote frames until ``drop_until_s`` (the client sees sequence gaps)
     drop_quote_fraction: float = 0.0
     drop_until_s: float = 0.0
-    #: frames held back by latency: (due time, frames), oldest first
-    delayed: deque[tuple[float, list[bytes]]] = field(default_factory=deque)
+    #: batches of frames held back by latency, oldest first
+    delayed: deque[list[bytes]] = field(default_factory=deque)
     #: drawn per dropped-or-not decision; seeded by connection number so a run can be repeated
     rng: random.Random = field(default_factory=random.Random)
 
@@ -257,23 +257,21 @@ class Hub:
 
     def _delay(self, subscriber: Subscriber, faults: SubscriberFaults, now_s: float) -> None:
         assert self._call_later is not None, "latency faults need a call_later"
-        faults.delayed.append((now_s + faults.latency_s, subscriber.frames))
+        faults.delayed.append(subscriber.frames)
         subscriber.frames = []
         subscriber.pending_bytes = 0
         self._call_later(faults.latency_s, lambda: self._release(subscriber))
 
     def _release(self, subscriber: Subscriber) -> None:
-        """Write the frames whose added latency has passed, in order."""
+        """Write the oldest held batch: each ``_delay`` schedules one release and batches keep their order."""
         faults = subscriber.faults
-        if subscriber.closed or faults is None:
+        if subscriber.closed or faults is None or not faults.delayed:
             return
-        now_s = self._clock()
-        while faults.delayed and faults.delayed[0][0] <= now_s:
-            _, frames = faults.delayed.popleft()
-            self.stats.messages_sent += len(frames)
-            subscriber.messages_sent += len(frames)
-            subscriber.sink.send_frames(frames)
-            subscriber.last_sent_s = now_s
+        frames = faults.delayed.popleft()
+        self.stats.messages_sent += len(frames)
+        subscriber.messages_sent += len(frames)
+        subscriber.sink.send_frames(frames)
+        subscriber.last_sent_s = self._clock()
 
     def resume(self, subscriber: Subscriber) -> None:
         """The transport drained below its low-water mark: send the backlog now."""

@@ -180,6 +180,19 @@ class EmulatorHandle:
         """Block until the server has sent at least ``count`` messages in all; the status. ``TimeoutError`` if not."""
         return self.admin.wait_for_messages(count, timeout_s=timeout_s)
 
+    def wait_for_subscribers(self, count: int = 1, timeout_s: float = 10.0) -> dict[str, Any]:
+        """Block until at least ``count`` connections have a subscription (their ``hello`` was processed); the
+        status. Call it before ``step()`` on a paused server, so the step's messages reach the code under test."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            status = self.status()
+            subscribed = sum(1 for client in status["clients"] if client["routes"] > 0)
+            if subscribed >= count:
+                return status
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{subscribed} of {count} connections subscribed after {timeout_s} s")
+            time.sleep(0.02)
+
     def logs(self) -> str:
         """Everything the server wrote to stdout and stderr so far."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")

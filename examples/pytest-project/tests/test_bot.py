@@ -1,0 +1,113 @@
+"""Testing a toy trading bot against coinapi-emulator with the ``coinapi_emulator`` pytest fixture.
+
+The fixture starts a fresh emulator on a free port for each test and stops it afterwards; the marker picks its
+seed, speed, scenario and whether the clock starts paused. The handle gives the URL and the controls.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosedError
+from websockets.sync.client import connect
+
+SYMBOL = "BINANCE_SPOT_BTC_USDT"
+
+
+class ToyBot(threading.Thread):
+    """The code under test (in a real project it lives in your package): follows one symbol's trades, keeps
+    a VWAP, and reconnects whenever the feed closes the connection."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.trades: list[dict[str, Any]] = []
+        self.close_codes: list[int | None] = []
+        self.stopping = threading.Event()
+        self.ws: Any = None
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            with connect(self.url, open_timeout=5) as self.ws:
+                self.ws.send(json.dumps({
+                    "type": "hello", "apikey": "test-key", "heartbeat": False,
+                    "subscribe_data_type": ["trade"], "subscribe_filter_symbol_id": [SYMBOL + "$"],
+                }))
+                try:
+                    for raw in self.ws:  # until the connection closes
+                        message = json.loads(raw)
+                        if message["type"] == "trade":
+                            self.trades.append(message)
+                except ConnectionClosedError:
+                    pass
+            self.close_codes.append(self.ws.close_code)
+
+    def vwap(self) -> float:
+        volume = sum(trade["size"] for trade in self.trades)
+        return sum(trade["price"] * trade["size"] for trade in self.trades) / volume
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.ws.close()
+        self.join(5)
+
+
+@contextmanager
+def running(bot: ToyBot) -> Iterator[ToyBot]:
+    bot.start()
+    try:
+        yield bot
+    finally:
+        bot.stop()
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.mark.coinapi_emulator(seed=42, paused=True)
+def test_bot_sees_the_market_only_when_the_clock_moves(coinapi_emulator):
+    with running(ToyBot(coinapi_emulator.url)) as bot:
+        coinapi_emulator.wait_for_subscribers(1)  # the bot's hello was processed: a step cannot be missed
+        time.sleep(0.2)
+        assert bot.trades == []  # paused: the market stands still
+
+        status = coinapi_emulator.step(10)  # ten virtual seconds, published at once
+        wait_until(lambda: len(bot.trades) == status["messages_sent"])
+        assert bot.trades, "BTC/USDT on Binance trades every few seconds"
+        assert all("2024-01-01T00:00:00" < trade["time_exchange"] <= status["time"] for trade in bot.trades)
+        assert [trade["sequence"] for trade in bot.trades] == list(range(1, len(bot.trades) + 1))
+        assert 10_000 < bot.vwap() < 1_000_000
+
+
+@pytest.mark.coinapi_emulator(speed=10)
+def test_bot_reconnects_when_the_server_closes_the_connection(coinapi_emulator):
+    with running(ToyBot(coinapi_emulator.url)) as bot:
+        coinapi_emulator.wait_for_messages(5)  # the market runs ten times faster than real time
+
+        coinapi_emulator.inject_fault("close", code=1001)  # "going away", as during a real server restart
+        wait_until(lambda: bot.close_codes == [1001])
+        seen = len(bot.trades)
+        wait_until(lambda: len(bot.trades) > seen)  # trading again on a new connection
+        assert coinapi_emulator.status()["connections"] == 1
+
+
+def test_same_seed_gives_the_same_market(coinapi_emulator_factory):
+    runs = []
+    for _ in range(2):
+        emulator = coinapi_emulator_factory(seed=7, paused=True)  # a new server each time
+        with running(ToyBot(emulator.url)) as bot:
+            emulator.wait_for_subscribers(1)
+            status = emulator.step(5)
+            wait_until(lambda: len(bot.trades) == status["messages_sent"])
+            runs.append([(trade["time_exchange"], trade["price"], trade["size"]) for trade in bot.trades])
+    assert runs[0] == runs[1] != []
