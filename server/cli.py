@@ -6,17 +6,16 @@ Flags beat environment variables; both fill one ``Settings``. Bad values exit wi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any, get_args
 
 import click
 
+from .cli_options import env_option as _option
 from .config import FilterCombine, LogLevel, Settings
+from .record import record_command
 from .serve import run
 
-ENV_PREFIX = "COINAPI_EMULATOR_"
-F = TypeVar("F", bound=Callable[..., Any])
 _DEFAULTS = Settings()
 
 
@@ -55,13 +54,6 @@ class StartTimeType(click.ParamType[int, Any]):
             parsed = parsed.replace(tzinfo=dt.UTC)
         delta = parsed - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
         return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
-
-
-def _option(*names: str, **kwargs: Any) -> Callable[[F], F]:
-    """A click option whose env var is COINAPI_EMULATOR_<LONG_NAME>, shown in --help with its default."""
-    long_name = next(name for name in names if name.startswith("--"))
-    envvar = ENV_PREFIX + long_name[2:].replace("-", "_").upper()
-    return click.option(*names, envvar=envvar, show_envvar=True, show_default=True, **kwargs)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -162,6 +154,12 @@ def main() -> None:
     default=None,
     help="Scenario file (TOML): market events and faults on the virtual timeline, from the start time.",
 )
+@_option(
+    "--replay",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Stream this recording (from 'coinapi-emulator record') instead of the simulated market, paced by --speed.",
+)
 def serve(**options: Any) -> None:
     """Start the emulator: WebSocket on /, /v1 and /v1/; REST metadata on /v1/...; /health."""
     settings = Settings(
@@ -185,8 +183,12 @@ def serve(**options: Any) -> None:
         admin=options["admin"],
         paused=options["paused"],
         scenario_file=options["scenario"],
+        replay_file=options["replay"],
     )
     try:
         run(settings)
     except ValueError as error:  # settings that only fail once loaded, e.g. an empty API key file
         raise click.UsageError(str(error)) from error
+
+
+main.add_command(record_command)

@@ -21,6 +21,9 @@ from .frames import text_frame
 from .hub import Hub, Subscriber
 from .metadata import Metadata
 from .protocol.encode import encode_reconnect, format_time
+from .protocol.routes import RouteKey
+from .replay import ReplaySource
+from .replay_catalog import routing_catalog
 from .scenario import Scenario, Step, Timeline, load_scenario
 
 logger = logging.getLogger(__name__)
@@ -31,6 +34,7 @@ def _call_later(delay_s: float, callback: Callable[[], None]) -> object:
 
 
 _HEARTBEAT_CHECK_S = 0.25
+_NS_PER_DAY = 86_400 * 1_000_000_000
 
 
 class Emulator:
@@ -45,24 +49,39 @@ class Emulator:
     ) -> None:
         self.settings = settings
         self.key_policy = load_key_policy(settings.api_keys_file)
+        start_ns = settings.start_time_ns if settings.start_time_ns is not None else epoch_ns()
+        # Read the whole recording before anything listens, so that a bad file fails start-up (RecordingError).
+        self.replay = (
+            None if settings.replay_file is None else ReplaySource.open(settings.replay_file, start_ns=start_ns)
+        )
+        # Contracts expire relative to the start day, so a market started today lists live futures and options.
+        catalog_epoch_ns = start_ns - start_ns % _NS_PER_DAY
         self.catalog = build_catalog(
-            CatalogConfig(exchanges=settings.exchanges, max_symbols_per_exchange=settings.max_symbols_per_exchange),
+            CatalogConfig(
+                exchanges=settings.exchanges,
+                max_symbols_per_exchange=settings.max_symbols_per_exchange,
+                epoch_ns=catalog_epoch_ns,
+            ),
             seed=settings.seed,
         )
-        start_ns = settings.start_time_ns if settings.start_time_ns is not None else epoch_ns()
         # Anchor before the slow market set-up, or the virtual clock would lag the wall clock by its duration.
         anchor_wall_ns = monotonic_ns()
         self.market = Market(self.catalog, seed=settings.seed, start_ns=start_ns, rate_scale=settings.rate_scale)
         self.clock = VirtualClock(
             anchor_virtual_ns=start_ns, anchor_wall_ns=anchor_wall_ns, speed=settings.speed, paused=settings.paused
         )
+        # A replay waits for its first subscription, so that a client connecting after start-up still gets the
+        # recording from its first frame (with --paused, the admin API's resume starts it instead).
+        self._replay_waiting = self.replay is not None and not self.clock.paused
+        if self._replay_waiting:
+            self.clock.pause(anchor_wall_ns)
         self._monotonic_ns = monotonic_ns
         self.hub = Hub(
             max_messages=settings.max_buffered_messages,
             max_bytes=settings.max_buffered_bytes,
             clock=time.monotonic,
             call_later=_call_later,
-            on_route_added=lambda key: self.feed.route_added(key),
+            on_route_added=self._route_added,
             on_route_removed=lambda key: self.feed.route_removed(key),
         )
         self.metadata = Metadata(self.catalog, self.market)
@@ -79,12 +98,14 @@ class Emulator:
             live_stamps=settings.live_stamps,
             timeline=self.timeline,
             run_step=self._run_step,
+            source=self.replay,
             monotonic_ns=monotonic_ns,
             epoch_ns=epoch_ns,
         )
         self.gateway = Gateway(
             settings=settings,
-            catalog=self.catalog,
+            # A replay's filters also select the recorded symbols the synthetic catalogue lacks (replay_catalog.py).
+            catalog=self.catalog if self.replay is None else routing_catalog(self.catalog, self.replay.inventory),
             hub=self.hub,
             feed=self.feed,
             key_policy=self.key_policy,
@@ -100,9 +121,17 @@ class Emulator:
     def load_scenario(self, text: str, *, source: str) -> Scenario:
         """Validate a scenario and schedule it from the market's current virtual time."""
         scenario = load_scenario(text, self.catalog, source=source)
-        self.timeline.schedule(scenario, self.market.now_ns)
+        self.timeline.schedule(scenario, self.feed.source.now_ns)
         logger.info("scenario %r loaded: %d steps from %s", scenario.name, len(scenario.steps), source)
         return scenario
+
+    def _route_added(self, key: RouteKey) -> None:
+        """Hub callback: tell the feed; in a replay, the first subscription starts the recording's clock."""
+        self.feed.route_added(key)
+        if self._replay_waiting:
+            self._replay_waiting = False
+            self.clock.resume(self._monotonic_ns())
+            logger.info("replay: first subscription, streaming the recording")
 
     def _run_step(self, step: Step) -> None:
         action = step.action
@@ -117,10 +146,12 @@ class Emulator:
 
     def pause(self) -> None:
         """Freeze virtual time (connections stay open; heartbeats continue)."""
+        self._replay_waiting = False  # an explicit pause wins over a replay's start at the first subscription
         self.clock.pause(self._monotonic_ns())
 
     def resume(self) -> None:
         """Let virtual time run again from where it stopped."""
+        self._replay_waiting = False
         self.clock.resume(self._monotonic_ns())
 
     def set_speed(self, speed: float | None) -> None:
@@ -130,14 +161,14 @@ class Emulator:
     def step(self, duration_ns: int) -> None:
         """Move virtual time forward by ``duration_ns`` and publish what happens, now."""
         self.clock.step(duration_ns)
-        self.feed.run_until(min(self.clock.now_ns(self._monotonic_ns()), self.market.now_ns + duration_ns))
+        self.feed.run_until(min(self.clock.now_ns(self._monotonic_ns()), self.feed.source.now_ns + duration_ns))
 
     def status(self) -> dict[str, object]:
         """Clock, counters and connections, for the admin API."""
         stats = self.hub.stats
         return {
-            "time": format_time(self.market.now_ns),
-            "time_ns": self.market.now_ns,
+            "time": format_time(self.feed.source.now_ns),
+            "time_ns": self.feed.source.now_ns,
             "speed": "max" if self.clock.speed is None else self.clock.speed,
             "paused": self.clock.paused,
             "connections": len(self.hub.subscribers),
@@ -173,7 +204,7 @@ class Emulator:
 
         The caller closes them when the window ends.
         """
-        notice = text_frame(encode_reconnect(within_s, self.market.now_ns + within_s * 1_000_000_000))
+        notice = text_frame(encode_reconnect(within_s, self.feed.source.now_ns + within_s * 1_000_000_000))
         for subscriber in list(self.hub.subscribers if subscribers is None else subscribers):
             self.hub.send(subscriber, notice)
         self.hub.flush()
@@ -182,6 +213,8 @@ class Emulator:
         """Stop the market ticks and heartbeat checks (idempotent)."""
         self.running = False
         self.feed.stop()
+        if self.replay is not None:
+            self.replay.close()
         if self._heartbeat_timer is not None:
             self._heartbeat_timer.cancel()
             self._heartbeat_timer = None

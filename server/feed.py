@@ -26,6 +26,7 @@ from .metadata import Metadata
 from .protocol.datatypes import DataType
 from .protocol.encode import SymbolCodec, encode_exrate
 from .protocol.routes import RouteKey
+from .replay import RecordedFrame, ReplaySource
 from .scenario import Step, Timeline
 
 logger = logging.getLogger(__name__)
@@ -81,10 +82,14 @@ class Feed:
         live_stamps: bool,
         timeline: Timeline,
         run_step: Callable[[Step], None],
+        source: ReplaySource | None = None,
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
         epoch_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.market = market
+        #: what drives the stream: the market, or a recording being replayed (``server/replay.py``)
+        self.source: Market | ReplaySource = market if source is None else source
+        self._replay = source
         self.hub = hub
         self.clock = clock
         self.metadata = metadata
@@ -104,6 +109,7 @@ class Feed:
             BookDelta: self._on_book_delta,
             Bar: self._on_bar,
             ExchangeRate: self._on_rate,
+            RecordedFrame: self._on_recorded,
         }
         self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
 
@@ -126,7 +132,7 @@ class Feed:
         due_ns = self.clock.now_ns(self._monotonic_ns())
         # At most one step of virtual time per tick, so a market that fell behind (a busy machine, a high
         # speed) catches up over several loop iterations instead of starving every connection.
-        until_ns = min(due_ns, self.market.now_ns + self._max_step_ns)
+        until_ns = min(due_ns, self.source.now_ns + self._max_step_ns)
         self.run_until(until_ns)
         loop = asyncio.get_running_loop()
         behind = until_ns < due_ns
@@ -140,17 +146,17 @@ class Feed:
         """
         self._now_epoch_ns = self._epoch_ns()
         timeline = self.timeline
-        timeline.run_due(self.market.now_ns, self._run_step)
-        while until_ns > self.market.now_ns:
+        timeline.run_due(self.source.now_ns, self._run_step)
+        while until_ns > self.source.now_ns:
             step_ns = timeline.next_ns()
-            target_ns = until_ns if step_ns is None else max(self.market.now_ns, min(until_ns, step_ns))
+            target_ns = until_ns if step_ns is None else max(self.source.now_ns, min(until_ns, step_ns))
             self._advance(target_ns)
             timeline.run_due(target_ns, self._run_step)
         self.hub.flush()
 
     def _advance(self, until_ns: int) -> None:
         handle = self._handle_by_type
-        for event in self.market.advance(until_ns):
+        for event in self.source.advance(until_ns):
             handle[type(event)](event)
 
     def publish(self, events: Iterable[MarketEvent]) -> None:
@@ -183,8 +189,11 @@ class Feed:
     def initial_frames(self, keys: Iterable[RouteKey]) -> list[bytes]:
         """Frames a subscriber gets when it adds ``keys``: a book snapshot per book route, metadata snapshots.
 
-        Sorted so that the bytes a client receives do not depend on set iteration order.
+        Sorted so that the bytes a client receives do not depend on set iteration order. In a replay they come
+        from the recording (``ReplaySource.initial_frames``), never from the simulated market.
         """
+        if self._replay is not None:
+            return self._replay.initial_frames(keys)
         frames = []
         for data_type, topic in sorted(keys, key=lambda key: (key[0].value, key[1])):
             if data_type is DataType.BOOK:
@@ -266,6 +275,12 @@ class Feed:
         for quote in sorted(self._crosses.get(base, ())):
             cross = rate.rate / self.market.rate_usd(quote)
             self._publish_rate(base, quote, "BASE_AND_QUOTE_TO_REF", time_ns, cross)
+
+    def _on_recorded(self, frame: RecordedFrame) -> None:
+        """A replayed frame: its recorded bytes, verbatim, to the members of its route."""
+        members = self.hub.routes.get(frame.key)
+        if members:
+            self.hub.deliver(members, frame.key, text_frame(frame.payload), frame.time_ns)
 
     def _publish_rate(self, base: str, quote: str, rate_type: str, time_ns: int, rate: float) -> None:
         key = (DataType.EXRATE, f"{base}/{quote}")

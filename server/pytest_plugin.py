@@ -76,6 +76,7 @@ class EmulatorOptions:
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any], *, base_dir: Path) -> EmulatorOptions:
         """Check and convert marker/factory keyword arguments; unknown names and bad values raise ``TypeError``."""
+        __tracebackhide__ = True
         unknown = set(kwargs) - set(cls.__slots__)
         if unknown:
             raise TypeError(f"unknown coinapi_emulator option(s) {sorted(unknown)}; known: {list(cls.__slots__)}")
@@ -202,7 +203,8 @@ class EmulatorHandle:
         return self.process.poll() is None
 
     def stop(self) -> int:
-        """Stop the server (SIGTERM, then SIGKILL after ``STOP_TIMEOUT_S``); its exit code. Safe to call twice."""
+        """Stop the server (SIGTERM, then SIGKILL after ``STOP_TIMEOUT_S``); its exit code (``-15`` for a clean
+        stop on POSIX: uvicorn re-raises the signal once it has shut down). Safe to call twice."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -274,7 +276,12 @@ def start_emulator(
         log_path = log_dir / f"coinapi-emulator-{port}.log"
         argv = [*command, "serve", *options.serve_args(port)]
         with log_path.open("wb") as log:
-            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+            try:
+                process = subprocess.Popen(
+                    argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+                )
+            except OSError as error:
+                raise EmulatorStartError(f"cannot run {argv[0]!r} ({error}); see --coinapi-emulator-bin") from None
         handle = EmulatorHandle(port=port, process=process, log_path=log_path, options=options)
         deadline = time.monotonic() + timeout_s
         while not _healthy(handle.http_url):

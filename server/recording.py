@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
@@ -74,7 +74,9 @@ def redact_url(url: str) -> str:
     netloc = parts.hostname or ""
     if parts.port is not None:
         netloc = f"{netloc}:{parts.port}"
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in _KEY_QUERY_NAMES])
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in _KEY_QUERY_NAMES]
+    )
     segments = [segment for segment in parts.path.split("/") if not segment.startswith(_KEY_PATH_PREFIX)]
     return urlunsplit((parts.scheme, netloc, "/".join(segments), query, ""))
 
@@ -188,8 +190,7 @@ class RecordingReader:
             received_ns, text = fields.get("received_ns"), fields.get("text")
             if not _is_int(received_ns) or not isinstance(text, str):
                 raise RecordingError(
-                    f"{self.path} line {self._line_number}: expected "
-                    '{"received_ns": <integer>, "text": <string>}'
+                    f'{self.path} line {self._line_number}: expected {{"received_ns": <integer>, "text": <string>}}'
                 )
             yield ReceivedFrame(received_ns, text)
 
@@ -232,6 +233,6 @@ class RecordingReader:
         self.close()
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     # bool is an int subclass; true/false is never a valid time.
     return isinstance(value, int) and not isinstance(value, bool)

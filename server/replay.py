@@ -282,6 +282,7 @@ class ReplaySource:
         )
 
     def close(self) -> None:
-        """Close the file if it is still open (idempotent)."""
+        """Stop replaying and close the file (idempotent); later ``advance`` calls yield nothing."""
+        self.finished = True
         if self._reader is not None:
             self._reader.close()

@@ -39,7 +39,12 @@ def admin(server: RunningServer) -> AdminClient:
 
 def hello(*types: str, symbols: tuple[str, ...] = (BTC + "$",), **extra: Any) -> str:
     return json.dumps(
-        {"type": "hello", "apikey": "k", "subscribe_data_type": list(types), "subscribe_filter_symbol_id": list(symbols)}
+        {
+            "type": "hello",
+            "apikey": "k",
+            "subscribe_data_type": list(types),
+            "subscribe_filter_symbol_id": list(symbols),
+        }
         | extra
     )
 

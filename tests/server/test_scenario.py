@@ -103,11 +103,14 @@ def test_every_event_type_loads_with_start_and_end_steps() -> None:
         ('[[events]]\nat = 1\ntype = "outage"\nexchange = "NOPE"\nduration = 1', "has no symbols"),
         ('[[events]]\nat = 1\ntype = "spread"\nexchange = "KRAKEN"\nmultiplier = 0\nduration = 1', "must be > 0"),
         ('[[events]]\nat = 1\ntype = "volatility"\nasset = "BTC"\nmultiplier = 2', "needs 'duration'"),
-        ('[[events]]\nat = 1\ntype = "halt"\nsymbol = "BINANCE_SPOT_BTC_USDT"\nduration = 1\ncolor = 1', "unknown field"),
+        (
+            '[[events]]\nat = 1\ntype = "halt"\nsymbol = "BINANCE_SPOT_BTC_USDT"\nduration = 1\ncolor = 1',
+            "unknown field",
+        ),
         ('[[events]]\nat = 1\ntype = "stall"', "needs 'ms'"),
         ('[[events]]\nat = 1\ntype = "drop_quotes"\nfraction = 2.0', "between 0 and 1"),
         ('[[events]]\nat = 1\ntype = "close"\ncode = 1006', "not a close code"),
-        ('events = [1]', "event 1 must be a table"),
+        ("events = [1]", "event 1 must be a table"),
     ],
 )
 def test_bad_scenarios_name_the_problem(text: str, message: str) -> None:
