@@ -7,6 +7,7 @@ sees follows from the scenario, not from timing.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,7 +143,7 @@ def test_drop_quotes_makes_sequence_gaps(server: RunningServer, admin: AdminClie
             await scenario(admin, '[[events]]\nat = 0\ntype = "drop_quotes"\nfraction = 0.5\nduration_s = 30')
             await step(admin, 5)
             sequences = [f["sequence"] for f in await drain(ws)]
-            gaps = sum(1 for a, b in zip(sequences, sequences[1:], strict=False) if b != a + 1)
+            gaps = sum(1 for a, b in itertools.pairwise(sequences) if b != a + 1)
             assert len(sequences) > 10 and gaps > 0
 
     asyncio.run(run())
