@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -20,7 +21,8 @@ from .auth import key_from_request
 from .config import Settings
 from .feed import Feed
 from .frames import text_frame
-from .hub import Hub, Subscriber
+from .hub import Hub, Sink, Subscriber
+from .private import PrivateMarket
 from .protocol.datatypes import DataType
 from .protocol.errors import ProtocolError
 from .protocol.routes import CatalogIndex, resolve_routes
@@ -28,6 +30,17 @@ from .protocol.session import KeyPolicy, Session
 from .sinks import AsgiSink, sink_for
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Connection:
+    """One client: its protocol session, its delivery state, and the market it listens to."""
+
+    session: Session
+    subscriber: Subscriber
+    hub: Hub
+    feed: Feed
+    private: PrivateMarket | None = None
 
 
 class Gateway:
@@ -42,7 +55,9 @@ class Gateway:
         feed: Feed,
         key_policy: KeyPolicy,
         refusing_connections: Callable[[], bool] = lambda: False,
+        private_market: Callable[[int], PrivateMarket] | None = None,
     ) -> None:
+        self._private_market_factory = private_market
         self._refusing_connections = refusing_connections
         self._settings = settings
         self._catalog_index = CatalogIndex(catalog)
@@ -58,54 +73,81 @@ class Gateway:
                 JSONResponse({"error": "Too many connections, try again later"}, status_code=429)
             )
             return
+        seed = websocket.query_params.get("seed")
+        if seed is not None and not _is_int(seed):
+            await websocket.send_denial_response(
+                JSONResponse({"error": f"seed must be an integer, got {seed[:32]!r}"}, status_code=400)
+            )
+            return
         # PROTOCOL.md §1.4: the upgrade always succeeds; a bad key is answered after the first hello.
         await websocket.accept()
-        peer = _peer(websocket)
+        sink = sink_for(websocket)
+        upgrade_key = key_from_request(
+            Headers(scope=websocket.scope), websocket.scope["query_string"], websocket.scope["path"]
+        )
+        connection = self.connect(sink, _peer(websocket), upgrade_key, seed=None if seed is None else int(seed))
+        sink.set_on_resume(lambda: connection.hub.resume(connection.subscriber))
+        logger.info("%s connected%s", connection.subscriber.peer, "" if seed is None else f" (private seed {seed})")
+        try:
+            await self._receive_loop(websocket, connection)
+        finally:
+            self.disconnect(connection)
+            if isinstance(sink, AsgiSink) and not connection.subscriber.closed:
+                await sink.stop()
+            logger.info("%s disconnected", connection.subscriber.peer)
+
+    def connect(self, sink: Sink, peer: str, upgrade_key: str | None, *, seed: int | None = None) -> Connection:
+        """Register a connection with the shared market, or with a private one for ``seed``."""
+        private = None if seed is None else self._new_private_market(seed)
+        hub, feed = (self._hub, self._feed) if private is None else (private.hub, private.feed)
         session = Session(
             key_policy=self._key_policy,
-            upgrade_key=key_from_request(
-                Headers(scope=websocket.scope), websocket.scope["query_string"], websocket.scope["path"]
-            ),
+            upgrade_key=upgrade_key,
             allow_unfiltered_books=self._settings.allow_unfiltered_books,
         )
-        sink = sink_for(websocket)
-        subscriber = self._hub.attach(sink, peer)
-        sink.set_on_resume(lambda: self._hub.resume(subscriber))
-        logger.info("%s connected", peer)
-        try:
-            await self._receive_loop(websocket, session, subscriber)
-        finally:
-            self._hub.detach(subscriber)
-            if isinstance(sink, AsgiSink) and not subscriber.closed:
-                await sink.stop()
-            logger.info("%s disconnected", peer)
+        return Connection(session=session, subscriber=hub.attach(sink, peer), hub=hub, feed=feed, private=private)
 
-    async def _receive_loop(self, websocket: WebSocket, session: Session, subscriber: Subscriber) -> None:
-        while not subscriber.closed:
+    def _new_private_market(self, seed: int) -> PrivateMarket:
+        if self._private_market_factory is None:
+            raise RuntimeError("this gateway serves no private markets")
+        return self._private_market_factory(seed)
+
+    def disconnect(self, connection: Connection) -> None:
+        """Forget a connection (and stop its private market)."""
+        connection.hub.detach(connection.subscriber)
+        if connection.private is not None:
+            connection.private.stop()
+
+    async def _receive_loop(self, websocket: WebSocket, connection: Connection) -> None:
+        while not connection.subscriber.closed:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
-            self.handle_message(session, subscriber, text if text is not None else message.get("bytes") or b"")
+            self.handle_message(connection, text if text is not None else message.get("bytes") or b"")
 
-    def handle_message(self, session: Session, subscriber: Subscriber, raw: str | bytes) -> None:
+    def handle_message(self, connection: Connection, raw: str | bytes) -> None:
         """Apply one client frame: update routes (with snapshots), forward errors, close if the session says so."""
+        session, subscriber, hub = connection.session, connection.subscriber, connection.hub
         session.receive_text(raw)
         if session.scope_changed():
             try:
-                self._update_routes(session, subscriber)
+                self._update_routes(connection)
             except ProtocolError as error:
-                self._hub.fail(subscriber, error)
+                hub.fail(subscriber, error)
                 return
+            if connection.private is not None:
+                connection.private.start()
         for payload in session.data_to_send():
-            self._hub.send(subscriber, text_frame(payload))
+            hub.send(subscriber, text_frame(payload))
         if session.close is not None:
             code, reason = session.close
-            self._hub.close(subscriber, code, reason)
+            hub.close(subscriber, code, reason)
         else:
-            self._hub.flush()
+            hub.flush()
 
-    def _update_routes(self, session: Session, subscriber: Subscriber) -> None:
+    def _update_routes(self, connection: Connection) -> None:
+        session, subscriber = connection.session, connection.subscriber
         routes = resolve_routes(
             session.scope,
             self._catalog_index,
@@ -121,13 +163,21 @@ class Gateway:
             DataType.BOOK50: limits.book_snapshot_ms,
             DataType.EXRATE: limits.exrate_ms,
         }
-        self._hub.set_routes(
+        connection.hub.set_routes(
             subscriber,
             routes,
             throttles_ms=throttles_ms,
             heartbeat=session.heartbeat,
-            initial_frames=self._feed.initial_frames(routes - subscriber.routes),
+            initial_frames=connection.feed.initial_frames(routes - subscriber.routes),
         )
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _peer(websocket: WebSocket) -> str:

@@ -20,6 +20,7 @@ from .feed import Feed
 from .frames import text_frame
 from .hub import Hub, Subscriber
 from .metadata import Metadata
+from .private import PrivateMarket
 from .protocol.encode import encode_reconnect, format_time
 from .protocol.routes import RouteKey
 from .replay import ReplaySource
@@ -110,6 +111,9 @@ class Emulator:
             feed=self.feed,
             key_policy=self.key_policy,
             refusing_connections=self.faults.refusing_connections,
+            private_market=lambda seed: PrivateMarket(
+                settings, self.catalog, seed=seed, start_ns=start_ns, monotonic_ns=monotonic_ns
+            ),
         )
         if settings.scenario_file is not None:
             self.load_scenario(settings.scenario_file.read_text(encoding="utf-8"), source=str(settings.scenario_file))
@@ -195,6 +199,8 @@ class Emulator:
             self.settings.seed,
             "max" if self.settings.speed is None else self.settings.speed,
         )
+        if self.replay is not None:
+            logger.info("%s", self.replay.summary())
         self.feed.start()
         self._schedule_heartbeat()
         self.running = True

@@ -15,7 +15,6 @@ from server_fakes import FakeSink
 from server.config import Settings
 from server.emulator import Emulator
 from server.frames import frame_payload
-from server.protocol.session import Session
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 START_NS = 1_704_067_200_000_000_000
@@ -49,10 +48,9 @@ def stream(messages: list[Message], seconds: int) -> list[bytes]:
         Settings(seed=42, start_time_ns=START_NS, speed=None), monotonic_ns=lambda: 0, epoch_ns=lambda: START_NS
     )
     sink = FakeSink()
-    subscriber = emulator.hub.attach(sink, "golden")
-    session = Session(key_policy=emulator.key_policy, upgrade_key=None)
+    connection = emulator.gateway.connect(sink, "golden", upgrade_key=None)
     for message in messages:
-        emulator.gateway.handle_message(session, subscriber, orjson.dumps(message))
+        emulator.gateway.handle_message(connection, orjson.dumps(message))
     for step in range(1, seconds * 10 + 1):
         emulator.feed.run_until(START_NS + step * S // 10)
     return [frame_payload(frame) for write in sink.writes for frame in write]

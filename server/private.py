@@ -1,0 +1,88 @@
+"""Private markets: a connection that dials ``/v1/?seed=N`` gets a market of its own.
+
+It starts at the configured start time when the connection's first hello arrives and runs at the server's
+speed, so parallel tests sharing one emulator each get their own reproducible stream, unaffected by anyone
+else. It has its own market, clock, hub and feed, and ends with the connection. Building one takes a few
+hundred ms of CPU for the default catalogue (the loop is blocked meanwhile): fine for tests, not for crowds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from simulator.catalog import Catalog
+from simulator.clock import VirtualClock
+from simulator.market import Market
+
+from .config import Settings
+from .feed import Feed
+from .hub import Hub
+from .metadata import Metadata
+from .scenario import Step, Timeline
+
+_HEARTBEAT_CHECK_S = 0.25
+
+
+def _no_steps(step: Step) -> None:
+    """Private markets have no scenario timeline; nothing is ever scheduled on it."""
+
+
+class PrivateMarket:
+    """One connection's own market; ``start`` when its hello arrives, ``stop`` when it closes."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        *,
+        seed: int,
+        start_ns: int,
+        monotonic_ns: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self._monotonic_ns = monotonic_ns
+        self.market = Market(catalog, seed=seed, start_ns=start_ns, rate_scale=settings.rate_scale)
+        self.clock = VirtualClock(anchor_virtual_ns=start_ns, anchor_wall_ns=0, speed=settings.speed, paused=True)
+        self.hub = Hub(
+            max_messages=settings.max_buffered_messages,
+            max_bytes=settings.max_buffered_bytes,
+            clock=time.monotonic,
+            on_route_added=lambda key: self.feed.route_added(key),
+            on_route_removed=lambda key: self.feed.route_removed(key),
+        )
+        self.feed = Feed(
+            catalog=catalog,
+            market=self.market,
+            hub=self.hub,
+            clock=self.clock,
+            metadata=Metadata(catalog, self.market),
+            tick_s=settings.tick_s,
+            max_step_ns=settings.max_step_ns,
+            live_stamps=False,
+            timeline=Timeline(),
+            run_step=_no_steps,
+            monotonic_ns=monotonic_ns,
+        )
+        self._timer: asyncio.TimerHandle | None = None
+        self.started = False
+
+    def start(self) -> None:
+        """Let the clock run from the start time (idempotent)."""
+        if self.started:
+            return
+        self.started = True
+        self.clock.resume(self._monotonic_ns())
+        self.feed.start()
+        self._beat()
+
+    def stop(self) -> None:
+        """Stop ticking and heartbeats."""
+        self.feed.stop()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _beat(self) -> None:
+        self.hub.beat()
+        self._timer = asyncio.get_running_loop().call_later(_HEARTBEAT_CHECK_S, self._beat)
