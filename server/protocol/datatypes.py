@@ -35,6 +35,10 @@ class DataType(enum.Enum):
     EXCHANGE = "exchange"
     SYMBOL = "symbol"
 
+    # Enum hashes members by name in Python code; members are singletons, so identity hashing is equivalent
+    # and several times faster where data types key dicts on the hot path (sequence counters, route keys).
+    __hash__ = object.__hash__
+
     @property
     def filter_requirement(self) -> FilterRequirement:
         """The filter this type needs; see ``FilterRequirement``."""
