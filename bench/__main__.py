@@ -90,7 +90,7 @@ def machine() -> dict[str, Any]:
             ),
             "",
         )
-    versions = {}
+    versions: dict[str, str | None] = {}
     for dist in ("coinapi-emulator", "uvicorn", "starlette", "websockets", "uvloop", "picows", "aiofastnet", "orjson"):
         try:
             versions[dist] = metadata.version(dist)

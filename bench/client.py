@@ -33,7 +33,7 @@ def _has_zlib(cc: str) -> bool:
 
 def build() -> tuple[Path, bool]:
     """Compile wsload.c if its content changed since the last build; return (binary, built with zlib)."""
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
     out_dir = bin_dir()
     digest = hashlib.sha1(SOURCE.read_bytes()).hexdigest()[:12]
     for zlib in (True, False):
@@ -56,6 +56,9 @@ def build() -> tuple[Path, bool]:
     if result.returncode != 0:
         sys.exit(f"bench: compiling the load client failed:\n$ {' '.join(cmd)}\n{result.stderr}")
     os.replace(str(exe) + ".tmp", exe)
+    for old in out_dir.glob("wsload-*"):  # builds of older sources
+        if old != exe:
+            old.unlink(missing_ok=True)
     if not zlib:
         print(
             "bench: zlib.h not found: wsload built without inflate (deflate phase counts compressed bytes only;"

@@ -303,6 +303,8 @@ static void inspect(conn_t *c, const char *p, size_t n) {
         if (sl > 120) sl = 120;
         memcpy(key, type, tl); kl = tl; key[kl++] = '|'; memcpy(key + kl, sym, sl); kl += sl;
         uint64_t v = 0; const char *d = sq + 11, *end = p + n;
+        while (d < end && *d == ' ') d++;
+        if (d >= end || *d < '0' || *d > '9') { seq_unparsed++; return; }
         while (d < end && *d >= '0' && *d <= '9') v = v * 10 + (uint64_t)(*d++ - '0');
         int fresh; stream_t *s = seq_find(&c->seq, key, kl, &fresh);
         if (fresh) seq_streams++;
