@@ -26,8 +26,8 @@ run: $(VENV)/.installed
 	$(BIN)/coinapi-emulator serve --host $(HOST) --port $(PORT) $(ARGS)
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check simulator server tests
-	$(BIN)/ruff format --check simulator server tests
+	$(BIN)/ruff check simulator server tests bench
+	$(BIN)/ruff format --check simulator server tests bench
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy --strict simulator server
