@@ -1,0 +1,88 @@
+"""The hub's fault paths (stall, latency, dropped quotes), with a fake clock and a fake timer."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from server_fakes import FakeSink
+
+from server.frames import text_frame
+from server.hub import Hub, Subscriber, SubscriberFaults
+from server.protocol.datatypes import DataType
+from server.protocol.routes import RouteKey
+
+TRADE: RouteKey = (DataType.TRADE, "X")
+QUOTE: RouteKey = (DataType.QUOTE, "X")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 10.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def setup() -> tuple[Hub, Clock, list[tuple[float, Callable[[], None]]], Subscriber, FakeSink]:
+    clock, timers = Clock(), []
+    hub = Hub(max_messages=100, max_bytes=1 << 20, clock=clock, call_later=lambda d, cb: timers.append((d, cb)))
+    sink = FakeSink()
+    subscriber = hub.attach(sink, "peer")
+    hub.set_routes(subscriber, frozenset({TRADE, QUOTE}), throttles_ms={}, heartbeat=False)
+    return hub, clock, timers, subscriber, sink
+
+
+def publish(hub: Hub, key: RouteKey, payload: bytes) -> None:
+    hub.deliver(hub.routes[key], key, text_frame(payload), 0)
+
+
+def test_stall_holds_frames_until_it_ends_then_beat_resumes() -> None:
+    hub, clock, _, subscriber, sink = setup()
+    subscriber.faults = SubscriberFaults(stalled_until_s=clock.now + 2)
+    publish(hub, TRADE, b"t1")
+    hub.flush()
+    hub.beat()
+    assert sink.writes == [] and subscriber.backlogged
+    clock.now += 2
+    hub.beat()
+    assert sink.payloads()[:1] == [b"t1"]
+    assert not subscriber.backlogged and subscriber.faults.stalled_until_s == 0
+
+
+def test_latency_holds_each_tick_and_releases_in_order() -> None:
+    hub, clock, timers, subscriber, sink = setup()
+    subscriber.faults = SubscriberFaults(latency_s=0.5, latency_until_s=clock.now + 10)
+    publish(hub, TRADE, b"t1")
+    hub.flush()
+    publish(hub, TRADE, b"t2")
+    hub.flush()
+    assert sink.writes == [] and [delay for delay, _ in timers] == [0.5, 0.5]
+    for _, release in timers:
+        release()
+    assert sink.payloads() == [b"t1", b"t2"] and subscriber.messages_sent == 2
+    clock.now += 11
+    publish(hub, TRADE, b"t3")
+    hub.flush()
+    assert sink.payloads()[-1] == b"t3"
+
+
+def test_drop_quotes_drops_only_quotes_and_only_while_in_force() -> None:
+    hub, clock, _, subscriber, sink = setup()
+    subscriber.faults = SubscriberFaults(drop_quote_fraction=1.0, drop_until_s=clock.now + 1, rng=random.Random(1))
+    publish(hub, QUOTE, b"q1")
+    publish(hub, TRADE, b"t1")
+    clock.now += 2
+    publish(hub, QUOTE, b"q2")
+    hub.flush()
+    assert sink.payloads() == [b"t1", b"q2"]
+
+
+def test_release_after_close_does_nothing() -> None:
+    hub, clock, timers, subscriber, sink = setup()
+    subscriber.faults = SubscriberFaults(latency_s=0.5, latency_until_s=clock.now + 10)
+    publish(hub, TRADE, b"t1")
+    hub.flush()
+    hub.detach(subscriber)
+    timers[0][1]()
+    assert sink.writes == []
