@@ -90,6 +90,11 @@ class Progress:
         self._next_s = self._start_s + self._interval_s
         self._drawn = False
 
+    def started(self, url: str, out: Path) -> None:
+        """Say that recording has begun (once connected, with Ctrl-C handled)."""
+        self._stream.write(f"recording {url} to {out} (Ctrl-C to stop)\n")
+        self._stream.flush()
+
     def due(self) -> bool:
         """Whether it is time for the next update (cheap: call it per message)."""
         return self._clock() >= self._next_s
@@ -185,6 +190,8 @@ async def _receive(
     task = asyncio.current_task()
     assert task is not None
     signals.install(task)
+    if progress is not None:
+        progress.started(redact_url(options.url), options.out)
     text_bytes = 0
     max_messages = options.max_messages
     try:
@@ -295,7 +302,6 @@ def record_command(**options: Any) -> None:
         max_messages=options["max_messages"],
     )
     url = redact_url(record_options.url)
-    click.echo(f"recording {url} to {record_options.out} (Ctrl-C to stop)", err=True)
     try:
         result = asyncio.run(record(record_options, Progress(sys.stderr)))
     except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as error:

@@ -207,18 +207,17 @@ class ReplaySource:
     @classmethod
     def open(cls, path: Path, *, start_ns: int) -> ReplaySource:
         """Validate ``path`` (``RecordingError``), collect its inventory and prepare to replay it from ``start_ns``."""
-        inventory = scan_recording(path)
-        header = inventory.header
-        logger.info(
-            "replay %s: %d frames (%d replayed, skipped %s) over %.1f s, recorded from %s",
-            path,
-            inventory.frames,
-            inventory.routable,
-            inventory.skipped or "none",
-            inventory.duration_ns / _NS_PER_S,
-            header.source_url,
+        return cls(path, scan_recording(path), start_ns=start_ns)
+
+    def summary(self) -> str:
+        """One line about the recording, for the start-up log."""
+        inventory = self.inventory
+        skipped = ", ".join(f"{count} {name}" for name, count in sorted(inventory.skipped.items())) or "none"
+        return (
+            f"replay {self.path}: {inventory.frames} frames over {inventory.duration_ns / _NS_PER_S:.1f} s "
+            f"from {inventory.header.source_url}, {len(inventory.symbol_ids)} symbols; "
+            f"{inventory.routable} to replay, skipped: {skipped}"
         )
-        return cls(path, inventory, start_ns=start_ns)
 
     @property
     def now_ns(self) -> int:

@@ -38,6 +38,10 @@ FLAGS: Final = [
     ("--allow-unfiltered-books", "COINAPI_EMULATOR_ALLOW_UNFILTERED_BOOKS"),
     ("--ws-ping-interval", "COINAPI_EMULATOR_WS_PING_INTERVAL"),
     ("--shutdown-grace", "COINAPI_EMULATOR_SHUTDOWN_GRACE"),
+    ("--replay", "COINAPI_EMULATOR_REPLAY"),
+    ("--admin", "COINAPI_EMULATOR_ADMIN"),
+    ("--paused", "COINAPI_EMULATOR_PAUSED"),
+    ("--scenario", "COINAPI_EMULATOR_SCENARIO"),
 ]
 #: a small market, so that servers started only to test flags come up quickly
 SMALL: Final = ["--exchanges", "3", "--max-symbols-per-exchange", "3", "--start-time", "2024-01-01T00:00:00Z"]

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.e2e
 
 REPO: Final = Path(__file__).resolve().parents[2]
 EXAMPLE: Final = REPO / "examples" / "pytest-project"
+README: Final = REPO / "README.md"
 PIP_TIMEOUT_S: Final = 90.0
 
 #: A user's test file: every option of the marker, the handle's controls, the factory, and three ways to fail.
@@ -138,6 +139,16 @@ def test_fixtures_in_a_users_test_run(pytester: pytest.Pytester) -> None:
     for pid in pids:  # every emulator was stopped (and reaped) at teardown
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_readme_example_passes(pytester: pytest.Pytester) -> None:
+    section = README.read_text(encoding="utf-8").split("## Testing your code with the pytest fixture", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    pytester.makepyfile(test_readme=code)
+
+    result = pytester.runpytest_subprocess("--strict-markers", "-W", "error", "-p", "no:cacheprovider", timeout=120)
+
+    result.assert_outcomes(passed=3)
 
 
 def test_option_help_and_bad_executable(pytester: pytest.Pytester) -> None:

@@ -125,6 +125,10 @@ def test_help_lists_every_flag_with_its_env_variable() -> None:
         "--allow-unfiltered-books",
         "--ws-ping-interval",
         "--shutdown-grace",
+        "--admin",
+        "--paused",
+        "--scenario",
+        "--replay",
     ]:
         assert flag in output
         assert "COINAPI_EMULATOR_" + flag[2:].replace("-", "_").upper() in output
