@@ -151,7 +151,9 @@ class Emulator:
     def pause(self) -> None:
         """Freeze virtual time (connections stay open; heartbeats continue)."""
         self._replay_waiting = False  # an explicit pause wins over a replay's start at the first subscription
-        self.clock.pause(self._monotonic_ns())
+        # Freeze where the stream is, not where the clock is: a busy market may run behind its clock, and
+        # nothing may be published after a pause reports its time.
+        self.clock.pause_at(self.feed.source.now_ns, self._monotonic_ns())
 
     def resume(self) -> None:
         """Let virtual time run again from where it stopped."""

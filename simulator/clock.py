@@ -36,6 +36,11 @@ class VirtualClock:
         self._reanchor(wall_ns)
         self.paused = True
 
+    def pause_at(self, virtual_ns: int, wall_ns: int) -> None:
+        """Freeze virtual time at ``virtual_ns`` (e.g. where a lagging consumer actually is), not later."""
+        self.pause(wall_ns)
+        self.anchor_virtual_ns = min(self.anchor_virtual_ns, virtual_ns)
+
     def resume(self, wall_ns: int) -> None:
         """Let virtual time run again from where it was frozen."""
         self._reanchor(wall_ns)

@@ -54,3 +54,12 @@ def test_virtual_time_never_goes_backwards(changes: list[tuple[int, float | None
         now = clock.now_ns(wall)
         assert now >= last
         last = now
+
+
+def test_pause_at_freezes_no_later_than_the_given_time() -> None:
+    clock = VirtualClock(anchor_virtual_ns=0, anchor_wall_ns=0)
+    clock.pause_at(3 * S, 10 * S)
+    assert clock.paused and clock.now_ns(20 * S) == 3 * S
+    clock.resume(20 * S)
+    clock.pause_at(50 * S, 21 * S)
+    assert clock.now_ns(30 * S) == 4 * S

@@ -15,9 +15,16 @@ from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosedError
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 
 SYMBOL = "BINANCE_SPOT_BTC_USDT"
+HELLO = {
+    "type": "hello",
+    "apikey": "test-key",
+    "heartbeat": False,
+    "subscribe_data_type": ["trade"],
+    "subscribe_filter_symbol_id": [SYMBOL + "$"],
+}
 
 
 class ToyBot(threading.Thread):
@@ -30,15 +37,12 @@ class ToyBot(threading.Thread):
         self.trades: list[dict[str, Any]] = []
         self.close_codes: list[int | None] = []
         self.stopping = threading.Event()
-        self.ws: Any = None
+        self.ws: ClientConnection | None = None
 
     def run(self) -> None:
         while not self.stopping.is_set():
             with connect(self.url, open_timeout=5) as self.ws:
-                self.ws.send(json.dumps({
-                    "type": "hello", "apikey": "test-key", "heartbeat": False,
-                    "subscribe_data_type": ["trade"], "subscribe_filter_symbol_id": [SYMBOL + "$"],
-                }))
+                self.ws.send(json.dumps(HELLO))
                 try:
                     for raw in self.ws:  # until the connection closes
                         message = json.loads(raw)
@@ -54,7 +58,8 @@ class ToyBot(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
-        self.ws.close()
+        if self.ws is not None:
+            self.ws.close()
         self.join(5)
 
 
@@ -89,10 +94,10 @@ def test_bot_sees_the_market_only_when_the_clock_moves(coinapi_emulator):
         assert 10_000 < bot.vwap() < 1_000_000
 
 
-@pytest.mark.coinapi_emulator(speed=10)
+@pytest.mark.coinapi_emulator(speed=2)
 def test_bot_reconnects_when_the_server_closes_the_connection(coinapi_emulator):
     with running(ToyBot(coinapi_emulator.url)) as bot:
-        coinapi_emulator.wait_for_messages(5)  # the market runs ten times faster than real time
+        coinapi_emulator.wait_for_messages(5)  # the market runs twice as fast as real time
 
         coinapi_emulator.inject_fault("close", code=1001)  # "going away", as during a real server restart
         wait_until(lambda: bot.close_codes == [1001])
@@ -100,14 +105,21 @@ def test_bot_reconnects_when_the_server_closes_the_connection(coinapi_emulator):
         wait_until(lambda: len(bot.trades) > seen)  # trading again on a new connection
         assert coinapi_emulator.status()["connections"] == 1
 
+        coinapi_emulator.pause()  # the market stops; trades already on their way still arrive
+        time.sleep(0.2)
+        seen, frozen_at = len(bot.trades), coinapi_emulator.status()["time"]
+        time.sleep(0.3)
+        assert len(bot.trades) == seen and coinapi_emulator.status()["time"] == frozen_at
+
+
+def trades_of_first_seconds(emulator, seconds: float) -> list[tuple[str, float, float]]:
+    with running(ToyBot(emulator.url)) as bot:
+        emulator.wait_for_subscribers(1)
+        sent = emulator.step(seconds)["messages_sent"]
+        wait_until(lambda: len(bot.trades) == sent)
+        return [(trade["time_exchange"], trade["price"], trade["size"]) for trade in bot.trades]
+
 
 def test_same_seed_gives_the_same_market(coinapi_emulator_factory):
-    runs = []
-    for _ in range(2):
-        emulator = coinapi_emulator_factory(seed=7, paused=True)  # a new server each time
-        with running(ToyBot(emulator.url)) as bot:
-            emulator.wait_for_subscribers(1)
-            status = emulator.step(5)
-            wait_until(lambda: len(bot.trades) == status["messages_sent"])
-            runs.append([(trade["time_exchange"], trade["price"], trade["size"]) for trade in bot.trades])
-    assert runs[0] == runs[1] != []
+    runs = [trades_of_first_seconds(coinapi_emulator_factory(seed=7, paused=True), 3) for _ in range(2)]
+    assert runs[0] == runs[1] != []  # two servers, one market
