@@ -17,7 +17,7 @@ from typing import Any
 
 from simulator.catalog import Catalog
 from simulator.clock import VirtualClock
-from simulator.events import Bar, BookDelta, ExchangeRate, MarketEvent, Quote, Trade
+from simulator.events import Bar, BookDelta, ExchangeRate, Quote, Trade
 from simulator.market import Market
 
 from .frames import text_frame
@@ -158,14 +158,6 @@ class Feed:
         handle = self._handle_by_type
         for event in self.source.advance(until_ns):
             handle[type(event)](event)
-
-    def publish(self, events: Iterable[MarketEvent]) -> None:
-        """Publish events from another source (replay, bus) exactly as market events are published."""
-        handle = self._handle_by_type
-        for event in events:
-            handle[type(event)](event)
-
-    # -- route bookkeeping (hub callbacks) ----------------------------------------------------------------
 
     def route_added(self, key: RouteKey) -> None:
         """Hub callback: remember cross rates someone wants (they are computed, not simulated)."""
