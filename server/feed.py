@@ -25,7 +25,7 @@ from .hub import Hub
 from .metadata import Metadata
 from .protocol.datatypes import DataType
 from .protocol.encode import SymbolCodec, encode_exrate
-from .protocol.routes import RouteKey
+from .protocol.routes import RouteKey, exrate_topic, ohlcv_topic
 from .replay import RecordedFrame, ReplaySource
 from .scenario import Step, Timeline
 
@@ -256,7 +256,7 @@ class Feed:
     def _on_bar(self, bar: Bar) -> None:
         channel = self._channels[bar.symbol_id]
         sequence = channel.next_sequence(DataType.OHLCV)
-        key = (DataType.OHLCV, f"{bar.symbol_id}.{bar.period_id}")
+        key = (DataType.OHLCV, ohlcv_topic(bar.symbol_id, bar.period_id))
         members = self.hub.routes.get(key)
         if members:
             self.hub.deliver(members, key, text_frame(channel.codec.bar(bar, sequence)), bar.time_ns)
@@ -275,7 +275,7 @@ class Feed:
             self.hub.deliver(members, frame.key, text_frame(frame.payload), frame.time_ns)
 
     def _publish_rate(self, base: str, quote: str, rate_type: str, time_ns: int, rate: float) -> None:
-        key = (DataType.EXRATE, f"{base}/{quote}")
+        key = (DataType.EXRATE, exrate_topic(base, quote))
         members = self.hub.routes.get(key)
         if members:
             self.hub.deliver(members, key, text_frame(encode_exrate(base, quote, rate_type, time_ns, rate)), time_ns)

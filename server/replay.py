@@ -25,12 +25,12 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, assert_never
+from typing import Any
 
 import orjson
 
 from .protocol.datatypes import DataType
-from .protocol.routes import RouteKey
+from .protocol.routes import SYMBOL_TOPIC_TYPES, RouteKey, exrate_topic, ohlcv_topic
 from .recording import ReceivedFrame, RecordingError, RecordingHeader, RecordingReader
 from .replay_state import LateJoinState
 
@@ -64,30 +64,19 @@ def route_key(message: Mapping[str, Any]) -> RouteKey | None:
         data_type = DataType(type_name)
     except ValueError:  # hearbeat, error, reconnect, book_l3, volume, ticker, anything else
         return None
-    match data_type:
-        case (
-            DataType.TRADE
-            | DataType.QUOTE
-            | DataType.BOOK
-            | DataType.BOOK5
-            | DataType.BOOK20
-            | DataType.BOOK50
-            | DataType.SYMBOL
-        ):
-            topic = _text(message, "symbol_id")
-        case DataType.OHLCV:
-            symbol_id, period_id = _text(message, "symbol_id"), _text(message, "period_id")
-            topic = f"{symbol_id}.{period_id}" if symbol_id and period_id else None
-        case DataType.EXRATE:
-            base, quote = _text(message, "asset_id_base"), _text(message, "asset_id_quote")
-            topic = f"{base}/{quote}" if base and quote else None
-        case DataType.ASSET:
-            topic = _text(message, "asset_id")
-        case DataType.EXCHANGE:
-            topic = _text(message, "exchange_id")
-        case _:
-            assert_never(data_type)
-    return None if topic is None else (data_type, topic)
+    return None if (topic := _topic(data_type, message)) is None else (data_type, topic)
+
+
+def _topic(data_type: DataType, message: Mapping[str, Any]) -> str | None:
+    if data_type in SYMBOL_TOPIC_TYPES:
+        return _text(message, "symbol_id")
+    if data_type is DataType.OHLCV:
+        symbol_id, period_id = _text(message, "symbol_id"), _text(message, "period_id")
+        return ohlcv_topic(symbol_id, period_id) if symbol_id and period_id else None
+    if data_type is DataType.EXRATE:
+        base, quote = _text(message, "asset_id_base"), _text(message, "asset_id_quote")
+        return exrate_topic(base, quote) if base and quote else None
+    return _text(message, "asset_id" if data_type is DataType.ASSET else "exchange_id")
 
 
 def _text(message: Mapping[str, Any], name: str) -> str | None:

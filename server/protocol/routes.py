@@ -153,8 +153,33 @@ def resolve_routes(
     return frozenset(routes)
 
 
+#: data types whose route topic is the symbol id (ohlcv adds the period: ``ohlcv_topic``)
+SYMBOL_TOPIC_TYPES: Final = frozenset(
+    {DataType.TRADE, DataType.QUOTE, DataType.BOOK, DataType.BOOK5, DataType.BOOK20, DataType.BOOK50, DataType.SYMBOL}
+)
+
+
+def ohlcv_topic(symbol_id: str, period_id: str) -> str:
+    """The route topic of one symbol's candles of one period."""
+    return f"{symbol_id}.{period_id}"
+
+
+def exrate_topic(asset_id_base: str, asset_id_quote: str) -> str:
+    """The route topic of one exchange rate."""
+    return f"{asset_id_base}/{asset_id_quote}"
+
+
 def _topics(data_type: DataType, filters: Filters, selector: _Selector, live_periods: tuple[str, ...]) -> Iterable[str]:
     match data_type:
+        case DataType.OHLCV:
+            periods = [period for period in live_periods if not filters.period_ids or period in filters.period_ids]
+            return (ohlcv_topic(symbol_id, period) for symbol_id in selector.symbols(filters) for period in periods)
+        case DataType.EXRATE:
+            return _exrate_pairs(filters.asset_ids, selector.index)
+        case DataType.EXCHANGE:
+            return _exchange_topics(filters, selector)
+        case DataType.ASSET:
+            return _asset_topics(filters, selector)
         case (
             DataType.TRADE
             | DataType.QUOTE
@@ -163,17 +188,8 @@ def _topics(data_type: DataType, filters: Filters, selector: _Selector, live_per
             | DataType.BOOK20
             | DataType.BOOK50
             | DataType.SYMBOL
-        ):
+        ):  # SYMBOL_TOPIC_TYPES
             return selector.symbols(filters)
-        case DataType.OHLCV:
-            periods = [period for period in live_periods if not filters.period_ids or period in filters.period_ids]
-            return (f"{symbol_id}.{period}" for symbol_id in selector.symbols(filters) for period in periods)
-        case DataType.EXRATE:
-            return _exrate_pairs(filters.asset_ids, selector.index)
-        case DataType.EXCHANGE:
-            return _exchange_topics(filters, selector)
-        case DataType.ASSET:
-            return _asset_topics(filters, selector)
         case _:
             assert_never(data_type)
 
@@ -184,7 +200,7 @@ def _exrate_pairs(asset_ids: Iterable[str], index: CatalogIndex) -> Iterable[str
         if not slash:
             quote = EXRATE_REFERENCE_ASSET
         if base != quote and index.has_asset(base) and index.has_asset(quote):
-            yield f"{base}/{quote}"
+            yield exrate_topic(base, quote)
 
 
 def _exchange_topics(filters: Filters, selector: _Selector) -> Collection[str]:

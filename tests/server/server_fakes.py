@@ -24,3 +24,11 @@ class FakeSink:
 
     def payloads(self) -> list[bytes]:
         return [frame_payload(frame) for write in self.writes for frame in write]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import orjson
-from server_fakes import FakeSink
+from server_fakes import FakeClock, FakeSink
 
 from server.frames import text_frame
 from server.hub import Hub, Subscriber
@@ -12,14 +12,6 @@ from server.protocol.routes import RouteKey
 TRADE: RouteKey = (DataType.TRADE, "BINANCE_SPOT_BTC_USDT")
 QUOTE: RouteKey = (DataType.QUOTE, "BINANCE_SPOT_BTC_USDT")
 OTHER_QUOTE: RouteKey = (DataType.QUOTE, "KRAKEN_SPOT_BTC_USD")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def make_hub(max_messages: int = 100, max_bytes: int = 1 << 20) -> tuple[Hub, FakeClock, list[str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from server_fakes import FakeSink
+from server_fakes import FakeClock, FakeSink
 
 from server.frames import text_frame
 from server.hub import Hub, Subscriber, SubscriberFaults
@@ -16,16 +16,8 @@ TRADE: RouteKey = (DataType.TRADE, "X")
 QUOTE: RouteKey = (DataType.QUOTE, "X")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 10.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def setup() -> tuple[Hub, Clock, list[tuple[float, Callable[[], None]]], Subscriber, FakeSink]:
-    clock, timers = Clock(), []
+def setup() -> tuple[Hub, FakeClock, list[tuple[float, Callable[[], None]]], Subscriber, FakeSink]:
+    clock, timers = FakeClock(), []
     hub = Hub(max_messages=100, max_bytes=1 << 20, clock=clock, call_later=lambda d, cb: timers.append((d, cb)))
     sink = FakeSink()
     subscriber = hub.attach(sink, "peer")
