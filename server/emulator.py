@@ -201,6 +201,14 @@ class Emulator:
             self.settings.seed,
             "max" if self.settings.speed is None else self.settings.speed,
         )
+        logger.info(
+            "CoinAPI WebSocket on ws://%s:%d/v1/, REST on http://%s:%d/v1/%s",
+            self.settings.host,
+            self.settings.port,
+            self.settings.host,
+            self.settings.port,
+            ", admin API on /admin" if self.settings.admin else "",
+        )
         if self.replay is not None:
             logger.info("%s", self.replay.summary())
         self.feed.start()
