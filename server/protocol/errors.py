@@ -19,7 +19,8 @@ UnknownMessageType          ``Unknown message type '{value}': expected hello, su
 FirstMessageNotHello        ``First message must be hello or subscribe, got '{value}'``            1003
 UnknownDataType             ``Unknown data type '{value}'``                                        1003
 UnsupportedDataType         ``Data type '{value}' is not streamed by the emulator``                1003
-MissingFilter               ``Data type 'book' requires a symbol, exchange or asset filter``       1003
+MissingFilter               ``Data type 'book' requires a symbol, exchange or asset filter        1003
+                            (or start the emulator with --allow-unfiltered-books)``
                             ``Data type 'exrate' requires subscribe_filter_asset_id``
 UnknownFilterValue          ``Unknown value '{value}' in '{field}': it matches nothing in the      1003
                             catalogue``  (strict mode only)
@@ -174,7 +175,8 @@ def _required_filter_text(data_type: DataType) -> str:
     requirement = data_type.filter_requirement
     match requirement:
         case FilterRequirement.INSTRUMENT:
-            return "a symbol, exchange or asset filter"
+            # The hint matters: CoinAPI's own Python example subscribes book20 without a filter.
+            return "a symbol, exchange or asset filter (or start the emulator with --allow-unfiltered-books)"
         case FilterRequirement.ASSET:
             return "subscribe_filter_asset_id"
         case FilterRequirement.NONE:

@@ -707,7 +707,11 @@ BAD_FIRST_MESSAGES: Final = [
         "Invalid field 'subscribe_data_type': expected a non-empty array of strings",
     ),
     (json.dumps(hello(["invalid_type"])), "Unknown data type 'invalid_type'"),
-    (json.dumps(hello(["book"])), "Data type 'book' requires a symbol, exchange or asset filter"),
+    (
+        json.dumps(hello(["book"])),
+        "Data type 'book' requires a symbol, exchange or asset filter"
+        " (or start the emulator with --allow-unfiltered-books)",
+    ),
     (json.dumps(hello(["exrate"])), "Data type 'exrate' requires subscribe_filter_asset_id"),
     (
         json.dumps(client_message("unsubscribe", ["trade"])),

@@ -38,8 +38,18 @@ CASES: list[tuple[ProtocolError, str, int]] = [
     (FirstMessageNotHello("unsubscribe"), "First message must be hello or subscribe, got 'unsubscribe'", 1003),
     (UnknownDataType("invalid_type"), "Unknown data type 'invalid_type'", 1003),
     (UnsupportedDataType("book_l3"), "Data type 'book_l3' is not streamed by the emulator", 1003),
-    (MissingFilter(DataType.BOOK), "Data type 'book' requires a symbol, exchange or asset filter", 1003),
-    (MissingFilter(DataType.BOOK20), "Data type 'book20' requires a symbol, exchange or asset filter", 1003),
+    (
+        MissingFilter(DataType.BOOK),
+        "Data type 'book' requires a symbol, exchange or asset filter"
+        " (or start the emulator with --allow-unfiltered-books)",
+        1003,
+    ),
+    (
+        MissingFilter(DataType.BOOK20),
+        "Data type 'book20' requires a symbol, exchange or asset filter"
+        " (or start the emulator with --allow-unfiltered-books)",
+        1003,
+    ),
     (MissingFilter(DataType.EXRATE), "Data type 'exrate' requires subscribe_filter_asset_id", 1003),
     (
         UnknownFilterValue("subscribe_filter_exchange_id", "NOPE"),

@@ -213,7 +213,12 @@ def test_java_hello_without_type() -> None:
 def test_book_without_filter_is_refused(book: str) -> None:
     session = new_session()
     session.receive_text(hello("trade", book))
-    assert_closed_with(session, 1003, f"Data type '{book}' requires a symbol, exchange or asset filter")
+    assert_closed_with(
+        session,
+        1003,
+        f"Data type '{book}' requires a symbol, exchange or asset filter"
+        " (or start the emulator with --allow-unfiltered-books)",
+    )
     assert session.authenticated  # the key was fine; the scope was not
     assert session.scope == EMPTY_SCOPE
 
@@ -236,7 +241,12 @@ def test_subscribe_that_widens_a_book_to_everything_is_refused_and_changes_nothi
     session = open_session("book", subscribe_filter_asset_id=["BTC"])
     assert session.scope_changed()
     session.receive_text(frame(type="subscribe", heartbeat=True, subscribe_data_type=["book", "trade"]))
-    assert_closed_with(session, 1003, "Data type 'book' requires a symbol, exchange or asset filter")
+    assert_closed_with(
+        session,
+        1003,
+        "Data type 'book' requires a symbol, exchange or asset filter"
+        " (or start the emulator with --allow-unfiltered-books)",
+    )
     assert session.scope == Scope.of({DataType.BOOK: Filters(asset_ids=frozenset({"BTC"}))})
     assert session.heartbeat is False
     assert not session.scope_changed()
