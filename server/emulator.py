@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable
 from simulator.catalog import CatalogConfig, build_catalog
 from simulator.clock import VirtualClock
 from simulator.market import Market
-from simulator.scenario import PriceJump
 
 from .auth import load_key_policy
 from .config import Settings
@@ -34,7 +33,6 @@ def _call_later(delay_s: float, callback: Callable[[], None]) -> object:
     return asyncio.get_running_loop().call_later(delay_s, callback)
 
 
-_HEARTBEAT_CHECK_S = 0.25
 _NS_PER_DAY = 86_400 * 1_000_000_000
 
 
@@ -117,7 +115,6 @@ class Emulator:
         )
         if settings.scenario_file is not None:
             self.load_scenario(settings.scenario_file.read_text(encoding="utf-8"), source=str(settings.scenario_file))
-        self._heartbeat_timer: asyncio.TimerHandle | None = None
         self.running = False
 
     # -- control (admin API, pytest fixture) ----------------------------------------------------------------
@@ -143,8 +140,7 @@ class Emulator:
             touched = self.faults.apply(action)
             logger.info("scenario fault %s applied to %d connections", action.kind, touched)
         elif step.ending:
-            if not isinstance(action, PriceJump):
-                action.end(self.market)
+            action.end(self.market)
         else:
             action.start(self.market)
 
@@ -212,7 +208,6 @@ class Emulator:
         if self.replay is not None:
             logger.info("%s", self.replay.summary())
         self.feed.start()
-        self._schedule_heartbeat()
         self.running = True
 
     def announce_reconnect(self, within_s: int, subscribers: Iterable[Subscriber] | None = None) -> None:
@@ -231,13 +226,3 @@ class Emulator:
         self.feed.stop()
         if self.replay is not None:
             self.replay.close()
-        if self._heartbeat_timer is not None:
-            self._heartbeat_timer.cancel()
-            self._heartbeat_timer = None
-
-    def _schedule_heartbeat(self) -> None:
-        self._heartbeat_timer = asyncio.get_running_loop().call_later(_HEARTBEAT_CHECK_S, self._beat)
-
-    def _beat(self) -> None:
-        self.hub.beat()
-        self._schedule_heartbeat()

@@ -36,6 +36,8 @@ _NS_PER_S = 1_000_000_000
 #: book20/book50 go out at most once a virtual second per symbol (PROTOCOL.md §3.4)
 _SLOW_BOOK_DEPTHS = ((DataType.BOOK20, 20), (DataType.BOOK50, 50))
 _REFERENCE_ASSET = "USD"
+#: how often idle connections are checked for a due ``hearbeat`` (PROTOCOL.md §5.3: after 1 s of silence)
+_HEARTBEAT_CHECK_S = 0.25
 
 
 class Channel:
@@ -112,18 +114,26 @@ class Feed:
             RecordedFrame: self._on_recorded,
         }
         self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
+        self._heartbeat_timer: asyncio.TimerHandle | None = None
 
     # -- driving ----------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Schedule ticks on the running loop."""
+        """Schedule market ticks and the hub's heartbeat checks on the running loop."""
         self._timer = asyncio.get_running_loop().call_soon(self._tick)
+        self._beat()
 
     def stop(self) -> None:
-        """Stop ticking."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        """Stop ticking and heartbeats (idempotent)."""
+        for timer in (self._timer, self._heartbeat_timer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._heartbeat_timer = None
+
+    def _beat(self) -> None:
+        # Heartbeats follow the wall clock whatever the market's speed: they are about the connection.
+        self.hub.beat()
+        self._heartbeat_timer = asyncio.get_running_loop().call_later(_HEARTBEAT_CHECK_S, self._beat)
 
     def _tick(self) -> None:
         max_mode = self.clock.speed is None and not self.clock.paused

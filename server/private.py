@@ -8,7 +8,6 @@ hundred ms of CPU for the default catalogue (the loop is blocked meanwhile): fin
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
@@ -21,8 +20,6 @@ from .feed import Feed
 from .hub import Hub
 from .metadata import Metadata
 from .scenario import Step, Timeline
-
-_HEARTBEAT_CHECK_S = 0.25
 
 
 def _no_steps(step: Step) -> None:
@@ -64,7 +61,6 @@ class PrivateMarket:
             run_step=_no_steps,
             monotonic_ns=monotonic_ns,
         )
-        self._timer: asyncio.TimerHandle | None = None
         self.started = False
 
     def start(self) -> None:
@@ -74,15 +70,7 @@ class PrivateMarket:
         self.started = True
         self.clock.resume(self._monotonic_ns())
         self.feed.start()
-        self._beat()
 
     def stop(self) -> None:
         """Stop ticking and heartbeats."""
         self.feed.stop()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _beat(self) -> None:
-        self.hub.beat()
-        self._timer = asyncio.get_running_loop().call_later(_HEARTBEAT_CHECK_S, self._beat)

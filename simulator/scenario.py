@@ -22,6 +22,9 @@ class PriceJump:
         """Apply the jump."""
         market.jump_price(self.asset_id, self.percent)
 
+    def end(self, market: Market) -> None:
+        """Nothing to undo: a gap is permanent (scenarios schedule no end step for it)."""
+
 
 @dataclass(frozen=True, slots=True)
 class VolatilityBurst:

@@ -22,7 +22,9 @@ def market() -> Market:
 def test_price_jump_moves_the_reference_rate_once() -> None:
     m = market()
     before = m.rate_usd("BTC")
-    PriceJump("BTC", -10.0).start(m)
+    jump = PriceJump("BTC", -10.0)
+    jump.start(m)
+    jump.end(m)  # a gap is permanent: ending it changes nothing
     assert m.rate_usd("BTC") == pytest.approx(before * 0.9, rel=1e-9)
     with pytest.raises(ValueError, match="cannot fall"):
         m.jump_price("BTC", -100.0)
