@@ -407,7 +407,31 @@ class Bench:
             "seq_unparsed": (packed.get("sequence") or {}).get("unparsed"),
             "msgs_per_s_deflate": packed["msgs_per_s"],
             "msgs_per_s_plain": plain["msgs_per_s"],
+            **(self._deflate_cost(server) if isinstance(server, Emulator) else {}),
         }
+
+    def _deflate_cost(self, server: Emulator) -> dict[str, Any]:
+        """Delivered msgs/s at --speed max to N clients that all offer deflate, next to N plain clients."""
+        n = DEFLATE_COST_CLIENTS
+        with self.start(server, "max") as srv:
+            url, hello, secs = self.url(srv, server), server.hello("max"), self.s.deflate_seconds
+            runs = {
+                deflate: self.client.run(
+                    Load(url, hello, conns=n, warmup_s=self.s.warmup_s, seconds=secs, deflate=deflate)
+                )
+                for deflate in (False, True)
+            }
+        plain, packed = runs[False]["msgs_per_s"], runs[True]["msgs_per_s"]
+        return {
+            "max_clients": n,
+            "max_msgs_per_s_plain": plain,
+            "max_msgs_per_s_deflate": packed,
+            "max_deflate_vs_plain": packed / plain if plain else float("nan"),
+        }
+
+
+#: clients of the deflate phase's throughput-cost measurement (compression is per connection, so cost grows with N)
+DEFLATE_COST_CLIENTS = 10
 
 
 def wait_rss_stable(srv: Server, max_s: float, step_s: float = 1.0, tolerance_kib: int = 512) -> float:

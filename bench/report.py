@@ -14,6 +14,7 @@ TARGETS = {
     "latency_p99_us": 10_000.0,
     "sim_events_per_s": 500_000.0,
     "rss_kib_per_conn": 16.0,
+    "deflate_saved_pct": 70.0,
 }
 
 
@@ -152,6 +153,10 @@ def check_targets(summary: dict[str, Any], clients: list[int]) -> list[dict[str,
             "<= 16",
             rss["kib_per_conn"] <= TARGETS["rss_kib_per_conn"] and rss["established"] >= rss["conns"],
         )
+    deflate = summary.get("deflate", {}).get(EMU)
+    if deflate and "saved_pct" in deflate:
+        saved = deflate["saved_pct"]
+        add("deflate bytes saved % (trade+book)", saved, ">= 70", saved >= TARGETS["deflate_saved_pct"])
     return checks
 
 
@@ -275,6 +280,13 @@ def render(summary: dict[str, Any], meta: dict[str, Any], servers: list[str], cl
                     f" B/msg, {r['saved_pct']:.0f}% saved (payload {r['payload_bytes_per_msg']:.0f} B/msg;"
                     f" {fmt_rate(r['msgs_per_s_deflate'])} msgs/s; seq gaps {r['seq_missing']})"
                 )
+                if "max_msgs_per_s_deflate" in r:
+                    p(
+                        f"{'':<{w}} throughput cost: --speed max, {r['max_clients']} clients:"
+                        f" {fmt_rate(r['max_msgs_per_s_plain'])} msgs/s plain,"
+                        f" {fmt_rate(r['max_msgs_per_s_deflate'])} msgs/s all offering deflate"
+                        f" ({r['max_deflate_vs_plain']:.2f}x)"
+                    )
     if summary.get("targets"):
         p("")
         p("TARGETS")

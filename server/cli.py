@@ -12,7 +12,7 @@ from typing import Any, get_args
 import click
 
 from .cli_options import env_option as _option
-from .config import FilterCombine, LogLevel, Settings
+from .config import Compression, FilterCombine, LogLevel, Settings
 from .record import record_command
 from .serve import run
 
@@ -133,6 +133,12 @@ def main() -> None:
     help="Serve book types without a filter, as old CoinAPI examples expect (the real service answers an error).",
 )
 @_option(
+    "--compression",
+    default=_DEFAULTS.compression,
+    type=click.Choice(get_args(Compression)),
+    help="permessage-deflate: 'auto' compresses for clients that offer it (CPU per message and client), 'off' never.",
+)
+@_option(
     "--ws-ping-interval",
     default=_DEFAULTS.ws_ping_interval_s,
     type=click.FloatRange(min=0),
@@ -178,6 +184,7 @@ def serve(**options: Any) -> None:
         filter_combine=options["filter_combine"],
         strict_filters=options["strict_filters"],
         allow_unfiltered_books=options["allow_unfiltered_books"],
+        compression=options["compression"],
         ws_ping_interval_s=options["ws_ping_interval"],
         shutdown_grace_s=options["shutdown_grace"],
         admin=options["admin"],

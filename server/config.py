@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 FilterCombine = Literal["union", "intersection"]
+Compression = Literal["auto", "off"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 
 
@@ -47,6 +48,8 @@ class Settings:
     tick_s: float = 0.002
     #: virtual time per tick at speed "max", and the most one tick catches up when the market is behind
     max_step_ns: int = 20_000_000
+    #: permessage-deflate: "auto" = when the client offers it (each such connection compresses its own frames)
+    compression: Compression = "auto"
     #: WebSocket ping interval and pong timeout, seconds (PROTOCOL.md §1.2: the real service pings every ~60 s)
     ws_ping_interval_s: float = 60.0
     ws_ping_timeout_s: float = 30.0

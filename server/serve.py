@@ -41,9 +41,9 @@ def uvicorn_config(settings: Settings, emulator: Emulator) -> uvicorn.Config:
         loop="uvloop",
         http="httptools",
         ws=FanoutWebSocketProtocol,
-        # Data frames bypass the per-connection compressor (see uvicorn_protocol.py), so negotiating
-        # permessage-deflate would only cost each connection a zlib context.
-        ws_per_message_deflate=False,
+        # uvicorn negotiates (window 2**12, memLevel 5: ~40 KiB of zlib state per compressed connection against
+        # ~260 KiB at zlib's defaults); RawSink then compresses the shared frames per connection (server/deflate.py).
+        ws_per_message_deflate=settings.compression == "auto",
         ws_ping_interval=settings.ws_ping_interval_s or None,
         ws_ping_timeout=settings.ws_ping_timeout_s,
         log_level=settings.log_level,

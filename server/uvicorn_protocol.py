@@ -19,6 +19,8 @@ from typing import Any
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
+from .deflate import FrameDeflater, deflater_for
+
 RAW_EXTENSION = "coinapi_emulator.raw"
 
 
@@ -33,7 +35,7 @@ class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         if self.response.status_code == 101:
             extensions: dict[str, object] = self.scope["extensions"]  # type: ignore[assignment]
-            extensions[RAW_EXTENSION] = RawSink(self)
+            extensions[RAW_EXTENSION] = RawSink(self, deflater_for(self.conn.extensions))
 
     def resume_writing(self) -> None:
         super().resume_writing()
@@ -42,12 +44,18 @@ class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
 
 
 class RawSink:
-    """Writes frames directly on the connection's transport; never after a close frame."""
+    """Writes frames directly on the connection's transport; never after a close frame.
 
-    __slots__ = ("_protocol",)
+    With permessage-deflate negotiated (``--compression auto`` and a client that offered it), every data frame
+    goes through the connection's ``FrameDeflater``; so must every later text frame, or the client's inflate
+    context would go out of step: nothing else sends data frames once a connection has a ``RawSink``.
+    """
 
-    def __init__(self, protocol: FanoutWebSocketProtocol) -> None:
+    __slots__ = ("_deflater", "_protocol")
+
+    def __init__(self, protocol: FanoutWebSocketProtocol, deflater: FrameDeflater | None = None) -> None:
         self._protocol = protocol
+        self._deflater = deflater
 
     def set_on_resume(self, callback: Callable[[], None]) -> None:
         """Called when the transport drains below its low-water mark after a pause."""
@@ -60,6 +68,8 @@ class RawSink:
     def send_frames(self, frames: list[bytes]) -> None:
         """One transport write for all frames."""
         if self._open():
+            if self._deflater is not None:
+                frames = self._deflater.compress(frames)
             self._protocol.transport.write(b"".join(frames))
 
     def writable(self) -> bool:

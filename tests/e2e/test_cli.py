@@ -6,6 +6,7 @@ code 2 and a message naming the option (STYLE.md "Config flows one way").
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Final
 import click
 import httpx2 as httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from .processes import free_port, run_server, serve_argv
 
@@ -36,6 +38,7 @@ FLAGS: Final = [
     ("--filter-combine", "COINAPI_EMULATOR_FILTER_COMBINE"),
     ("--strict-filters", "COINAPI_EMULATOR_STRICT_FILTERS"),
     ("--allow-unfiltered-books", "COINAPI_EMULATOR_ALLOW_UNFILTERED_BOOKS"),
+    ("--compression", "COINAPI_EMULATOR_COMPRESSION"),
     ("--ws-ping-interval", "COINAPI_EMULATOR_WS_PING_INTERVAL"),
     ("--shutdown-grace", "COINAPI_EMULATOR_SHUTDOWN_GRACE"),
     ("--replay", "COINAPI_EMULATOR_REPLAY"),
@@ -97,6 +100,7 @@ def test_help_documents_every_declared_option(help_text: str) -> None:
         (["--log-level", "loud"], "--log-level"),
         (["--api-keys", "/nonexistent/keys.txt"], "--api-keys"),
         (["--bogus"], "--bogus"),
+        (["--compression", "gzip"], "--compression"),
     ],
     ids=[
         "speed-word",
@@ -106,6 +110,7 @@ def test_help_documents_every_declared_option(help_text: str) -> None:
         "log-level",
         "api-keys-missing-file",
         "unknown-option",
+        "compression-word",
     ],
 )
 def test_bad_flag_exits_2_naming_the_problem(args: list[str], named: str) -> None:
@@ -147,3 +152,16 @@ def test_port_flag_beats_env_var(log_dir: Path) -> None:
 def test_api_keys_env_var_is_honoured(log_dir: Path, api_keys_file: Path) -> None:
     with run_server(SMALL, log_dir, env={"COINAPI_EMULATOR_API_KEYS": str(api_keys_file)}) as running:
         assert httpx.get(f"{running.http_url}/v1/exchanges", timeout=5).status_code == 401
+
+
+async def _negotiated_extensions(url: str) -> list[str]:
+    async with connect(url, compression="deflate") as ws:
+        return [extension.name for extension in ws.protocol.extensions]
+
+
+@pytest.mark.parametrize(("value", "expected"), [("auto", ["permessage-deflate"]), ("off", [])])
+def test_compression_env_var_decides_whether_deflate_is_negotiated(
+    log_dir: Path, value: str, expected: list[str]
+) -> None:
+    with run_server(SMALL, log_dir, env={"COINAPI_EMULATOR_COMPRESSION": value}) as running:
+        assert asyncio.run(_negotiated_extensions(running.ws_url())) == expected

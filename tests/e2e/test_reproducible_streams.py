@@ -3,7 +3,8 @@
 Each run is a fresh ``--paused`` server; the client subscribes while the clock is still at the start time,
 then the test steps the virtual clock through the admin API, so nothing depends on wall-clock timing.
 A second client with another scope is connected to one of the runs to show that other clients do not change
-what the first receives.
+what the first receives; in that run the client also negotiates permessage-deflate, which must not change the
+messages either (the client inflates them).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.extensions.permessage_deflate import PerMessageDeflate
 
 from server.admin_client import AdminClient
 
@@ -36,7 +38,10 @@ HELLO = json.dumps(
 async def first_messages_digest(server: RunningServer, *, with_bystander: bool) -> tuple[str, int]:
     admin = AdminClient(server.http_url)
     digest = hashlib.sha256()
-    async with connect(server.ws_url(), max_queue=None, max_size=None) as ws:
+    compression = "deflate" if with_bystander else None
+    async with connect(server.ws_url(), max_queue=None, max_size=None, compression=compression) as ws:
+        negotiated = any(isinstance(extension, PerMessageDeflate) for extension in ws.protocol.extensions)
+        assert negotiated == with_bystander
         await ws.send(HELLO)
         if with_bystander:
             bystander = await connect(server.ws_url(), max_queue=None)
