@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -27,7 +28,8 @@ from .protocol.datatypes import DataType
 from .protocol.errors import ProtocolError
 from .protocol.routes import CatalogIndex, resolve_routes
 from .protocol.session import KeyPolicy, Session
-from .sinks import AsgiSink, sink_for
+from .sinks import sink_for
+from .uvicorn_protocol import RawSink
 
 logger = logging.getLogger(__name__)
 
@@ -88,13 +90,17 @@ class Gateway:
         connection = self.connect(sink, _peer(websocket), upgrade_key, seed=None if seed is None else int(seed))
         sink.set_on_resume(lambda: connection.hub.resume(connection.subscriber))
         logger.info("%s connected%s", connection.subscriber.peer, "" if seed is None else f" (private seed {seed})")
+        if isinstance(sink, RawSink):
+            # The connection lives on in the protocol's callbacks; this coroutine (and its stack) can end.
+            sink.hand_over(partial(self.handle_message, connection), partial(self._closed, connection))
+            return
         try:
             await self._receive_loop(websocket, connection)
         finally:
-            self.disconnect(connection)
-            if isinstance(sink, AsgiSink) and not connection.subscriber.closed:
+            closed_by_server = connection.subscriber.closed
+            self._closed(connection)
+            if not closed_by_server:
                 await sink.stop()
-            logger.info("%s disconnected", connection.subscriber.peer)
 
     def connect(self, sink: Sink, peer: str, upgrade_key: str | None, *, seed: int | None = None) -> Connection:
         """Register a connection with the shared market, or with a private one for ``seed``."""
@@ -117,6 +123,10 @@ class Gateway:
         connection.hub.detach(connection.subscriber)
         if connection.private is not None:
             connection.private.stop()
+
+    def _closed(self, connection: Connection) -> None:
+        self.disconnect(connection)
+        logger.info("%s disconnected", connection.subscriber.peer)
 
     async def _receive_loop(self, websocket: WebSocket, connection: Connection) -> None:
         while not connection.subscriber.closed:
