@@ -134,7 +134,7 @@ class Bench:
 
     # ---------------------------------------------------------------- latency
     def calibrate(self, emulator: Emulator) -> float | None:
-        """Find the --rate-scale at which the emulator's trade stream (all symbols) is ~lat_rate msgs/s.
+        """Find the --rate-scale at which the emulator's trade + quote stream (all symbols) is ~lat_rate msgs/s.
 
         Measure at rate-scale 1, scale linearly, measure again; refine once if that is more than 15% off. The
         emulator is saturated (it cannot generate that much at --speed 1) when the second measurement is under
@@ -163,12 +163,12 @@ class Bench:
                 return None
             rate = float(result["msgs_per_s"])
             cal["steps"].append({"rate_scale": scale, "msgs_per_s": rate})
-            say(f"  calibration: rate-scale {scale:.4g} -> {fmt_rate(rate)} trades/s (1 client, {measure_s:g} s)")
+            say(f"  calibration: rate-scale {scale:.4g} -> {fmt_rate(rate)} msgs/s (1 client, {measure_s:g} s)")
             return rate
 
         base = measure(1.0)
         if not base:
-            cal.setdefault("error", "no trades received at rate-scale 1")
+            cal.setdefault("error", "nothing received at rate-scale 1")
             return None
         scale = float(f"{target / base:.3g}")
         rate = measure(scale)
@@ -186,11 +186,11 @@ class Bench:
             cal["saturated"] = True
         if cal.get("saturated"):
             say(
-                f"  SATURATED: the emulator delivers {fmt_rate(rate)} trades/s at rate-scale {scale:.4g}"
+                f"  SATURATED: the emulator delivers {fmt_rate(rate)} msgs/s at rate-scale {scale:.4g}"
                 f" (target {fmt_rate(target)}); latency at this scale is measured in overload"
             )
         cal["rate_scale"] = scale
-        say(f"  using --rate-scale {scale:.4g} for ~{fmt_rate(target)} trades/s")
+        say(f"  using --rate-scale {scale:.4g} for ~{fmt_rate(target)} msgs/s")
         return scale
 
     def latency(self, round_index: int) -> None:
