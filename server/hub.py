@@ -189,15 +189,25 @@ class Hub:
     def deliver(self, members: dict[Subscriber, None], key: RouteKey, frame: bytes, time_ns: int) -> None:
         """Queue one pre-framed message for every member of one route (``members = hub.routes[key]``)."""
         conflatable = key[0].conflatable
+        size = len(frame)
+        dirty = self._dirty
         for subscriber in members:
             if subscriber.throttles and self._throttled(subscriber, key, time_ns):
                 continue
             if subscriber.faults is not None and self._dropped(subscriber.faults, key):
                 continue
-            if subscriber.backlogged and conflatable:
-                self._conflate(subscriber, key, frame)
-            else:
-                self._append(subscriber, frame)
+            if subscriber.backlogged:
+                if conflatable:
+                    self._conflate(subscriber, key, frame)
+                else:
+                    self._append(subscriber, frame)
+                continue
+            # ``_append`` inlined: this line runs once per message per subscriber
+            frames = subscriber.frames
+            if not frames:
+                dirty.append(subscriber)
+            frames.append(frame)
+            subscriber.pending_bytes += size
 
     def send(self, subscriber: Subscriber, frame: bytes) -> None:
         """Queue one frame for one subscriber outside routing (errors, notices)."""
