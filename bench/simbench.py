@@ -63,17 +63,17 @@ def run(seconds: float, seed: int, rate_scale: float, exchanges: int | None, max
             return encode_exrate(
                 event.asset_id_base, event.asset_id_quote, "BASE_ALL_CROSSES_TO_REF", event.time_ns, event.rate
             )
+        codec = codecs[event.symbol_id]
+        if kind is Bar:  # the market numbers bars itself
+            return codec.bar(event, event.sequence)
         key = (kind, event.symbol_id)
         seq = sequences[key] = sequences.get(key, 0) + 1
-        codec = codecs[event.symbol_id]
         if kind is Trade:
             return codec.trade(event, seq, stamp(event.time_exchange_ns))
         if kind is Quote:
             return codec.quote(event, seq, stamp(event.time_exchange_ns))
         if kind is BookDelta:
             return codec.book_delta(event, seq, stamp(event.time_exchange_ns))
-        if kind is Bar:
-            return codec.bar(event, seq)
         raise TypeError(f"unknown event {kind.__name__}")
 
     # warm-up: one virtual second (first bars, caches), not measured

@@ -4,7 +4,8 @@ Time: a ``VirtualClock`` maps the loop's monotonic clock to market time (speed 1
 which advances a fixed virtual step per loop iteration). Sequences: one counter per (type, symbol_id) on the
 stream side, shared by all connections (PROTOCOL.md §4.2, ARCHITECTURE.md "Sequence numbers"), counted whether
 or not anyone listens so that what a client sees never depends on other clients. Encoding happens only for
-routes that have subscribers.
+routes that have subscribers, and the market builds only the candles (``Bar``) of subscribed ohlcv routes: it
+counts the others itself, so a bar's ``sequence`` is the same whoever listens.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .hub import Hub
 from .metadata import Metadata
 from .protocol.datatypes import DataType
 from .protocol.encode import SymbolCodec, encode_exrate
-from .protocol.routes import RouteKey, exrate_topic, ohlcv_topic
+from .protocol.routes import RouteKey, exrate_topic, ohlcv_topic, ohlcv_topic_parts
 from .replay import RecordedFrame, ReplaySource
 from .scenario import Step, Timeline
 
@@ -40,6 +41,11 @@ _REFERENCE_ASSET = "USD"
 _HEARTBEAT_CHECK_S = 0.25
 
 
+def wire_sequence(count: int) -> int:
+    """The ``sequence`` of a stream's ``count``-th message: 1 to 2**31 - 1, then 1 again (PROTOCOL.md §4.2)."""
+    return (count - 1) % _SEQUENCE_LIMIT + 1
+
+
 class Channel:
     """Per-symbol encoder, route keys and sequence counters."""
 
@@ -51,16 +57,18 @@ class Channel:
         self.keys: dict[DataType, RouteKey] = {
             data_type: (data_type, codec.symbol_id) for data_type in DataType if data_type.is_symbol_stream
         }
-        #: the initial book is message 1 of the book stream, so a snapshot taken before any change has sequence 1
+        #: messages counted per stream (``wire_sequence`` of the count is the last one's sequence); ohlcv is
+        #: counted by the market (``Bar.sequence``). The initial book is message 1 of the book stream, so a
+        #: snapshot taken before any change has sequence 1.
         self.sequences: dict[DataType, int] = dict.fromkeys(self.keys, 0)
         self.sequences[DataType.BOOK] = 1
         self.last_slow_book_ns: dict[DataType, int | None] = dict.fromkeys((DataType.BOOK20, DataType.BOOK50))
 
     def next_sequence(self, data_type: DataType) -> int:
-        """Count one message of ``data_type``; wraps from 2**31 - 1 back to 1."""
-        sequence = self.sequences[data_type] % _SEQUENCE_LIMIT + 1
-        self.sequences[data_type] = sequence
-        return sequence
+        """Count one message of ``data_type`` and return its sequence."""
+        count = self.sequences[data_type] + 1
+        self.sequences[data_type] = count
+        return wire_sequence(count)
 
 
 class Feed:
@@ -170,21 +178,32 @@ class Feed:
             handle[type(event)](event)
 
     def route_added(self, key: RouteKey) -> None:
-        """Hub callback: remember cross rates someone wants (they are computed, not simulated)."""
-        if key[0] is DataType.EXRATE:
+        """Hub callback: have the market build the candles someone wants; remember wanted cross rates (they are
+        computed, not simulated)."""
+        if key[0] is DataType.OHLCV:
+            self._want_bars(key[1], True)
+        elif key[0] is DataType.EXRATE:
             base, quote = key[1].split("/")
             if quote != _REFERENCE_ASSET:
                 self._crosses.setdefault(base, set()).add(quote)
 
     def route_removed(self, key: RouteKey) -> None:
-        """Hub callback: forget a cross rate nobody wants any more."""
-        if key[0] is DataType.EXRATE:
+        """Hub callback: stop building candles, forget a cross rate, that nobody wants any more."""
+        if key[0] is DataType.OHLCV:
+            self._want_bars(key[1], False)
+        elif key[0] is DataType.EXRATE:
             base, quote = key[1].split("/")
             quotes = self._crosses.get(base)
             if quotes is not None:
                 quotes.discard(quote)
                 if not quotes:
                     del self._crosses[base]
+
+    def _want_bars(self, topic: str, wanted: bool) -> None:
+        # A replay streams recorded candles; its topics may name symbols the market does not have.
+        if self._replay is None:
+            symbol_id, period_id = ohlcv_topic_parts(topic)
+            self.market.want_bars(symbol_id, period_id, wanted)
 
     # -- snapshots for new subscriptions -----------------------------------------------------------------
 
@@ -264,12 +283,11 @@ class Feed:
             self.hub.deliver(members, key, text_frame(payload), time_ns)
 
     def _on_bar(self, bar: Bar) -> None:
-        channel = self._channels[bar.symbol_id]
-        sequence = channel.next_sequence(DataType.OHLCV)
         key = (DataType.OHLCV, ohlcv_topic(bar.symbol_id, bar.period_id))
         members = self.hub.routes.get(key)
         if members:
-            self.hub.deliver(members, key, text_frame(channel.codec.bar(bar, sequence)), bar.time_ns)
+            payload = self._channels[bar.symbol_id].codec.bar(bar, wire_sequence(bar.sequence))
+            self.hub.deliver(members, key, text_frame(payload), bar.time_ns)
 
     def _on_rate(self, rate: ExchangeRate) -> None:
         base, time_ns = rate.asset_id_base, rate.time_ns
