@@ -1,13 +1,14 @@
 """Simulator-only micro-benchmark: market events generated and encoded to CoinAPI JSON frames, no sockets.
 
-    python -m bench.simbench [--seconds 5] [--seed 0] [--rate-scale 1] [--profile]
+    python -m bench.simbench [--seconds 5] [--seed 0] [--rate-scale 1] [--bars all|none] [--profile]
 
 Builds the catalogue, a ``simulator.market.Market`` and one ``server.protocol.encode.SymbolCodec`` per symbol,
 then calls ``market.advance`` in 20 ms virtual steps (the feed's step at ``--speed max``) for about
 ``--seconds`` of wall time, encoding every event as the feed does (trade, quote and book delta with a sequence
 and a time_coinapi, bars, exchange rates) and framing it (``text_frame``). The feed's derived book5/20/50
 snapshots are not included (they are not events). A second, fresh market with the same seed is then advanced
-over the same virtual span without encoding, which splits the time into generation and encoding.
+over the same virtual span without encoding, which splits the time into generation and encoding. ``--bars none``
+builds no ``Bar`` (a ``bars="wanted"`` market wanting none: the server's market when nobody subscribed to ohlcv).
 
 Prints one JSON object: events/s (generate + encode), generate-only events/s, events per type, the virtual span
 and how many times faster than real time the market ran. ``--profile`` prints the top of a cProfile instead.
@@ -26,7 +27,9 @@ START_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z: fixed, so runs
 STEP_NS = 20_000_000
 
 
-def run(seconds: float, seed: int, rate_scale: float, exchanges: int | None, max_symbols: int | None) -> dict[str, Any]:
+def run(
+    seconds: float, seed: int, rate_scale: float, exchanges: int | None, max_symbols: int | None, bars: str = "all"
+) -> dict[str, Any]:
     from server.frames import text_frame
     from server.protocol.encode import SymbolCodec, encode_exrate
     from simulator.catalog import CatalogConfig, build_catalog
@@ -44,7 +47,9 @@ def run(seconds: float, seed: int, rate_scale: float, exchanges: int | None, max
     t_catalog = time.perf_counter() - t0
 
     def new_market() -> Any:
-        return Market(catalog, seed=seed, start_ns=START_NS, rate_scale=rate_scale)
+        return Market(
+            catalog, seed=seed, start_ns=START_NS, rate_scale=rate_scale, bars="all" if bars == "all" else "wanted"
+        )
 
     t0 = time.perf_counter()
     market = new_market()
@@ -63,17 +68,17 @@ def run(seconds: float, seed: int, rate_scale: float, exchanges: int | None, max
             return encode_exrate(
                 event.asset_id_base, event.asset_id_quote, "BASE_ALL_CROSSES_TO_REF", event.time_ns, event.rate
             )
+        codec = codecs[event.symbol_id]
+        if kind is Bar:  # the market numbers bars itself
+            return codec.bar(event, event.sequence)
         key = (kind, event.symbol_id)
         seq = sequences[key] = sequences.get(key, 0) + 1
-        codec = codecs[event.symbol_id]
         if kind is Trade:
             return codec.trade(event, seq, stamp(event.time_exchange_ns))
         if kind is Quote:
             return codec.quote(event, seq, stamp(event.time_exchange_ns))
         if kind is BookDelta:
             return codec.book_delta(event, seq, stamp(event.time_exchange_ns))
-        if kind is Bar:
-            return codec.bar(event, seq)
         raise TypeError(f"unknown event {kind.__name__}")
 
     # warm-up: one virtual second (first bars, caches), not measured
@@ -115,6 +120,7 @@ def run(seconds: float, seed: int, rate_scale: float, exchanges: int | None, max
         "symbols": len(catalog.symbols),
         "exchanges": len(catalog.exchanges),
         "rate_scale": rate_scale,
+        "bars": bars,
         "catalog_build_s": round(t_catalog, 3),
         "market_build_s": round(t_market, 3),
         "wall_s": round(t_total, 3),
@@ -136,11 +142,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="wall seconds of generate+encode")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rate-scale", type=float, default=1.0)
+    parser.add_argument("--bars", choices=("all", "none"), default="all", help="build every candle, or none")
     parser.add_argument("--exchanges", type=int, default=None, help="catalogue size (default: the emulator's)")
     parser.add_argument("--max-symbols-per-exchange", type=int, default=None)
     parser.add_argument("--profile", action="store_true", help="print the top 30 of cProfile (cumulative, tottime)")
     args = parser.parse_args()
-    call = (args.seconds, args.seed, args.rate_scale, args.exchanges, args.max_symbols_per_exchange)
+    call = (args.seconds, args.seed, args.rate_scale, args.exchanges, args.max_symbols_per_exchange, args.bars)
     if args.profile:
         import cProfile
         import pstats

@@ -65,7 +65,9 @@ class Emulator:
         )
         # Anchor before the slow market set-up, or the virtual clock would lag the wall clock by its duration.
         anchor_wall_ns = monotonic_ns()
-        self.market = Market(self.catalog, seed=settings.seed, start_ns=start_ns, rate_scale=settings.rate_scale)
+        self.market = Market(
+            self.catalog, seed=settings.seed, start_ns=start_ns, rate_scale=settings.rate_scale, bars="wanted"
+        )
         self.clock = VirtualClock(
             anchor_virtual_ns=start_ns, anchor_wall_ns=anchor_wall_ns, speed=settings.speed, paused=settings.paused
         )

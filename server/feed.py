@@ -4,7 +4,8 @@ Time: a ``VirtualClock`` maps the loop's monotonic clock to market time (speed 1
 which advances a fixed virtual step per loop iteration). Sequences: one counter per (type, symbol_id) on the
 stream side, shared by all connections (PROTOCOL.md §4.2, ARCHITECTURE.md "Sequence numbers"), counted whether
 or not anyone listens so that what a client sees never depends on other clients. Encoding happens only for
-routes that have subscribers.
+routes that have subscribers, and the market builds only the candles (``Bar``) of subscribed ohlcv routes: it
+counts the others itself, so a bar's ``sequence`` is the same whoever listens.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .hub import Hub
 from .metadata import Metadata
 from .protocol.datatypes import DataType
 from .protocol.encode import SymbolCodec, encode_exrate
-from .protocol.routes import RouteKey, exrate_topic, ohlcv_topic
+from .protocol.routes import RouteKey, exrate_topic, ohlcv_topic, ohlcv_topic_parts
 from .replay import RecordedFrame, ReplaySource
 from .scenario import Step, Timeline
 
@@ -33,8 +34,6 @@ logger = logging.getLogger(__name__)
 
 _SEQUENCE_LIMIT = 2**31 - 1  # PROTOCOL.md §4.2: some SDKs parse sequence as a signed 32-bit int
 _NS_PER_S = 1_000_000_000
-#: book20/book50 go out at most once a virtual second per symbol (PROTOCOL.md §3.4)
-_SLOW_BOOK_DEPTHS = ((DataType.BOOK20, 20), (DataType.BOOK50, 50))
 _REFERENCE_ASSET = "USD"
 #: at speed "max", the wall time one loop pass may spend advancing the market before the hub flushes: each
 #: socket then gets one write per ~5 ms of market work instead of one per 20 ms virtual step (the per-socket
@@ -44,29 +43,44 @@ _MAX_MODE_BATCH_NS = 5_000_000
 _MAX_MODE_STEPS_PER_BATCH = 50
 #: how often idle connections are checked for a due ``hearbeat`` (PROTOCOL.md §5.3: after 1 s of silence)
 _HEARTBEAT_CHECK_S = 0.25
+# Module constants: the hot path reads these without an attribute lookup on the enum class.
+_TRADE, _QUOTE, _BOOK, _BOOK5, _BOOK20, _BOOK50 = (
+    DataType.TRADE,
+    DataType.QUOTE,
+    DataType.BOOK,
+    DataType.BOOK5,
+    DataType.BOOK20,
+    DataType.BOOK50,
+)
+#: the streams the feed counts per symbol (ohlcv is counted by the market: ``Bar.sequence``)
+_COUNTED = (_TRADE, _QUOTE, _BOOK, _BOOK5, _BOOK20, _BOOK50)
+#: book5/20/50 are the top levels of the book after a change
+_DEPTHS = {_BOOK5: 5, _BOOK20: 20, _BOOK50: 50}
+
+
+def wire_sequence(count: int) -> int:
+    """The ``sequence`` of a stream's ``count``-th message: 1 to 2**31 - 1, then 1 again (PROTOCOL.md §4.2)."""
+    return (count - 1) % _SEQUENCE_LIMIT + 1
 
 
 class Channel:
-    """Per-symbol encoder, route keys and sequence counters."""
+    """Per-symbol encoder, route keys, message counters, and which of its streams have subscribers."""
 
-    __slots__ = ("codec", "keys", "last_slow_book_ns", "sequences", "symbol_id")
+    __slots__ = ("codec", "counts", "keys", "listened", "next_slow_book_ns", "symbol_id")
 
     def __init__(self, codec: SymbolCodec) -> None:
         self.codec = codec
         self.symbol_id = codec.symbol_id
-        self.keys: dict[DataType, RouteKey] = {
-            data_type: (data_type, codec.symbol_id) for data_type in DataType if data_type.is_symbol_stream
-        }
-        #: the initial book is message 1 of the book stream, so a snapshot taken before any change has sequence 1
-        self.sequences: dict[DataType, int] = dict.fromkeys(self.keys, 0)
-        self.sequences[DataType.BOOK] = 1
-        self.last_slow_book_ns: dict[DataType, int | None] = dict.fromkeys((DataType.BOOK20, DataType.BOOK50))
-
-    def next_sequence(self, data_type: DataType) -> int:
-        """Count one message of ``data_type``; wraps from 2**31 - 1 back to 1."""
-        sequence = self.sequences[data_type] % _SEQUENCE_LIMIT + 1
-        self.sequences[data_type] = sequence
-        return sequence
+        self.keys: dict[DataType, RouteKey] = {data_type: (data_type, codec.symbol_id) for data_type in _COUNTED}
+        #: messages so far per stream: ``wire_sequence`` of a count is the last message's sequence. The initial
+        #: book is message 1 of the book stream, so a snapshot taken before any change has sequence 1.
+        self.counts: dict[DataType, int] = dict.fromkeys(_COUNTED, 0)
+        self.counts[_BOOK] = 1
+        #: streams with at least one subscriber (hub route callbacks); the others are only counted
+        self.listened: set[DataType] = set()
+        #: book20 and book50 go out together, on the first change at least a virtual second after the last
+        #: one that did (PROTOCOL.md §3.4)
+        self.next_slow_book_ns = 0
 
 
 class Feed:
@@ -191,21 +205,47 @@ class Feed:
             handle[type(event)](event)
 
     def route_added(self, key: RouteKey) -> None:
-        """Hub callback: remember cross rates someone wants (they are computed, not simulated)."""
-        if key[0] is DataType.EXRATE:
-            base, quote = key[1].split("/")
+        """Hub callback: encode the stream from now on; have the market build the candles someone wants;
+        remember wanted cross rates (they are computed, not simulated)."""
+        data_type, topic = key
+        if data_type in _COUNTED:
+            self._listen(topic, data_type, True)
+        elif data_type is DataType.OHLCV:
+            self._want_bars(topic, True)
+        elif data_type is DataType.EXRATE:
+            base, quote = topic.split("/")
             if quote != _REFERENCE_ASSET:
                 self._crosses.setdefault(base, set()).add(quote)
 
     def route_removed(self, key: RouteKey) -> None:
-        """Hub callback: forget a cross rate nobody wants any more."""
-        if key[0] is DataType.EXRATE:
-            base, quote = key[1].split("/")
+        """Hub callback: stop encoding a stream, building candles, computing a cross rate, that nobody wants."""
+        data_type, topic = key
+        if data_type in _COUNTED:
+            self._listen(topic, data_type, False)
+        elif data_type is DataType.OHLCV:
+            self._want_bars(topic, False)
+        elif data_type is DataType.EXRATE:
+            base, quote = topic.split("/")
             quotes = self._crosses.get(base)
             if quotes is not None:
                 quotes.discard(quote)
                 if not quotes:
                     del self._crosses[base]
+
+    def _listen(self, symbol_id: str, data_type: DataType, listened: bool) -> None:
+        # A replay's topics may name symbols the market does not have (and it never uses the channels).
+        channel = self._channels.get(symbol_id)
+        if channel is not None:
+            if listened:
+                channel.listened.add(data_type)
+            else:
+                channel.listened.discard(data_type)
+
+    def _want_bars(self, topic: str, wanted: bool) -> None:
+        # A replay streams recorded candles; its topics may name symbols the market does not have.
+        if self._replay is None:
+            symbol_id, period_id = ohlcv_topic_parts(topic)
+            self.market.want_bars(symbol_id, period_id, wanted)
 
     # -- snapshots for new subscriptions -----------------------------------------------------------------
 
@@ -232,7 +272,7 @@ class Feed:
             DataType.BOOK,
             book.asks(),
             book.bids(),
-            channel.sequences[DataType.BOOK],
+            wire_sequence(channel.counts[DataType.BOOK]),
             now_ns,
             self._stamp(now_ns),
             is_snapshot=True,
@@ -246,51 +286,64 @@ class Feed:
         # A deterministic 0.5-5 ms "network" delay, derived from the event time itself.
         return time_exchange_ns + 500_000 + (time_exchange_ns * 2654435761 >> 11) % 4_500_000
 
+    # Every message is counted, whoever listens; only the streams in ``channel.listened`` are encoded. Counting
+    # is inlined (no call per message): most events belong to streams nobody listens to.
+
     def _on_trade(self, trade: Trade) -> None:
         channel = self._channels[trade.symbol_id]
-        self._publish_event(channel, DataType.TRADE, channel.codec.trade, trade, trade.time_exchange_ns)
+        channel.counts[_TRADE] += 1
+        if _TRADE in channel.listened:
+            self._publish(channel, _TRADE, channel.codec.trade, trade, trade.time_exchange_ns)
 
     def _on_quote(self, quote: Quote) -> None:
         channel = self._channels[quote.symbol_id]
-        self._publish_event(channel, DataType.QUOTE, channel.codec.quote, quote, quote.time_exchange_ns)
+        channel.counts[_QUOTE] += 1
+        if _QUOTE in channel.listened:
+            self._publish(channel, _QUOTE, channel.codec.quote, quote, quote.time_exchange_ns)
 
     def _on_book_delta(self, delta: BookDelta) -> None:
         channel = self._channels[delta.symbol_id]
-        time_ns = delta.time_exchange_ns
-        self._publish_event(channel, DataType.BOOK, channel.codec.book_delta, delta, time_ns)
-        self._publish_top(channel, DataType.BOOK5, 5, time_ns)
-        for data_type, depth in _SLOW_BOOK_DEPTHS:
-            last = channel.last_slow_book_ns[data_type]
-            if last is None or time_ns - last >= _NS_PER_S:
-                channel.last_slow_book_ns[data_type] = time_ns
-                self._publish_top(channel, data_type, depth, time_ns)
+        counts, time_ns = channel.counts, delta.time_exchange_ns
+        counts[_BOOK] += 1
+        counts[_BOOK5] += 1
+        slow = time_ns >= channel.next_slow_book_ns
+        if slow:
+            channel.next_slow_book_ns = time_ns + _NS_PER_S
+            counts[_BOOK20] += 1
+            counts[_BOOK50] += 1
+        listened = channel.listened
+        if listened:
+            if _BOOK in listened:
+                self._publish(channel, _BOOK, channel.codec.book_delta, delta, time_ns)
+            for data_type in (_BOOK5, _BOOK20, _BOOK50) if slow else (_BOOK5,):
+                if data_type in listened:
+                    self._publish_top(channel, data_type, time_ns)
 
-    def _publish_event(
+    def _publish(
         self, channel: Channel, data_type: DataType, encode: Callable[[Any, int, int], bytes], event: Any, time_ns: int
     ) -> None:
-        """Count the message, and encode and route it only if someone subscribed to (type, symbol)."""
-        sequence = channel.next_sequence(data_type)
+        """Encode the stream's last counted message and hand it to the members of its route."""
         key = channel.keys[data_type]
         members = self.hub.routes.get(key)
         if members:
-            self.hub.deliver(members, key, text_frame(encode(event, sequence, self._stamp(time_ns))), time_ns)
+            payload = encode(event, wire_sequence(channel.counts[data_type]), self._stamp(time_ns))
+            self.hub.deliver(members, key, text_frame(payload), time_ns)
 
-    def _publish_top(self, channel: Channel, data_type: DataType, depth: int, time_ns: int) -> None:
-        sequence = channel.next_sequence(data_type)
+    def _publish_top(self, channel: Channel, data_type: DataType, time_ns: int) -> None:
         key = channel.keys[data_type]
         members = self.hub.routes.get(key)
         if members:
-            asks, bids = self.market.book(channel.symbol_id).top(depth)
+            asks, bids = self.market.book(channel.symbol_id).top(_DEPTHS[data_type])
+            sequence = wire_sequence(channel.counts[data_type])
             payload = channel.codec.book(data_type, asks, bids, sequence, time_ns, self._stamp(time_ns))
             self.hub.deliver(members, key, text_frame(payload), time_ns)
 
     def _on_bar(self, bar: Bar) -> None:
-        channel = self._channels[bar.symbol_id]
-        sequence = channel.next_sequence(DataType.OHLCV)
         key = (DataType.OHLCV, ohlcv_topic(bar.symbol_id, bar.period_id))
         members = self.hub.routes.get(key)
         if members:
-            self.hub.deliver(members, key, text_frame(channel.codec.bar(bar, sequence)), bar.time_ns)
+            payload = self._channels[bar.symbol_id].codec.bar(bar, wire_sequence(bar.sequence))
+            self.hub.deliver(members, key, text_frame(payload), bar.time_ns)
 
     def _on_rate(self, rate: ExchangeRate) -> None:
         base, time_ns = rate.asset_id_base, rate.time_ns

@@ -39,7 +39,7 @@ class PrivateMarket:
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self._monotonic_ns = monotonic_ns
-        self.market = Market(catalog, seed=seed, start_ns=start_ns, rate_scale=settings.rate_scale)
+        self.market = Market(catalog, seed=seed, start_ns=start_ns, rate_scale=settings.rate_scale, bars="wanted")
         self.clock = VirtualClock(anchor_virtual_ns=start_ns, anchor_wall_ns=0, speed=settings.speed, paused=True)
         self.hub = Hub(
             max_messages=settings.max_buffered_messages,

@@ -70,7 +70,7 @@ class _RateTwin:
 class _BarTwin:
     __slots__ = Bar.__slots__
 
-    def __init__(self, symbol_id: str, period_id: str, c: list[int], is_final: bool, t: int) -> None:
+    def __init__(self, symbol_id: str, period_id: str, c: list[int], is_final: bool, t: int, sequence: int) -> None:
         self.symbol_id = symbol_id
         self.period_id = period_id
         (
@@ -87,6 +87,7 @@ class _BarTwin:
         ) = c[:10]
         self.is_final = is_final
         self.time_ns = t
+        self.sequence = sequence
 
 
 def make_level(price_ticks: int, size_lots: int) -> Level:
@@ -124,8 +125,8 @@ def make_rate(asset_id_base: str, asset_id_quote: str, time_ns: int, rate: float
     return obj  # type: ignore[no-any-return]
 
 
-def make_bar(symbol_id: str, period_id: str, candle: list[int], is_final: bool, time_ns: int) -> Bar:
+def make_bar(symbol_id: str, period_id: str, candle: list[int], is_final: bool, time_ns: int, sequence: int) -> Bar:
     """``Bar(...)`` whose ten fields from ``time_period_start_ns`` to ``trades_count`` are ``candle[:10]``."""
-    obj: Any = _BarTwin(symbol_id, period_id, candle, is_final, time_ns)
+    obj: Any = _BarTwin(symbol_id, period_id, candle, is_final, time_ns, sequence)
     obj.__class__ = Bar
     return obj  # type: ignore[no-any-return]

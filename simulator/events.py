@@ -93,6 +93,9 @@ class Bar:
     is_final: bool
     #: virtual ns when the bar was emitted (period end for a final bar)
     time_ns: int
+    #: 1-based number of this bar among every bar of its symbol (all periods), counting also the bars that a
+    #: ``Market(bars="wanted")`` did not build, so it never depends on which bars someone asked for
+    sequence: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import math
 import random
 from collections.abc import Iterator, Sequence
 from heapq import heapify, heapreplace
+from typing import Literal
 
 from simulator._fast import make_rate, make_trade
 from simulator.book import Book, BookMaker
@@ -132,9 +133,20 @@ class Market:
 
     Deterministic: the same (catalog, seed, start_ns, rate_scale) and the same sequence of ``advance`` targets
     give the same events, and splitting one ``advance`` into several gives the same events as well.
+
+    ``bars="wanted"``: yield only the ``Bar`` events of the (symbol, period) pairs chosen with ``want_bars``
+    (none at first); everything else, bar sequences included, is the same as with the default ``"all"``.
     """
 
-    def __init__(self, catalog: Catalog, *, seed: int, start_ns: int, rate_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        seed: int,
+        start_ns: int,
+        rate_scale: float = 1.0,
+        bars: Literal["all", "wanted"] = "all",
+    ) -> None:
         if rate_scale <= 0.0:
             raise ValueError("rate_scale must be > 0")
         self.catalog = catalog
@@ -145,7 +157,7 @@ class Market:
             for i, s in enumerate(catalog.symbols)
         ]
         self._by_id = {st.symbol_id: st for st in self._states}
-        self._ohlcv = OhlcvEngine([st.symbol_id for st in self._states])
+        self._ohlcv = OhlcvEngine([st.symbol_id for st in self._states], all_bars=bars == "all")
         self._rate_assets = [
             (a.asset_id, self._factors.index(a.asset_id)) for a in catalog.assets if a.asset_id != "USD"
         ]
@@ -170,6 +182,13 @@ class Market:
         KeyError for an unknown symbol id.
         """
         return self._by_id[symbol_id].book
+
+    def want_bars(self, symbol_id: str, period_id: str, wanted: bool) -> None:
+        """With ``bars="wanted"``: start or stop yielding the symbol's ``Bar`` events of one live period.
+
+        KeyError for an unknown symbol; ValueError for a period that is not live, or with ``bars="all"``.
+        """
+        self._ohlcv.want(self._by_id[symbol_id].index, period_id, wanted)
 
     def symbol_state(self, symbol_id: str) -> SymbolState:
         """The symbol's mutable state, for scenario hooks (``halted``, ``spread_multiplier``)."""

@@ -5,10 +5,15 @@ symbol's trades of the current virtual second, and at every whole second folds t
 every live period: only symbols that traded are touched. At the second ``T`` it emits a final candle for every
 period that closes at ``T`` and, when ``T`` is a multiple of 5 s, an interim candle for every open candle that
 got trades since it was last emitted (PROTOCOL.md §3.6). Candles without trades do not exist.
+
+Building a ``Bar`` costs far more than keeping the candle, and a server streams only the few (symbol, period)
+pairs someone subscribed to, so an engine may build only wanted bars (``OhlcvEngine.want``). Every emitted
+candle is still counted per symbol, and that count is the bar's ``sequence``: it never depends on what was wanted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from simulator._fast import make_bar
@@ -74,6 +79,7 @@ class OhlcvEngine:
 
     Call order: ``add_trade`` for each trade in time order, and ``on_second(T)`` at every whole second ``T``
     (in ns) before any trade at or after ``T``. ``symbol_ids[i]`` names the symbol whose index is ``i``.
+    With ``all_bars`` every emitted candle becomes a ``Bar``; without, only those of the pairs ``want`` chose.
 
     Cost: each second's trades are folded into the periods that are not multiples of 5 s (1-4SEC, 6SEC) and
     into a 5-second accumulator; every 5 s that accumulator is folded into the other periods, just before
@@ -82,6 +88,7 @@ class OhlcvEngine:
 
     __slots__ = (
         "_block",
+        "_counts",
         "_dirty",
         "_each_second",
         "_five",
@@ -90,9 +97,12 @@ class OhlcvEngine:
         "_period_ns",
         "_second",
         "_symbol_ids",
+        "_wanted",
     )
 
-    def __init__(self, symbol_ids: list[str], periods: tuple[str, ...] = LIVE_PERIODS) -> None:
+    def __init__(
+        self, symbol_ids: list[str], periods: tuple[str, ...] = LIVE_PERIODS, *, all_bars: bool = True
+    ) -> None:
         self._symbol_ids = symbol_ids
         self._period_ids = periods
         self._period_ns = [PERIOD_SECONDS[p] * _NS for p in periods]
@@ -107,6 +117,23 @@ class OhlcvEngine:
         self._second: dict[int, list[int]] = {}
         #: the same, for the current 5-second block
         self._block: dict[int, list[int]] = {}
+        #: symbol index -> candles emitted so far, all periods, built into a Bar or not: the last bar's sequence
+        self._counts = [0] * len(symbol_ids)
+        #: per period: indices of the symbols whose bars are built; None = all of them
+        self._wanted: list[set[int] | None] = [None if all_bars else set() for _ in periods]
+
+    def want(self, index: int, period_id: str, wanted: bool) -> None:
+        """Build (or stop building) the bars of symbol ``index`` and ``period_id``; only without ``all_bars``.
+
+        ValueError for a period the engine does not run, or if it builds every bar anyway.
+        """
+        symbols = self._wanted[self._period_ids.index(period_id)]
+        if symbols is None:
+            raise ValueError("this OHLCV engine builds every bar")
+        if wanted:
+            symbols.add(index)
+        else:
+            symbols.discard(index)
 
     def add_trade(self, index: int, time_ns: int, price_ticks: int, size_lots: int) -> None:
         """Record one trade of symbol ``index`` (times never decrease)."""
@@ -134,24 +161,32 @@ class OhlcvEngine:
         if on_block and self._block:
             block, self._block = self._block, {}
             self._fold(block, second_ns - INTERIM_EVERY_NS, five)
-        symbol_ids, period_ids, dirty_lists = self._symbol_ids, self._period_ids, self._dirty
+        dirty_lists = self._dirty
         for pi, length in enumerate(self._period_ns):
             if second_ns % length == 0:
                 candles = self._open[pi]
                 if candles:
-                    period_id = period_ids[pi]
-                    for c in candles.values():
-                        out.append(make_bar(symbol_ids[c[_INDEX]], period_id, c, True, second_ns))
+                    self._emit(candles.values(), pi, True, second_ns, out)
                     candles.clear()
                 dirty_lists[pi].clear()
             elif on_block:
                 dirty = dirty_lists[pi]
                 if dirty:
-                    period_id = period_ids[pi]
-                    for c in dirty:
-                        c[_DIRTY] = 0
-                        out.append(make_bar(symbol_ids[c[_INDEX]], period_id, c, False, second_ns))
+                    self._emit(dirty, pi, False, second_ns, out)
                     dirty.clear()
+
+    def _emit(
+        self, candles: Iterable[list[int]], pi: int, is_final: bool, second_ns: int, out: list[MarketEvent]
+    ) -> None:
+        """Count each candle as its symbol's next bar, mark it clean, and append the wanted ones as ``Bar``s."""
+        counts, wanted = self._counts, self._wanted[pi]
+        symbol_ids, period_id = self._symbol_ids, self._period_ids[pi]
+        for c in candles:
+            c[_DIRTY] = 0
+            index = c[_INDEX]
+            counts[index] = sequence = counts[index] + 1
+            if wanted is None or index in wanted:
+                out.append(make_bar(symbol_ids[index], period_id, c, is_final, second_ns, sequence))
 
     def _fold(self, accs: dict[int, list[int]], acc_start_ns: int, periods: list[int]) -> None:
         """Fold accumulators that start at ``acc_start_ns`` into the open candles of ``periods``."""

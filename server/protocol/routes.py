@@ -164,6 +164,12 @@ def ohlcv_topic(symbol_id: str, period_id: str) -> str:
     return f"{symbol_id}.{period_id}"
 
 
+def ohlcv_topic_parts(topic: str) -> tuple[str, str]:
+    """``(symbol_id, period_id)`` of an ``ohlcv_topic`` (period ids have no dot; a symbol id might)."""
+    symbol_id, _, period_id = topic.rpartition(".")
+    return symbol_id, period_id
+
+
 def exrate_topic(asset_id_base: str, asset_id_quote: str) -> str:
     """The route topic of one exchange rate."""
     return f"{asset_id_base}/{asset_id_quote}"

@@ -49,18 +49,19 @@ def test_a_second_of_trades_becomes_a_final_1sec_candle() -> None:
     out: list[MarketEvent] = []
     engine.on_second(base + SECOND_NS, out)
     assert out == [
-        Bar("A", "1SEC", base, base + SECOND_NS, base + 1, base + 4, 10, 13, 9, 11, 9, 4, True, base + SECOND_NS)
+        Bar("A", "1SEC", base, base + SECOND_NS, base + 1, base + 4, 10, 13, 9, 11, 9, 4, True, base + SECOND_NS, 1)
     ]
     engine.add_trade(1, base + SECOND_NS + 7, 20, 1)
     out.clear()
     engine.on_second(base + 2 * SECOND_NS, out)
-    assert [(b.symbol_id, b.period_id, b.time_period_start_ns) for b in _bars(out)] == [
-        ("B", "1SEC", base + SECOND_NS),
-        ("A", "2SEC", base),
-        ("B", "2SEC", base),
+    # a symbol's bars are numbered across all its periods
+    assert [(b.symbol_id, b.period_id, b.time_period_start_ns, b.sequence) for b in _bars(out)] == [
+        ("B", "1SEC", base + SECOND_NS, 1),
+        ("A", "2SEC", base, 2),
+        ("B", "2SEC", base, 2),
     ]
     assert out[1] == Bar(
-        "A", "2SEC", base, base + 2 * SECOND_NS, base + 1, base + 4, 10, 13, 9, 11, 9, 4, True, base + 2 * SECOND_NS
+        "A", "2SEC", base, base + 2 * SECOND_NS, base + 1, base + 4, 10, 13, 9, 11, 9, 4, True, base + 2 * SECOND_NS, 2
     )
 
 
@@ -168,3 +169,43 @@ def test_interims_only_after_new_trades(trading: tuple[list[MarketEvent], int]) 
             if previous is not None:
                 assert previous.trades_count < event.trades_count or event.is_final
             last[key] = event
+
+
+def test_a_market_of_wanted_bars_yields_only_those_and_numbers_them_the_same(small_catalog: Catalog) -> None:
+    catalog = subset(small_catalog, [s.symbol_id for s in small_catalog.symbols][:8])
+    everything = run(Market(catalog, seed=4, start_ns=START_NS, rate_scale=2.0), 40)
+    bars = [e for e in everything if isinstance(e, Bar)]
+    busy = collections.Counter(b.symbol_id for b in bars).most_common(1)[0][0]
+    # numbered across all periods: a symbol's bars count 1, 2, 3, ...
+    assert [b.sequence for b in bars if b.symbol_id == busy] == list(
+        range(1, 1 + sum(b.symbol_id == busy for b in bars))
+    )
+
+    market = Market(catalog, seed=4, start_ns=START_NS, rate_scale=2.0, bars="wanted")
+    first = run(market, 10)
+    market.want_bars(busy, "1SEC", True)
+    market.want_bars(busy, "1MIN", True)
+    middle = run(market, 20)
+    market.want_bars(busy, "1SEC", False)
+    last = run(market, 10)
+
+    def wanted(event: MarketEvent, periods: set[str], start_s: int, end_s: int) -> bool:
+        if not isinstance(event, Bar):
+            return True
+        in_window = START_NS + start_s * SECOND_NS < event.time_ns <= START_NS + end_s * SECOND_NS
+        return in_window and event.symbol_id == busy and event.period_id in periods
+
+    expected = [e for e in everything if wanted(e, {"1SEC", "1MIN"}, 10, 30) or wanted(e, {"1MIN"}, 30, 40)]
+    assert first + middle + last == expected
+    assert sum(isinstance(e, Bar) for e in middle) > 10 and not any(isinstance(e, Bar) for e in first)
+
+
+def test_wanting_bars_needs_a_wanted_bars_market_and_a_live_period(small_catalog: Catalog) -> None:
+    symbol_id = small_catalog.symbols[0].symbol_id
+    with pytest.raises(ValueError, match="every bar"):
+        Market(small_catalog, seed=1, start_ns=START_NS).want_bars(symbol_id, "1SEC", True)
+    market = Market(small_catalog, seed=1, start_ns=START_NS, bars="wanted")
+    with pytest.raises(ValueError):
+        market.want_bars(symbol_id, "1MTH", True)
+    with pytest.raises(KeyError):
+        market.want_bars("NOPE", "1SEC", True)

@@ -145,9 +145,10 @@ def test_bar_frame() -> None:
         3,
         True,
         T0 + 60 * 10**9,
+        9,
     )
     message = orjson.loads(codec.bar(bar, 9))
-    assert message["period_id"] == "1MIN" and message["trades_count"] == 3
+    assert message["period_id"] == "1MIN" and message["trades_count"] == 3 and message["sequence"] == 9
     assert (message["price_open"], message["price_high"], message["price_low"], message["price_close"]) == (
         1,
         1.2,
