@@ -36,9 +36,10 @@ _SEQUENCE_LIMIT = 2**31 - 1  # PROTOCOL.md §4.2: some SDKs parse sequence as a 
 _NS_PER_S = 1_000_000_000
 _REFERENCE_ASSET = "USD"
 #: at speed "max", the wall time one loop pass may spend advancing the market before the hub flushes: each
-#: socket then gets one write per ~5 ms of market work instead of one per 20 ms virtual step (the per-socket
-#: write was ~30% of the profile with 100 clients), while handshakes and pings still wait at most ~5 ms
-_MAX_MODE_BATCH_NS = 5_000_000
+#: socket then gets one write per ~20 ms of market work instead of one per 20 ms virtual step (per-socket writes
+#: were ~30% of the profile with 100 clients; 100 clients: 126-155k msgs/s per step, 163-195k with 5 ms
+#: batches, 241-321k with 20 ms), while handshakes, pings and admin calls wait at most ~20 ms
+_MAX_MODE_BATCH_NS = 20_000_000
 #: ... and at most this many steps, so that a frozen test clock cannot spin forever
 _MAX_MODE_STEPS_PER_BATCH = 50
 #: how often idle connections are checked for a due ``hearbeat`` (PROTOCOL.md §5.3: after 1 s of silence)
