@@ -23,7 +23,7 @@ from .config import Settings
 from .feed import Feed
 from .frames import text_frame
 from .hub import Hub, Sink, Subscriber
-from .private import PrivateMarket
+from .private import PrivateMarket, PrivateMarkets
 from .protocol.datatypes import DataType
 from .protocol.errors import ProtocolError
 from .protocol.routes import CatalogIndex, resolve_routes
@@ -57,9 +57,9 @@ class Gateway:
         feed: Feed,
         key_policy: KeyPolicy,
         refusing_connections: Callable[[], bool] = lambda: False,
-        private_market: Callable[[int], PrivateMarket] | None = None,
+        private_markets: PrivateMarkets | None = None,
     ) -> None:
-        self._private_market_factory = private_market
+        self._private_markets = private_markets
         self._refusing_connections = refusing_connections
         self._settings = settings
         self._catalog_index = CatalogIndex(catalog)
@@ -114,15 +114,15 @@ class Gateway:
         return Connection(session=session, subscriber=hub.attach(sink, peer), hub=hub, feed=feed, private=private)
 
     def _new_private_market(self, seed: int) -> PrivateMarket:
-        if self._private_market_factory is None:
+        if self._private_markets is None:
             raise RuntimeError("this gateway serves no private markets")
-        return self._private_market_factory(seed)
+        return self._private_markets.start(seed)
 
     def disconnect(self, connection: Connection) -> None:
         """Forget a connection (and stop its private market)."""
         connection.hub.detach(connection.subscriber)
-        if connection.private is not None:
-            connection.private.stop()
+        if connection.private is not None and self._private_markets is not None:
+            self._private_markets.end(connection.private)
 
     def _closed(self, connection: Connection) -> None:
         self.disconnect(connection)

@@ -19,7 +19,7 @@ from .feed import Feed
 from .frames import text_frame
 from .hub import Hub, Subscriber
 from .metadata import Metadata
-from .private import PrivateMarket
+from .private import PrivateMarket, PrivateMarkets
 from .protocol.encode import encode_reconnect, format_time
 from .protocol.routes import RouteKey
 from .replay import ReplaySource
@@ -103,6 +103,9 @@ class Emulator:
             monotonic_ns=monotonic_ns,
             epoch_ns=epoch_ns,
         )
+        self.private_markets = PrivateMarkets(
+            lambda seed: PrivateMarket(settings, self.catalog, seed=seed, start_ns=start_ns, monotonic_ns=monotonic_ns)
+        )
         self.gateway = Gateway(
             settings=settings,
             # A replay's filters also select the recorded symbols the synthetic catalogue lacks (replay_catalog.py).
@@ -111,9 +114,7 @@ class Emulator:
             feed=self.feed,
             key_policy=self.key_policy,
             refusing_connections=self.faults.refusing_connections,
-            private_market=lambda seed: PrivateMarket(
-                settings, self.catalog, seed=seed, start_ns=start_ns, monotonic_ns=monotonic_ns
-            ),
+            private_markets=self.private_markets,
         )
         if settings.scenario_file is not None:
             self.load_scenario(settings.scenario_file.read_text(encoding="utf-8"), source=str(settings.scenario_file))

@@ -8,6 +8,7 @@ hundred ms of CPU for the default catalogue (the loop is blocked meanwhile): fin
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -17,7 +18,7 @@ from simulator.market import Market
 
 from .config import Settings
 from .feed import Feed
-from .hub import Hub
+from .hub import Hub, HubStats
 from .metadata import Metadata
 from .scenario import Step, Timeline
 
@@ -74,3 +75,41 @@ class PrivateMarket:
     def stop(self) -> None:
         """Stop ticking and heartbeats."""
         self.feed.stop()
+
+
+class PrivateMarkets:
+    """The private markets open now, and the summed hub counters of those that have ended (for ``/metrics``).
+
+    Ended markets' counters are kept so that a total over all private markets never goes down, as a Prometheus
+    counter must not; the markets themselves are dropped with their connections.
+    """
+
+    def __init__(self, factory: Callable[[int], PrivateMarket]) -> None:
+        self._factory = factory
+        self.open: set[PrivateMarket] = set()
+        self._ended = HubStats()
+
+    def start(self, seed: int) -> PrivateMarket:
+        """A new market for one connection, counted as open until ``end``."""
+        market = self._factory(seed)
+        self.open.add(market)
+        return market
+
+    def end(self, market: PrivateMarket) -> None:
+        """Stop ``market`` and keep its counters (idempotent)."""
+        market.stop()
+        if market in self.open:
+            self.open.discard(market)
+            _add_stats(self._ended, market.hub.stats)
+
+    def stats(self) -> HubStats:
+        """Counters of every private market so far, open or ended."""
+        total = dataclasses.replace(self._ended)
+        for market in self.open:
+            _add_stats(total, market.hub.stats)
+        return total
+
+
+def _add_stats(total: HubStats, stats: HubStats) -> None:
+    for counter in dataclasses.fields(HubStats):
+        setattr(total, counter.name, getattr(total, counter.name) + getattr(stats, counter.name))

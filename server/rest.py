@@ -1,4 +1,5 @@
-"""REST metadata beside the WebSocket (PROTOCOL.md §7), plus ``/health``, ``/ready`` and a root info document.
+"""REST metadata beside the WebSocket (PROTOCOL.md §7), plus ``/health``, ``/ready``, ``/metrics`` and a root info
+document.
 
 Errors are CoinAPI's shape: a non-200 status with ``{"error": "<text>"}`` (401 for a bad key, 400 for bad
 parameters, 404 for an unknown path, 550 for an unknown entity, as the real service's "no data").
@@ -11,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -22,6 +24,7 @@ from simulator.ohlcv import OHLCV_PERIODS
 
 from .auth import key_from_request
 from .metadata import JsonObject
+from .metrics import metrics_registry
 from .protocol.encode import format_significant, format_time
 
 if TYPE_CHECKING:
@@ -78,6 +81,7 @@ class RestApi:
         self._emulator = emulator
         self._catalog = emulator.catalog
         self._metadata = emulator.metadata
+        self._metrics = metrics_registry(emulator)
 
     def _guarded(self, handler: Handler, *, needs_key: bool = True) -> Handler:
         async def endpoint(request: Request) -> Response:
@@ -104,6 +108,8 @@ class RestApi:
             Route("/", guarded(self.info, needs_key=False)),
             Route("/health", guarded(self.health, needs_key=False)),
             Route("/ready", guarded(self.ready, needs_key=False)),
+            # Read-only and key-free like /health, so a Prometheus scrape job needs no secret.
+            Route("/metrics", guarded(self.metrics, needs_key=False)),
             Route("/v1/exchanges", guarded(self.exchanges)),
             Route("/v1/exchanges/{exchange_id}", guarded(self.exchange)),
             Route("/v1/assets", guarded(self.assets)),
@@ -143,6 +149,10 @@ class RestApi:
         if self._emulator.running:
             return JsonResponse({"status": "ready", "market_time": format_time(self._emulator.market.now_ns)})
         return JsonResponse({"status": "starting"}, status_code=503)
+
+    async def metrics(self, request: Request) -> Response:
+        """Prometheus text exposition (``server/metrics.py``)."""
+        return Response(generate_latest(self._metrics), media_type=CONTENT_TYPE_LATEST)
 
     # -- metadata -------------------------------------------------------------------------------------------
 

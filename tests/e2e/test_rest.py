@@ -10,6 +10,7 @@ from typing import Any, Final
 
 import httpx2 as httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from .processes import RunningServer
 from .support import API_KEY, BAD_KEY, assert_valid, schema
@@ -69,8 +70,10 @@ def test_health(client: httpx.Client) -> None:
     assert get_json(client, "/health") == {"status": "ok"}
 
 
-def test_health_needs_no_key(keyed_client: httpx.Client) -> None:
+def test_health_and_metrics_need_no_key(keyed_client: httpx.Client) -> None:
     assert keyed_client.get("/health").status_code == 200
+    families = {family.name for family in text_string_to_metric_families(keyed_client.get("/metrics").text)}
+    assert {"coinapi_emulator_sent_messages", "coinapi_emulator_connections", "process_cpu_seconds"} <= families
 
 
 # -- exchanges ------------------------------------------------------------------------------------------------
