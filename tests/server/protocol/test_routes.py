@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -252,38 +250,23 @@ def test_routes_agree_with_symbol_matches(catalog: Catalog, filters: Filters, co
     assert topics(catalog, SYMBOL, filters, combine) == expected
 
 
-# --- speed -----------------------------------------------------------------------------------------------
+# --- a big catalogue (how fast this is belongs to `make bench`, not to a timed test) -----------------------
 
 
-def best_of_3(scope: Scope, catalog: Catalog) -> float:
-    """The fastest of three resolutions, in seconds (the minimum filters out scheduler noise)."""
-    timings = []
-    for _ in range(3):
-        started = time.perf_counter()
-        resolve_routes(scope, catalog, live_periods=LIVE_PERIODS)
-        timings.append(time.perf_counter() - started)
-    return min(timings)
-
-
-def test_all_trades_of_5000_symbols_resolve_fast() -> None:
+def test_all_trades_of_5000_symbols_resolve() -> None:
     big = big_catalog()
     assert len(big.symbols) == 5000
-    scope = Scope.of({T: Filters()})
-    started = time.perf_counter()
-    found = resolve_routes(scope, big, live_periods=LIVE_PERIODS)  # cold: builds the index too
-    cold = time.perf_counter() - started
-    assert len(found) == 5000
-    assert best_of_3(scope, big) < 0.05
-    assert cold < 0.25  # generous: coverage tracing slows the index build several times
+    found = resolve_routes(Scope.of({T: Filters()}), big, live_periods=LIVE_PERIODS)
+    assert found == {(T, symbol.symbol_id) for symbol in big.symbols}
 
 
-def test_many_filter_entries_resolve_fast() -> None:
+def test_many_filter_entries_resolve_like_matching_each_symbol() -> None:
     big = big_catalog()
     filters = f(
         tuple(f"EX{e:03d}_SPOT_{i}$" for e in range(0, 100, 2) for i in range(10)),
         tuple(f"EX{e:03d}" for e in range(1, 100, 4)),
         tuple(f"A{i:02d}/USD" for i in range(50)),
     )
-    scope = Scope.of({T: filters, Q: filters, DataType.BOOK: filters})
-    catalog_index(big)
-    assert best_of_3(scope, big) < 0.05
+    expected = {s.symbol_id for s in big.symbols if symbol_matches(filters, s, "union")}
+    assert expected
+    assert topics(big, T, filters, "union") == expected
