@@ -278,8 +278,7 @@ class Hub:
         if subscriber.closed or faults is None or not faults.delayed:
             return
         frames = faults.delayed.popleft()
-        self.stats.messages_sent += len(frames)
-        subscriber.messages_sent += len(frames)
+        self._count_sent(subscriber, frames, sum(map(len, frames)))
         subscriber.sink.send_frames(frames)
         subscriber.last_sent_s = self._clock()
 
@@ -295,13 +294,16 @@ class Hub:
 
     def _write(self, subscriber: Subscriber, now_s: float) -> None:
         frames = subscriber.frames
-        self.stats.messages_sent += len(frames)
-        subscriber.messages_sent += len(frames)
-        self.stats.bytes_sent += subscriber.pending_bytes
+        self._count_sent(subscriber, frames, subscriber.pending_bytes)
         subscriber.sink.send_frames(frames)
         subscriber.frames = []
         subscriber.pending_bytes = 0
         subscriber.last_sent_s = now_s
+
+    def _count_sent(self, subscriber: Subscriber, frames: list[bytes], size: int) -> None:
+        self.stats.messages_sent += len(frames)
+        self.stats.bytes_sent += size
+        subscriber.messages_sent += len(frames)
 
     def _enforce_limits(self) -> None:
         for subscriber in list(self._backlogged):
@@ -331,6 +333,7 @@ class Hub:
             subscriber.frames = []
             subscriber.pending_bytes = 0
         subscriber.frames.extend(text_frame(payload) for payload in final_payloads)
+        self._count_sent(subscriber, subscriber.frames, sum(map(len, subscriber.frames)))
         subscriber.sink.send_frames(subscriber.frames)
         subscriber.frames = []
         subscriber.sink.close(code, reason)
