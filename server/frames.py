@@ -6,16 +6,22 @@ here (RSV1 = 0), which RFC 7692 allows per message even when permessage-deflate 
 
 from __future__ import annotations
 
+import struct
+
 _FIN_TEXT = 0x81
+# headers are built once per market event: a table lookup for short payloads, one C call for the usual
+# 126-65535 bytes, instead of building a tuple and two bytes objects
+_SHORT_HEADERS = [bytes((_FIN_TEXT, n)) for n in range(126)]
+_pack_16 = struct.Struct(">BBH").pack
 
 
 def text_frame(payload: bytes) -> bytes:
     """One unfragmented, unmasked text frame carrying ``payload`` (UTF-8 JSON)."""
     n = len(payload)
     if n < 126:
-        return bytes((_FIN_TEXT, n)) + payload
+        return _SHORT_HEADERS[n] + payload
     if n < 65536:
-        return bytes((_FIN_TEXT, 126)) + n.to_bytes(2, "big") + payload
+        return _pack_16(_FIN_TEXT, 126, n) + payload
     return bytes((_FIN_TEXT, 127)) + n.to_bytes(8, "big") + payload
 
 
