@@ -24,22 +24,48 @@ HEARTBEAT = b'{"type":"hearbeat"}'
 _NS_PER_S = 1_000_000_000
 
 
-#: "YYYY-MM-DDTHH:MM:SS." per whole second, so an encoder formats only the sub-second digits; bounded, and
-#: the virtual clock moves forward, so clearing it when full costs one strftime per second afterwards
-_second_prefixes: dict[int, str] = {}
-_MAX_PREFIXES = 4096
+#: Entries per memo of formatted tokens (a few hundred KB each at most).
+_MEMO_SIZE = 4096
 
 
-def format_time(ns: int) -> str:
-    """ISO 8601 UTC with exactly seven fractional digits and ``Z`` (PROTOCOL.md §4.1)."""
-    second = ns // _NS_PER_S
-    prefix = _second_prefixes.get(second)
-    if prefix is None:
-        if len(_second_prefixes) >= _MAX_PREFIXES:
-            _second_prefixes.clear()
-        prefix = _second_prefixes[second] = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+class _Memo(dict[int, str]):
+    """``compute(key)`` memoised, read as ``memo[key]``; forgets everything when full.
+
+    The encoders format the same tokens over and over within a few virtual seconds (the instants shared by a
+    delta, its quote and its trades; a book's prices; the period bounds of every candle). A hit is a plain
+    dict subscript in C, no Python frame: ``__missing__`` runs only on a miss. Clearing rather than evicting
+    keeps that hit path free of bookkeeping.
+    """
+
+    __slots__ = ("_compute",)
+
+    def __init__(self, compute: Callable[[int], str]) -> None:
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, key: int) -> str:
+        if len(self) >= _MEMO_SIZE:
+            self.clear()
+        text = self[key] = self._compute(key)
+        return text
+
+
+def _bounded_memo(compute: Callable[[int], str]) -> Callable[[int], str]:
+    """``compute`` memoised on its argument (see ``_Memo``), as a callable that is itself C code."""
+    return _Memo(compute).__getitem__
+
+
+#: "YYYY-MM-DDTHH:MM:SS." of a whole second since the epoch
+_second_prefix = _bounded_memo(lambda second: time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)))
+
+
+def _iso_time(ns: int) -> str:
     # adding 10**7 and dropping the leading "1" zero-pads to seven digits, cheaper than a format spec
-    return f"{prefix}{str(ns % _NS_PER_S // 100 + 10_000_000)[1:]}Z"
+    return f"{_second_prefix(ns // _NS_PER_S)}{str(ns % _NS_PER_S // 100 + 10_000_000)[1:]}Z"
+
+
+#: ``format_time(ns)``: ISO 8601 UTC with exactly seven fractional digits and ``Z`` (PROTOCOL.md §4.1).
+format_time = _bounded_memo(_iso_time)
 
 
 def format_fixed(units: int, decimals: int) -> str:
@@ -49,10 +75,10 @@ def format_fixed(units: int, decimals: int) -> str:
 
 @cache  # one per precision in use: a handful
 def fixed_formatter(decimals: int) -> Callable[[int], str]:
-    """``format_fixed`` with ``decimals`` bound, so that the encoders pay one call per price or size token."""
+    """``format_fixed`` with ``decimals`` bound and memoised: the encoders' price and size tokens."""
     if decimals <= 0:
         factor = 10**-decimals
-        return lambda units: str(units * factor)
+        return _bounded_memo(lambda units: str(units * factor))
     scale = 10**decimals
 
     def fixed(units: int) -> str:
@@ -64,7 +90,7 @@ def fixed_formatter(decimals: int) -> Callable[[int], str]:
         # adding ``scale`` and dropping the leading "1" zero-pads the fraction, cheaper than a format spec
         return f"{units // scale}.{str(fraction + scale)[1:]}".rstrip("0")
 
-    return fixed
+    return _bounded_memo(fixed)
 
 
 def format_significant(value: float, digits: int = 10) -> str:
