@@ -234,24 +234,22 @@ class BookMaker:
     def _extend(self, side: _Side, first_price: int, count: int, rng: random.Random) -> None:
         """Add ``count`` levels from ``first_price`` away from the touch (bids stop above price 0).
 
-        This builds every lazily created book (dozens of levels each), a large share of the simulator's work,
-        so it skips the general paths: ``first_price`` lies behind the side's worst level, so each new key sorts
-        last and is appended rather than going through ``_Side.set``, and ``_size`` is inlined (same draws).
+        Not recorded as changes: the caller records them if they are to be emitted. This builds every lazily
+        created book (dozens of levels each), a large share of the simulator's work, so it skips the general
+        paths: ``first_price`` lies behind the side's worst level, so each new key sorts last and is appended
+        rather than going through ``_Side.set``, and ``_size`` is inlined (the same draws).
         """
-        gap, sign, size_lots = self.gap_ticks, side.sign, self.size_lots
-        keys, sizes, changes = side.keys, side.sizes, side.changes
-        random = rng.random
+        gap2, sign, size_lots = 2 * self.gap_ticks, side.sign, self.size_lots
+        sizes, append, random = side.sizes, side.keys.append, rng.random
         key = first_price * sign
-        depth = len(keys)
-        for _ in range(count):
+        start = len(side.keys)
+        for depth in range(start, start + count):
             price = key * sign
             if price < 1:
                 return
-            u = 1.0 - random()
-            sizes[price] = changes[price] = _floor(size_lots * (1.0 + depth * 0.1) * u**_SIZE_EXPONENT) or 1
-            keys.append(key)
-            depth += 1
-            key += _floor(random() * 2 * gap) + 1
+            sizes[price] = _floor(size_lots * (1.0 + depth * 0.1) * (1.0 - random()) ** _SIZE_EXPONENT) or 1
+            append(key)
+            key += _floor(random() * gap2) + 1
 
     def update(self, book: Book, mid_ticks: float, spread_multiplier: float = 1.0) -> None:
         """One book event: follow the fair mid if it moved, else one small random change; then fix the depth.
@@ -298,7 +296,10 @@ class BookMaker:
             while len(keys) > MAX_LEVELS:
                 side.set(keys[-1] * side.sign, 0)
         else:
-            self._extend(side, (keys[-1] + self.gap_ticks) * side.sign, MIN_LEVELS - len(keys), self._rng)
+            sign, old_depth = side.sign, len(keys)
+            self._extend(side, (keys[-1] + self.gap_ticks) * sign, MIN_LEVELS - old_depth, self._rng)
+            for key in keys[old_depth:]:
+                side.changes[key * sign] = side.sizes[key * sign]
 
     def _fill(self, side: _Side, touch_price: int) -> None:
         """New levels from ``touch_price`` towards the current best (at most 4), the mid having moved away."""
