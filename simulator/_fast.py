@@ -4,9 +4,10 @@ A frozen slotted dataclass sets every field through ``object.__setattr__`` in it
 costs about 0.3 us per field; the simulator builds hundreds of thousands of events and levels per second.
 Each helper here builds the object as an instance of a plain "twin" class with the very same ``__slots__``
 (plain attribute stores are cheap), then switches its ``__class__`` to the real event class, which CPython
-allows because the two layouts are identical. The per-event helpers allocate the twin with ``object.__new__``
-and store the fields themselves: that skips the class call and the twin's ``__init__`` frame. The result is an ordinary frozen instance: same type, equal,
-hashable and immutable as usual. Only ``simulator/`` uses these; everybody else calls the constructors.
+allows because the two layouts are identical. The result is an ordinary frozen instance: same type, equal,
+hashable and immutable as usual. The per-event helpers allocate the twin with ``object.__new__`` and store the
+fields themselves, which skips the class call and a Python ``__init__`` frame. Only ``simulator/`` uses these;
+everybody else calls the constructors.
 """
 
 from __future__ import annotations
