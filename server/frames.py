@@ -7,19 +7,35 @@ permessage-deflate (RFC 7692 §6: RSV1 = 1 marks a compressed message).
 
 from __future__ import annotations
 
+import struct
+
 _FIN_TEXT = 0x81
 _RSV1 = 0x40
+# headers are built once per market event: a table lookup for short payloads, one C call for the usual
+# 126-65535 bytes, instead of building a tuple and two bytes objects
+_SHORT_HEADERS = [bytes((_FIN_TEXT, n)) for n in range(126)]
+_pack_16 = struct.Struct(">BBH").pack
 
 
 def text_frame(payload: bytes, *, compressed: bool = False) -> bytes:
     """One unfragmented, unmasked text frame carrying ``payload`` (UTF-8 JSON, or its deflated form)."""
-    first = _FIN_TEXT | _RSV1 if compressed else _FIN_TEXT
+    if compressed:
+        return _frame(_FIN_TEXT | _RSV1, payload)
     n = len(payload)
     if n < 126:
-        return bytes((first, n)) + payload
+        return _SHORT_HEADERS[n] + payload
     if n < 65536:
-        return bytes((first, 126)) + n.to_bytes(2, "big") + payload
-    return bytes((first, 127)) + n.to_bytes(8, "big") + payload
+        return _pack_16(_FIN_TEXT, 126, n) + payload
+    return _frame(_FIN_TEXT, payload)
+
+
+def _frame(first_byte: int, payload: bytes) -> bytes:
+    n = len(payload)
+    if n < 126:
+        return bytes((first_byte, n)) + payload
+    if n < 65536:
+        return _pack_16(first_byte, 126, n) + payload
+    return bytes((first_byte, 127)) + n.to_bytes(8, "big") + payload
 
 
 def frame_payload(frame: bytes) -> bytes:

@@ -5,7 +5,9 @@ costs about 0.3 us per field; the simulator builds hundreds of thousands of even
 Each helper here builds the object as an instance of a plain "twin" class with the very same ``__slots__``
 (plain attribute stores are cheap), then switches its ``__class__`` to the real event class, which CPython
 allows because the two layouts are identical. The result is an ordinary frozen instance: same type, equal,
-hashable and immutable as usual. Only ``simulator/`` uses these; everybody else calls the constructors.
+hashable and immutable as usual. The per-event helpers allocate the twin with ``object.__new__`` and store the
+fields themselves, which skips the class call and a Python ``__init__`` frame. Only ``simulator/`` uses these;
+everybody else calls the constructors.
 """
 
 from __future__ import annotations
@@ -14,57 +16,27 @@ from typing import Any
 
 from simulator.events import Bar, BookDelta, ExchangeRate, Level, Quote, TakerSide, Trade
 
+_new = object.__new__
+
 
 class _LevelTwin:
     __slots__ = Level.__slots__
-
-    def __init__(self, price_ticks: int, size_lots: int) -> None:
-        self.price_ticks = price_ticks
-        self.size_lots = size_lots
 
 
 class _TradeTwin:
     __slots__ = Trade.__slots__
 
-    def __init__(self, symbol_id: str, t: int, price: int, size: int, side: TakerSide, uuid: str) -> None:
-        self.symbol_id = symbol_id
-        self.time_exchange_ns = t
-        self.price_ticks = price
-        self.size_lots = size
-        self.taker_side = side
-        self.uuid = uuid
-
 
 class _QuoteTwin:
     __slots__ = Quote.__slots__
-
-    def __init__(self, symbol_id: str, t: int, ask_px: int, ask_sz: int, bid_px: int, bid_sz: int) -> None:
-        self.symbol_id = symbol_id
-        self.time_exchange_ns = t
-        self.ask_price_ticks = ask_px
-        self.ask_size_lots = ask_sz
-        self.bid_price_ticks = bid_px
-        self.bid_size_lots = bid_sz
 
 
 class _DeltaTwin:
     __slots__ = BookDelta.__slots__
 
-    def __init__(self, symbol_id: str, t: int, asks: tuple[Level, ...], bids: tuple[Level, ...]) -> None:
-        self.symbol_id = symbol_id
-        self.time_exchange_ns = t
-        self.asks = asks
-        self.bids = bids
-
 
 class _RateTwin:
     __slots__ = ExchangeRate.__slots__
-
-    def __init__(self, base: str, quote: str, t: int, rate: float) -> None:
-        self.asset_id_base = base
-        self.asset_id_quote = quote
-        self.time_ns = t
-        self.rate = rate
 
 
 class _BarTwin:
@@ -92,35 +64,57 @@ class _BarTwin:
 
 def make_level(price_ticks: int, size_lots: int) -> Level:
     """``Level(price_ticks, size_lots)``."""
-    obj: Any = _LevelTwin(price_ticks, size_lots)
+    obj: Any = _new(_LevelTwin)
+    obj.price_ticks = price_ticks
+    obj.size_lots = size_lots
     obj.__class__ = Level
     return obj  # type: ignore[no-any-return]
 
 
 def make_trade(symbol_id: str, time_ns: int, price_ticks: int, size_lots: int, side: TakerSide, uuid: str) -> Trade:
     """``Trade(...)``, arguments in field order."""
-    obj: Any = _TradeTwin(symbol_id, time_ns, price_ticks, size_lots, side, uuid)
+    obj: Any = _new(_TradeTwin)
+    obj.symbol_id = symbol_id
+    obj.time_exchange_ns = time_ns
+    obj.price_ticks = price_ticks
+    obj.size_lots = size_lots
+    obj.taker_side = side
+    obj.uuid = uuid
     obj.__class__ = Trade
     return obj  # type: ignore[no-any-return]
 
 
 def make_quote(symbol_id: str, time_ns: int, ask_px: int, ask_sz: int, bid_px: int, bid_sz: int) -> Quote:
     """``Quote(...)``, arguments in field order."""
-    obj: Any = _QuoteTwin(symbol_id, time_ns, ask_px, ask_sz, bid_px, bid_sz)
+    obj: Any = _new(_QuoteTwin)
+    obj.symbol_id = symbol_id
+    obj.time_exchange_ns = time_ns
+    obj.ask_price_ticks = ask_px
+    obj.ask_size_lots = ask_sz
+    obj.bid_price_ticks = bid_px
+    obj.bid_size_lots = bid_sz
     obj.__class__ = Quote
     return obj  # type: ignore[no-any-return]
 
 
 def make_delta(symbol_id: str, time_ns: int, asks: tuple[Level, ...], bids: tuple[Level, ...]) -> BookDelta:
     """``BookDelta(...)``, arguments in field order."""
-    obj: Any = _DeltaTwin(symbol_id, time_ns, asks, bids)
+    obj: Any = _new(_DeltaTwin)
+    obj.symbol_id = symbol_id
+    obj.time_exchange_ns = time_ns
+    obj.asks = asks
+    obj.bids = bids
     obj.__class__ = BookDelta
     return obj  # type: ignore[no-any-return]
 
 
 def make_rate(asset_id_base: str, asset_id_quote: str, time_ns: int, rate: float) -> ExchangeRate:
     """``ExchangeRate(...)``, arguments in field order."""
-    obj: Any = _RateTwin(asset_id_base, asset_id_quote, time_ns, rate)
+    obj: Any = _new(_RateTwin)
+    obj.asset_id_base = asset_id_base
+    obj.asset_id_quote = asset_id_quote
+    obj.time_ns = time_ns
+    obj.rate = rate
     obj.__class__ = ExchangeRate
     return obj  # type: ignore[no-any-return]
 

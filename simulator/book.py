@@ -20,9 +20,14 @@ from simulator._fast import make_delta, make_level, make_quote
 from simulator.events import BookDelta, Level, Quote
 
 _log = math.log
+# hot-path truncation of non-negative floats: math.floor equals int() there, and int() on a float goes
+# through CPython's generic type call, about three times the cost
+_floor = math.floor
 #: Fewest levels a side keeps after a book event, and most it holds.
 MIN_LEVELS = 20
 MAX_LEVELS = 50
+#: Resting sizes are heavy-tailed (Pareto, alpha 1.8: ``u ** (-1 / 1.8)``), larger further from the touch.
+_SIZE_EXPONENT = -0.5555555555555556
 
 
 class _Side:
@@ -208,9 +213,8 @@ class BookMaker:
         self.size_lots = max(1.0, size_lots)
 
     def _size(self, depth: int, rng: random.Random) -> int:
-        # heavy-tailed resting sizes (Pareto, alpha 1.8), larger further from the touch
         u = 1.0 - rng.random()
-        return int(self.size_lots * (1.0 + depth * 0.1) * u**-0.5555555555555556) or 1
+        return _floor(self.size_lots * (1.0 + depth * 0.1) * u**_SIZE_EXPONENT) or 1
 
     def initial_book(self, mid_ticks: float, rng: random.Random) -> Book:
         """A fresh book around ``mid_ticks`` with 25-45 levels per side and no pending changes.
@@ -228,16 +232,24 @@ class BookMaker:
         return book
 
     def _extend(self, side: _Side, first_price: int, count: int, rng: random.Random) -> None:
-        """Add ``count`` levels from ``first_price`` away from the touch (bids stop above price 0)."""
-        gap, sign = self.gap_ticks, side.sign
-        price = first_price
-        depth = len(side.keys)
-        for _ in range(count):
+        """Add ``count`` levels from ``first_price`` away from the touch (bids stop above price 0).
+
+        Not recorded as changes: the caller records them if they are to be emitted. This builds every lazily
+        created book (dozens of levels each), a large share of the simulator's work, so it skips the general
+        paths: ``first_price`` lies behind the side's worst level, so each new key sorts last and is appended
+        rather than going through ``_Side.set``, and ``_size`` is inlined (the same draws).
+        """
+        gap2, sign, size_lots = 2 * self.gap_ticks, side.sign, self.size_lots
+        sizes, append, random = side.sizes, side.keys.append, rng.random
+        key = first_price * sign
+        start = len(side.keys)
+        for depth in range(start, start + count):
+            price = key * sign
             if price < 1:
                 return
-            side.set(price, self._size(depth, rng))
-            depth += 1
-            price += sign * (int(rng.random() * 2 * gap) + 1)
+            sizes[price] = _floor(size_lots * (1.0 + depth * 0.1) * (1.0 - random()) ** _SIZE_EXPONENT) or 1
+            append(key)
+            key += _floor(random() * gap2) + 1
 
     def update(self, book: Book, mid_ticks: float, spread_multiplier: float = 1.0) -> None:
         """One book event: follow the fair mid if it moved, else one small random change; then fix the depth.
@@ -284,7 +296,10 @@ class BookMaker:
             while len(keys) > MAX_LEVELS:
                 side.set(keys[-1] * side.sign, 0)
         else:
-            self._extend(side, (keys[-1] + self.gap_ticks) * side.sign, MIN_LEVELS - len(keys), self._rng)
+            sign, old_depth = side.sign, len(keys)
+            self._extend(side, (keys[-1] + self.gap_ticks) * sign, MIN_LEVELS - old_depth, self._rng)
+            for key in keys[old_depth:]:
+                side.changes[key * sign] = side.sizes[key * sign]
 
     def _fill(self, side: _Side, touch_price: int) -> None:
         """New levels from ``touch_price`` towards the current best (at most 4), the mid having moved away."""
@@ -295,25 +310,27 @@ class BookMaker:
             if (best_key is not None and key >= best_key) or key * sign < 1:
                 return
             side.set(key * sign, self._size(depth, rng))
-            key += int(rng.random() * 2 * gap) + 1
+            key += _floor(rng.random() * 2 * gap) + 1
 
     def _noise(self, side: _Side, mid_ticks: float, tol: float) -> None:
         """One small change on ``side``: resize, add, cancel or improve a level near the touch."""
         rng, keys, sizes, sign = self._rng, side.keys, side.sizes, side.sign
-        depth = min(int(-4.0 * _log(1.0 - rng.random())), len(keys) - 1)  # mostly near the touch
+        depth = _floor(-4.0 * _log(1.0 - rng.random()))  # mostly near the touch
+        if depth >= len(keys):
+            depth = len(keys) - 1
         price = keys[depth] * sign
         action = rng.random()
         if action < 0.4:  # resize a resting level (partial cancel or join the queue)
-            side.set(price, max(1, int(sizes[price] * (0.3 + 1.4 * rng.random()))))
+            side.set(price, _floor(sizes[price] * (0.3 + 1.4 * rng.random())) or 1)
         elif action < 0.65:  # a new level just behind an existing one
-            new_price = price + sign * (int(rng.random() * self.gap_ticks) + 1)
+            new_price = price + sign * (_floor(rng.random() * self.gap_ticks) + 1)
             if new_price not in sizes and new_price >= 1:
                 side.set(new_price, self._size(depth + 1, rng))
         elif action < 0.85:  # cancel a whole level (keeping the side non-empty)
             if len(keys) > 1:
                 side.set(price, 0)
         else:  # improve the touch, never past the fair mid's tolerance band
-            new_price = (keys[0] - int(rng.random() * self.gap_ticks) - 1) * sign
+            new_price = (keys[0] - _floor(rng.random() * self.gap_ticks) - 1) * sign
             inside = new_price > mid_ticks + tol if sign > 0 else new_price < mid_ticks - tol
             if inside and new_price >= 1:
                 side.set(new_price, self._size(0, rng))

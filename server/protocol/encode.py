@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
-from functools import lru_cache
+from collections.abc import Callable, Iterable
+from functools import cache
 
 from simulator.catalog import Symbol
 from simulator.events import Bar, BookDelta, Level, Quote, Trade
@@ -24,26 +24,73 @@ HEARTBEAT = b'{"type":"hearbeat"}'
 _NS_PER_S = 1_000_000_000
 
 
-@lru_cache(maxsize=4096)
-def _second_prefix(second: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+#: Entries per memo of formatted tokens (a few hundred KB each at most).
+_MEMO_SIZE = 4096
 
 
-def format_time(ns: int) -> str:
-    """ISO 8601 UTC with exactly seven fractional digits and ``Z`` (PROTOCOL.md §4.1)."""
-    second, fraction_ns = divmod(ns, _NS_PER_S)
-    return f"{_second_prefix(second)}.{fraction_ns // 100:07d}Z"
+class _Memo(dict[int, str]):
+    """``compute(key)`` memoised, read as ``memo[key]``; forgets everything when full.
+
+    The encoders format the same tokens over and over within a few virtual seconds (the instants shared by a
+    delta, its quote and its trades; a book's prices; the period bounds of every candle). A hit is a plain
+    dict subscript in C, no Python frame: ``__missing__`` runs only on a miss. Clearing rather than evicting
+    keeps that hit path free of bookkeeping.
+    """
+
+    __slots__ = ("_compute",)
+
+    def __init__(self, compute: Callable[[int], str]) -> None:
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, key: int) -> str:
+        if len(self) >= _MEMO_SIZE:
+            self.clear()
+        text = self[key] = self._compute(key)
+        return text
+
+
+def _bounded_memo(compute: Callable[[int], str]) -> Callable[[int], str]:
+    """``compute`` memoised on its argument (see ``_Memo``), as a callable that is itself C code."""
+    return _Memo(compute).__getitem__
+
+
+#: "YYYY-MM-DDTHH:MM:SS." of a whole second since the epoch
+_second_prefix = _bounded_memo(lambda second: time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)))
+
+
+def _iso_time(ns: int) -> str:
+    # adding 10**7 and dropping the leading "1" zero-pads to seven digits, cheaper than a format spec
+    return f"{_second_prefix(ns // _NS_PER_S)}{str(ns % _NS_PER_S // 100 + 10_000_000)[1:]}Z"
+
+
+#: ``format_time(ns)``: ISO 8601 UTC with exactly seven fractional digits and ``Z`` (PROTOCOL.md §4.1).
+format_time = _bounded_memo(_iso_time)
 
 
 def format_fixed(units: int, decimals: int) -> str:
     """``units * 10**-decimals`` as a plain decimal token, trailing zeros dropped: (425, 2) -> ``4.25``."""
+    return fixed_formatter(decimals)(units)
+
+
+@cache  # one per precision in use: a handful
+def fixed_formatter(decimals: int) -> Callable[[int], str]:
+    """``format_fixed`` with ``decimals`` bound and memoised: the encoders' price and size tokens."""
     if decimals <= 0:
-        return str(units * 10**-decimals)
-    sign = "-" if units < 0 else ""
-    whole, fraction = divmod(abs(units), 10**decimals)
-    if fraction == 0:
-        return f"{sign}{whole}"
-    return f"{sign}{whole}.{fraction:0{decimals}d}".rstrip("0")
+        factor = 10**-decimals
+        return _bounded_memo(lambda units: str(units * factor))
+    scale = 10**decimals
+
+    def fixed(units: int) -> str:
+        if units < 0:
+            return "-" + fixed(-units)
+        fraction = units % scale
+        if fraction == 0:
+            return str(units // scale)
+        # adding ``scale`` and dropping the leading "1" zero-pads the fraction, cheaper than a format spec
+        return f"{units // scale}.{str(fraction + scale)[1:]}".rstrip("0")
+
+    return _bounded_memo(fixed)
 
 
 def format_significant(value: float, digits: int = 10) -> str:
@@ -71,44 +118,47 @@ def encode_reconnect(within_seconds: int, before_time_ns: int) -> bytes:
 
 
 class SymbolCodec:
-    """Encoders for one symbol's streams, with its id and precisions baked in once."""
+    """Encoders for one symbol's streams, with its id and precisions baked in once.
 
-    __slots__ = ("_head", "_price_decimals", "_size_decimals", "symbol_id")
+    The trade, quote and book-delta encoders run once per market event: they splice pre-built per-type heads
+    and call the bound ``price``/``size`` formatters directly, since every attribute lookup and call counts here.
+    """
+
+    __slots__ = ("_book_head", "_head", "_quote_head", "_trade_head", "price", "size", "symbol_id")
 
     def __init__(self, symbol: Symbol) -> None:
         self.symbol_id = symbol.symbol_id
-        self._price_decimals = symbol.price_decimals
-        self._size_decimals = symbol.size_decimals
+        #: a price in ticks as its wire token
+        self.price = fixed_formatter(symbol.price_decimals)
+        #: a size in lots as its wire token
+        self.size = fixed_formatter(symbol.size_decimals)
         self._head = {
             data_type: f'{{"type":"{data_type.value}","symbol_id":"{symbol.symbol_id}","sequence":'
             for data_type in DataType
             if data_type.is_symbol_stream
         }
-
-    def price(self, ticks: int) -> str:
-        """A price in ticks as its wire token."""
-        return format_fixed(ticks, self._price_decimals)
-
-    def size(self, lots: int) -> str:
-        """A size in lots as its wire token."""
-        return format_fixed(lots, self._size_decimals)
+        self._trade_head = self._head[DataType.TRADE]
+        self._quote_head = self._head[DataType.QUOTE]
+        self._book_head = self._head[DataType.BOOK]
 
     def trade(self, trade: Trade, sequence: int, time_coinapi_ns: int) -> bytes:
         """A ``trade`` frame (PROTOCOL.md §3.1)."""
+        # ``_value_`` is the plain instance field behind the ``value`` property, several times cheaper to read
         return (
-            f"{self._head[DataType.TRADE]}{sequence},"
+            f"{self._trade_head}{sequence},"
             f'"time_exchange":"{format_time(trade.time_exchange_ns)}","time_coinapi":"{format_time(time_coinapi_ns)}",'
             f'"uuid":"{trade.uuid}","price":{self.price(trade.price_ticks)},"size":{self.size(trade.size_lots)},'
-            f'"taker_side":"{trade.taker_side.value}"}}'
+            f'"taker_side":"{trade.taker_side._value_}"}}'
         ).encode()
 
     def quote(self, quote: Quote, sequence: int, time_coinapi_ns: int) -> bytes:
         """A ``quote`` frame (PROTOCOL.md §3.2)."""
+        price, size = self.price, self.size
         return (
-            f"{self._head[DataType.QUOTE]}{sequence},"
+            f"{self._quote_head}{sequence},"
             f'"time_exchange":"{format_time(quote.time_exchange_ns)}","time_coinapi":"{format_time(time_coinapi_ns)}",'
-            f'"ask_price":{self.price(quote.ask_price_ticks)},"ask_size":{self.size(quote.ask_size_lots)},'
-            f'"bid_price":{self.price(quote.bid_price_ticks)},"bid_size":{self.size(quote.bid_size_lots)}}}'
+            f'"ask_price":{price(quote.ask_price_ticks)},"ask_size":{size(quote.ask_size_lots)},'
+            f'"bid_price":{price(quote.bid_price_ticks)},"bid_size":{size(quote.bid_size_lots)}}}'
         ).encode()
 
     def book(
@@ -131,10 +181,15 @@ class SymbolCodec:
         ).encode()
 
     def book_delta(self, delta: BookDelta, sequence: int, time_coinapi_ns: int) -> bytes:
-        """An incremental ``book`` frame; a level with size 0 is a deletion (PROTOCOL.md §3.3)."""
-        return self.book(
-            DataType.BOOK, delta.asks, delta.bids, sequence, delta.time_exchange_ns, time_coinapi_ns, is_snapshot=False
-        )
+        """An incremental ``book`` frame; a level with size 0 is a deletion (PROTOCOL.md §3.3).
+
+        The same bytes as ``book(DataType.BOOK, ..., is_snapshot=False)``, spelled out because it runs per event.
+        """
+        return (
+            f"{self._book_head}{sequence},"
+            f'"time_exchange":"{format_time(delta.time_exchange_ns)}","time_coinapi":"{format_time(time_coinapi_ns)}",'
+            f'"is_snapshot":false,"asks":[{self._levels(delta.asks)}],"bids":[{self._levels(delta.bids)}]}}'
+        ).encode()
 
     def bar(self, bar: Bar, sequence: int) -> bytes:
         """An ``ohlcv`` frame (PROTOCOL.md §3.6)."""
@@ -150,4 +205,4 @@ class SymbolCodec:
 
     def _levels(self, levels: Iterable[Level]) -> str:
         price, size = self.price, self.size
-        return ",".join(f'{{"price":{price(level.price_ticks)},"size":{size(level.size_lots)}}}' for level in levels)
+        return ",".join([f'{{"price":{price(level.price_ticks)},"size":{size(level.size_lots)}}}' for level in levels])
