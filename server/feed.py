@@ -213,30 +213,32 @@ class Feed:
     def route_added(self, key: RouteKey) -> None:
         """Hub callback: encode the stream from now on; have the market build the candles someone wants;
         remember wanted cross rates (they are computed, not simulated)."""
-        data_type, topic = key
-        if data_type in _COUNTED:
-            self._listen(topic, data_type, True)
-        elif data_type is DataType.OHLCV:
-            self._want_bars(topic, True)
-        elif data_type is DataType.EXRATE:
-            base, quote = topic.split("/")
-            if quote != _REFERENCE_ASSET:
-                self._crosses.setdefault(base, set()).add(quote)
+        self._route_wanted(key, True)
 
     def route_removed(self, key: RouteKey) -> None:
         """Hub callback: stop encoding a stream, building candles, computing a cross rate, that nobody wants."""
+        self._route_wanted(key, False)
+
+    def _route_wanted(self, key: RouteKey, wanted: bool) -> None:
         data_type, topic = key
         if data_type in _COUNTED:
-            self._listen(topic, data_type, False)
+            self._listen(topic, data_type, wanted)
         elif data_type is DataType.OHLCV:
-            self._want_bars(topic, False)
+            self._want_bars(topic, wanted)
         elif data_type is DataType.EXRATE:
-            base, quote = topic.split("/")
-            quotes = self._crosses.get(base)
-            if quotes is not None:
-                quotes.discard(quote)
-                if not quotes:
-                    del self._crosses[base]
+            self._want_cross(topic, wanted)
+
+    def _want_cross(self, topic: str, wanted: bool) -> None:
+        base, quote = topic.split("/")
+        if quote == _REFERENCE_ASSET:
+            return
+        quotes = self._crosses.setdefault(base, set())
+        if wanted:
+            quotes.add(quote)
+            return
+        quotes.discard(quote)
+        if not quotes:
+            del self._crosses[base]
 
     def _listen(self, symbol_id: str, data_type: DataType, listened: bool) -> None:
         # A replay's topics may name symbols the market does not have (and it never uses the channels).
