@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 
-from .frames import frame_payload, text_frame
+from .frames import compressed_text_frame, frame_payload
 
 #: RFC 7692 §7.2.1: a sync flush ends with an empty stored block, which the sender removes
 _SYNC_TAIL = b"\x00\x00\xff\xff"
@@ -43,7 +43,7 @@ class FrameDeflater:
         if self._reset_each_message:
             encoder = self._encoder = zlib.compressobj(**self._settings)
         data = encoder.compress(payload) + encoder.flush(zlib.Z_SYNC_FLUSH)
-        return text_frame(data[: -len(_SYNC_TAIL)], compressed=True)
+        return compressed_text_frame(data[: -len(_SYNC_TAIL)])
 
 
 def deflater_for(extensions: Sequence[object]) -> FrameDeflater | None:

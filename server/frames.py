@@ -17,16 +17,19 @@ _SHORT_HEADERS = [bytes((_FIN_TEXT, n)) for n in range(126)]
 _pack_16 = struct.Struct(">BBH").pack
 
 
-def text_frame(payload: bytes, *, compressed: bool = False) -> bytes:
-    """One unfragmented, unmasked text frame carrying ``payload`` (UTF-8 JSON, or its deflated form)."""
-    if compressed:
-        return _frame(_FIN_TEXT | _RSV1, payload)
+def text_frame(payload: bytes) -> bytes:
+    """One unfragmented, unmasked text frame carrying ``payload`` (UTF-8 JSON)."""
     n = len(payload)
     if n < 126:
         return _SHORT_HEADERS[n] + payload
     if n < 65536:
         return _pack_16(_FIN_TEXT, 126, n) + payload
     return _frame(_FIN_TEXT, payload)
+
+
+def compressed_text_frame(payload: bytes) -> bytes:
+    """A text frame whose ``payload`` is a deflated message (RSV1 set, RFC 7692 §6)."""
+    return _frame(_FIN_TEXT | _RSV1, payload)
 
 
 def _frame(first_byte: int, payload: bytes) -> bytes:

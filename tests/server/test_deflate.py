@@ -12,7 +12,7 @@ from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
 from server.deflate import FrameDeflater, deflater_for
-from server.frames import text_frame
+from server.frames import compressed_text_frame, text_frame
 
 WINDOW_BITS = 12
 PAYLOADS = st.lists(st.binary(max_size=3000) | st.text(max_size=500).map(str.encode), max_size=12)
@@ -86,4 +86,4 @@ def test_no_deflater_without_the_extension() -> None:
 
 def test_compressed_frames_set_rsv1_only_when_asked() -> None:
     assert text_frame(b"{}")[0] == 0x81
-    assert text_frame(b"{}", compressed=True)[0] == 0xC1
+    assert compressed_text_frame(b"{}")[0] == 0xC1
