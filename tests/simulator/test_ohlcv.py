@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import bisect
 import collections
+from typing import Literal
 
 import pytest
-from sim_helpers import SECOND_NS, START_NS, run, subset
+from sim_helpers import SECOND_NS, START_NS, digest, run, subset
 
 from simulator.catalog import Catalog
 from simulator.events import Bar, MarketEvent, Trade
@@ -209,3 +210,55 @@ def test_wanting_bars_needs_a_wanted_bars_market_and_a_live_period(small_catalog
         market.want_bars(symbol_id, "1MTH", True)
     with pytest.raises(KeyError):
         market.want_bars("NOPE", "1SEC", True)
+
+
+# (virtual seconds after the start, symbol rank by trade rate, period, wanted): some turned on mid-candle
+_WANT_SCRIPT = (
+    (0.0, 0, "1SEC", True),
+    (0.0, 0, "1MIN", True),
+    (0.0, 1, "5SEC", True),
+    (0.0, 2, "6SEC", True),
+    (0.0, 60, "10SEC", True),
+    (17.4, 1, "1MIN", True),
+    (17.4, 2, "30SEC", True),
+    (17.4, 3, "4SEC", True),
+    (17.4, 0, "2MIN", True),
+    (30.0, 100, "1MIN", True),
+    (43.0, 0, "1SEC", False),
+    (43.0, 3, "1HRS", True),
+    (43.0, 4, "10SEC", True),
+    (43.0, 9, "3SEC", True),
+    (77.7, 1, "5SEC", False),
+    (77.7, 0, "1SEC", True),
+    (77.7, 4, "1DAY", True),
+    (101.2, 9, "3SEC", False),
+    (101.2, 5, "15SEC", True),
+)
+
+
+def _golden_bars(catalog: Catalog, bars: Literal["all", "wanted"]) -> list[Bar]:
+    """The bars of 130 busy virtual seconds, starting mid-second, following ``_WANT_SCRIPT`` when ``wanted``."""
+    start = START_NS + 300_000_000
+    market = Market(catalog, seed=11, start_ns=start, rate_scale=3.0, bars=bars)
+    by_rate = [s.symbol_id for s in sorted(catalog.symbols, key=lambda s: (-s.trade_rate, s.symbol_id))]
+    events: list[MarketEvent] = []
+    for at, rank, period_id, wanted in (*_WANT_SCRIPT, (130.0, 0, "", False)):
+        events += market.advance(start + int(at * SECOND_NS))
+        if bars == "wanted" and period_id:
+            market.want_bars(by_rate[rank], period_id, wanted)
+    return [e for e in events if isinstance(e, Bar)]
+
+
+@pytest.mark.parametrize(
+    ("bars", "count", "expected"),
+    [
+        ("all", 69022, "56e3a051eeb7ff3753a810895d34d819325c4b0db02416379707f640ba113d69"),
+        ("wanted", 400, "3259fa7512ccb00b214653117d5180b316c5ad572355b5dcc8be1964e5520636"),
+    ],
+)
+def test_bars_match_the_golden_digest(
+    small_catalog: Catalog, bars: Literal["all", "wanted"], count: int, expected: str
+) -> None:
+    """Every ``Bar`` field, order and sequence is pinned: the engine's bookkeeping may change, its output not."""
+    events = _golden_bars(small_catalog, bars)
+    assert (len(events), digest(events)) == (count, expected)
