@@ -42,7 +42,9 @@ class _RateTwin:
 class _BarTwin:
     __slots__ = Bar.__slots__
 
-    def __init__(self, symbol_id: str, period_id: str, c: list[int], is_final: bool, t: int, sequence: int) -> None:
+    def __init__(
+        self, symbol_id: str, period_id: str, values: list[int], at: int, is_final: bool, t: int, sequence: int
+    ) -> None:
         self.symbol_id = symbol_id
         self.period_id = period_id
         (
@@ -56,7 +58,7 @@ class _BarTwin:
             self.price_close_ticks,
             self.volume_traded_lots,
             self.trades_count,
-        ) = c[:10]
+        ) = values[at : at + 10]
         self.is_final = is_final
         self.time_ns = t
         self.sequence = sequence
@@ -119,8 +121,10 @@ def make_rate(asset_id_base: str, asset_id_quote: str, time_ns: int, rate: float
     return obj  # type: ignore[no-any-return]
 
 
-def make_bar(symbol_id: str, period_id: str, candle: list[int], is_final: bool, time_ns: int, sequence: int) -> Bar:
-    """``Bar(...)`` whose ten fields from ``time_period_start_ns`` to ``trades_count`` are ``candle[:10]``."""
-    obj: Any = _BarTwin(symbol_id, period_id, candle, is_final, time_ns, sequence)
+def make_bar(
+    symbol_id: str, period_id: str, values: list[int], at: int, is_final: bool, time_ns: int, sequence: int
+) -> Bar:
+    """``Bar(...)`` whose ten fields from ``time_period_start_ns`` to ``trades_count`` are ``values[at : at + 10]``."""
+    obj: Any = _BarTwin(symbol_id, period_id, values, at, is_final, time_ns, sequence)
     obj.__class__ = Bar
     return obj  # type: ignore[no-any-return]

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import bisect
 import collections
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sim_helpers import SECOND_NS, START_NS, digest, run, subset
 
 from simulator.catalog import Catalog
@@ -262,3 +264,115 @@ def test_bars_match_the_golden_digest(
     """Every ``Bar`` field, order and sequence is pinned: the engine's bookkeeping may change, its output not."""
     events = _golden_bars(small_catalog, bars)
     assert (len(events), digest(events)) == (count, expected)
+
+
+_DAY_NS = 86_400 * SECOND_NS
+_SYMBOLS = ["A", "B", "C"]
+# gaps between trades: same instant, within a second, a few seconds, past a minute, past an hour
+_gaps = st.one_of(
+    st.just(0),
+    st.integers(1, SECOND_NS),
+    st.integers(0, 7 * SECOND_NS),
+    st.integers(50 * SECOND_NS, 130 * SECOND_NS),
+    st.integers(3_000 * SECOND_NS, 3_700 * SECOND_NS),
+)
+_trades = st.lists(
+    st.tuples(_gaps, st.integers(0, len(_SYMBOLS) - 1), st.integers(1, 50), st.integers(1, 9)), max_size=40
+)
+# (seconds after the start, symbol, period, wanted)
+_toggles = st.lists(
+    st.tuples(st.integers(0, 8_000), st.integers(0, len(_SYMBOLS) - 1), st.sampled_from(LIVE_PERIODS), st.booleans()),
+    max_size=30,
+)
+
+
+def _timeline(start_ns: int, gaps: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """(time, symbol index, price, size) in feed order: by time, then symbol index, as the market feeds them.
+
+    Only the first 8000 virtual seconds, to keep the recomputation quick.
+    """
+    trades, t = [], start_ns
+    for gap, index, price, size in gaps:
+        t += gap
+        if t > start_ns + 8_000 * SECOND_NS:
+            break
+        trades.append((t, index, price, size))
+    trades.sort(key=lambda trade: (trade[0], trade[1]))
+    return trades
+
+
+def _reference_bars(trades: list[tuple[int, int, int, int]], seconds: range) -> list[Bar]:
+    """Every bar at each whole second of ``seconds``, recomputed from all the trades (PROTOCOL.md §3.6)."""
+    bars, counts = [], [0] * len(_SYMBOLS)
+    for t in seconds:
+        before = [trade for trade in trades if trade[0] < t]
+        for period_id in LIVE_PERIODS:
+            length = PERIOD_SECONDS[period_id] * SECOND_NS
+            if t % length == 0:
+                start, since, is_final = t - length, t - length, True
+            elif t % INTERIM_EVERY_NS == 0:
+                start, since, is_final = t - t % length, max(t - INTERIM_EVERY_NS, t - t % length), False
+            else:
+                continue
+            # emitted: the symbols with trades since the candle was last emitted, by their first such trade
+            firsts = {}
+            for position, (time_ns, index, _, _) in enumerate(before):
+                if time_ns >= since:
+                    firsts.setdefault(index, position)
+            for index in sorted(firsts, key=firsts.__getitem__):
+                c = [trade for trade in before if trade[1] == index and trade[0] >= start]
+                counts[index] += 1
+                prices = [trade[2] for trade in c]
+                bars.append(
+                    Bar(
+                        *(_SYMBOLS[index], period_id, start, start + length, c[0][0], c[-1][0], prices[0]),
+                        *(max(prices), min(prices), prices[-1], sum(trade[3] for trade in c), len(c)),
+                        *(is_final, t, counts[index]),
+                    )
+                )
+    return bars
+
+
+def _drive(
+    engine: OhlcvEngine, trades: list[tuple[int, int, int, int]], seconds: range, toggles: dict[int, list[Any]]
+) -> list[Bar]:
+    """Feed ``engine`` as the market does, calling ``want`` after the whole seconds that have toggles."""
+    out: list[MarketEvent] = []
+    pending = iter(trades)
+    trade = next(pending, None)
+    for t in seconds:
+        while trade is not None and trade[0] < t:
+            engine.add_trade(trade[1], trade[0], trade[2], trade[3])
+            trade = next(pending, None)
+        engine.on_second(t, out)
+        for index, period_id, wanted in toggles.get(t, ()):
+            engine.want(index, period_id, wanted)
+    return _bars(out)
+
+
+@settings(max_examples=60, deadline=None)
+@given(gaps=_trades, toggles=_toggles, before_day_s=st.integers(0, 400), offset_ns=st.integers(0, SECOND_NS - 1))
+def test_bars_of_any_trades_match_a_recomputation_and_wanted_ones_match_all(
+    gaps: list[tuple[int, int, int, int]], toggles: list[tuple[int, int, str, bool]], before_day_s: int, offset_ns: int
+) -> None:
+    """Lazy folding and counting give the bars recomputed from scratch; a wanted pair's bars are the same bars."""
+    start = START_NS + _DAY_NS - before_day_s * SECOND_NS + offset_ns  # a few minutes before midnight UTC
+    trades = _timeline(start, gaps)
+    end = max([start, *(trade[0] for trade in trades)]) + 130 * SECOND_NS
+    seconds = range(start - start % SECOND_NS + SECOND_NS, end, SECOND_NS)
+    everything = _drive(OhlcvEngine(_SYMBOLS), trades, seconds, {})
+    assert everything == _reference_bars(trades, seconds)
+
+    schedule: dict[int, list[Any]] = collections.defaultdict(list)
+    for at_s, index, period_id, wanted in toggles:
+        schedule[seconds[0] + at_s * SECOND_NS].append((index, period_id, wanted))
+    by_second = dict(schedule)
+    wanted_pairs: set[tuple[str, str]] = set()
+    expected = []
+    for bar in everything:
+        while by_second and min(by_second) < bar.time_ns:
+            for index, period_id, wanted in by_second.pop(min(by_second)):
+                (wanted_pairs.add if wanted else wanted_pairs.discard)((_SYMBOLS[index], period_id))
+        if (bar.symbol_id, bar.period_id) in wanted_pairs:
+            expected.append(bar)
+    assert _drive(OhlcvEngine(_SYMBOLS, all_bars=False), trades, seconds, schedule) == expected
