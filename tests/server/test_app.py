@@ -13,6 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from server.app import create_app
 from server.config import Settings
+from server.emulator import Emulator
 
 START_NS = 1_704_067_200_000_000_000
 BTC = "BINANCE_SPOT_BTC_USDT"
@@ -166,3 +167,17 @@ def test_rest_metadata_and_errors(client: TestClient) -> None:
     periods = client.get("/v1/ohlcv/periods", headers=KEY).json()
     assert {"period_id": "1MIN", "length_seconds": 60}.items() <= periods[10].items()
     assert client.get("/ready").json()["status"] == "ready"
+
+
+def test_connections_sending_the_same_hello_share_one_resolved_route_set() -> None:
+    emulator = Emulator(Settings(start_time_ns=START_NS, rate_scale=0.5))
+    with (
+        TestClient(create_app(emulator=emulator)) as client,
+        client.websocket_connect("/v1/") as first,
+        client.websocket_connect("/v1/") as second,
+    ):
+        for ws in (first, second):
+            ws.send_text(hello(subscribe_data_type=["trade"], subscribe_filter_exchange_id=["BINANCE"]))
+            assert receive(ws)["type"] == "trade"
+        one, other = emulator.hub.subscribers
+        assert one.routes is other.routes and len(one.routes) > 10
