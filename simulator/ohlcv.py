@@ -277,20 +277,17 @@ class OhlcvEngine:
             found.sort()
             for item in found:
                 st = states[item & mask]
-                sequence = self._sequence(st, pi, second_ns)
+                sequence = self._sequence(st, pi, due, second_ns)
                 self._append_bar(out, item & mask, pi, is_final, second_ns, sequence)
 
-    def _sequence(self, st: list[int], pi: int, second_ns: int) -> int:
-        """The sequence of the symbol's bar of period ``pi`` at ``second_ns``: its candles emitted before it."""
+    def _sequence(self, st: list[int], pi: int, due: list[tuple[int, int, bool]], second_ns: int) -> int:
+        """The sequence of the symbol's bar of period ``pi`` at ``second_ns``: its candles emitted before it.
+
+        Those are the ones counted up to the second before, plus its bars of the periods up to ``pi`` now.
+        """
         self._settle(st, second_ns - _NS)
         last = st[_LAST]
-        sequence = st[_SEQUENCE]
-        interims = second_ns % INTERIM_EVERY_NS == 0 and last >= second_ns - INTERIM_EVERY_NS
-        for length in self._lengths[: pi + 1]:
-            end = last - last % length + length
-            if end == second_ns or (interims and end > second_ns):
-                sequence += 1
-        return sequence
+        return st[_SEQUENCE] + sum(1 for pj, since, _ in due if pj <= pi and last >= since)
 
     def _emit_all(self, due: list[tuple[int, int, bool]], second_ns: int, out: list[MarketEvent]) -> None:
         """Append every bar due at ``second_ns``, counting each as its symbol's next."""
