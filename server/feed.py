@@ -274,7 +274,7 @@ class Feed:
         for data_type, topic in sorted(with_snapshot, key=lambda key: (key[0].value, key[1])):
             if data_type is DataType.BOOK:
                 frames.append(text_frame(self._book_snapshot(self._channels[topic])))
-            elif data_type.is_metadata:
+            else:  # a metadata type: _SNAPSHOT_TYPES holds nothing else
                 frames.append(text_frame(self.metadata.frame(data_type, topic)))
         return frames
 
