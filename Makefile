@@ -6,6 +6,8 @@ LOCK   := requirements.lock
 HOST   ?= 127.0.0.1
 PORT   ?= 8765
 ARGS   ?=
+# the C speedups are built by the install: a changed source reinstalls
+CSRC   := $(wildcard simulator/*.c server/protocol/*.c)
 
 .PHONY: run test lint typecheck unit bench lock clean
 
@@ -14,11 +16,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=24"
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml $(LOCK)
+$(VENV)/.installed: $(BIN)/python pyproject.toml $(LOCK) $(CSRC)
 	$(BIN)/pip install -q -c $(LOCK) -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(BIN)/python pyproject.toml $(LOCK)
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml $(LOCK) $(CSRC)
 	$(BIN)/pip install -q -c $(LOCK) -e ".[dev]"
 	touch $(VENV)/.installed $@
 
@@ -37,7 +39,7 @@ unit: $(VENV)/.installed-dev
 
 test: lint typecheck unit
 
-$(VENV)/.installed-bench: $(BIN)/python pyproject.toml $(LOCK)
+$(VENV)/.installed-bench: $(BIN)/python pyproject.toml $(LOCK) $(CSRC)
 	$(BIN)/pip install -q -c $(LOCK) -e ".[dev,bench]"
 	touch $(VENV)/.installed $(VENV)/.installed-dev $@
 
@@ -51,4 +53,4 @@ lock:
 	/tmp/coinapi-emulator-uv/bin/uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11 -o $(LOCK)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage simulator/*.so server/protocol/*.so build

@@ -275,6 +275,13 @@ class BookMaker:
         if not MIN_LEVELS <= len(bid_keys) <= MAX_LEVELS:
             self._fix_depth(bids)
 
+    def step(
+        self, book: Book, mid_ticks: float, spread_multiplier: float, symbol_id: str, time_ns: int
+    ) -> list[BookDelta | Quote]:
+        """``update`` then ``book.emit``: one background book event and what it changed, in one call."""
+        self.update(book, mid_ticks, spread_multiplier)
+        return book.emit(symbol_id, time_ns)
+
     def _reprice(self, asks: _Side, bids: _Side, mid_ticks: float, hs: float, tol: float, far: float) -> None:
         """Pull the quotes the fair mid ran over; refill a side whose touch was left ``far`` behind."""
         ask_keys, bid_keys = asks.keys, bids.keys

@@ -17,13 +17,18 @@ from heapq import heapify, heapreplace
 from typing import Literal
 
 from simulator._fast import make_rate, make_trade
-from simulator.book import Book, BookMaker
+from simulator.book import Book
 from simulator.catalog import Catalog, Symbol, SymbolType
 from simulator.events import MarketEvent, TakerSide
 from simulator.flow import TradeFlow
 from simulator.ohlcv import OhlcvEngine
 from simulator.price import STEP_NS, AssetFactor, PriceFactors, SymbolPricer
 from simulator.rng import stable_seed, symbol_rng
+
+try:  # the C twin of simulator/book.py: the same events, several times faster
+    from simulator._speedups import BookMaker
+except ImportError:  # built without a C compiler
+    from simulator.book import BookMaker
 
 _NS = 1_000_000_000
 _STEP_SIGMA = math.sqrt(STEP_NS / 1e9 / (365.0 * 86_400.0))
@@ -294,9 +299,8 @@ class Market:
         state.next_book_ns = t + (_floor(-_log(1.0 - state.rng.random()) * state.us_per_book) + 1) * 1000
         if state.halted:
             return ()
-        book = state._book or state.book
-        state.book_maker.update(book, state.pricer.fair_mid_ticks(t, self._factors), state.spread_multiplier)
-        return book.emit(state.symbol_id, t)
+        mid = state.pricer.fair_mid_ticks(t, self._factors)
+        return state.book_maker.step(state._book or state.book, mid, state.spread_multiplier, state.symbol_id, t)
 
     def _trade(self, state: SymbolState, t: int) -> Sequence[MarketEvent]:
         flow = state.flow

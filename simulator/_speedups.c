@@ -1,0 +1,1187 @@
+/*
+ * simulator._speedups: the order book and its liquidity model in C.
+ *
+ * ``Book`` and ``BookMaker`` here have the API and the behaviour of the pure-Python classes in
+ * ``simulator/book.py``, which stay the reference: the same calls give the same levels, the same events
+ * and the same random draws, in the same order, from the same generator (its ``random`` method is called
+ * for every draw, so a ``random.Random`` subclass works too). tests/simulator/test_speedups.py holds the
+ * two to that, event for event. The market spends most of its time in the book; done in C, a book event
+ * costs a few method calls instead of a few hundred bytecodes.
+ *
+ * Prices (ticks) and sizes (lots) are 64-bit here, where Python's are unbounded: the catalogue's largest
+ * are below 2**53 by orders of magnitude, which also keeps their comparisons with float mids exact.
+ *
+ * Events are built as the frozen slotted dataclasses of ``simulator.events``: allocated with the type's
+ * own allocator, their slots filled through the offsets of the slot descriptors (what the frozen
+ * ``__init__`` would store, without its ``object.__setattr__`` per field).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef long long i64;
+
+/* Fewest levels a side keeps after a book event, and most it holds (book.py MIN_LEVELS, MAX_LEVELS). */
+#define MIN_LEVELS 20
+#define MAX_LEVELS 50
+/* Resting sizes are Pareto with alpha 1.8 (book.py _SIZE_EXPONENT). */
+#define SIZE_EXPONENT (-0.5555555555555556)
+
+/* ------------------------------------------------------------------------------------------------------ */
+/* event construction                                                                                     */
+
+static PyTypeObject *level_type, *delta_type, *quote_type;
+static Py_ssize_t level_price_at, level_size_at;
+static Py_ssize_t delta_at[4]; /* symbol_id, time_exchange_ns, asks, bids */
+static Py_ssize_t quote_at[6]; /* symbol_id, time_exchange_ns, ask price, ask size, bid price, bid size */
+static PyObject *empty_tuple;
+
+static int
+slot_offset(PyTypeObject *type, const char *name, Py_ssize_t *offset)
+{
+    PyObject *descr = PyObject_GetAttrString((PyObject *)type, name);
+    if (descr == NULL) {
+        return -1;
+    }
+    if (!Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyErr_Format(PyExc_TypeError, "%s.%s is not a slot", type->tp_name, name);
+        Py_DECREF(descr);
+        return -1;
+    }
+    *offset = ((PyMemberDescrObject *)descr)->d_member->offset;
+    Py_DECREF(descr);
+    return 0;
+}
+
+/* Store ``value`` (a new reference, stolen; NULL on error) into a fresh instance's slot. */
+static inline void
+put_slot(PyObject *obj, Py_ssize_t offset, PyObject *value)
+{
+    *(PyObject **)((char *)obj + offset) = value;
+}
+
+static PyObject *
+new_level(i64 price, i64 size)
+{
+    PyObject *obj = level_type->tp_alloc(level_type, 0);
+    if (obj == NULL) {
+        return NULL;
+    }
+    PyObject *p = PyLong_FromLongLong(price);
+    PyObject *s = PyLong_FromLongLong(size);
+    put_slot(obj, level_price_at, p);
+    put_slot(obj, level_size_at, s);
+    if (p == NULL || s == NULL) {
+        Py_DECREF(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+/* ``values`` are new references, stolen (also on error); NULL entries mean an earlier failure. */
+static PyObject *
+new_event(PyTypeObject *type, const Py_ssize_t *offsets, PyObject **values, int count)
+{
+    PyObject *obj = type->tp_alloc(type, 0);
+    int failed = obj == NULL;
+    for (int i = 0; i < count; i++) {
+        failed |= values[i] == NULL;
+        if (obj != NULL) {
+            put_slot(obj, offsets[i], values[i]);
+        }
+        else {
+            Py_XDECREF(values[i]);
+        }
+    }
+    if (failed) {
+        Py_XDECREF(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+/* ------------------------------------------------------------------------------------------------------ */
+/* one side of a book                                                                                     */
+
+/* Keys ``sign * price`` ascending (best first) with their sizes, and the changes since the last emit. */
+typedef struct {
+    i64 *keys;
+    i64 *sizes;
+    Py_ssize_t len, cap;
+    i64 *change_prices;
+    i64 *change_sizes;
+    Py_ssize_t changes, change_cap;
+    int sign;
+} Side;
+
+static void
+side_free(Side *side)
+{
+    PyMem_Free(side->keys);
+    PyMem_Free(side->sizes);
+    PyMem_Free(side->change_prices);
+    PyMem_Free(side->change_sizes);
+    memset(side, 0, sizeof(*side));
+}
+
+static int
+grow(i64 **a, i64 **b, Py_ssize_t *cap, Py_ssize_t need)
+{
+    if (need <= *cap) {
+        return 0;
+    }
+    Py_ssize_t cap2 = *cap ? *cap : 64;
+    while (cap2 < need) {
+        cap2 *= 2;
+    }
+    i64 *a2 = PyMem_Realloc(*a, cap2 * sizeof(i64));
+    if (a2 == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *a = a2;
+    i64 *b2 = PyMem_Realloc(*b, cap2 * sizeof(i64));
+    if (b2 == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *b = b2;
+    *cap = cap2;
+    return 0;
+}
+
+/* First index whose key is >= ``key``. */
+static Py_ssize_t
+side_lower_bound(const Side *side, i64 key)
+{
+    Py_ssize_t lo = 0, hi = side->len;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (side->keys[mid] < key) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static int
+side_has(const Side *side, i64 price)
+{
+    i64 key = price * side->sign;
+    Py_ssize_t i = side_lower_bound(side, key);
+    return i < side->len && side->keys[i] == key;
+}
+
+static i64
+side_size(const Side *side, i64 price)
+{
+    return side->sizes[side_lower_bound(side, price * side->sign)];
+}
+
+static int
+side_record(Side *side, i64 price, i64 size)
+{
+    for (Py_ssize_t i = 0; i < side->changes; i++) {
+        if (side->change_prices[i] == price) {
+            side->change_sizes[i] = size;
+            return 0;
+        }
+    }
+    if (grow(&side->change_prices, &side->change_sizes, &side->change_cap, side->changes + 1) < 0) {
+        return -1;
+    }
+    side->change_prices[side->changes] = price;
+    side->change_sizes[side->changes] = size;
+    side->changes++;
+    return 0;
+}
+
+/* Level ``price`` to ``size``, not recorded as a change. */
+static int
+side_put(Side *side, i64 price, i64 size)
+{
+    i64 key = price * side->sign;
+    Py_ssize_t i = side_lower_bound(side, key);
+    int found = i < side->len && side->keys[i] == key;
+    if (size > 0) {
+        if (found) {
+            side->sizes[i] = size;
+            return 0;
+        }
+        if (grow(&side->keys, &side->sizes, &side->cap, side->len + 1) < 0) {
+            return -1;
+        }
+        memmove(side->keys + i + 1, side->keys + i, (side->len - i) * sizeof(i64));
+        memmove(side->sizes + i + 1, side->sizes + i, (side->len - i) * sizeof(i64));
+        side->keys[i] = key;
+        side->sizes[i] = size;
+        side->len++;
+    }
+    else if (found) {
+        memmove(side->keys + i, side->keys + i + 1, (side->len - i - 1) * sizeof(i64));
+        memmove(side->sizes + i, side->sizes + i + 1, (side->len - i - 1) * sizeof(i64));
+        side->len--;
+    }
+    return 0;
+}
+
+/* book.py ``_Side.set``: the level changes and the change is recorded (even deleting a missing level). */
+static int
+side_set(Side *side, i64 price, i64 size)
+{
+    if (side_put(side, price, size) < 0) {
+        return -1;
+    }
+    return side_record(side, price, size);
+}
+
+/* Append behind the worst level (the caller knows ``key`` sorts last). */
+static int
+side_append(Side *side, i64 key, i64 size)
+{
+    if (grow(&side->keys, &side->sizes, &side->cap, side->len + 1) < 0) {
+        return -1;
+    }
+    side->keys[side->len] = key;
+    side->sizes[side->len] = size;
+    side->len++;
+    return 0;
+}
+
+static PyObject *
+side_levels(const Side *side, Py_ssize_t n)
+{
+    if (n < 0) {
+        n = side->len + n < 0 ? 0 : side->len + n; /* a negative count slices from the end, as keys[:n] */
+    }
+    if (n > side->len) {
+        n = side->len;
+    }
+    PyObject *out = PyTuple_New(n);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *level = new_level(side->keys[i] * side->sign, side->sizes[i]);
+        if (level == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, i, level);
+    }
+    return out;
+}
+
+/* The pending changes as levels, best first, and forget them. */
+static PyObject *
+side_drain(Side *side)
+{
+    Py_ssize_t n = side->changes;
+    i64 *p = side->change_prices, *s = side->change_sizes;
+    int sign = side->sign;
+    for (Py_ssize_t i = 1; i < n; i++) { /* insertion sort: a handful of changes per instant */
+        i64 price = p[i], size = s[i];
+        Py_ssize_t j = i;
+        while (j > 0 && p[j - 1] * sign > price * sign) {
+            p[j] = p[j - 1];
+            s[j] = s[j - 1];
+            j--;
+        }
+        p[j] = price;
+        s[j] = size;
+    }
+    side->changes = 0;
+    PyObject *out = PyTuple_New(n);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *level = new_level(p[i], s[i]);
+        if (level == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, i, level);
+    }
+    return out;
+}
+
+static int
+side_copy(Side *to, const Side *from)
+{
+    if (grow(&to->keys, &to->sizes, &to->cap, from->len) < 0) {
+        return -1;
+    }
+    memcpy(to->keys, from->keys, from->len * sizeof(i64));
+    memcpy(to->sizes, from->sizes, from->len * sizeof(i64));
+    to->len = from->len;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------------ */
+/* Book                                                                                                   */
+
+typedef struct {
+    PyObject_HEAD
+    Side asks;
+    Side bids;
+    /* the touch as of the last emit; ``quoted`` is 0 before the first, or while a side is empty */
+    int quoted;
+    i64 quote[4];
+} BookObject;
+
+static PyTypeObject Book_Type;
+
+static int
+book_touch(BookObject *book, i64 touch[4])
+{
+    if (book->asks.len == 0 || book->bids.len == 0) {
+        PyErr_SetString(PyExc_IndexError, "the book has an empty side");
+        return -1;
+    }
+    touch[0] = book->asks.keys[0];
+    touch[1] = book->asks.sizes[0];
+    touch[2] = -book->bids.keys[0];
+    touch[3] = book->bids.sizes[0];
+    return 0;
+}
+
+static void
+book_settle(BookObject *book)
+{
+    book->asks.changes = 0;
+    book->bids.changes = 0;
+    book->quoted = book->asks.len && book->bids.len;
+    if (book->quoted) {
+        book_touch(book, book->quote);
+    }
+}
+
+static BookObject *
+book_alloc(void)
+{
+    BookObject *book = PyObject_New(BookObject, &Book_Type);
+    if (book == NULL) {
+        return NULL;
+    }
+    memset(&book->asks, 0, sizeof(BookObject) - offsetof(BookObject, asks));
+    book->asks.sign = 1;
+    book->bids.sign = -1;
+    return book;
+}
+
+static int
+as_i64(PyObject *obj, i64 *out)
+{
+    if (obj == NULL) {
+        return -1;
+    }
+    *out = PyLong_AsLongLong(obj);
+    Py_DECREF(obj);
+    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* Set every level of an iterable of ``Level`` on ``side`` (not recorded: the caller settles). */
+static int
+put_levels(Side *side, PyObject *levels)
+{
+    PyObject *iter = PyObject_GetIter(levels);
+    if (iter == NULL) {
+        return -1;
+    }
+    PyObject *level;
+    while ((level = PyIter_Next(iter)) != NULL) {
+        i64 price, size;
+        int ok = as_i64(PyObject_GetAttrString(level, "price_ticks"), &price) == 0 &&
+                 as_i64(PyObject_GetAttrString(level, "size_lots"), &size) == 0 &&
+                 side_put(side, price, size) == 0;
+        Py_DECREF(level);
+        if (!ok) {
+            Py_DECREF(iter);
+            return -1;
+        }
+    }
+    Py_DECREF(iter);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static PyObject *
+Book_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"asks", "bids", NULL};
+    PyObject *asks = empty_tuple, *bids = empty_tuple;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO:Book", keywords, &asks, &bids)) {
+        return NULL;
+    }
+    BookObject *book = book_alloc();
+    if (book == NULL) {
+        return NULL;
+    }
+    if (put_levels(&book->asks, asks) < 0 || put_levels(&book->bids, bids) < 0) {
+        Py_DECREF(book);
+        return NULL;
+    }
+    book_settle(book);
+    return (PyObject *)book;
+}
+
+static void
+Book_dealloc(BookObject *book)
+{
+    side_free(&book->asks);
+    side_free(&book->bids);
+    PyObject_Free(book);
+}
+
+static PyObject *
+Book_asks(BookObject *book, PyObject *Py_UNUSED(ignored))
+{
+    return side_levels(&book->asks, PY_SSIZE_T_MAX);
+}
+
+static PyObject *
+Book_bids(BookObject *book, PyObject *Py_UNUSED(ignored))
+{
+    return side_levels(&book->bids, PY_SSIZE_T_MAX);
+}
+
+static PyObject *
+Book_top(BookObject *book, PyObject *arg)
+{
+    Py_ssize_t n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    if (n == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *asks = side_levels(&book->asks, n);
+    PyObject *bids = asks == NULL ? NULL : side_levels(&book->bids, n);
+    if (bids == NULL) {
+        Py_XDECREF(asks);
+        return NULL;
+    }
+    PyObject *out = PyTuple_Pack(2, asks, bids);
+    Py_DECREF(asks);
+    Py_DECREF(bids);
+    return out;
+}
+
+static PyObject *
+best_level(const Side *side)
+{
+    if (side->len == 0) {
+        Py_RETURN_NONE;
+    }
+    return new_level(side->keys[0] * side->sign, side->sizes[0]);
+}
+
+static PyObject *
+Book_best_ask(BookObject *book, PyObject *Py_UNUSED(ignored))
+{
+    return best_level(&book->asks);
+}
+
+static PyObject *
+Book_best_bid(BookObject *book, PyObject *Py_UNUSED(ignored))
+{
+    return best_level(&book->bids);
+}
+
+static PyObject *
+Book_depth(BookObject *book, PyObject *Py_UNUSED(ignored))
+{
+    return Py_BuildValue("(nn)", book->asks.len, book->bids.len);
+}
+
+static PyObject *
+Book_touch(BookObject *book, PyObject *Py_UNUSED(ignored))
+{
+    i64 t[4];
+    if (book_touch(book, t) < 0) {
+        return NULL;
+    }
+    return Py_BuildValue("(LLLL)", t[0], t[1], t[2], t[3]);
+}
+
+static PyObject *
+set_level(Side *side, PyObject *const *args, Py_ssize_t nargs)
+{
+    i64 price, size;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "expected (price_ticks, size_lots)");
+        return NULL;
+    }
+    if (as_i64(Py_NewRef(args[0]), &price) < 0 ||
+        as_i64(Py_NewRef(args[1]), &size) < 0 || side_set(side, price, size) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Book_set_ask(BookObject *book, PyObject *const *args, Py_ssize_t nargs)
+{
+    return set_level(&book->asks, args, nargs);
+}
+
+static PyObject *
+Book_set_bid(BookObject *book, PyObject *const *args, Py_ssize_t nargs)
+{
+    return set_level(&book->bids, args, nargs);
+}
+
+/* A taker takes up to ``size`` from the touch of ``side``; never empties its last level. */
+static PyObject *
+book_sweep(Side *side, i64 size)
+{
+    PyObject *fills = PyList_New(0);
+    if (fills == NULL) {
+        return NULL;
+    }
+    Py_ssize_t touched = 0;
+    i64 remaining = size;
+    Py_ssize_t last = side->len - 1;
+    while (remaining > 0 && touched <= last) {
+        i64 available = side->sizes[touched] - (touched == last ? 1 : 0);
+        i64 take = remaining < available ? remaining : available;
+        if (take <= 0) {
+            break;
+        }
+        PyObject *fill = Py_BuildValue("(LL)", side->keys[touched] * side->sign, take);
+        if (fill == NULL || PyList_Append(fills, fill) < 0) {
+            Py_XDECREF(fill);
+            Py_DECREF(fills);
+            return NULL;
+        }
+        Py_DECREF(fill);
+        remaining -= take;
+        touched++;
+    }
+    /* levels are set after the walk, best first, as book.py does (the fully taken ones leave the front) */
+    for (Py_ssize_t i = 0; i < touched; i++) {
+        PyObject *fill = PyList_GET_ITEM(fills, i);
+        i64 price = PyLong_AsLongLong(PyTuple_GET_ITEM(fill, 0));
+        i64 take = PyLong_AsLongLong(PyTuple_GET_ITEM(fill, 1));
+        if (side_set(side, price, side_size(side, price) - take) < 0) {
+            Py_DECREF(fills);
+            return NULL;
+        }
+    }
+    return fills;
+}
+
+static PyObject *
+Book_sweep(BookObject *book, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "sweep(is_buy, size_lots)");
+        return NULL;
+    }
+    int is_buy = PyObject_IsTrue(args[0]);
+    i64 size;
+    if (is_buy < 0 || as_i64(Py_NewRef(args[1]), &size) < 0) {
+        return NULL;
+    }
+    return book_sweep(is_buy ? &book->asks : &book->bids, size);
+}
+
+static PyObject *
+book_emit(BookObject *book, PyObject *symbol_id, PyObject *time_ns)
+{
+    PyObject *ask_levels;
+    if (book->asks.changes) {
+        ask_levels = side_drain(&book->asks);
+        if (ask_levels == NULL) {
+            return NULL;
+        }
+    }
+    else if (book->bids.changes) {
+        ask_levels = Py_NewRef(empty_tuple);
+    }
+    else {
+        return PyList_New(0);
+    }
+    PyObject *bid_levels = book->bids.changes ? side_drain(&book->bids) : Py_NewRef(empty_tuple);
+    PyObject *values[4] = {Py_NewRef(symbol_id), Py_NewRef(time_ns), ask_levels, bid_levels};
+    PyObject *delta = new_event(delta_type, delta_at, values, 4);
+    if (delta == NULL) {
+        return NULL;
+    }
+    i64 t[4];
+    if (book_touch(book, t) < 0) {
+        Py_DECREF(delta);
+        return NULL;
+    }
+    if (book->quoted && memcmp(t, book->quote, sizeof(t)) == 0) {
+        PyObject *out = PyList_New(1);
+        if (out == NULL) {
+            Py_DECREF(delta);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, 0, delta);
+        return out;
+    }
+    book->quoted = 1;
+    memcpy(book->quote, t, sizeof(t));
+    PyObject *qv[6] = {
+        Py_NewRef(symbol_id),       Py_NewRef(time_ns),         PyLong_FromLongLong(t[0]),
+        PyLong_FromLongLong(t[1]), PyLong_FromLongLong(t[2]), PyLong_FromLongLong(t[3]),
+    };
+    PyObject *quote = new_event(quote_type, quote_at, qv, 6);
+    if (quote == NULL) {
+        Py_DECREF(delta);
+        return NULL;
+    }
+    PyObject *out = PyList_New(2);
+    if (out == NULL) {
+        Py_DECREF(delta);
+        Py_DECREF(quote);
+        return NULL;
+    }
+    PyList_SET_ITEM(out, 0, delta);
+    PyList_SET_ITEM(out, 1, quote);
+    return out;
+}
+
+static PyObject *
+Book_emit(BookObject *book, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "emit(symbol_id, time_ns)");
+        return NULL;
+    }
+    return book_emit(book, args[0], args[1]);
+}
+
+static PyObject *
+Book_apply(BookObject *book, PyObject *delta)
+{
+    PyObject *asks = PyObject_GetAttrString(delta, "asks");
+    if (asks == NULL) {
+        return NULL;
+    }
+    int ok = put_levels(&book->asks, asks) == 0;
+    Py_DECREF(asks);
+    PyObject *bids = ok ? PyObject_GetAttrString(delta, "bids") : NULL;
+    if (bids == NULL) {
+        return NULL;
+    }
+    ok = put_levels(&book->bids, bids) == 0;
+    Py_DECREF(bids);
+    if (!ok) {
+        return NULL;
+    }
+    book_settle(book);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Book_copy(BookObject *book, PyObject *Py_UNUSED(ignored))
+{
+    BookObject *copy = book_alloc();
+    if (copy == NULL) {
+        return NULL;
+    }
+    if (side_copy(&copy->asks, &book->asks) < 0 || side_copy(&copy->bids, &book->bids) < 0) {
+        Py_DECREF(copy);
+        return NULL;
+    }
+    book_settle(copy);
+    return (PyObject *)copy;
+}
+
+static PyMethodDef Book_methods[] = {
+    {"asks", (PyCFunction)Book_asks, METH_NOARGS, "All ask levels, best (lowest price) first."},
+    {"bids", (PyCFunction)Book_bids, METH_NOARGS, "All bid levels, best (highest price) first."},
+    {"top", (PyCFunction)Book_top, METH_O, "(asks, bids): at most n levels per side, best first."},
+    {"best_ask", (PyCFunction)Book_best_ask, METH_NOARGS, "The lowest ask, or None if the side is empty."},
+    {"best_bid", (PyCFunction)Book_best_bid, METH_NOARGS, "The highest bid, or None if the side is empty."},
+    {"depth", (PyCFunction)Book_depth, METH_NOARGS, "Number of (ask, bid) levels."},
+    {"touch", (PyCFunction)Book_touch, METH_NOARGS, "(ask_price, ask_size, bid_price, bid_size) of the top."},
+    {"set_ask", (PyCFunction)(void (*)(void))Book_set_ask, METH_FASTCALL, "Set an ask level (0 deletes it)."},
+    {"set_bid", (PyCFunction)(void (*)(void))Book_set_bid, METH_FASTCALL, "Set a bid level (0 deletes it)."},
+    {"sweep", (PyCFunction)(void (*)(void))Book_sweep, METH_FASTCALL, "Take liquidity: the fills, best first."},
+    {"emit", (PyCFunction)(void (*)(void))Book_emit, METH_FASTCALL, "Events for the changes since the last."},
+    {"apply", (PyCFunction)Book_apply, METH_O, "Apply a BookDelta, not recorded as changes."},
+    {"copy", (PyCFunction)Book_copy, METH_NOARGS, "An independent copy with no pending changes."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject Book_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "simulator._speedups.Book",
+    .tp_basicsize = sizeof(BookObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "An L2 book (the C twin of simulator.book.Book).",
+    .tp_new = Book_new,
+    .tp_dealloc = (destructor)Book_dealloc,
+    .tp_methods = Book_methods,
+};
+
+/* ------------------------------------------------------------------------------------------------------ */
+/* BookMaker                                                                                              */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *rng;
+    PyObject *random; /* rng.random, bound once */
+    i64 gap_ticks;
+    double half_spread_ticks;
+    double size_lots;
+} MakerObject;
+
+static PyTypeObject Maker_Type;
+
+static int
+draw(PyObject *random, double *out)
+{
+    PyObject *value = PyObject_CallNoArgs(random);
+    if (value == NULL) {
+        return -1;
+    }
+    *out = PyFloat_AsDouble(value);
+    Py_DECREF(value);
+    return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* book.py ``BookMaker._size``: one draw. */
+static int
+level_size(MakerObject *maker, PyObject *random, i64 depth, i64 *out)
+{
+    double r;
+    if (draw(random, &r) < 0) {
+        return -1;
+    }
+    double u = 1.0 - r;
+    i64 size = (i64)floor(maker->size_lots * (1.0 + depth * 0.1) * pow(u, SIZE_EXPONENT));
+    *out = size ? size : 1;
+    return 0;
+}
+
+/* book.py ``BookMaker._extend``: ``count`` levels behind the worst one, from ``first_price`` outwards. */
+static int
+extend(MakerObject *maker, Side *side, i64 first_price, i64 count, PyObject *random, int record)
+{
+    i64 gap2 = 2 * maker->gap_ticks;
+    int sign = side->sign;
+    i64 key = first_price * sign;
+    Py_ssize_t start = side->len;
+    for (i64 depth = start; depth < start + count; depth++) {
+        i64 price = key * sign;
+        if (price < 1) {
+            return 0;
+        }
+        i64 size;
+        double r;
+        if (level_size(maker, random, depth, &size) < 0 || side_append(side, key, size) < 0 ||
+            (record && side_record(side, price, size) < 0) || draw(random, &r) < 0) {
+            return -1;
+        }
+        key += (i64)floor(r * gap2) + 1;
+    }
+    return 0;
+}
+
+static int
+fix_depth(MakerObject *maker, Side *side)
+{
+    if (side->len > MAX_LEVELS) {
+        while (side->len > MAX_LEVELS) {
+            if (side_set(side, side->keys[side->len - 1] * side->sign, 0) < 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (side->len == 0) {
+        PyErr_SetString(PyExc_IndexError, "a side of the book is empty");
+        return -1;
+    }
+    i64 first = (side->keys[side->len - 1] + maker->gap_ticks) * side->sign;
+    return extend(maker, side, first, MIN_LEVELS - side->len, maker->random, 1);
+}
+
+/* book.py ``BookMaker._fill``: up to 4 levels from ``touch_price`` towards the current best. */
+static int
+fill(MakerObject *maker, Side *side, i64 touch_price)
+{
+    int sign = side->sign, has_best = side->len > 0;
+    i64 best_key = has_best ? side->keys[0] : 0;
+    i64 key = touch_price * sign;
+    for (i64 depth = 0; depth < 4; depth++) {
+        if ((has_best && key >= best_key) || key * sign < 1) {
+            return 0;
+        }
+        i64 size;
+        double r;
+        if (level_size(maker, maker->random, depth, &size) < 0 || side_set(side, key * sign, size) < 0 ||
+            draw(maker->random, &r) < 0) {
+            return -1;
+        }
+        key += (i64)floor(r * 2 * maker->gap_ticks) + 1;
+    }
+    return 0;
+}
+
+static int
+reprice(MakerObject *maker, BookObject *book, double mid, double hs, double tol, double far)
+{
+    Side *asks = &book->asks, *bids = &book->bids;
+    double ceiling = mid + tol;
+    while (asks->len && asks->keys[0] <= ceiling) {
+        if (side_set(asks, asks->keys[0], 0) < 0) {
+            return -1;
+        }
+    }
+    double floor_key = tol - mid; /* as a bid key: bids at or above mid - tol are stale */
+    while (bids->len && bids->keys[0] <= floor_key) {
+        if (side_set(bids, -bids->keys[0], 0) < 0) {
+            return -1;
+        }
+    }
+    if ((!asks->len || asks->keys[0] > mid + far) && fill(maker, asks, (i64)ceil(mid + hs)) < 0) {
+        return -1;
+    }
+    if ((!bids->len || -bids->keys[0] < mid - far) && fill(maker, bids, (i64)floor(mid - hs)) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* book.py ``BookMaker._noise``: resize, add, cancel or improve one level near the touch. */
+static int
+noise(MakerObject *maker, Side *side, double mid, double tol)
+{
+    PyObject *random = maker->random;
+    int sign = side->sign;
+    double r, action;
+    if (draw(random, &r) < 0) {
+        return -1;
+    }
+    i64 depth = (i64)floor(-4.0 * log(1.0 - r));
+    if (depth >= side->len) {
+        depth = side->len - 1;
+    }
+    i64 price = side->keys[depth] * sign;
+    if (draw(random, &action) < 0) {
+        return -1;
+    }
+    if (action < 0.4) {
+        if (draw(random, &r) < 0) {
+            return -1;
+        }
+        i64 size = (i64)floor(side->sizes[depth] * (0.3 + 1.4 * r));
+        return side_set(side, price, size ? size : 1);
+    }
+    if (action < 0.65) {
+        if (draw(random, &r) < 0) {
+            return -1;
+        }
+        i64 new_price = price + sign * ((i64)floor(r * maker->gap_ticks) + 1);
+        i64 size;
+        if (side_has(side, new_price) || new_price < 1) {
+            return 0;
+        }
+        return level_size(maker, random, depth + 1, &size) < 0 ? -1 : side_set(side, new_price, size);
+    }
+    if (action < 0.85) {
+        return side->len > 1 ? side_set(side, price, 0) : 0;
+    }
+    if (draw(random, &r) < 0) {
+        return -1;
+    }
+    i64 new_price = (side->keys[0] - (i64)floor(r * maker->gap_ticks) - 1) * sign;
+    int inside = sign > 0 ? new_price > mid + tol : new_price < mid - tol;
+    i64 size;
+    if (!inside || new_price < 1) {
+        return 0;
+    }
+    return level_size(maker, random, 0, &size) < 0 ? -1 : side_set(side, new_price, size);
+}
+
+static int
+maker_update(MakerObject *maker, BookObject *book, double mid, double spread_multiplier)
+{
+    double hs = maker->half_spread_ticks * spread_multiplier;
+    if (mid < hs + 1.0) {
+        mid = hs + 1.0; /* keep bids at positive prices */
+    }
+    double tol = 0.5 * hs;
+    double far = hs + 2 * maker->gap_ticks;
+    Side *asks = &book->asks, *bids = &book->bids;
+    if (asks->len == 0 || bids->len == 0) {
+        PyErr_SetString(PyExc_IndexError, "the book has an empty side");
+        return -1;
+    }
+    double ask = (double)asks->keys[0], bid = (double)-bids->keys[0];
+    if (mid + tol < ask && ask <= mid + far && mid - far <= bid && bid < mid - tol) {
+        /* the common case: both touches inside their band around the fair mid, so just flicker */
+        double r;
+        if (draw(maker->random, &r) < 0 || noise(maker, r < 0.5 ? asks : bids, mid, tol) < 0) {
+            return -1;
+        }
+    }
+    else if (reprice(maker, book, mid, hs, tol, far) < 0) {
+        return -1;
+    }
+    if (!(MIN_LEVELS <= asks->len && asks->len <= MAX_LEVELS) && fix_depth(maker, asks) < 0) {
+        return -1;
+    }
+    if (!(MIN_LEVELS <= bids->len && bids->len <= MAX_LEVELS) && fix_depth(maker, bids) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+Maker_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"rng", "gap_ticks", "half_spread_ticks", "size_lots", NULL};
+    PyObject *rng;
+    i64 gap;
+    double hs, size_lots;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OLdd:BookMaker", keywords, &rng, &gap, &hs, &size_lots)) {
+        return NULL;
+    }
+    PyObject *random = PyObject_GetAttrString(rng, "random");
+    if (random == NULL) {
+        return NULL;
+    }
+    MakerObject *maker = PyObject_GC_New(MakerObject, type);
+    if (maker == NULL) {
+        Py_DECREF(random);
+        return NULL;
+    }
+    maker->rng = Py_NewRef(rng);
+    maker->random = random;
+    maker->gap_ticks = gap > 1 ? gap : 1;
+    maker->half_spread_ticks = hs > 0.5 ? hs : 0.5;
+    maker->size_lots = size_lots > 1.0 ? size_lots : 1.0;
+    PyObject_GC_Track(maker);
+    return (PyObject *)maker;
+}
+
+static int
+Maker_traverse(MakerObject *maker, visitproc visit, void *arg)
+{
+    Py_VISIT(maker->rng);
+    Py_VISIT(maker->random);
+    return 0;
+}
+
+static int
+Maker_clear(MakerObject *maker)
+{
+    Py_CLEAR(maker->rng);
+    Py_CLEAR(maker->random);
+    return 0;
+}
+
+static void
+Maker_dealloc(MakerObject *maker)
+{
+    PyObject_GC_UnTrack(maker);
+    Maker_clear(maker);
+    PyObject_GC_Del(maker);
+}
+
+static BookObject *
+book_arg(PyObject *obj)
+{
+    if (!Py_IS_TYPE(obj, &Book_Type)) {
+        PyErr_Format(PyExc_TypeError, "expected a simulator._speedups.Book, not %.100s", Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    return (BookObject *)obj;
+}
+
+static PyObject *
+Maker_initial_book(MakerObject *maker, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "initial_book(mid_ticks, rng)");
+        return NULL;
+    }
+    double mid = PyFloat_AsDouble(args[0]);
+    if (mid == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    double hs = maker->half_spread_ticks;
+    if (mid < hs + 1.0) {
+        mid = hs + 1.0;
+    }
+    i64 count;
+    if (as_i64(PyObject_CallMethod(args[1], "randint", "ii", 25, 45), &count) < 0) {
+        return NULL;
+    }
+    PyObject *random = PyObject_GetAttrString(args[1], "random");
+    if (random == NULL) {
+        return NULL;
+    }
+    BookObject *book = book_alloc();
+    int ok = book != NULL && extend(maker, &book->asks, (i64)ceil(mid + hs), count, random, 0) == 0 &&
+             extend(maker, &book->bids, (i64)floor(mid - hs), count, random, 0) == 0;
+    Py_DECREF(random);
+    if (!ok) {
+        Py_XDECREF(book);
+        return NULL;
+    }
+    book_settle(book);
+    return (PyObject *)book;
+}
+
+static PyObject *
+Maker_update(MakerObject *maker, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 2 || nargs > 3) {
+        PyErr_SetString(PyExc_TypeError, "update(book, mid_ticks, spread_multiplier=1.0)");
+        return NULL;
+    }
+    BookObject *book = book_arg(args[0]);
+    if (book == NULL) {
+        return NULL;
+    }
+    double mid = PyFloat_AsDouble(args[1]);
+    double multiplier = nargs == 3 ? PyFloat_AsDouble(args[2]) : 1.0;
+    if (PyErr_Occurred() || maker_update(maker, book, mid, multiplier) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Maker_step(MakerObject *maker, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "step(book, mid_ticks, spread_multiplier, symbol_id, time_ns)");
+        return NULL;
+    }
+    BookObject *book = book_arg(args[0]);
+    if (book == NULL) {
+        return NULL;
+    }
+    double mid = PyFloat_AsDouble(args[1]);
+    double multiplier = PyFloat_AsDouble(args[2]);
+    if (PyErr_Occurred() || maker_update(maker, book, mid, multiplier) < 0) {
+        return NULL;
+    }
+    return book_emit(book, args[3], args[4]);
+}
+
+static PyObject *
+Maker_get_gap(MakerObject *maker, void *Py_UNUSED(closure))
+{
+    return PyLong_FromLongLong(maker->gap_ticks);
+}
+
+static PyObject *
+Maker_get_half_spread(MakerObject *maker, void *Py_UNUSED(closure))
+{
+    return PyFloat_FromDouble(maker->half_spread_ticks);
+}
+
+static PyObject *
+Maker_get_size(MakerObject *maker, void *Py_UNUSED(closure))
+{
+    return PyFloat_FromDouble(maker->size_lots);
+}
+
+static PyGetSetDef Maker_getset[] = {
+    {"gap_ticks", (getter)Maker_get_gap, NULL, "Typical spacing between levels, in ticks.", NULL},
+    {"half_spread_ticks", (getter)Maker_get_half_spread, NULL, "Distance of a fresh touch from the mid.", NULL},
+    {"size_lots", (getter)Maker_get_size, NULL, "Scale of resting sizes, in lots.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef Maker_methods[] = {
+    {"initial_book", (PyCFunction)(void (*)(void))Maker_initial_book, METH_FASTCALL,
+     "A fresh book around mid_ticks, drawn from rng (not the maker's generator)."},
+    {"update", (PyCFunction)(void (*)(void))Maker_update, METH_FASTCALL,
+     "One book event: follow the fair mid if it moved, else one small random change; then fix the depth."},
+    {"step", (PyCFunction)(void (*)(void))Maker_step, METH_FASTCALL,
+     "update(book, mid_ticks, spread_multiplier), then book.emit(symbol_id, time_ns), in one call."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject Maker_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "simulator._speedups.BookMaker",
+    .tp_basicsize = sizeof(MakerObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The liquidity model of one symbol (the C twin of simulator.book.BookMaker).",
+    .tp_new = Maker_new,
+    .tp_dealloc = (destructor)Maker_dealloc,
+    .tp_traverse = (traverseproc)Maker_traverse,
+    .tp_clear = (inquiry)Maker_clear,
+    .tp_methods = Maker_methods,
+    .tp_getset = Maker_getset,
+};
+
+/* ------------------------------------------------------------------------------------------------------ */
+/* module                                                                                                 */
+
+static int
+load_event_types(void)
+{
+    PyObject *events = PyImport_ImportModule("simulator.events");
+    if (events == NULL) {
+        return -1;
+    }
+    level_type = (PyTypeObject *)PyObject_GetAttrString(events, "Level");
+    delta_type = (PyTypeObject *)PyObject_GetAttrString(events, "BookDelta");
+    quote_type = (PyTypeObject *)PyObject_GetAttrString(events, "Quote");
+    Py_DECREF(events);
+    if (level_type == NULL || delta_type == NULL || quote_type == NULL) {
+        return -1;
+    }
+    static const char *delta_fields[] = {"symbol_id", "time_exchange_ns", "asks", "bids"};
+    static const char *quote_fields[] = {"symbol_id",     "time_exchange_ns", "ask_price_ticks",
+                                         "ask_size_lots", "bid_price_ticks",  "bid_size_lots"};
+    if (slot_offset(level_type, "price_ticks", &level_price_at) < 0 ||
+        slot_offset(level_type, "size_lots", &level_size_at) < 0) {
+        return -1;
+    }
+    for (int i = 0; i < 4; i++) {
+        if (slot_offset(delta_type, delta_fields[i], &delta_at[i]) < 0) {
+            return -1;
+        }
+    }
+    for (int i = 0; i < 6; i++) {
+        if (slot_offset(quote_type, quote_fields[i], &quote_at[i]) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "simulator._speedups",
+    .m_doc = "The order book and its liquidity model in C (simulator/book.py is the reference).",
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    empty_tuple = PyTuple_New(0);
+    if (empty_tuple == NULL || load_event_types() < 0 || PyType_Ready(&Book_Type) < 0 ||
+        PyType_Ready(&Maker_Type) < 0) {
+        return NULL;
+    }
+    PyObject *module = PyModule_Create(&speedups_module);
+    if (module == NULL) {
+        return NULL;
+    }
+    if (PyModule_AddObjectRef(module, "Book", (PyObject *)&Book_Type) < 0 ||
+        PyModule_AddObjectRef(module, "BookMaker", (PyObject *)&Maker_Type) < 0 ||
+        PyModule_AddIntConstant(module, "MIN_LEVELS", MIN_LEVELS) < 0 ||
+        PyModule_AddIntConstant(module, "MAX_LEVELS", MAX_LEVELS) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

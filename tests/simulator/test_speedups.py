@@ -1,0 +1,135 @@
+"""The C twins in ``simulator._speedups`` against the pure-Python reference classes: the same calls give the
+same levels, the same events and the same draws from the generator, in the same order.
+
+The C module is built by the project's own install (``make test`` on a machine with a C compiler, which the
+set-up contract provides), so it is required here rather than skipped: a silently failed build would otherwise
+leave the market on the slow path with every test still green.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sim_helpers import START_NS, subset
+
+from simulator import _speedups as fast
+from simulator import book as reference
+from simulator import market as market_module
+from simulator.catalog import Catalog
+from simulator.events import BookDelta, Level, Quote
+from simulator.market import Market
+
+_PRICES = st.integers(1, 400)
+_SIZES = st.integers(0, 60)
+_OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("update"), st.floats(-40.0, 40.0), st.floats(0.5, 4.0)),
+        st.tuples(st.just("sweep"), st.booleans(), st.integers(1, 400)),
+        st.tuples(st.just("set_ask"), _PRICES, _SIZES),
+        st.tuples(st.just("set_bid"), _PRICES, _SIZES),
+        st.tuples(st.just("emit"), st.integers(0, 10**18)),
+        st.tuples(st.just("apply_copy")),
+    ),
+    min_size=1,
+    max_size=120,
+)
+
+
+def _state(book: Any) -> tuple[Any, ...]:
+    return book.asks(), book.bids(), book.depth(), book.best_ask(), book.best_bid(), book.top(5)
+
+
+def _run(module: Any, seed: int, gap: int, half_spread: float, size_lots: float, operations: list[Any]) -> list[Any]:
+    """Apply ``operations`` to a fresh book of ``module``; everything observable, in order."""
+    rng = random.Random(seed)
+    maker = module.BookMaker(rng, gap, half_spread, size_lots)
+    mid = 300.0
+    book = maker.initial_book(mid, random.Random(seed + 1))
+    seen: list[Any] = [_state(book)]
+    for operation in operations:
+        name, *args = operation
+        if name == "update":
+            mid = max(1.0, mid + args[0])
+            seen.append(maker.step(book, mid, args[1], "X", 7))
+        elif name == "sweep":
+            seen.append(book.sweep(*args))
+        elif name == "emit":
+            seen.append(book.emit("X", args[0]))
+        elif name == "apply_copy":
+            book = book.copy()
+        else:
+            getattr(book, name)(*args)
+        seen.append(_state(book))
+        if not (book.asks() and book.bids()):  # the maker needs both sides; a test script may empty one
+            break
+    seen.append(rng.getstate())
+    return seen
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32),
+    gap=st.integers(1, 20),
+    half_spread=st.floats(0.5, 30.0),
+    size_lots=st.floats(1.0, 1e6),
+    operations=_OPERATIONS,
+)
+def test_the_c_book_and_maker_match_the_reference(
+    seed: int, gap: int, half_spread: float, size_lots: float, operations: list[Any]
+) -> None:
+    expected = _run(reference, seed, gap, half_spread, size_lots, operations)
+    assert _run(fast, seed, gap, half_spread, size_lots, operations) == expected
+
+
+def test_the_c_book_has_the_reference_api_on_hand_built_books() -> None:
+    levels = (Level(103, 5), Level(101, 2), Level(102, 7)), (Level(99, 4), Level(100, 1), Level(97, 3))
+    books = [module.Book(*levels) for module in (reference, fast)]
+    for book in books:
+        book.set_ask(150, 0)  # deleting a missing level is still a recorded change
+        book.set_bid(100, 3)
+    assert (
+        books[0].emit("X", 5)
+        == books[1].emit("X", 5)
+        == [
+            BookDelta("X", 5, (Level(150, 0),), (Level(100, 3),)),
+            Quote("X", 5, 101, 2, 100, 3),
+        ]
+    )
+    assert fast.Book().best_ask() is None and fast.Book().best_bid() is None
+    assert fast.Book(asks=levels[0]).top(-1) == reference.Book(asks=levels[0]).top(-1)
+    with pytest.raises(IndexError):
+        fast.Book(asks=levels[0]).touch()
+    with pytest.raises(TypeError):
+        fast.BookMaker(random.Random(1), 3, 2.0, 5.0).update(reference.Book(*levels), 100.0)
+    assert (fast.MIN_LEVELS, fast.MAX_LEVELS) == (reference.MIN_LEVELS, reference.MAX_LEVELS)
+
+
+def test_a_draw_that_fails_raises_through_the_c_maker() -> None:
+    class Exhausted(random.Random):
+        def random(self) -> float:
+            raise LookupError("no more draws")
+
+    book = fast.Book(tuple(Level(110 + i, 5) for i in range(20)), tuple(Level(90 - i, 5) for i in range(20)))
+    with pytest.raises(LookupError):
+        fast.BookMaker(Exhausted(0), 10, 4.0, 5.0).update(book, 100.0)
+
+
+@pytest.mark.parametrize("seed", [3, 42])
+def test_markets_on_either_book_yield_the_same_events(
+    small_catalog: Catalog, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = subset(small_catalog, [s.symbol_id for s in small_catalog.symbols][:60])
+
+    def events() -> list[Any]:
+        market = Market(catalog, seed=seed, start_ns=START_NS, rate_scale=4.0)
+        return list(market.advance(START_NS + 20 * 1_000_000_000))
+
+    assert market_module.BookMaker is fast.BookMaker
+    with_c = events()
+    monkeypatch.setattr(market_module, "BookMaker", reference.BookMaker)
+    assert events() == with_c
+    assert len(with_c) > 1000
