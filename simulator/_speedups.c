@@ -1120,6 +1120,947 @@ static PyTypeObject Maker_Type = {
     .tp_getset = Maker_getset,
 };
 
+
+/* ------------------------------------------------------------------------------------------------------ */
+/* SymbolState: one symbol's trades and book changes (market.py SymbolState.event, flow.py, price.py)     */
+
+#define NS_PER_S 1000000000LL
+#define BASIS_REFRESH_NS 100000000LL      /* price.py BASIS_REFRESH_NS */
+#define REFILL_RATE_PER_S 20.0            /* market.py _REFILL_RATE_PER_S */
+#define SIZE_TAIL_EXPONENT (-1.0 / 1.4)   /* flow.py _SIZE_EXPONENT */
+#define TRADE_SIZE_CAP 400.0              /* flow.py SIZE_CAP */
+#define YEAR_S (365.0 * 86400.0)
+enum { LINEAR = 0, FUTURE = 1, OPTION = 2 }; /* price.py _LINEAR, _FUTURE, _OPTION */
+
+static PyTypeObject *trade_type;
+static Py_ssize_t trade_at[6]; /* symbol_id, time_exchange_ns, price_ticks, size_lots, taker_side, uuid */
+static PyObject *taker_buy, *taker_sell, *random_class, *uuid_bits;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *symbol;
+    PyObject *symbol_id;
+    PyObject *index;
+    PyObject *rng;
+    PyObject *random;      /* rng.random */
+    PyObject *getrandbits; /* rng.getrandbits */
+    PyObject *factors;     /* PriceFactors: next_step_ns is read when the fair mid expires */
+    PyObject *log_usd;     /* factors.log_usd, stepped in place */
+    PyObject *on_trade;
+    MakerObject *maker;
+    BookObject *book;      /* NULL until first needed */
+    PyObject *init_seed;
+    double mid0;
+    /* flow.py TradeFlow */
+    double beta, jump, base_rate, excitation, trade_size_lots;
+    int last_buy;
+    /* price.py SymbolPricer */
+    Py_ssize_t base, quote;
+    int kind, is_call;
+    double ticks, sd, decay_per_ns, mean, basis, carry_per_ns, strike, vol, mid;
+    i64 last_ns, expiry_ns, valid_until_ns;
+    /* market.py SymbolState */
+    double us_per_book, spread_multiplier;
+    int halted;
+    i64 next_trade_ns, next_book_ns, next_ns, trades_count, volume_lots, last_price_ticks;
+} StateObject;
+
+static PyTypeObject State_Type;
+
+static int
+attr_double(PyObject *obj, const char *name, double *out)
+{
+    PyObject *value = PyObject_GetAttrString(obj, name);
+    if (value == NULL) {
+        return -1;
+    }
+    *out = PyFloat_AsDouble(value);
+    Py_DECREF(value);
+    return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
+}
+
+static int
+attr_i64(PyObject *obj, const char *name, i64 *out)
+{
+    return as_i64(PyObject_GetAttrString(obj, name), out);
+}
+
+static int
+attr_bool(PyObject *obj, const char *name, int *out)
+{
+    PyObject *value = PyObject_GetAttrString(obj, name);
+    if (value == NULL) {
+        return -1;
+    }
+    *out = PyObject_IsTrue(value);
+    Py_DECREF(value);
+    return *out < 0 ? -1 : 0;
+}
+
+static int
+attr_ref(PyObject *obj, const char *name, PyObject **out)
+{
+    *out = PyObject_GetAttrString(obj, name);
+    return *out == NULL ? -1 : 0;
+}
+
+static int
+take_flow(StateObject *st, PyObject *flow)
+{
+    return attr_double(flow, "_beta", &st->beta) || attr_double(flow, "_jump", &st->jump) ||
+                   attr_double(flow, "base_rate_per_s", &st->base_rate) ||
+                   attr_double(flow, "_excitation", &st->excitation) ||
+                   attr_double(flow, "_size_lots", &st->trade_size_lots) ||
+                   attr_bool(flow, "_last_buy", &st->last_buy)
+               ? -1
+               : 0;
+}
+
+static int
+take_pricer(StateObject *st, PyObject *pricer)
+{
+    i64 base, quote, kind;
+    if (attr_i64(pricer, "_base", &base) || attr_i64(pricer, "_quote", &quote) ||
+        attr_i64(pricer, "_kind_code", &kind) || attr_bool(pricer, "_is_call", &st->is_call) ||
+        attr_double(pricer, "_ticks", &st->ticks) || attr_double(pricer, "_sd", &st->sd) ||
+        attr_double(pricer, "_decay_per_ns", &st->decay_per_ns) || attr_double(pricer, "_mean", &st->mean) ||
+        attr_double(pricer, "basis", &st->basis) || attr_double(pricer, "_carry_per_ns", &st->carry_per_ns) ||
+        attr_double(pricer, "_strike", &st->strike) || attr_double(pricer, "_vol", &st->vol) ||
+        attr_double(pricer, "_mid", &st->mid) || attr_i64(pricer, "_last_ns", &st->last_ns) ||
+        attr_i64(pricer, "_expiry_ns", &st->expiry_ns) || attr_i64(pricer, "_valid_until_ns", &st->valid_until_ns)) {
+        return -1;
+    }
+    st->base = (Py_ssize_t)base;
+    st->quote = (Py_ssize_t)quote;
+    st->kind = (int)kind;
+    return 0;
+}
+
+static int
+take_state(StateObject *st, PyObject *ref)
+{
+    PyObject *maker = NULL, *flow = NULL, *pricer = NULL, *book = NULL;
+    int failed = attr_ref(ref, "symbol", &st->symbol) || attr_ref(ref, "symbol_id", &st->symbol_id) ||
+                 attr_ref(ref, "index", &st->index) || attr_ref(ref, "rng", &st->rng) ||
+                 attr_ref(st->rng, "random", &st->random) || attr_ref(st->rng, "getrandbits", &st->getrandbits) ||
+                 attr_ref(ref, "_factors", &st->factors) || attr_ref(st->factors, "log_usd", &st->log_usd) ||
+                 attr_ref(ref, "_on_trade", &st->on_trade) || attr_ref(ref, "_init_seed", &st->init_seed) ||
+                 attr_double(ref, "_mid0", &st->mid0) || attr_ref(ref, "book_maker", &maker) ||
+                 attr_ref(ref, "flow", &flow) || attr_ref(ref, "pricer", &pricer) || attr_ref(ref, "_book", &book) ||
+                 take_flow(st, flow) || take_pricer(st, pricer) ||
+                 attr_double(ref, "us_per_book", &st->us_per_book) ||
+                 attr_double(ref, "spread_multiplier", &st->spread_multiplier) ||
+                 attr_bool(ref, "halted", &st->halted) || attr_i64(ref, "next_trade_ns", &st->next_trade_ns) ||
+                 attr_i64(ref, "next_book_ns", &st->next_book_ns) || attr_i64(ref, "next_ns", &st->next_ns) ||
+                 attr_i64(ref, "trades_count", &st->trades_count) || attr_i64(ref, "volume_lots", &st->volume_lots) ||
+                 attr_i64(ref, "last_price_ticks", &st->last_price_ticks);
+    Py_XDECREF(flow);
+    Py_XDECREF(pricer);
+    if (!failed && !PyList_CheckExact(st->log_usd)) {
+        PyErr_SetString(PyExc_TypeError, "factors.log_usd must be a list");
+        failed = 1;
+    }
+    if (!failed && !Py_IS_TYPE(maker, &Maker_Type)) {
+        PyErr_SetString(PyExc_TypeError, "the reference state must use simulator._speedups.BookMaker");
+        failed = 1;
+    }
+    if (!failed && book != Py_None && !Py_IS_TYPE(book, &Book_Type)) {
+        PyErr_SetString(PyExc_TypeError, "the reference state's book must be a simulator._speedups.Book");
+        failed = 1;
+    }
+    if (failed) {
+        Py_XDECREF(maker);
+        Py_XDECREF(book);
+        return -1;
+    }
+    st->maker = (MakerObject *)maker;
+    if (book == Py_None) {
+        Py_DECREF(book);
+    }
+    else {
+        st->book = (BookObject *)book;
+    }
+    return 0;
+}
+
+static PyObject *
+State_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *reference;
+    static char *keywords[] = {"reference", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:SymbolState", keywords, &reference)) {
+        return NULL;
+    }
+    StateObject *st = PyObject_GC_New(StateObject, type);
+    if (st == NULL) {
+        return NULL;
+    }
+    memset(&st->symbol, 0, sizeof(StateObject) - offsetof(StateObject, symbol));
+    PyObject_GC_Track(st);
+    if (take_state(st, reference) < 0) {
+        Py_DECREF(st);
+        return NULL;
+    }
+    return (PyObject *)st;
+}
+
+static int
+State_traverse(StateObject *st, visitproc visit, void *arg)
+{
+    Py_VISIT(st->symbol);
+    Py_VISIT(st->symbol_id);
+    Py_VISIT(st->index);
+    Py_VISIT(st->rng);
+    Py_VISIT(st->random);
+    Py_VISIT(st->getrandbits);
+    Py_VISIT(st->factors);
+    Py_VISIT(st->log_usd);
+    Py_VISIT(st->on_trade);
+    Py_VISIT(st->maker);
+    Py_VISIT(st->book);
+    Py_VISIT(st->init_seed);
+    return 0;
+}
+
+static int
+State_clear(StateObject *st)
+{
+    Py_CLEAR(st->symbol);
+    Py_CLEAR(st->symbol_id);
+    Py_CLEAR(st->index);
+    Py_CLEAR(st->rng);
+    Py_CLEAR(st->random);
+    Py_CLEAR(st->getrandbits);
+    Py_CLEAR(st->factors);
+    Py_CLEAR(st->log_usd);
+    Py_CLEAR(st->on_trade);
+    Py_CLEAR(st->maker);
+    Py_CLEAR(st->book);
+    Py_CLEAR(st->init_seed);
+    return 0;
+}
+
+static void
+State_dealloc(StateObject *st)
+{
+    PyObject_GC_UnTrack(st);
+    State_clear(st);
+    PyObject_GC_Del(st);
+}
+
+/* The book, built on first use from the start-time mid with its own generator (market.py SymbolState.book). */
+static BookObject *
+state_book(StateObject *st)
+{
+    if (st->book != NULL) {
+        return st->book;
+    }
+    PyObject *rng = PyObject_CallOneArg(random_class, st->init_seed);
+    if (rng == NULL) {
+        return NULL;
+    }
+    PyObject *mid = PyFloat_FromDouble(st->mid0);
+    PyObject *args[2] = {mid, rng};
+    PyObject *book = mid == NULL ? NULL : Maker_initial_book(st->maker, args, 2);
+    Py_XDECREF(mid);
+    Py_DECREF(rng);
+    st->book = (BookObject *)book;
+    return st->book;
+}
+
+/* price.py ``SymbolPricer.fair_mid_ticks``. */
+static double
+normal_cdf(double x)
+{
+    return 0.5 * (1.0 + erf(x / sqrt(2.0)));
+}
+
+static double
+black_scholes(double spot, double strike, i64 remaining_ns, double vol, int is_call)
+{
+    double years = (double)(remaining_ns > 60000000000LL ? remaining_ns : 60000000000LL) / (YEAR_S * 1e9);
+    double width = vol * sqrt(years);
+    double d1 = (log(spot / strike) + 0.5 * width * width) / width;
+    double d2 = d1 - width;
+    if (is_call) {
+        return spot * normal_cdf(d1) - strike * normal_cdf(d2);
+    }
+    return strike * normal_cdf(-d2) - spot * normal_cdf(-d1);
+}
+
+static int
+fair_mid(StateObject *st, i64 t, double *out)
+{
+    if (t < st->valid_until_ns) {
+        *out = st->mid;
+        return 0;
+    }
+    double basis = st->basis;
+    i64 dt = t - st->last_ns;
+    if (dt >= BASIS_REFRESH_NS) {
+        st->last_ns = t;
+        double decay = exp(-st->decay_per_ns * (double)dt);
+        double r;
+        if (draw(st->random, &r) < 0) {
+            return -1;
+        }
+        double noise = (r - 0.5) * 3.4641016151377544;
+        basis = st->mean + (basis - st->mean) * decay + st->sd * sqrt(1.0 - decay * decay) * noise;
+        st->basis = basis;
+    }
+    i64 next_step_ns;
+    if (attr_i64(st->factors, "next_step_ns", &next_step_ns) < 0) {
+        return -1;
+    }
+    i64 refresh_ns = st->last_ns + BASIS_REFRESH_NS;
+    st->valid_until_ns = refresh_ns < next_step_ns ? refresh_ns : next_step_ns;
+    if (st->base >= PyList_GET_SIZE(st->log_usd) || st->quote >= PyList_GET_SIZE(st->log_usd)) {
+        PyErr_SetString(PyExc_IndexError, "asset index out of factors.log_usd");
+        return -1;
+    }
+    double spot = exp(PyFloat_AsDouble(PyList_GET_ITEM(st->log_usd, st->base)) -
+                      PyFloat_AsDouble(PyList_GET_ITEM(st->log_usd, st->quote)));
+    double mid;
+    if (st->kind == LINEAR) {
+        mid = spot * (1.0 + basis) * st->ticks;
+    }
+    else if (st->kind == FUTURE) {
+        i64 remaining = st->expiry_ns - t > 0 ? st->expiry_ns - t : 0;
+        mid = spot * (1.0 + basis + st->carry_per_ns * (double)remaining) * st->ticks;
+    }
+    else {
+        double value = black_scholes(spot, st->strike, st->expiry_ns - t, st->vol, st->is_call);
+        mid = value * (1.0 + basis) * st->ticks;
+    }
+    st->mid = mid;
+    *out = mid;
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* flow.py ``TradeFlow.next_gap_ns``. */
+static int
+next_trade_gap(StateObject *st, i64 *out)
+{
+    double r, beta = st->beta, gap_s = INFINITY;
+    if (st->base_rate > 0.0) {
+        if (draw(st->random, &r) < 0) {
+            return -1;
+        }
+        gap_s = -log(1.0 - r) / st->base_rate;
+    }
+    double excitation = st->excitation;
+    if (excitation > 1e-12) {
+        if (draw(st->random, &r) < 0) {
+            return -1;
+        }
+        double d = 1.0 + beta * log(1.0 - r) / excitation;
+        if (d > 0.0) {
+            double excited = -log(d) / beta;
+            if (excited < gap_s) {
+                gap_s = excited;
+            }
+        }
+    }
+    if (gap_s == INFINITY) {
+        *out = (i64)1 << 62;
+        return 0;
+    }
+    st->excitation = excitation * exp(-beta * gap_s) + st->jump;
+    *out = ((i64)floor(gap_s * 1e6) + 1) * 1000;
+    return 0;
+}
+
+/* A lower-case RFC 4122 version-4 UUID string from the generator's next 128 bits (market.py _uuid4). */
+static PyObject *
+draw_uuid(StateObject *st)
+{
+    static const char hex[] = "0123456789abcdef";
+    PyObject *bits = PyObject_CallOneArg(st->getrandbits, uuid_bits);
+    if (bits == NULL) {
+        return NULL;
+    }
+    unsigned char b[16];
+#if PY_VERSION_HEX >= 0x030D0000
+    int failed = _PyLong_AsByteArray((PyLongObject *)bits, b, 16, 0, 0, 1);
+#else
+    int failed = _PyLong_AsByteArray((PyLongObject *)bits, b, 16, 0, 0);
+#endif
+    Py_DECREF(bits);
+    if (failed < 0) {
+        return NULL;
+    }
+    b[6] = (b[6] & 0x0F) | 0x40;
+    b[8] = (b[8] & 0x3F) | 0x80;
+    PyObject *text = PyUnicode_New(36, 127);
+    if (text == NULL) {
+        return NULL;
+    }
+    Py_UCS1 *c = PyUnicode_1BYTE_DATA(text);
+    for (int i = 0, j = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            c[j++] = '-';
+        }
+        c[j++] = hex[b[i] >> 4];
+        c[j++] = hex[b[i] & 0xF];
+    }
+    return text;
+}
+
+static int
+append_trade(StateObject *st, PyObject *out, PyObject *time_ns, i64 price, i64 size, PyObject *side)
+{
+    PyObject *price_obj = PyLong_FromLongLong(price);
+    PyObject *size_obj = PyLong_FromLongLong(size);
+    PyObject *values[6] = {Py_NewRef(st->symbol_id), Py_NewRef(time_ns), price_obj, size_obj, Py_NewRef(side),
+                           draw_uuid(st)};
+    if (values[5] == NULL || price_obj == NULL || size_obj == NULL) {
+        for (int i = 0; i < 6; i++) {
+            Py_XDECREF(values[i]);
+        }
+        return -1;
+    }
+    PyObject *call[4] = {st->index, time_ns, price_obj, size_obj};
+    PyObject *trade = new_event(trade_type, trade_at, values, 6);
+    if (trade == NULL) {
+        return -1;
+    }
+    int failed = PyList_Append(out, trade);
+    Py_DECREF(trade);
+    if (failed) {
+        return -1;
+    }
+    PyObject *done = PyObject_Vectorcall(st->on_trade, call, 4, NULL);
+    Py_XDECREF(done);
+    return done == NULL ? -1 : 0;
+}
+
+/* market.py ``SymbolState._trade``. */
+static PyObject *
+state_trade(StateObject *st, i64 t, PyObject *time_ns)
+{
+    i64 gap;
+    if (next_trade_gap(st, &gap) < 0) {
+        return NULL;
+    }
+    st->next_trade_ns = t + gap;
+    if (st->halted) {
+        return PyTuple_New(0);
+    }
+    BookObject *book = state_book(st);
+    double mid, r;
+    i64 touch[4];
+    if (book == NULL || fair_mid(st, t, &mid) < 0 || book_touch(book, touch) < 0) {
+        return NULL;
+    }
+    double pressure = (mid - 0.5 * (double)(touch[0] + touch[2])) / (double)(touch[0] - touch[2]);
+    double lean = 0.4 * pressure / (1.0 + fabs(pressure)) + (st->last_buy ? 0.08 : -0.08);
+    if (draw(st->random, &r) < 0) {
+        return NULL;
+    }
+    int is_buy = r < 0.5 + lean;
+    st->last_buy = is_buy;
+    if (draw(st->random, &r) < 0) {
+        return NULL;
+    }
+    double scale = pow(1.0 - r, SIZE_TAIL_EXPONENT);
+    if (scale > TRADE_SIZE_CAP) {
+        scale = TRADE_SIZE_CAP;
+    }
+    i64 size = (i64)floor(st->trade_size_lots * scale);
+    PyObject *fills = book_sweep(is_buy ? &book->asks : &book->bids, size ? size : 1);
+    if (fills == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(fills);
+    if (n == 0) {
+        Py_DECREF(fills);
+        return PyTuple_New(0);
+    }
+    PyObject *out = PyList_New(0);
+    i64 volume = 0, price = 0;
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        PyObject *fill = PyList_GET_ITEM(fills, i);
+        price = PyLong_AsLongLong(PyTuple_GET_ITEM(fill, 0));
+        i64 filled = PyLong_AsLongLong(PyTuple_GET_ITEM(fill, 1));
+        if (append_trade(st, out, time_ns, price, filled, is_buy ? taker_buy : taker_sell) < 0) {
+            Py_CLEAR(out);
+        }
+        volume += filled;
+    }
+    Py_DECREF(fills);
+    if (out == NULL) {
+        return NULL;
+    }
+    st->trades_count += n;
+    st->volume_lots += volume;
+    st->last_price_ticks = price;
+    PyObject *changes = book_emit(book, st->symbol_id, time_ns);
+    int failed = changes == NULL || PyList_SetSlice(out, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, changes) < 0;
+    Py_XDECREF(changes);
+    if (failed || draw(st->random, &r) < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    i64 refill_ns = t + ((i64)floor(-log(1.0 - r) / REFILL_RATE_PER_S * 1e6) + 1) * 1000;
+    if (refill_ns < st->next_book_ns) {
+        st->next_book_ns = refill_ns;
+    }
+    return out;
+}
+
+/* market.py ``SymbolState._book_event``. */
+static PyObject *
+state_book_event(StateObject *st, i64 t, PyObject *time_ns)
+{
+    double r, mid;
+    if (draw(st->random, &r) < 0) {
+        return NULL;
+    }
+    st->next_book_ns = t + ((i64)floor(-log(1.0 - r) * st->us_per_book) + 1) * 1000;
+    if (st->halted) {
+        return PyTuple_New(0);
+    }
+    if (fair_mid(st, t, &mid) < 0) {
+        return NULL;
+    }
+    BookObject *book = state_book(st);
+    if (book == NULL || maker_update(st->maker, book, mid, st->spread_multiplier) < 0) {
+        return NULL;
+    }
+    return book_emit(book, st->symbol_id, time_ns);
+}
+
+static PyObject *
+State_event(StateObject *st, PyObject *time_ns)
+{
+    i64 t = PyLong_AsLongLong(time_ns);
+    if (t == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *out = st->next_trade_ns <= t ? state_trade(st, t, time_ns) : state_book_event(st, t, time_ns);
+    st->next_ns = st->next_trade_ns < st->next_book_ns ? st->next_trade_ns : st->next_book_ns;
+    return out;
+}
+
+static PyObject *
+State_get_book(StateObject *st, void *Py_UNUSED(closure))
+{
+    return Py_XNewRef((PyObject *)state_book(st));
+}
+
+#define STATE_I64_GETTER(field)                                                                                \
+    static PyObject *State_get_##field(StateObject *st, void *Py_UNUSED(closure))                              \
+    {                                                                                                          \
+        return PyLong_FromLongLong(st->field);                                                                 \
+    }
+STATE_I64_GETTER(next_ns)
+STATE_I64_GETTER(next_trade_ns)
+STATE_I64_GETTER(next_book_ns)
+STATE_I64_GETTER(trades_count)
+STATE_I64_GETTER(volume_lots)
+STATE_I64_GETTER(last_price_ticks)
+
+static PyObject *
+State_get_halted(StateObject *st, void *Py_UNUSED(closure))
+{
+    return PyBool_FromLong(st->halted);
+}
+
+static int
+State_set_halted(StateObject *st, PyObject *value, void *Py_UNUSED(closure))
+{
+    int halted = value == NULL ? -1 : PyObject_IsTrue(value);
+    if (halted < 0) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_AttributeError, "halted cannot be deleted");
+        }
+        return -1;
+    }
+    st->halted = halted;
+    return 0;
+}
+
+static PyObject *
+State_get_spread_multiplier(StateObject *st, void *Py_UNUSED(closure))
+{
+    return PyFloat_FromDouble(st->spread_multiplier);
+}
+
+static int
+State_set_spread_multiplier(StateObject *st, PyObject *value, void *Py_UNUSED(closure))
+{
+    double multiplier = value == NULL ? -1.0 : PyFloat_AsDouble(value);
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "spread_multiplier cannot be deleted");
+        return -1;
+    }
+    if (multiplier == -1.0 && PyErr_Occurred()) {
+        return -1;
+    }
+    st->spread_multiplier = multiplier;
+    return 0;
+}
+
+static PyMemberDef State_members[] = {
+    {"symbol", T_OBJECT, offsetof(StateObject, symbol), READONLY, "The catalogue symbol."},
+    {"symbol_id", T_OBJECT, offsetof(StateObject, symbol_id), READONLY, "The symbol's id."},
+    {"index", T_OBJECT, offsetof(StateObject, index), READONLY, "The symbol's position in the catalogue."},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyGetSetDef State_getset[] = {
+    {"book", (getter)State_get_book, NULL, "The symbol's book; built on first use.", NULL},
+    {"next_ns", (getter)State_get_next_ns, NULL, "Time of the symbol's next event.", NULL},
+    {"next_trade_ns", (getter)State_get_next_trade_ns, NULL, "Time of the next trade arrival.", NULL},
+    {"next_book_ns", (getter)State_get_next_book_ns, NULL, "Time of the next book change.", NULL},
+    {"trades_count", (getter)State_get_trades_count, NULL, "Trades since the market started.", NULL},
+    {"volume_lots", (getter)State_get_volume_lots, NULL, "Traded volume since the start, in lots.", NULL},
+    {"last_price_ticks", (getter)State_get_last_price_ticks, NULL, "Price of the last trade, 0 before.", NULL},
+    {"halted", (getter)State_get_halted, (setter)State_set_halted, "Scenario hook: no events while True.", NULL},
+    {"spread_multiplier", (getter)State_get_spread_multiplier, (setter)State_set_spread_multiplier,
+     "Scenario hook: multiplies the quoted half-spread of new touch levels.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef State_methods[] = {
+    {"event", (PyCFunction)State_event, METH_O,
+     "The symbol's event at t (its next_ns): a trade arrival or a background book change."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject State_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "simulator._speedups.SymbolState",
+    .tp_basicsize = sizeof(StateObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The C twin of simulator.market.SymbolState, taking over a freshly built reference state.",
+    .tp_new = State_new,
+    .tp_dealloc = (destructor)State_dealloc,
+    .tp_traverse = (traverseproc)State_traverse,
+    .tp_clear = (inquiry)State_clear,
+    .tp_methods = State_methods,
+    .tp_members = State_members,
+    .tp_getset = State_getset,
+};
+
+
+/* ------------------------------------------------------------------------------------------------------ */
+/* Scheduler: the market's event loop (market.py Market._run) over C symbol states                        */
+
+/* Heap entries: (time, order), order 0 the whole-second tick, order i + 1 symbol i (market.py's packed keys). */
+typedef struct {
+    i64 t;
+    Py_ssize_t order;
+} Due;
+
+typedef struct RunObject RunObject;
+
+typedef struct {
+    PyObject_HEAD
+    Due *heap;
+    Py_ssize_t len;
+    PyObject *states;  /* list of SymbolState (C) */
+    PyObject *second;  /* the whole-second tick: callable(t) -> events */
+    PyObject *factors; /* PriceFactors: step_to(t) when t reaches next_step_ns */
+    i64 next_step_ns;  /* cached; never above the factors' own (they only move forward) */
+    i64 now_ns;
+    PyObject *pending; /* events of the current instant not yet yielded */
+    Py_ssize_t pending_at;
+    RunObject *active; /* the open advance() iterator, borrowed: it clears this when it ends */
+} SchedulerObject;
+
+struct RunObject {
+    PyObject_HEAD
+    SchedulerObject *scheduler;
+    i64 until_ns;
+};
+
+static PyTypeObject Scheduler_Type, Run_Type;
+
+static inline int
+due_before(Due a, Due b)
+{
+    return a.t < b.t || (a.t == b.t && a.order < b.order);
+}
+
+static void
+heap_sift_down(Due *heap, Py_ssize_t len, Py_ssize_t i)
+{
+    Due item = heap[i];
+    for (;;) {
+        Py_ssize_t child = 2 * i + 1;
+        if (child >= len) {
+            break;
+        }
+        if (child + 1 < len && due_before(heap[child + 1], heap[child])) {
+            child++;
+        }
+        if (!due_before(heap[child], item)) {
+            break;
+        }
+        heap[i] = heap[child];
+        i = child;
+    }
+    heap[i] = item;
+}
+
+static PyObject *
+Scheduler_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"states", "second", "factors", "first_second_ns", "now_ns", NULL};
+    PyObject *states, *second, *factors;
+    i64 first_second, now;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OOLL:Scheduler", keywords, &PyList_Type, &states, &second,
+                                     &factors, &first_second, &now)) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(states);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!Py_IS_TYPE(PyList_GET_ITEM(states, i), &State_Type)) {
+            PyErr_SetString(PyExc_TypeError, "states must be simulator._speedups.SymbolState objects");
+            return NULL;
+        }
+    }
+    i64 next_step;
+    if (attr_i64(factors, "next_step_ns", &next_step) < 0) {
+        return NULL;
+    }
+    SchedulerObject *sc = PyObject_GC_New(SchedulerObject, type);
+    if (sc == NULL) {
+        return NULL;
+    }
+    sc->heap = PyMem_New(Due, n + 1);
+    sc->states = Py_NewRef(states);
+    sc->second = Py_NewRef(second);
+    sc->factors = Py_NewRef(factors);
+    sc->pending = NULL;
+    sc->pending_at = 0;
+    sc->active = NULL;
+    sc->next_step_ns = next_step;
+    sc->now_ns = now;
+    sc->len = n + 1;
+    PyObject_GC_Track(sc);
+    if (sc->heap == NULL) {
+        Py_DECREF(sc);
+        return PyErr_NoMemory();
+    }
+    sc->heap[0] = (Due){first_second, 0};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        sc->heap[i + 1] = (Due){((StateObject *)PyList_GET_ITEM(states, i))->next_ns, i + 1};
+    }
+    for (Py_ssize_t i = sc->len / 2 - 1; i >= 0; i--) {
+        heap_sift_down(sc->heap, sc->len, i);
+    }
+    return (PyObject *)sc;
+}
+
+static int
+Scheduler_traverse(SchedulerObject *sc, visitproc visit, void *arg)
+{
+    Py_VISIT(sc->states);
+    Py_VISIT(sc->second);
+    Py_VISIT(sc->factors);
+    Py_VISIT(sc->pending);
+    return 0;
+}
+
+static int
+Scheduler_clear(SchedulerObject *sc)
+{
+    Py_CLEAR(sc->states);
+    Py_CLEAR(sc->second);
+    Py_CLEAR(sc->factors);
+    Py_CLEAR(sc->pending);
+    return 0;
+}
+
+static void
+Scheduler_dealloc(SchedulerObject *sc)
+{
+    PyObject_GC_UnTrack(sc);
+    Scheduler_clear(sc);
+    PyMem_Free(sc->heap);
+    PyObject_GC_Del(sc);
+}
+
+/* The events of the next instant at or before ``until``, as a sequence; NULL with no error when none is due. */
+static PyObject *
+scheduler_instant(SchedulerObject *sc, i64 until)
+{
+    Due due = sc->heap[0];
+    if (due.t > until) {
+        return NULL;
+    }
+    sc->now_ns = due.t;
+    if (due.t >= sc->next_step_ns) {
+        PyObject *done = PyObject_CallMethod(sc->factors, "step_to", "L", due.t);
+        Py_XDECREF(done);
+        if (done == NULL || attr_i64(sc->factors, "next_step_ns", &sc->next_step_ns) < 0) {
+            return NULL;
+        }
+    }
+    PyObject *t = PyLong_FromLongLong(due.t);
+    if (t == NULL) {
+        return NULL;
+    }
+    PyObject *out;
+    if (due.order) {
+        StateObject *st = (StateObject *)PyList_GET_ITEM(sc->states, due.order - 1);
+        out = State_event(st, t);
+        sc->heap[0].t = st->next_ns;
+    }
+    else {
+        out = PyObject_CallOneArg(sc->second, t);
+        sc->heap[0].t = due.t + NS_PER_S;
+    }
+    Py_DECREF(t);
+    heap_sift_down(sc->heap, sc->len, 0);
+    if (out != NULL && !PyList_CheckExact(out) && !PyTuple_CheckExact(out)) {
+        Py_SETREF(out, PySequence_List(out));
+    }
+    return out;
+}
+
+static PyObject *
+Scheduler_advance(SchedulerObject *sc, PyObject *arg)
+{
+    i64 until = PyLong_AsLongLong(arg);
+    if (until == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (until < sc->now_ns) {
+        return PyErr_Format(PyExc_ValueError, "advance to %lld is before now (%lld)", until, sc->now_ns);
+    }
+    if (sc->active != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the previous advance() iterator is still open");
+        return NULL;
+    }
+    RunObject *run = PyObject_GC_New(RunObject, &Run_Type);
+    if (run == NULL) {
+        return NULL;
+    }
+    run->scheduler = (SchedulerObject *)Py_NewRef(sc);
+    run->until_ns = until;
+    sc->active = run;
+    PyObject_GC_Track(run);
+    return (PyObject *)run;
+}
+
+static PyObject *
+Scheduler_get_now(SchedulerObject *sc, void *Py_UNUSED(closure))
+{
+    return PyLong_FromLongLong(sc->now_ns);
+}
+
+static PyGetSetDef Scheduler_getset[] = {
+    {"now_ns", (getter)Scheduler_get_now, NULL, "Virtual time (market.py Market.now_ns).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef Scheduler_methods[] = {
+    {"advance", (PyCFunction)Scheduler_advance, METH_O,
+     "An iterator over every event with time in (now_ns, until_ns], in order (market.py Market.advance)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject Scheduler_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "simulator._speedups.Scheduler",
+    .tp_basicsize = sizeof(SchedulerObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The market's event loop over C symbol states (the C twin of market.py Market._run).",
+    .tp_new = Scheduler_new,
+    .tp_dealloc = (destructor)Scheduler_dealloc,
+    .tp_traverse = (traverseproc)Scheduler_traverse,
+    .tp_clear = (inquiry)Scheduler_clear,
+    .tp_methods = Scheduler_methods,
+    .tp_getset = Scheduler_getset,
+};
+
+/* The end of an advance() iterator: exhausted, closed or dropped. The unyielded rest of an instant stays
+ * pending in the scheduler, for the next advance(). */
+static void
+run_end(RunObject *run)
+{
+    SchedulerObject *sc = run->scheduler;
+    if (sc != NULL && sc->active == run) {
+        sc->active = NULL;
+    }
+}
+
+static PyObject *
+Run_next(RunObject *run)
+{
+    SchedulerObject *sc = run->scheduler;
+    if (sc == NULL || sc->active != run) {
+        return NULL;
+    }
+    for (;;) {
+        if (sc->pending != NULL) {
+            if (sc->pending_at < PySequence_Fast_GET_SIZE(sc->pending)) {
+                return Py_NewRef(PySequence_Fast_GET_ITEM(sc->pending, sc->pending_at++));
+            }
+            Py_CLEAR(sc->pending);
+        }
+        PyObject *out = scheduler_instant(sc, run->until_ns);
+        if (out == NULL) {
+            if (!PyErr_Occurred()) {
+                sc->now_ns = run->until_ns;
+            }
+            run_end(run);
+            return NULL;
+        }
+        sc->pending = out;
+        sc->pending_at = 0;
+    }
+}
+
+static PyObject *
+Run_close(RunObject *run, PyObject *Py_UNUSED(ignored))
+{
+    run_end(run);
+    Py_RETURN_NONE;
+}
+
+static int
+Run_traverse(RunObject *run, visitproc visit, void *arg)
+{
+    Py_VISIT(run->scheduler);
+    return 0;
+}
+
+static int
+Run_clear(RunObject *run)
+{
+    run_end(run);
+    Py_CLEAR(run->scheduler);
+    return 0;
+}
+
+static void
+Run_dealloc(RunObject *run)
+{
+    PyObject_GC_UnTrack(run);
+    Run_clear(run);
+    PyObject_GC_Del(run);
+}
+
+static PyMethodDef Run_methods[] = {
+    {"close", (PyCFunction)Run_close, METH_NOARGS, "Stop here; the next advance() goes on from this point."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject Run_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "simulator._speedups.Run",
+    .tp_basicsize = sizeof(RunObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "One advance(): the events up to its target, in order.",
+    .tp_dealloc = (destructor)Run_dealloc,
+    .tp_traverse = (traverseproc)Run_traverse,
+    .tp_clear = (inquiry)Run_clear,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)Run_next,
+    .tp_methods = Run_methods,
+};
+
 /* ------------------------------------------------------------------------------------------------------ */
 /* module                                                                                                 */
 
@@ -1130,11 +2071,36 @@ load_event_types(void)
     if (events == NULL) {
         return -1;
     }
+    trade_type = (PyTypeObject *)PyObject_GetAttrString(events, "Trade");
+    PyObject *sides = PyObject_GetAttrString(events, "TakerSide");
+    if (sides != NULL) {
+        taker_buy = PyObject_GetAttrString(sides, "BUY");
+        taker_sell = PyObject_GetAttrString(sides, "SELL");
+        Py_DECREF(sides);
+    }
     level_type = (PyTypeObject *)PyObject_GetAttrString(events, "Level");
     delta_type = (PyTypeObject *)PyObject_GetAttrString(events, "BookDelta");
     quote_type = (PyTypeObject *)PyObject_GetAttrString(events, "Quote");
     Py_DECREF(events);
-    if (level_type == NULL || delta_type == NULL || quote_type == NULL) {
+    if (level_type == NULL || delta_type == NULL || quote_type == NULL || trade_type == NULL ||
+        taker_buy == NULL || taker_sell == NULL) {
+        return -1;
+    }
+    static const char *trade_fields[] = {"symbol_id", "time_exchange_ns", "price_ticks",
+                                         "size_lots", "taker_side",       "uuid"};
+    for (int i = 0; i < 6; i++) {
+        if (slot_offset(trade_type, trade_fields[i], &trade_at[i]) < 0) {
+            return -1;
+        }
+    }
+    PyObject *random_module = PyImport_ImportModule("random");
+    if (random_module == NULL) {
+        return -1;
+    }
+    random_class = PyObject_GetAttrString(random_module, "Random");
+    Py_DECREF(random_module);
+    uuid_bits = PyLong_FromLong(128);
+    if (random_class == NULL || uuid_bits == NULL) {
         return -1;
     }
     static const char *delta_fields[] = {"symbol_id", "time_exchange_ns", "asks", "bids"};
@@ -1169,7 +2135,8 @@ PyInit__speedups(void)
 {
     empty_tuple = PyTuple_New(0);
     if (empty_tuple == NULL || load_event_types() < 0 || PyType_Ready(&Book_Type) < 0 ||
-        PyType_Ready(&Maker_Type) < 0) {
+        PyType_Ready(&Maker_Type) < 0 || PyType_Ready(&State_Type) < 0 ||
+        PyType_Ready(&Scheduler_Type) < 0 || PyType_Ready(&Run_Type) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&speedups_module);
@@ -1178,6 +2145,8 @@ PyInit__speedups(void)
     }
     if (PyModule_AddObjectRef(module, "Book", (PyObject *)&Book_Type) < 0 ||
         PyModule_AddObjectRef(module, "BookMaker", (PyObject *)&Maker_Type) < 0 ||
+        PyModule_AddObjectRef(module, "SymbolState", (PyObject *)&State_Type) < 0 ||
+        PyModule_AddObjectRef(module, "Scheduler", (PyObject *)&Scheduler_Type) < 0 ||
         PyModule_AddIntConstant(module, "MIN_LEVELS", MIN_LEVELS) < 0 ||
         PyModule_AddIntConstant(module, "MAX_LEVELS", MAX_LEVELS) < 0) {
         Py_DECREF(module);

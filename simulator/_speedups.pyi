@@ -1,6 +1,28 @@
-# The C twin of simulator/book.py (simulator/_speedups.c): the same classes, API and behaviour, which
-# tests/simulator/test_speedups.py checks call for call. Typed as the reference classes they stand in for.
+# The C twins of simulator/book.py and of simulator.market.SymbolState (simulator/_speedups.c): the same API
+# and behaviour, which tests/simulator/test_speedups.py checks call for call. Typed as the reference classes
+# they stand in for.
+from collections.abc import Callable, Iterator
+
 from simulator.book import MAX_LEVELS as MAX_LEVELS
 from simulator.book import MIN_LEVELS as MIN_LEVELS
 from simulator.book import Book as Book
 from simulator.book import BookMaker as BookMaker
+from simulator.events import MarketEvent
+from simulator.market import SymbolState as _ReferenceState
+from simulator.price import PriceFactors
+
+class SymbolState(_ReferenceState):
+    def __init__(self, reference: _ReferenceState) -> None: ...
+
+class Scheduler:
+    def __init__(
+        self,
+        states: list[_ReferenceState],
+        second: Callable[[int], list[MarketEvent]],
+        factors: PriceFactors,
+        first_second_ns: int,
+        now_ns: int,
+    ) -> None: ...
+    @property
+    def now_ns(self) -> int: ...
+    def advance(self, until_ns: int) -> Iterator[MarketEvent]: ...

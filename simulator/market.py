@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from heapq import heapify, heapreplace
 from typing import Literal
 
 from simulator._fast import make_rate, make_trade
 from simulator.book import Book
+from simulator.book import BookMaker as ReferenceBookMaker
 from simulator.catalog import Catalog, Symbol, SymbolType
 from simulator.events import MarketEvent, TakerSide
 from simulator.flow import TradeFlow
@@ -25,10 +26,10 @@ from simulator.ohlcv import OhlcvEngine
 from simulator.price import STEP_NS, AssetFactor, PriceFactors, SymbolPricer
 from simulator.rng import stable_seed, symbol_rng
 
-try:  # the C twin of simulator/book.py: the same events, several times faster
-    from simulator._speedups import BookMaker
+try:  # the C twins of simulator/book.py, of SymbolState and of Market._run: the same events, several times faster
+    from simulator import _speedups
 except ImportError:  # built without a C compiler
-    from simulator.book import BookMaker
+    _speedups = None  # type: ignore[assignment]
 
 _NS = 1_000_000_000
 _STEP_SIGMA = math.sqrt(STEP_NS / 1e9 / (365.0 * 86_400.0))
@@ -53,14 +54,17 @@ class SymbolState:
 
     __slots__ = (
         "_book",
+        "_factors",
         "_init_seed",
         "_mid0",
+        "_on_trade",
         "book_maker",
         "flow",
         "halted",
         "index",
         "last_price_ticks",
         "next_book_ns",
+        "next_ns",
         "next_trade_ns",
         "pricer",
         "rng",
@@ -82,6 +86,7 @@ class SymbolState:
         seed: int,
         start_ns: int,
         rate_scale: float,
+        on_trade: Callable[[int, int, int, int], None],
     ) -> None:
         self.index = index
         self.symbol = symbol
@@ -106,7 +111,8 @@ class SymbolState:
             else base.initial_price_usd
         )
         half_spread = step_ticks * (0.6 if symbol.trade_rate >= 1.0 else 1.5)
-        self.book_maker = BookMaker(rng, round(step_ticks), half_spread, _LEVEL_USD / lot_usd)
+        maker_class = ReferenceBookMaker if _speedups is None else _speedups.BookMaker
+        self.book_maker = maker_class(rng, round(step_ticks), half_spread, _LEVEL_USD / lot_usd)
         self.flow = TradeFlow(rng, symbol.trade_rate * rate_scale, _TRADE_USD / lot_usd)
         #: mean time between background book changes, in microseconds
         self.us_per_book = 1e6 / (symbol.book_rate * rate_scale)
@@ -120,8 +126,13 @@ class SymbolState:
         self.volume_lots = 0
         #: price of the last trade, 0 before the first one
         self.last_price_ticks = 0
+        self._factors = factors
+        #: called with (index, time_ns, price_ticks, size_lots) for every fill (the candles)
+        self._on_trade = on_trade
         self.next_trade_ns = start_ns + self.flow.next_gap_ns()
         self.next_book_ns = start_ns + self.book_gap_ns()
+        #: time of the symbol's next event: the earlier of the two above
+        self.next_ns = min(self.next_trade_ns, self.next_book_ns)
 
     def book_gap_ns(self) -> int:
         """Time to the next background book change (Poisson, microsecond resolution)."""
@@ -134,6 +145,53 @@ class SymbolState:
         if book is None:
             book = self._book = self.book_maker.initial_book(self._mid0, random.Random(self._init_seed))
         return book
+
+    def event(self, t: int) -> Sequence[MarketEvent]:
+        """The symbol's event at ``t`` (its ``next_ns``): a trade arrival or a background book change.
+
+        Returns what it changed, in order (trades, then the ``BookDelta``, then the ``Quote`` if the top moved),
+        and sets ``next_ns``. ``simulator._speedups.SymbolState`` is the C twin of this method and its state.
+        """
+        out = self._trade(t) if self.next_trade_ns <= t else self._book_event(t)
+        self.next_ns = self.next_trade_ns if self.next_trade_ns < self.next_book_ns else self.next_book_ns
+        return out
+
+    def _book_event(self, t: int) -> Sequence[MarketEvent]:
+        self.next_book_ns = t + (_floor(-_log(1.0 - self.rng.random()) * self.us_per_book) + 1) * 1000
+        if self.halted:
+            return ()
+        mid = self.pricer.fair_mid_ticks(t, self._factors)
+        return self.book_maker.step(self._book or self.book, mid, self.spread_multiplier, self.symbol_id, t)
+
+    def _trade(self, t: int) -> Sequence[MarketEvent]:
+        flow = self.flow
+        self.next_trade_ns = t + flow.next_gap_ns()
+        if self.halted:
+            return ()
+        book = self._book or self.book
+        mid = self.pricer.fair_mid_ticks(t, self._factors)
+        ask, _, bid, _ = book.touch()
+        is_buy = flow.taker_is_buy((mid - 0.5 * (ask + bid)) / (ask - bid))
+        fills = book.sweep(is_buy, flow.size_lots())
+        if not fills:
+            return ()
+        side = _BUY if is_buy else _SELL
+        symbol_id, index, rng, on_trade = self.symbol_id, self.index, self.rng, self._on_trade
+        out: list[MarketEvent] = []
+        volume = 0
+        for price, size in fills:
+            out.append(make_trade(symbol_id, t, price, size, side, _uuid4(rng.getrandbits(128))))
+            on_trade(index, t, price, size)
+            volume += size
+        self.trades_count += len(fills)
+        self.volume_lots += volume
+        self.last_price_ticks = fills[-1][0]
+        out += book.emit(symbol_id, t)
+        # rng.expovariate(rate), spelled out to save a Python-level call (the same formula and draw)
+        refill_ns = t + (_floor(-_log(1.0 - rng.random()) / _REFILL_RATE_PER_S * 1e6) + 1) * 1000
+        if refill_ns < self.next_book_ns:
+            self.next_book_ns = refill_ns
+        return out
 
 
 class Market:
@@ -160,12 +218,23 @@ class Market:
         self.catalog = catalog
         self._now_ns = start_ns
         self._factors = PriceFactors(catalog.assets, seed, start_ns)
+        self._ohlcv = OhlcvEngine([symbol.symbol_id for symbol in catalog.symbols], all_bars=bars == "all")
         self._states = [
-            SymbolState(i, s, catalog, self._factors, seed=seed, start_ns=start_ns, rate_scale=rate_scale)
-            for i, s in enumerate(catalog.symbols)
+            SymbolState(
+                i,
+                symbol,
+                catalog,
+                self._factors,
+                seed=seed,
+                start_ns=start_ns,
+                rate_scale=rate_scale,
+                on_trade=self._ohlcv.add_trade,
+            )
+            for i, symbol in enumerate(catalog.symbols)
         ]
+        if _speedups is not None:
+            self._states = [_speedups.SymbolState(state) for state in self._states]
         self._by_id = {st.symbol_id: st for st in self._states}
-        self._ohlcv = OhlcvEngine([st.symbol_id for st in self._states], all_bars=bars == "all")
         self._rate_assets = [
             (a.asset_id, self._factors.index(a.asset_id)) for a in catalog.assets if a.asset_id != "USD"
         ]
@@ -174,15 +243,21 @@ class Market:
         self._shift = shift = (len(self._states) + 1).bit_length()
         first_second = (start_ns // _NS + 1) * _NS
         self._heap = [first_second << shift]
-        self._heap += [(min(st.next_trade_ns, st.next_book_ns) << shift) | (st.index + 1) for st in self._states]
+        self._heap += [(st.next_ns << shift) | (st.index + 1) for st in self._states]
         heapify(self._heap)
         self._pending: list[MarketEvent] = []
         self._running = False
+        #: the C twin of ``_run`` over the C symbol states, when the speedups are built
+        self._scheduler = (
+            None
+            if _speedups is None
+            else _speedups.Scheduler(self._states, self._second, self._factors, first_second, start_ns)
+        )
 
     @property
     def now_ns(self) -> int:
         """Virtual time: the target of the last exhausted ``advance``, or the time of the events being yielded."""
-        return self._now_ns
+        return self._now_ns if self._scheduler is None else self._scheduler.now_ns
 
     def book(self, symbol_id: str) -> Book:
         """The live book of a symbol (read-only for callers); reflects exactly the events yielded so far.
@@ -213,11 +288,11 @@ class Market:
         """
         if percent <= -100.0:
             raise ValueError(f"a price cannot fall by {percent} %")
-        self._factors.jump(asset_id, math.log1p(percent / 100.0), self._now_ns)
+        self._factors.jump(asset_id, math.log1p(percent / 100.0), self.now_ns)
 
     def rate_usd(self, asset_id: str) -> float:
         """The asset's USD reference rate at ``now_ns`` (1.0 for USD); KeyError for an unknown asset id."""
-        self._factors.step_to(self._now_ns)  # stepping early is safe: steps depend only on (seed, asset, k)
+        self._factors.step_to(self.now_ns)  # stepping early is safe: steps depend only on (seed, asset, k)
         return math.exp(self._factors.log_usd[self._factors.index(asset_id)])
 
     def last_price_ticks(self, symbol_id: str) -> int:
@@ -244,6 +319,8 @@ class Market:
         applied together before the first of them is yielded. Exhaust the iterator before calling ``advance``
         again; if it is dropped early, the rest of the current instant is yielded first by the next call.
         """
+        if self._scheduler is not None:
+            return self._scheduler.advance(until_ns)
         if until_ns < self._now_ns:
             raise ValueError(f"advance to {until_ns} is before now ({self._now_ns})")
         if self._running:
@@ -257,7 +334,6 @@ class Market:
         mask = (1 << shift) - 1
         limit = (until_ns + 1) << shift
         second_key = _NS << shift
-        trade, book_event = self._trade, self._book_event
         pending = iter(self._pending)
         self._pending = []
         try:
@@ -272,9 +348,8 @@ class Market:
                 order = key & mask
                 if order:
                     state = states[order - 1]
-                    out = trade(state, t) if state.next_trade_ns <= t else book_event(state, t)
-                    nxt = state.next_trade_ns if state.next_trade_ns < state.next_book_ns else state.next_book_ns
-                    heapreplace(heap, (nxt << shift) | order)
+                    out = state.event(t)
+                    heapreplace(heap, (state.next_ns << shift) | order)
                 else:
                     out = self._second(t)
                     heapreplace(heap, key + second_key)
@@ -293,44 +368,6 @@ class Market:
         log_usd = self._factors.log_usd
         for asset_id, i in self._rate_assets:
             out.append(make_rate(asset_id, "USD", t, math.exp(log_usd[i])))
-        return out
-
-    def _book_event(self, state: SymbolState, t: int) -> Sequence[MarketEvent]:
-        state.next_book_ns = t + (_floor(-_log(1.0 - state.rng.random()) * state.us_per_book) + 1) * 1000
-        if state.halted:
-            return ()
-        mid = state.pricer.fair_mid_ticks(t, self._factors)
-        return state.book_maker.step(state._book or state.book, mid, state.spread_multiplier, state.symbol_id, t)
-
-    def _trade(self, state: SymbolState, t: int) -> Sequence[MarketEvent]:
-        flow = state.flow
-        state.next_trade_ns = t + flow.next_gap_ns()
-        if state.halted:
-            return ()
-        book = state._book or state.book
-        mid = state.pricer.fair_mid_ticks(t, self._factors)
-        ask, _, bid, _ = book.touch()
-        is_buy = flow.taker_is_buy((mid - 0.5 * (ask + bid)) / (ask - bid))
-        fills = book.sweep(is_buy, flow.size_lots())
-        if not fills:
-            return ()
-        side = _BUY if is_buy else _SELL
-        symbol_id, index, rng = state.symbol_id, state.index, state.rng
-        add_trade = self._ohlcv.add_trade
-        out: list[MarketEvent] = []
-        volume = 0
-        for price, size in fills:
-            out.append(make_trade(symbol_id, t, price, size, side, _uuid4(rng.getrandbits(128))))
-            add_trade(index, t, price, size)
-            volume += size
-        state.trades_count += len(fills)
-        state.volume_lots += volume
-        state.last_price_ticks = fills[-1][0]
-        out += book.emit(symbol_id, t)
-        # rng.expovariate(rate), spelled out to save a Python-level call (the same formula and draw)
-        refill_ns = t + (_floor(-_log(1.0 - rng.random()) / _REFILL_RATE_PER_S * 1e6) + 1) * 1000
-        if refill_ns < state.next_book_ns:
-            state.next_book_ns = refill_ns
         return out
 
 

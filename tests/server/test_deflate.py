@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame, Opcode
@@ -43,6 +43,8 @@ def receive(client: PerMessageDeflate, wire: bytes) -> list[tuple[Opcode, bytes]
 
 
 @pytest.mark.parametrize("no_context_takeover", [False, True], ids=["context-takeover", "no-context-takeover"])
+# generation time depends on how busy the machine is (it failed once on a loaded 2-core machine); not a defect
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(batches=st.lists(PAYLOADS, max_size=4))
 def test_every_message_inflates_back_to_its_payload(no_context_takeover: bool, batches: list[list[bytes]]) -> None:
     server, client = extensions(no_context_takeover=no_context_takeover)

@@ -4,6 +4,7 @@ import collections
 import itertools
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sim_helpers import SECOND_NS, START_NS, canonical, digest, run, subset
 
+from simulator import market as market_module
 from simulator.catalog import Catalog, Symbol, SymbolType
 from simulator.events import Bar, BookDelta, ExchangeRate, MarketEvent, Quote, Trade
 from simulator.market import Market
@@ -19,6 +21,15 @@ from simulator.market import Market
 #: hash means every seeded market changed (and so do the server's golden streams in tests/golden/*.jsonl).
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "simulator_seed42.json"
 GOLDEN_EVENTS = 10_000
+
+
+@pytest.fixture(scope="module", autouse=True, params=["c", "python"])
+def implementation(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test here runs on the C twins (simulator/_speedups.c) and on the pure-Python reference."""
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "python":
+            patch.setattr(market_module, "_speedups", None)
+        yield request.param
 
 
 def _time(event: MarketEvent) -> int:
@@ -246,5 +257,6 @@ def test_no_trade_when_the_opposite_side_holds_a_single_lot(small_catalog: Catal
     book.set_bid(book.bids()[0].price_ticks, 1)
     book.emit(symbol_id, START_NS)
     # white box: drive one trade arrival directly; neither side can give a lot away
-    assert market._trade(market.symbol_state(symbol_id), START_NS + 1) == ()
+    state = market.symbol_state(symbol_id)
+    assert state.event(state.next_trade_ns) == ()
     assert market.trades_count(symbol_id) == 0
