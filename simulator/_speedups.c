@@ -1121,10 +1121,358 @@ static PyTypeObject Maker_Type = {
 };
 
 
+#define NS_PER_S 1000000000LL
+
+/* ------------------------------------------------------------------------------------------------------ */
+/* TradeFolder: ohlcv.py OhlcvEngine.add_trade over the engine's own state lists                          */
+
+/* The layout of a symbol's state list (simulator/ohlcv.py; OHLCV_LAYOUT lets a test compare the two). */
+enum { C_START, C_END, C_OPEN_T, C_CLOSE_T, C_OPEN, C_HIGH, C_LOW, C_CLOSE, C_VOLUME, C_COUNT, C_KEY, C_SLOTS };
+enum { S_LAST = 0, S_SETTLED = 1, S_SEQUENCE = 2, S_SECOND = 3, S_BLOCK = S_SECOND + C_SLOTS };
+#define INTERIM_EVERY_NS (5 * NS_PER_S)
+#define MAX_PERIODS 64
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *states;       /* list of per-symbol lists of ints */
+    PyObject *recent;       /* dict of symbol indices in order of last trading second, or None */
+    PyObject *count_after;  /* OhlcvEngine._count_just_after */
+    i64 next_key;
+    Py_ssize_t seconds, blocks, lengths;
+    i64 second_at[MAX_PERIODS], second_len[MAX_PERIODS], block_at[MAX_PERIODS], block_len[MAX_PERIODS];
+    i64 length[MAX_PERIODS];
+} FolderObject;
+
+static PyTypeObject Folder_Type;
+
+/* Python's ``%`` for a positive divisor (C's truncates towards zero; a never-traded symbol's time is < 0). */
+static inline i64
+floor_mod(i64 a, i64 b)
+{
+    i64 r = a % b;
+    return r < 0 ? r + b : r;
+}
+
+static inline i64
+get(PyObject *st, Py_ssize_t i)
+{
+    return PyLong_AsLongLong(PyList_GET_ITEM(st, i));
+}
+
+static inline int
+put(PyObject *st, Py_ssize_t i, i64 value)
+{
+    PyObject *obj = PyLong_FromLongLong(value);
+    return obj == NULL ? -1 : PyList_SetItem(st, i, obj);
+}
+
+/* st[dst : dst + C_SLOTS] = st[src : src + C_SLOTS] (ints are immutable: sharing them is copying). */
+static void
+copy_slots(PyObject *st, Py_ssize_t dst, Py_ssize_t src)
+{
+    for (Py_ssize_t i = 0; i < C_SLOTS; i++) {
+        PyObject *value = PyList_GET_ITEM(st, src + i);
+        Py_INCREF(value);
+        Py_SETREF(((PyListObject *)st)->ob_item[dst + i], value);
+    }
+}
+
+/* ohlcv.py ``_merge``: the later trades at ``src`` into the candle or accumulator at ``dst``. */
+static int
+merge(PyObject *st, Py_ssize_t src, Py_ssize_t dst)
+{
+    i64 high = get(st, src + C_HIGH), low = get(st, src + C_LOW);
+    int failed = put(st, dst + C_CLOSE_T, get(st, src + C_CLOSE_T));
+    if (high > get(st, dst + C_HIGH)) {
+        failed |= put(st, dst + C_HIGH, high);
+    }
+    if (low < get(st, dst + C_LOW)) {
+        failed |= put(st, dst + C_LOW, low);
+    }
+    failed |= put(st, dst + C_CLOSE, get(st, src + C_CLOSE));
+    failed |= put(st, dst + C_VOLUME, get(st, dst + C_VOLUME) + get(st, src + C_VOLUME));
+    failed |= put(st, dst + C_COUNT, get(st, dst + C_COUNT) + get(st, src + C_COUNT));
+    return failed ? -1 : 0;
+}
+
+/* ohlcv.py ``_fold``: the accumulator at ``acc`` into the candles at (``at``, ``len``), opening new ones. */
+static int
+fold(PyObject *st, Py_ssize_t acc, const i64 *at, const i64 *len, Py_ssize_t n)
+{
+    i64 start = get(st, acc);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (get(st, at[i] + C_END) <= start) {
+            copy_slots(st, at[i], acc);
+            i64 candle = start - floor_mod(start, len[i]);
+            if (put(st, at[i], candle) < 0 || put(st, at[i] + C_END, candle + len[i]) < 0) {
+                return -1;
+            }
+        }
+        else if (merge(st, acc, at[i]) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ohlcv.py ``OhlcvEngine._fold_pending``. */
+static int
+fold_pending(FolderObject *fo, PyObject *st, i64 until)
+{
+    if (get(st, S_SECOND + C_COUNT)) {
+        if (fold(st, S_SECOND, fo->second_at, fo->second_len, fo->seconds) < 0) {
+            return -1;
+        }
+        if (get(st, S_BLOCK + C_COUNT)) {
+            if (merge(st, S_SECOND, S_BLOCK) < 0) {
+                return -1;
+            }
+        }
+        else {
+            copy_slots(st, S_BLOCK, S_SECOND);
+            i64 start = get(st, S_BLOCK);
+            start -= floor_mod(start, INTERIM_EVERY_NS);
+            if (put(st, S_BLOCK, start) < 0 || put(st, S_BLOCK + C_END, start + INTERIM_EVERY_NS) < 0) {
+                return -1;
+            }
+        }
+        if (put(st, S_SECOND + C_COUNT, 0) < 0) {
+            return -1;
+        }
+    }
+    if (get(st, S_BLOCK + C_COUNT) && until >= get(st, S_BLOCK + C_END)) {
+        if (fold(st, S_BLOCK, fo->block_at, fo->block_len, fo->blocks) < 0 || put(st, S_BLOCK + C_COUNT, 0) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ohlcv.py ``OhlcvEngine._settle``. */
+static int
+settle(FolderObject *fo, PyObject *st, i64 until)
+{
+    i64 after = get(st, S_SETTLED);
+    if (until <= after) {
+        return 0;
+    }
+    if (put(st, S_SETTLED, until) < 0) {
+        return -1;
+    }
+    i64 last = get(st, S_LAST), count = 0;
+    if (after == last && until == last + NS_PER_S) {
+        PyObject *n = PyObject_CallFunction(fo->count_after, "L", until);
+        if (as_i64(n, &count) < 0) {
+            return -1;
+        }
+        return put(st, S_SEQUENCE, get(st, S_SEQUENCE) + count);
+    }
+    i64 block = last - floor_mod(last, INTERIM_EVERY_NS) + INTERIM_EVERY_NS;
+    int interim = after < block && block <= until;
+    for (Py_ssize_t i = 0; i < fo->lengths; i++) {
+        i64 end = last - floor_mod(last, fo->length[i]) + fo->length[i];
+        count += after < end && end <= until;
+        count += interim && block < end;
+    }
+    return put(st, S_SEQUENCE, get(st, S_SEQUENCE) + count);
+}
+
+/* ohlcv.py ``OhlcvEngine._start_second``. */
+static int
+start_second(FolderObject *fo, PyObject *st, PyObject *index, i64 t, i64 price, i64 size)
+{
+    if (fold_pending(fo, st, t) < 0) {
+        return -1;
+    }
+    i64 second = t - floor_mod(t, NS_PER_S);
+    if (fo->recent == Py_None) {
+        if (settle(fo, st, second) < 0) {
+            return -1;
+        }
+    }
+    else if ((PyDict_Contains(fo->recent, index) == 1 && PyDict_DelItem(fo->recent, index) < 0) ||
+             PyDict_SetItem(fo->recent, index, Py_None) < 0) {
+        return -1;
+    }
+    const struct {
+        Py_ssize_t at;
+        i64 value;
+    } slots[] = {
+        {S_LAST, second},
+        {S_SECOND + C_START, second},
+        {S_SECOND + C_END, second + NS_PER_S},
+        {S_SECOND + C_OPEN_T, t},
+        {S_SECOND + C_CLOSE_T, t},
+        {S_SECOND + C_OPEN, price},
+        {S_SECOND + C_HIGH, price},
+        {S_SECOND + C_LOW, price},
+        {S_SECOND + C_CLOSE, price},
+        {S_SECOND + C_VOLUME, size},
+        {S_SECOND + C_COUNT, 1},
+        {S_SECOND + C_KEY, fo->next_key++},
+    };
+    for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+        if (put(st, slots[i].at, slots[i].value) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ohlcv.py ``OhlcvEngine.add_trade``. */
+static int
+folder_add(FolderObject *fo, PyObject *index, i64 t, i64 price, i64 size)
+{
+    Py_ssize_t i = PyLong_AsSsize_t(index);
+    if (i == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (i < 0 || i >= PyList_GET_SIZE(fo->states)) {
+        PyErr_SetString(PyExc_IndexError, "symbol index out of range");
+        return -1;
+    }
+    PyObject *st = PyList_GET_ITEM(fo->states, i);
+    if (t >= get(st, S_SECOND + C_END)) {
+        return start_second(fo, st, index, t, price, size);
+    }
+    int failed = put(st, S_SECOND + C_CLOSE_T, t);
+    if (price > get(st, S_SECOND + C_HIGH)) {
+        failed |= put(st, S_SECOND + C_HIGH, price);
+    }
+    else if (price < get(st, S_SECOND + C_LOW)) {
+        failed |= put(st, S_SECOND + C_LOW, price);
+    }
+    failed |= put(st, S_SECOND + C_CLOSE, price);
+    failed |= put(st, S_SECOND + C_VOLUME, get(st, S_SECOND + C_VOLUME) + size);
+    failed |= put(st, S_SECOND + C_COUNT, get(st, S_SECOND + C_COUNT) + 1);
+    return failed || PyErr_Occurred() ? -1 : 0;
+}
+
+static PyObject *
+Folder_call(FolderObject *fo, PyObject *args, PyObject *kwargs)
+{
+    PyObject *index;
+    i64 t, price, size;
+    static char *keywords[] = {"index", "time_ns", "price_ticks", "size_lots", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OLLL:add_trade", keywords, &index, &t, &price, &size)) {
+        return NULL;
+    }
+    if (folder_add(fo, index, t, price, size) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static int
+periods_arg(PyObject *periods, i64 *at, i64 *len, Py_ssize_t *n)
+{
+    PyObject *seq = PySequence_Fast(periods, "periods must be a sequence of (offset, length)");
+    if (seq == NULL) {
+        return -1;
+    }
+    *n = PySequence_Fast_GET_SIZE(seq);
+    int failed = *n > MAX_PERIODS;
+    for (Py_ssize_t i = 0; !failed && i < *n; i++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(seq, i);
+        failed = !PyArg_ParseTuple(pair, "LL", &at[i], &len[i]);
+    }
+    Py_DECREF(seq);
+    if (failed && !PyErr_Occurred()) {
+        PyErr_SetString(PyExc_ValueError, "too many periods");
+    }
+    return failed ? -1 : 0;
+}
+
+static PyObject *
+Folder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"states", "recent", "second_periods", "block_periods", "lengths", "count_after",
+                               NULL};
+    PyObject *states, *recent, *second_periods, *block_periods, *lengths, *count_after;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OOOOO:TradeFolder", keywords, &PyList_Type, &states,
+                                     &recent, &second_periods, &block_periods, &lengths, &count_after)) {
+        return NULL;
+    }
+    if (recent != Py_None && !PyDict_CheckExact(recent)) {
+        return PyErr_Format(PyExc_TypeError, "recent must be a dict or None");
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(states); i++) {
+        if (!PyList_CheckExact(PyList_GET_ITEM(states, i)) || PyList_GET_SIZE(PyList_GET_ITEM(states, i)) < S_BLOCK + C_SLOTS) {
+            return PyErr_Format(PyExc_TypeError, "states must be lists in the layout of simulator/ohlcv.py");
+        }
+    }
+    FolderObject *fo = PyObject_GC_New(FolderObject, type);
+    if (fo == NULL) {
+        return NULL;
+    }
+    fo->states = Py_NewRef(states);
+    fo->recent = Py_NewRef(recent);
+    fo->count_after = Py_NewRef(count_after);
+    fo->next_key = 1;
+    PyObject_GC_Track(fo);
+    PyObject *seq = PySequence_Fast(lengths, "lengths must be a sequence of ints");
+    int failed = seq == NULL || periods_arg(second_periods, fo->second_at, fo->second_len, &fo->seconds) < 0 ||
+                 periods_arg(block_periods, fo->block_at, fo->block_len, &fo->blocks) < 0;
+    if (!failed) {
+        fo->lengths = PySequence_Fast_GET_SIZE(seq);
+        failed = fo->lengths > MAX_PERIODS;
+        for (Py_ssize_t i = 0; !failed && i < fo->lengths; i++) {
+            failed = as_i64(Py_NewRef(PySequence_Fast_GET_ITEM(seq, i)), &fo->length[i]) < 0;
+        }
+        if (failed && !PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ValueError, "too many periods");
+        }
+    }
+    Py_XDECREF(seq);
+    if (failed) {
+        Py_DECREF(fo);
+        return NULL;
+    }
+    return (PyObject *)fo;
+}
+
+static int
+Folder_traverse(FolderObject *fo, visitproc visit, void *arg)
+{
+    Py_VISIT(fo->states);
+    Py_VISIT(fo->recent);
+    Py_VISIT(fo->count_after);
+    return 0;
+}
+
+static int
+Folder_clear(FolderObject *fo)
+{
+    Py_CLEAR(fo->states);
+    Py_CLEAR(fo->recent);
+    Py_CLEAR(fo->count_after);
+    return 0;
+}
+
+static void
+Folder_dealloc(FolderObject *fo)
+{
+    PyObject_GC_UnTrack(fo);
+    Folder_clear(fo);
+    PyObject_GC_Del(fo);
+}
+
+static PyTypeObject Folder_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "simulator._speedups.TradeFolder",
+    .tp_basicsize = sizeof(FolderObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "OhlcvEngine.add_trade in C, over the engine's state lists: call it with "
+              "(index, time_ns, price_ticks, size_lots).",
+    .tp_new = Folder_new,
+    .tp_call = (ternaryfunc)Folder_call,
+    .tp_dealloc = (destructor)Folder_dealloc,
+    .tp_traverse = (traverseproc)Folder_traverse,
+    .tp_clear = (inquiry)Folder_clear,
+};
+
 /* ------------------------------------------------------------------------------------------------------ */
 /* SymbolState: one symbol's trades and book changes (market.py SymbolState.event, flow.py, price.py)     */
 
-#define NS_PER_S 1000000000LL
 #define BASIS_REFRESH_NS 100000000LL      /* price.py BASIS_REFRESH_NS */
 #define REFILL_RATE_PER_S 20.0            /* market.py _REFILL_RATE_PER_S */
 #define SIZE_TAIL_EXPONENT (-1.0 / 1.4)   /* flow.py _SIZE_EXPONENT */
@@ -1147,6 +1495,7 @@ typedef struct {
     PyObject *factors;     /* PriceFactors: next_step_ns is read when the fair mid expires */
     PyObject *log_usd;     /* factors.log_usd, stepped in place */
     PyObject *on_trade;
+    FolderObject *folder;  /* on_trade itself when it is a TradeFolder: called without boxing */
     MakerObject *maker;
     BookObject *book;      /* NULL until first needed */
     PyObject *init_seed;
@@ -1260,6 +1609,9 @@ take_state(StateObject *st, PyObject *ref)
         PyErr_SetString(PyExc_TypeError, "factors.log_usd must be a list");
         failed = 1;
     }
+    if (!failed && Py_IS_TYPE(st->on_trade, &Folder_Type)) {
+        st->folder = (FolderObject *)st->on_trade; /* borrowed: on_trade holds it */
+    }
     if (!failed && !Py_IS_TYPE(maker, &Maker_Type)) {
         PyErr_SetString(PyExc_TypeError, "the reference state must use simulator._speedups.BookMaker");
         failed = 1;
@@ -1333,6 +1685,7 @@ State_clear(StateObject *st)
     Py_CLEAR(st->getrandbits);
     Py_CLEAR(st->factors);
     Py_CLEAR(st->log_usd);
+    st->folder = NULL;
     Py_CLEAR(st->on_trade);
     Py_CLEAR(st->maker);
     Py_CLEAR(st->book);
@@ -1528,6 +1881,9 @@ append_trade(StateObject *st, PyObject *out, PyObject *time_ns, i64 price, i64 s
     Py_DECREF(trade);
     if (failed) {
         return -1;
+    }
+    if (st->folder != NULL) {
+        return folder_add(st->folder, st->index, PyLong_AsLongLong(time_ns), price, size);
     }
     PyObject *done = PyObject_Vectorcall(st->on_trade, call, 4, NULL);
     Py_XDECREF(done);
@@ -2123,6 +2479,17 @@ load_event_types(void)
     return 0;
 }
 
+static int
+add_layout(PyObject *module)
+{
+    PyObject *layout = Py_BuildValue("(iiiii)(iiiiiiiiiii)", S_LAST, S_SETTLED, S_SEQUENCE, S_SECOND, S_BLOCK,
+                                     C_START, C_END, C_OPEN_T, C_CLOSE_T, C_OPEN, C_HIGH, C_LOW, C_CLOSE, C_VOLUME,
+                                     C_COUNT, C_KEY);
+    int failed = layout == NULL || PyModule_AddObjectRef(module, "OHLCV_LAYOUT", layout) < 0;
+    Py_XDECREF(layout);
+    return failed ? -1 : 0;
+}
+
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "simulator._speedups",
@@ -2136,7 +2503,8 @@ PyInit__speedups(void)
     empty_tuple = PyTuple_New(0);
     if (empty_tuple == NULL || load_event_types() < 0 || PyType_Ready(&Book_Type) < 0 ||
         PyType_Ready(&Maker_Type) < 0 || PyType_Ready(&State_Type) < 0 ||
-        PyType_Ready(&Scheduler_Type) < 0 || PyType_Ready(&Run_Type) < 0) {
+        PyType_Ready(&Scheduler_Type) < 0 || PyType_Ready(&Run_Type) < 0 ||
+        PyType_Ready(&Folder_Type) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&speedups_module);
@@ -2147,6 +2515,8 @@ PyInit__speedups(void)
         PyModule_AddObjectRef(module, "BookMaker", (PyObject *)&Maker_Type) < 0 ||
         PyModule_AddObjectRef(module, "SymbolState", (PyObject *)&State_Type) < 0 ||
         PyModule_AddObjectRef(module, "Scheduler", (PyObject *)&Scheduler_Type) < 0 ||
+        PyModule_AddObjectRef(module, "TradeFolder", (PyObject *)&Folder_Type) < 0 ||
+        add_layout(module) < 0 ||
         PyModule_AddIntConstant(module, "MIN_LEVELS", MIN_LEVELS) < 0 ||
         PyModule_AddIntConstant(module, "MAX_LEVELS", MAX_LEVELS) < 0) {
         Py_DECREF(module);

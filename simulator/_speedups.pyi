@@ -26,3 +26,17 @@ class Scheduler:
     @property
     def now_ns(self) -> int: ...
     def advance(self, until_ns: int) -> Iterator[MarketEvent]: ...
+
+OHLCV_LAYOUT: tuple[tuple[int, ...], tuple[int, ...]]
+
+class TradeFolder:
+    def __init__(
+        self,
+        states: list[list[int]],
+        recent: dict[int, None] | None,
+        second_periods: list[tuple[int, int]],
+        block_periods: list[tuple[int, int]],
+        lengths: tuple[int, ...],
+        count_after: Callable[[int], int],
+    ) -> None: ...
+    def __call__(self, index: int, time_ns: int, price_ticks: int, size_lots: int) -> None: ...

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from heapq import heapify, heapreplace
 from typing import Literal
 
+from simulator import _native
 from simulator._fast import make_rate, make_trade
 from simulator.book import Book
 from simulator.book import BookMaker as ReferenceBookMaker
@@ -25,11 +26,6 @@ from simulator.flow import TradeFlow
 from simulator.ohlcv import OhlcvEngine
 from simulator.price import STEP_NS, AssetFactor, PriceFactors, SymbolPricer
 from simulator.rng import stable_seed, symbol_rng
-
-try:  # the C twins of simulator/book.py, of SymbolState and of Market._run: the same events, several times faster
-    from simulator import _speedups
-except ImportError:  # built without a C compiler
-    _speedups = None  # type: ignore[assignment]
 
 _NS = 1_000_000_000
 _STEP_SIGMA = math.sqrt(STEP_NS / 1e9 / (365.0 * 86_400.0))
@@ -111,7 +107,8 @@ class SymbolState:
             else base.initial_price_usd
         )
         half_spread = step_ticks * (0.6 if symbol.trade_rate >= 1.0 else 1.5)
-        maker_class = ReferenceBookMaker if _speedups is None else _speedups.BookMaker
+        fast = _native.speedups
+        maker_class = ReferenceBookMaker if fast is None else fast.BookMaker
         self.book_maker = maker_class(rng, round(step_ticks), half_spread, _LEVEL_USD / lot_usd)
         self.flow = TradeFlow(rng, symbol.trade_rate * rate_scale, _TRADE_USD / lot_usd)
         #: mean time between background book changes, in microseconds
@@ -219,6 +216,7 @@ class Market:
         self._now_ns = start_ns
         self._factors = PriceFactors(catalog.assets, seed, start_ns)
         self._ohlcv = OhlcvEngine([symbol.symbol_id for symbol in catalog.symbols], all_bars=bars == "all")
+        record_trade = self._ohlcv.trade_recorder()
         self._states = [
             SymbolState(
                 i,
@@ -228,12 +226,13 @@ class Market:
                 seed=seed,
                 start_ns=start_ns,
                 rate_scale=rate_scale,
-                on_trade=self._ohlcv.add_trade,
+                on_trade=record_trade,
             )
             for i, symbol in enumerate(catalog.symbols)
         ]
-        if _speedups is not None:
-            self._states = [_speedups.SymbolState(state) for state in self._states]
+        fast = _native.speedups
+        if fast is not None:
+            self._states = [fast.SymbolState(state) for state in self._states]
         self._by_id = {st.symbol_id: st for st in self._states}
         self._rate_assets = [
             (a.asset_id, self._factors.index(a.asset_id)) for a in catalog.assets if a.asset_id != "USD"
@@ -249,9 +248,7 @@ class Market:
         self._running = False
         #: the C twin of ``_run`` over the C symbol states, when the speedups are built
         self._scheduler = (
-            None
-            if _speedups is None
-            else _speedups.Scheduler(self._states, self._second, self._factors, first_second, start_ns)
+            None if fast is None else fast.Scheduler(self._states, self._second, self._factors, first_second, start_ns)
         )
 
     @property

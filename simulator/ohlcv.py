@@ -32,6 +32,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from simulator import _native
 from simulator._fast import make_bar
 from simulator.events import MarketEvent
 
@@ -163,6 +164,18 @@ class OhlcvEngine:
             symbols.add(index)
         else:
             symbols.discard(index)
+
+    def trade_recorder(self) -> Callable[[int, int, int, int], None]:
+        """What to call with each trade: ``add_trade``, or its C twin over the same state when built.
+
+        Use one or the other for the engine's whole life: each keeps its own order counter (``_KEY``).
+        """
+        fast = _native.speedups
+        if fast is None:
+            return self.add_trade
+        return fast.TradeFolder(
+            self._states, self._recent, self._second_periods, self._block_periods, self._lengths, self._count_just_after
+        )
 
     def add_trade(self, index: int, time_ns: int, price_ticks: int, size_lots: int) -> None:
         """Record one trade of symbol ``index`` (times never decrease)."""

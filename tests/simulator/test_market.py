@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sim_helpers import SECOND_NS, START_NS, canonical, digest, run, subset
 
-from simulator import market as market_module
+from simulator import _native
 from simulator.catalog import Catalog, Symbol, SymbolType
 from simulator.events import Bar, BookDelta, ExchangeRate, MarketEvent, Quote, Trade
 from simulator.market import Market
@@ -28,7 +28,7 @@ def implementation(request: pytest.FixtureRequest) -> Iterator[str]:
     """Every test here runs on the C twins (simulator/_speedups.c) and on the pure-Python reference."""
     with pytest.MonkeyPatch.context() as patch:
         if request.param == "python":
-            patch.setattr(market_module, "_speedups", None)
+            patch.setattr(_native, "speedups", None)
         yield request.param
 
 

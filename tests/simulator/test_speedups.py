@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sim_helpers import START_NS, subset
 
+from simulator import _native, ohlcv
 from simulator import _speedups as fast
 from simulator import book as reference
-from simulator import market as market_module
 from simulator.catalog import Catalog
 from simulator.events import BookDelta, Level, Quote
 from simulator.market import Market
@@ -108,6 +108,14 @@ def test_the_c_book_has_the_reference_api_on_hand_built_books() -> None:
     assert (fast.MIN_LEVELS, fast.MAX_LEVELS) == (reference.MIN_LEVELS, reference.MAX_LEVELS)
 
 
+def test_the_c_trade_folder_uses_the_layout_of_the_ohlcv_state_lists() -> None:
+    fixed = (ohlcv._LAST, ohlcv._SETTLED, ohlcv._SEQUENCE, ohlcv._SECOND, ohlcv._BLOCK)
+    candle = (ohlcv._START, ohlcv._END, ohlcv._OPEN_T, ohlcv._CLOSE_T, ohlcv._OPEN, ohlcv._HIGH, ohlcv._LOW)
+    candle += (ohlcv._CLOSE, ohlcv._VOLUME, ohlcv._COUNT, ohlcv._KEY)
+    assert (fixed, candle) == fast.OHLCV_LAYOUT
+    assert ohlcv.INTERIM_EVERY_NS == 5 * 1_000_000_000
+
+
 def test_a_draw_that_fails_raises_through_the_c_maker() -> None:
     class Exhausted(random.Random):
         def random(self) -> float:
@@ -129,6 +137,34 @@ def test_markets_on_either_book_yield_the_same_events(
         return list(market.advance(START_NS + 20 * 1_000_000_000))
 
     with_c = events()
-    monkeypatch.setattr(market_module, "_speedups", None)
+    monkeypatch.setattr(_native, "speedups", None)
     assert events() == with_c
     assert len(with_c) > 1000
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    gaps_ms=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 2500), st.integers(1, 9), st.integers(1, 50))),
+    all_bars=st.booleans(),
+)
+def test_the_c_trade_folder_matches_add_trade(gaps_ms: list[tuple[int, int, int, int]], all_bars: bool) -> None:
+    symbol_ids = [f"S{i}" for i in range(5)]
+    engines = [ohlcv.OhlcvEngine(symbol_ids, all_bars=all_bars) for _ in range(2)]
+    if not all_bars:
+        for engine in engines:
+            engine.want(1, "1SEC", True)
+            engine.want(2, "5SEC", True)
+    recorders = [engines[0].add_trade, engines[1].trade_recorder()]
+    assert isinstance(recorders[1], fast.TradeFolder)
+    outputs: list[list[Any]] = [[], []]
+    t = next_second = START_NS
+    for index, gap_ms, price, size in gaps_ms:
+        t += gap_ms * 1_000_000
+        while next_second <= t:
+            for engine, out in zip(engines, outputs, strict=True):
+                engine.on_second(next_second, out)
+            next_second += 1_000_000_000
+        for record in recorders:
+            record(index, t, price, size)
+    assert outputs[0] == outputs[1]
+    assert engines[0]._states == engines[1]._states
