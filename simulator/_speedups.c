@@ -1129,6 +1129,7 @@ static PyTypeObject Maker_Type = {
 /* The layout of a symbol's state list (simulator/ohlcv.py; OHLCV_LAYOUT lets a test compare the two). */
 enum { C_START, C_END, C_OPEN_T, C_CLOSE_T, C_OPEN, C_HIGH, C_LOW, C_CLOSE, C_VOLUME, C_COUNT, C_KEY, C_SLOTS };
 enum { S_LAST = 0, S_SETTLED = 1, S_SEQUENCE = 2, S_SECOND = 3, S_BLOCK = S_SECOND + C_SLOTS };
+enum { S_CANDLES = S_BLOCK + C_SLOTS, BAR_VALUES = 10 };
 #define INTERIM_EVERY_NS (5 * NS_PER_S)
 #define MAX_PERIODS 64
 
@@ -1137,6 +1138,8 @@ typedef struct {
     PyObject *states;       /* list of per-symbol lists of ints */
     PyObject *recent;       /* dict of symbol indices in order of last trading second, or None */
     PyObject *count_after;  /* OhlcvEngine._count_just_after */
+    PyObject *symbol_ids;   /* list of str, by symbol index */
+    PyObject *period_ids;   /* tuple of str, by period index */
     i64 next_key;
     Py_ssize_t seconds, blocks, lengths;
     i64 second_at[MAX_PERIODS], second_len[MAX_PERIODS], block_at[MAX_PERIODS], block_len[MAX_PERIODS];
@@ -1386,12 +1389,16 @@ periods_arg(PyObject *periods, i64 *at, i64 *len, Py_ssize_t *n)
 static PyObject *
 Folder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"states", "recent", "second_periods", "block_periods", "lengths", "count_after",
-                               NULL};
-    PyObject *states, *recent, *second_periods, *block_periods, *lengths, *count_after;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OOOOO:TradeFolder", keywords, &PyList_Type, &states,
-                                     &recent, &second_periods, &block_periods, &lengths, &count_after)) {
+    static char *keywords[] = {"states",  "recent",      "second_periods", "block_periods", "lengths",
+                               "count_after", "symbol_ids", "period_ids",     NULL};
+    PyObject *states, *recent, *second_periods, *block_periods, *lengths, *count_after, *symbol_ids, *period_ids;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OOOOOO!O!:TradeFolder", keywords, &PyList_Type, &states,
+                                     &recent, &second_periods, &block_periods, &lengths, &count_after, &PyList_Type,
+                                     &symbol_ids, &PyTuple_Type, &period_ids)) {
         return NULL;
+    }
+    if (PyList_GET_SIZE(symbol_ids) != PyList_GET_SIZE(states)) {
+        return PyErr_Format(PyExc_ValueError, "one symbol id per state list");
     }
     if (recent != Py_None && !PyDict_CheckExact(recent)) {
         return PyErr_Format(PyExc_TypeError, "recent must be a dict or None");
@@ -1408,6 +1415,8 @@ Folder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     fo->states = Py_NewRef(states);
     fo->recent = Py_NewRef(recent);
     fo->count_after = Py_NewRef(count_after);
+    fo->symbol_ids = Py_NewRef(symbol_ids);
+    fo->period_ids = Py_NewRef(period_ids);
     fo->next_key = 1;
     PyObject_GC_Track(fo);
     PyObject *seq = PySequence_Fast(lengths, "lengths must be a sequence of ints");
@@ -1437,6 +1446,8 @@ Folder_traverse(FolderObject *fo, visitproc visit, void *arg)
     Py_VISIT(fo->states);
     Py_VISIT(fo->recent);
     Py_VISIT(fo->count_after);
+    Py_VISIT(fo->symbol_ids);
+    Py_VISIT(fo->period_ids);
     return 0;
 }
 
@@ -1446,6 +1457,8 @@ Folder_clear(FolderObject *fo)
     Py_CLEAR(fo->states);
     Py_CLEAR(fo->recent);
     Py_CLEAR(fo->count_after);
+    Py_CLEAR(fo->symbol_ids);
+    Py_CLEAR(fo->period_ids);
     return 0;
 }
 
@@ -1457,6 +1470,185 @@ Folder_dealloc(FolderObject *fo)
     PyObject_GC_Del(fo);
 }
 
+static PyTypeObject *bar_type;
+static Py_ssize_t bar_at[15]; /* symbol_id, period_id, ten candle values, is_final, time_ns, sequence */
+
+/* One symbol's bar of period ``pi`` due at a whole second: its sort key and the symbol index. */
+typedef struct {
+    i64 key;
+    Py_ssize_t index;
+} BarItem;
+
+static int
+bar_item_order(const void *a, const void *b)
+{
+    const BarItem *x = a, *y = b;
+    if (x->key != y->key) {
+        return x->key < y->key ? -1 : 1;
+    }
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* ohlcv.py ``_sort_key``. */
+static i64
+bar_sort_key(PyObject *st, Py_ssize_t pi, int is_final, i64 second_ns)
+{
+    Py_ssize_t at = S_CANDLES + C_SLOTS * pi;
+    if (is_final || get(st, at + C_START) >= second_ns - INTERIM_EVERY_NS) {
+        return get(st, at + C_KEY);
+    }
+    return get(st, S_BLOCK + C_KEY);
+}
+
+/* ohlcv.py ``OhlcvEngine._append_bar`` (``_fast.make_bar``). */
+static int
+append_bar(FolderObject *fo, PyObject *out, Py_ssize_t index, Py_ssize_t pi, int is_final, PyObject *second,
+           i64 sequence)
+{
+    PyObject *st = PyList_GET_ITEM(fo->states, index);
+    PyObject *values[15];
+    values[0] = Py_NewRef(PyList_GET_ITEM(fo->symbol_ids, index));
+    values[1] = Py_NewRef(PyTuple_GET_ITEM(fo->period_ids, pi));
+    for (int i = 0; i < BAR_VALUES; i++) {
+        values[2 + i] = Py_NewRef(PyList_GET_ITEM(st, S_CANDLES + C_SLOTS * pi + i));
+    }
+    values[12] = PyBool_FromLong(is_final);
+    values[13] = Py_NewRef(second);
+    values[14] = PyLong_FromLongLong(sequence);
+    PyObject *bar = new_event(bar_type, bar_at, values, 15);
+    if (bar == NULL) {
+        return -1;
+    }
+    int failed = PyList_Append(out, bar);
+    Py_DECREF(bar);
+    return failed;
+}
+
+/* Per due period: (period index, earliest last-trade second of an emitting symbol, is_final). */
+typedef struct {
+    Py_ssize_t pi;
+    i64 since;
+    int is_final;
+    BarItem *items;
+    Py_ssize_t len, cap;
+} DuePeriod;
+
+static int
+due_push(DuePeriod *d, i64 key, Py_ssize_t index)
+{
+    if (d->len == d->cap) {
+        Py_ssize_t cap = d->cap ? 2 * d->cap : 256;
+        BarItem *items = PyMem_Realloc(d->items, cap * sizeof(BarItem));
+        if (items == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        d->items = items;
+        d->cap = cap;
+    }
+    d->items[d->len++] = (BarItem){key, index};
+    return 0;
+}
+
+/* Find the symbols that emit at ``second_ns`` among the most recently traded (ohlcv.py ``_emit_all``). */
+static int
+collect_bars(FolderObject *fo, DuePeriod *due, Py_ssize_t ndue, i64 second_ns)
+{
+    i64 threshold = due[0].since;
+    for (Py_ssize_t k = 1; k < ndue; k++) {
+        threshold = due[k].since < threshold ? due[k].since : threshold;
+    }
+    PyObject *newest_first = PyObject_CallMethod(fo->recent, "__reversed__", NULL);
+    if (newest_first == NULL) {
+        return -1;
+    }
+    PyObject *index_obj;
+    int failed = 0;
+    while (!failed && (index_obj = PyIter_Next(newest_first)) != NULL) {
+        Py_ssize_t index = PyLong_AsSsize_t(index_obj);
+        Py_DECREF(index_obj);
+        PyObject *st = PyList_GET_ITEM(fo->states, index);
+        i64 last = get(st, S_LAST);
+        if (last < threshold) {
+            break;
+        }
+        failed = fold_pending(fo, st, second_ns) < 0;
+        for (Py_ssize_t k = 0; !failed && k < ndue; k++) {
+            if (last >= due[k].since) {
+                failed = due_push(&due[k], bar_sort_key(st, due[k].pi, due[k].is_final, second_ns), index) < 0;
+            }
+        }
+    }
+    Py_DECREF(newest_first);
+    return failed || PyErr_Occurred() ? -1 : 0;
+}
+
+static int
+emit_bars(FolderObject *fo, DuePeriod *due, Py_ssize_t ndue, PyObject *second, PyObject *out)
+{
+    for (Py_ssize_t k = 0; k < ndue; k++) {
+        qsort(due[k].items, due[k].len, sizeof(BarItem), bar_item_order);
+        for (Py_ssize_t j = 0; j < due[k].len; j++) {
+            Py_ssize_t index = due[k].items[j].index;
+            PyObject *st = PyList_GET_ITEM(fo->states, index);
+            i64 sequence = get(st, S_SEQUENCE) + 1;
+            if (put(st, S_SEQUENCE, sequence) < 0 ||
+                append_bar(fo, out, index, due[k].pi, due[k].is_final, second, sequence) < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+Folder_emit_all(FolderObject *fo, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyList_Check(args[0]) || !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "emit_all(due: list, second_ns: int, out: list)");
+        return NULL;
+    }
+    if (fo->recent == Py_None) {
+        PyErr_SetString(PyExc_ValueError, "emit_all needs an engine that builds every bar");
+        return NULL;
+    }
+    i64 second_ns = PyLong_AsLongLong(args[1]);
+    Py_ssize_t ndue = PyList_GET_SIZE(args[0]);
+    if ((second_ns == -1 && PyErr_Occurred()) || ndue == 0) {
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    }
+    if (ndue > MAX_PERIODS) {
+        PyErr_SetString(PyExc_ValueError, "too many periods");
+        return NULL;
+    }
+    DuePeriod due[MAX_PERIODS];
+    memset(due, 0, sizeof(due));
+    int failed = 0;
+    for (Py_ssize_t k = 0; !failed && k < ndue; k++) {
+        i64 pi;
+        failed = !PyArg_ParseTuple(PyList_GET_ITEM(args[0], k), "LLp", &pi, &due[k].since, &due[k].is_final);
+        due[k].pi = (Py_ssize_t)pi;
+        failed = failed || pi < 0 || pi >= PyTuple_GET_SIZE(fo->period_ids);
+    }
+    if (failed && !PyErr_Occurred()) {
+        PyErr_SetString(PyExc_IndexError, "period index out of range");
+    }
+    failed = failed || collect_bars(fo, due, ndue, second_ns) < 0 || emit_bars(fo, due, ndue, args[1], args[2]) < 0;
+    for (Py_ssize_t k = 0; k < ndue; k++) {
+        PyMem_Free(due[k].items);
+    }
+    if (failed) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Folder_methods[] = {
+    {"emit_all", (PyCFunction)(void (*)(void))Folder_emit_all, METH_FASTCALL,
+     "OhlcvEngine._emit_all: append every bar due at second_ns to out, counting each as its symbol's next."},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyTypeObject Folder_Type = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "simulator._speedups.TradeFolder",
     .tp_basicsize = sizeof(FolderObject),
@@ -1465,6 +1657,7 @@ static PyTypeObject Folder_Type = {
               "(index, time_ns, price_ticks, size_lots).",
     .tp_new = Folder_new,
     .tp_call = (ternaryfunc)Folder_call,
+    .tp_methods = Folder_methods,
     .tp_dealloc = (destructor)Folder_dealloc,
     .tp_traverse = (traverseproc)Folder_traverse,
     .tp_clear = (inquiry)Folder_clear,
@@ -2428,6 +2621,7 @@ load_event_types(void)
         return -1;
     }
     trade_type = (PyTypeObject *)PyObject_GetAttrString(events, "Trade");
+    bar_type = (PyTypeObject *)PyObject_GetAttrString(events, "Bar");
     PyObject *sides = PyObject_GetAttrString(events, "TakerSide");
     if (sides != NULL) {
         taker_buy = PyObject_GetAttrString(sides, "BUY");
@@ -2438,7 +2632,7 @@ load_event_types(void)
     delta_type = (PyTypeObject *)PyObject_GetAttrString(events, "BookDelta");
     quote_type = (PyTypeObject *)PyObject_GetAttrString(events, "Quote");
     Py_DECREF(events);
-    if (level_type == NULL || delta_type == NULL || quote_type == NULL || trade_type == NULL ||
+    if (level_type == NULL || delta_type == NULL || quote_type == NULL || trade_type == NULL || bar_type == NULL ||
         taker_buy == NULL || taker_sell == NULL) {
         return -1;
     }
@@ -2446,6 +2640,15 @@ load_event_types(void)
                                          "size_lots", "taker_side",       "uuid"};
     for (int i = 0; i < 6; i++) {
         if (slot_offset(trade_type, trade_fields[i], &trade_at[i]) < 0) {
+            return -1;
+        }
+    }
+    static const char *bar_fields[] = {
+        "symbol_id",        "period_id",        "time_period_start_ns", "time_period_end_ns", "time_open_ns",
+        "time_close_ns",    "price_open_ticks", "price_high_ticks",     "price_low_ticks",    "price_close_ticks",
+        "volume_traded_lots", "trades_count",   "is_final",             "time_ns",            "sequence"};
+    for (int i = 0; i < 15; i++) {
+        if (slot_offset(bar_type, bar_fields[i], &bar_at[i]) < 0) {
             return -1;
         }
     }

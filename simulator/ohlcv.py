@@ -31,10 +31,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from simulator import _native
 from simulator._fast import make_bar
 from simulator.events import MarketEvent
+
+if TYPE_CHECKING:
+    from simulator._speedups import TradeFolder
 
 _NS = 1_000_000_000
 #: Interim candles go out every 5 virtual seconds while a candle is being updated (PROTOCOL.md §3.6).
@@ -116,6 +120,7 @@ class OhlcvEngine:
     __slots__ = (
         "_block_periods",
         "_count_just_after",
+        "_folder",
         "_found",
         "_lengths",
         "_mask",
@@ -151,6 +156,8 @@ class OhlcvEngine:
         self._recent: dict[int, None] | None = {} if all_bars else None
         #: all_bars only: per period, the sort keys of the bars being emitted (reused)
         self._found: list[list[int]] = [[] for _ in periods]
+        #: the C twin of ``add_trade`` and ``_emit_all``, once ``trade_recorder`` made it
+        self._folder: TradeFolder | None = None
 
     def want(self, index: int, period_id: str, wanted: bool) -> None:
         """Build (or stop building) the bars of symbol ``index`` and ``period_id``; only without ``all_bars``.
@@ -173,9 +180,17 @@ class OhlcvEngine:
         fast = _native.speedups
         if fast is None:
             return self.add_trade
-        return fast.TradeFolder(
-            self._states, self._recent, self._second_periods, self._block_periods, self._lengths, self._count_just_after
+        self._folder = fast.TradeFolder(
+            self._states,
+            self._recent,
+            self._second_periods,
+            self._block_periods,
+            self._lengths,
+            self._count_just_after,
+            self._symbol_ids,
+            self._period_ids,
         )
+        return self._folder
 
     def add_trade(self, index: int, time_ns: int, price_ticks: int, size_lots: int) -> None:
         """Record one trade of symbol ``index`` (times never decrease)."""
@@ -197,6 +212,8 @@ class OhlcvEngine:
         due = self._due(second_ns)
         if self._recent is None:
             self._emit_wanted(due, second_ns, out)
+        elif self._folder is not None:
+            self._folder.emit_all(due, second_ns, out)
         else:
             self._emit_all(due, second_ns, out)
 
