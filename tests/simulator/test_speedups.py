@@ -8,7 +8,9 @@ leave the market on the slow path with every test still green.
 
 from __future__ import annotations
 
+import importlib
 import random
+import sys
 from typing import Any
 
 import pytest
@@ -16,9 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sim_helpers import START_NS, subset
 
+import simulator
 from simulator import _native, ohlcv
 from simulator import _speedups as fast
 from simulator import book as reference
+from simulator import market as market_module
 from simulator.catalog import Catalog
 from simulator.events import BookDelta, Level, Quote
 from simulator.market import Market
@@ -168,3 +172,20 @@ def test_the_c_trade_folder_matches_add_trade(gaps_ms: list[tuple[int, int, int,
             record(index, t, price, size)
     assert outputs[0] == outputs[1]
     assert engines[0]._states == engines[1]._states
+
+
+def test_without_the_c_module_every_twin_falls_back_to_the_reference(
+    small_catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # what a build without a C compiler leaves: no module to import
+    monkeypatch.setitem(sys.modules, "simulator._speedups", None)
+    monkeypatch.delattr(simulator, "_speedups")
+    try:
+        assert importlib.reload(_native).speedups is None
+        market = Market(small_catalog, seed=1, start_ns=START_NS)
+        assert type(market.symbol_state(small_catalog.symbols[0].symbol_id)) is market_module.SymbolState
+        assert list(market.advance(START_NS + 1_000_000_000))
+    finally:
+        monkeypatch.undo()
+        importlib.reload(_native)
+    assert _native.speedups is fast
