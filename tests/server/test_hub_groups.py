@@ -3,8 +3,12 @@ the frames, in the order, and under the slow-client policy it got when every sub
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import random
+from collections.abc import Callable
+from dataclasses import astuple, dataclass, field
 
+import hub_before_groups as before
+import pytest
 from server_fakes import FakeClock, FakeSink
 
 from server.faults import Fault, FaultInjector
@@ -254,3 +258,151 @@ def test_detach_and_close_mid_tick() -> None:
     events.clear()
     hub.detach(a)
     assert hub.routes == {} and sorted(events) == ["-quote", "-trade"]
+
+
+# -- side by side with the hub before groups ----------------------------------------------------------------------
+
+A_TRADE, A_QUOTE = (DataType.TRADE, "A"), (DataType.QUOTE, "A")
+B_TRADE, B_QUOTE = (DataType.TRADE, "B"), (DataType.QUOTE, "B")
+KEYS = [A_TRADE, A_QUOTE, B_TRADE, B_QUOTE]
+ALL = frozenset(KEYS)
+# mostly the one shared object, as the gateway hands out; also an equal copy, overlapping sets and none
+ROUTE_SETS = [ALL, ALL, ALL, frozenset(KEYS), frozenset({A_TRADE, B_TRADE}), frozenset({A_TRADE, A_QUOTE}), frozenset()]
+
+
+class SideBySide:
+    """The same calls on the hub before groups and on today's hub, with one sink pair per connection."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.clock = FakeClock()
+        self.timers: tuple[list[Callable[[], None]], list[Callable[[], None]]] = ([], [])
+        self.events: tuple[list[str], list[str]] = ([], [])
+        self.old = before.Hub(
+            max_messages=6,
+            max_bytes=1 << 20,
+            clock=self.clock,
+            call_later=lambda _d, callback: self.timers[0].append(callback),
+            on_route_added=lambda key: self.events[0].append(f"+{key}"),
+            on_route_removed=lambda key: self.events[0].append(f"-{key}"),
+        )
+        self.new = Hub(
+            max_messages=6,
+            max_bytes=1 << 20,
+            clock=self.clock,
+            call_later=lambda _d, callback: self.timers[1].append(callback),
+            on_route_added=lambda key: self.events[1].append(f"+{key}"),
+            on_route_removed=lambda key: self.events[1].append(f"-{key}"),
+        )
+        self.pairs: list[tuple[before.Subscriber, FakeSink, Subscriber, FakeSink]] = []
+        self.time_ns = 0
+        self.count = 0
+
+    def step(self) -> str:
+        """Do one random call on both hubs; returns what it was, for the failure message."""
+        rng = self.rng
+        op = rng.choices(
+            ["attach", "routes", "publish", "send", "flush", "pause", "resume", "end", "fault", "beat", "release"],
+            weights=[3, 4, 30, 3, 8, 3, 3, 1, 2, 2, 2],
+        )[0]
+        if op == "attach" or not self.pairs:
+            old_sink, new_sink = FakeSink(), FakeSink()
+            self.pairs.append((self.old.attach(old_sink, "p"), old_sink, self.new.attach(new_sink, "p"), new_sink))
+            return "attach"
+        old, old_sink, new, new_sink = rng.choice(self.pairs)
+        n = self.pairs.index((old, old_sink, new, new_sink))
+        if op == "routes":
+            routes = rng.choice(ROUTE_SETS)
+            throttles = {DataType.QUOTE: 100} if rng.random() < 0.15 else {}
+            heartbeat = rng.random() < 0.5
+            initial = [self.frame(b"snap") for _ in range(rng.choice([0, 0, 1, 2]))]
+            for hub, subscriber in ((self.old, old), (self.new, new)):
+                hub.set_routes(subscriber, routes, throttles_ms=throttles, heartbeat=heartbeat, initial_frames=initial)
+            return f"routes {n} {sorted(f'{t.value}:{topic}' for t, topic in routes)} {throttles} {len(initial)}"
+        if op == "publish":
+            key = rng.choice(KEYS)
+            self.time_ns += rng.randrange(60 * MS)
+            frame = self.frame(key[0].value.encode())
+            for hub in (self.old, self.new):
+                members = hub.routes.get(key)
+                if members:
+                    hub.deliver(members, key, frame, self.time_ns)  # type: ignore[arg-type]
+            return f"publish {key}"
+        if op == "send":
+            frame = self.frame(b"notice")
+            self.old.send(old, frame)
+            self.new.send(new, frame)
+            return f"send {n}"
+        if op == "flush":
+            self.old.flush()
+            self.new.flush()
+            return "flush"
+        if op == "pause":
+            old_sink.is_writable = new_sink.is_writable = not old_sink.is_writable
+            return f"writable {n} {old_sink.is_writable}"
+        if op == "resume":
+            self.old.resume(old)
+            self.new.resume(new)
+            return f"resume {n}"
+        if op == "end":
+            if rng.random() < 0.5:
+                self.old.detach(old)
+                self.new.detach(new)
+                return f"detach {n}"
+            self.old.close(old, 1000, "bye", [b"bye"])
+            self.new.close(new, 1000, "bye", [b"bye"])
+            return f"close {n}"
+        if op == "fault":
+            return f"fault {n} " + self.fault(old, new)
+        if op == "beat":
+            self.clock.now += rng.choice([0.3, 0.7, 1.2])
+            self.old.beat()
+            self.new.beat()
+            return "beat"
+        if self.timers[0] and self.timers[1]:
+            self.timers[0].pop(0)()
+            self.timers[1].pop(0)()
+        return "release"
+
+    def fault(self, old: before.Subscriber, new: Subscriber) -> str:
+        kind = self.rng.choice(["stall", "latency", "drop"])
+        now = self.clock.now
+        settings: dict[str, float] = {
+            "stall": {"stalled_until_s": now + 1},
+            "latency": {"latency_s": 0.5, "latency_until_s": now + 2},
+            "drop": {"drop_quote_fraction": 0.5, "drop_until_s": now + 2},
+        }[kind]
+        seed = self.rng.randrange(1000)
+        old.faults = before.SubscriberFaults(rng=random.Random(seed), **settings)  # type: ignore[arg-type]
+        self.new.set_faults(new, SubscriberFaults(rng=random.Random(seed), **settings))  # type: ignore[arg-type]
+        return kind
+
+    def frame(self, kind: bytes) -> bytes:
+        self.count += 1
+        return text_frame(b"%s %d" % (kind, self.count))
+
+    def assert_same(self, log: list[str]) -> None:
+        where = "after: " + "; ".join(log[-12:])
+        for old, old_sink, new, new_sink in self.pairs:
+            assert new_sink.writes == old_sink.writes, where
+            assert new_sink.closed_with == old_sink.closed_with, where
+            assert (new.messages_sent, new.last_sent_s, new.backlogged, new.closed) == (
+                old.messages_sent,
+                old.last_sent_s,
+                old.backlogged,
+                old.closed,
+            ), where
+        assert astuple(self.new.stats) == astuple(self.old.stats), where
+        assert set(self.new.routes) == set(self.old.routes), where
+        # a call may add and remove routes in another order; each route once either way
+        assert sorted(self.events[1]) == sorted(self.events[0]), where
+        assert len(self.timers[1]) == len(self.timers[0]), where
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_every_subscriber_gets_what_it_got_before_groups(seed: int) -> None:
+    world = SideBySide(random.Random(seed))
+    log: list[str] = []
+    for _ in range(120):
+        log.append(world.step())
+        world.assert_same(log)
