@@ -5,9 +5,10 @@ shared, pre-framed bytes per subscription group. No task, lock or await per mess
 
 Subscription groups: the subscribers of one route set (bots of one fleet send the same hello) form a ``Group``,
 and the routing table holds groups. Members on the shared path (no throttles, no faults, no backlog, no frames
-of their own this tick) get the group's frames of a tick as one list, handed to each of their sinks by
-``flush``. A member that needs more leaves the shared path and is served on its own, exactly as before groups:
-with a copy of the group's frames of the tick so far, so that its frames keep the order they would have had.
+of their own this tick) get the group's frames of a tick as one batch, handed to each of their sinks by
+``flush`` and joined once for all the sinks that write frames as they are. A member that needs more leaves the
+shared path and is served on its own, exactly as before groups: with a copy of the group's frames of the tick
+so far, so that its frames keep the order they would have had.
 
 Slow clients: a subscriber whose transport is paused (its kernel and transport buffers are full) keeps its
 frames in the outbox. While backlogged, a new quote/book5/book20/book50 frame replaces the unsent one of the
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .frames import text_frame
+from .frames import SharedFrames, text_frame
 from .protocol.datatypes import DataType
 from .protocol.encode import HEARTBEAT
 from .protocol.errors import ProtocolError, SlowConsumer
@@ -41,10 +42,10 @@ class Sink(Protocol):
     """Where a subscriber's frames go: a raw transport (fast path) or an ASGI writer (any server)."""
 
     def send_frames(self, frames: list[bytes]) -> None:
-        """Queue pre-framed text frames for the socket, in order, without blocking.
+        """Queue pre-framed text frames for the socket, in order, without blocking."""
 
-        The list may be handed to the other members of a group too: read it, never keep or change it.
-        """
+    def send_shared(self, shared: SharedFrames) -> None:
+        """Like ``send_frames``, for a group's frames: the same object goes to every member's sink."""
 
     def writable(self) -> bool:
         """False while the transport asks us to stop writing (its buffer is above the high-water mark)."""
@@ -374,14 +375,15 @@ class Hub:
             self._enforce_limits()
 
     def _flush_group(self, group: Group, now_s: float) -> None:
-        """One list for every shared member's sink; a member whose transport is paused gets a copy and leaves."""
+        """One batch for every shared member's sink; a member whose transport is paused gets a copy and leaves."""
         frames, size = group.frames, group.pending_bytes
         group.frames, group.pending_bytes = [], 0
+        shared = SharedFrames(frames)
         count = len(frames)
         paused = []
         for member in group.shared:
             if member.sink.writable():
-                member.sink.send_frames(frames)
+                member.sink.send_shared(shared)
                 member.messages_sent += count
                 member.last_sent_s = now_s
             else:
