@@ -1,4 +1,4 @@
-"""The fan-out hub: routing table, per-subscriber outboxes, one write per socket per tick, slow-client policy.
+"""The fan-out hub: routing table, subscription groups, outboxes, one write per socket per tick, slow-client policy.
 
 Hot path (``deliver``): one routing-table lookup per message (done by the caller), then one append of the
 shared, pre-framed bytes per subscription group. No task, lock or await per message or per subscriber.
