@@ -145,23 +145,24 @@ class FaultInjector:
             case "error" | "rate_limit" | "quota":
                 self._hub.fail(subscriber, _error_for(fault))
             case "stall":
-                _faults(subscriber).stalled_until_s = now_s + fault.ms / 1000
+                self._faults(subscriber).stalled_until_s = now_s + fault.ms / 1000
             case "latency":
-                faults = _faults(subscriber)
+                faults = self._faults(subscriber)
                 faults.latency_s = fault.ms / 1000
                 faults.latency_until_s = now_s + fault.duration_s
             case "drop_quotes":
-                faults = _faults(subscriber)
+                faults = self._faults(subscriber)
                 faults.drop_quote_fraction = fault.fraction
                 faults.drop_until_s = now_s + fault.duration_s
             case "refuse_connections":  # handled in apply(): it targets future connections
                 pass
 
-
-def _faults(subscriber: Subscriber) -> SubscriberFaults:
-    if subscriber.faults is None:
-        subscriber.faults = SubscriberFaults(rng=random.Random(subscriber.id))
-    return subscriber.faults
+    def _faults(self, subscriber: Subscriber) -> SubscriberFaults:
+        faults = subscriber.faults
+        if faults is None:
+            faults = SubscriberFaults(rng=random.Random(subscriber.id))
+            self._hub.set_faults(subscriber, faults)
+        return faults
 
 
 def _error_for(fault: Fault) -> ProtocolError:

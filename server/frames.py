@@ -41,6 +41,26 @@ def _frame(first_byte: int, payload: bytes) -> bytes:
     return bytes((first_byte, 127)) + n.to_bytes(8, "big") + payload
 
 
+class SharedFrames:
+    """One tick's frames of a subscription group, handed to the sink of every member: joined at most once.
+
+    A sink that writes the frames as they are takes ``joined()``; one that re-frames them (permessage-deflate,
+    whose compression context is per connection) reads ``frames``. Neither may change them.
+    """
+
+    __slots__ = ("_joined", "frames")
+
+    def __init__(self, frames: list[bytes]) -> None:
+        self.frames = frames
+        self._joined: bytes | None = None
+
+    def joined(self) -> bytes:
+        """All the frames in one buffer, built by the first sink that asks."""
+        if self._joined is None:
+            self._joined = b"".join(self.frames)
+        return self._joined
+
+
 def frame_payload(frame: bytes) -> bytes:
     """The payload of a frame made by ``text_frame`` (for transports that frame messages themselves)."""
     length_code = frame[1] & 0x7F

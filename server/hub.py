@@ -1,7 +1,14 @@
-"""The fan-out hub: routing table, per-subscriber outboxes, one write per socket per tick, slow-client policy.
+"""The fan-out hub: routing table, subscription groups, outboxes, one write per socket per tick, slow-client policy.
 
-Hot path (``deliver``): one routing-table lookup per message (done by the caller), then per subscriber an
-append of the shared, pre-framed bytes. No task, lock or await per message or per subscriber.
+Hot path (``deliver``): one routing-table lookup per message (done by the caller), then one append of the
+shared, pre-framed bytes per subscription group. No task, lock or await per message or per subscriber.
+
+Subscription groups: the subscribers of one route set (bots of one fleet send the same hello) form a ``Group``,
+and the routing table holds groups. Members on the shared path (no throttles, no faults, no backlog, no frames
+of their own this tick) get the group's frames of a tick as one batch, handed to each of their sinks by
+``flush`` and joined once for all the sinks that write frames as they are. A member that needs more leaves the
+shared path and is served on its own, exactly as before groups: with a copy of the group's frames of the tick
+so far, so that its frames keep the order they would have had.
 
 Slow clients: a subscriber whose transport is paused (its kernel and transport buffers are full) keeps its
 frames in the outbox. While backlogged, a new quote/book5/book20/book50 frame replaces the unsent one of the
@@ -19,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .frames import text_frame
+from .frames import SharedFrames, text_frame
 from .protocol.datatypes import DataType
 from .protocol.encode import HEARTBEAT
 from .protocol.errors import ProtocolError, SlowConsumer
@@ -36,6 +43,9 @@ class Sink(Protocol):
 
     def send_frames(self, frames: list[bytes]) -> None:
         """Queue pre-framed text frames for the socket, in order, without blocking."""
+
+    def send_shared(self, shared: SharedFrames) -> None:
+        """Like ``send_frames``, for a group's frames: the same object goes to every member's sink."""
 
     def writable(self) -> bool:
         """False while the transport asks us to stop writing (its buffer is above the high-water mark)."""
@@ -61,6 +71,11 @@ class Subscriber:
 
     sink: Sink
     peer: str
+    #: the group of its route set (``set_routes``); every subscriber is in exactly one
+    group: Group
+    #: True while it takes its group's frames (``Group.shared``), False while served on its own (``Group.single``)
+    shared: bool = False
+    #: frames queued for this subscriber alone (always empty while ``shared``)
     frames: list[bytes] = field(default_factory=list)
     pending_bytes: int = 0
     routes: frozenset[RouteKey] = frozenset()
@@ -74,7 +89,7 @@ class Subscriber:
     #: while backlogged: index in ``frames`` of the newest unsent frame of each conflatable route
     conflate_at: dict[RouteKey, int] = field(default_factory=dict)
     closed: bool = False
-    #: injected transport faults (``server/faults.py``); None on the normal path, so delivery checks one field
+    #: injected transport faults (``server/faults.py``, through ``Hub.set_faults``); None on the normal path
     faults: SubscriberFaults | None = None
     #: connection number, for the admin API
     id: int = 0
@@ -99,6 +114,20 @@ class SubscriberFaults:
     rng: random.Random = field(default_factory=random.Random)
 
 
+@dataclass(slots=True, eq=False)
+class Group:
+    """The subscribers of one route set: what the routing table delivers to, once per message."""
+
+    routes: frozenset[RouteKey]
+    #: members that take ``frames`` as they are: no throttles, no faults, no backlog, no frames of their own
+    shared: dict[Subscriber, None] = field(default_factory=dict)
+    #: members served one by one from their own ``Subscriber.frames``, as they were before groups
+    single: dict[Subscriber, None] = field(default_factory=dict)
+    #: this tick's routed frames for the ``shared`` members
+    frames: list[bytes] = field(default_factory=list)
+    pending_bytes: int = 0
+
+
 class Hub:
     """Routes encoded frames to subscribers and flushes each subscriber once per tick.
 
@@ -115,9 +144,11 @@ class Hub:
         on_route_added: Callable[[RouteKey], None] | None = None,
         on_route_removed: Callable[[RouteKey], None] | None = None,
     ) -> None:
-        #: (data type, topic) -> subscribers; dicts keep insertion order and remove in O(1)
-        self.routes: dict[RouteKey, dict[Subscriber, None]] = {}
+        #: (data type, topic) -> groups; dicts keep insertion order and remove in O(1)
+        self.routes: dict[RouteKey, dict[Group, None]] = {}
         self.subscribers: set[Subscriber] = set()
+        #: route set -> its group; equal sets share one group, whether or not they are the same object
+        self._groups: dict[frozenset[RouteKey], Group] = {}
         self.stats = HubStats()
         self._max_messages = max_messages
         self._max_bytes = max_bytes
@@ -127,22 +158,26 @@ class Hub:
         self._on_route_added = on_route_added
         self._on_route_removed = on_route_removed
         self._dirty: list[Subscriber] = []
+        self._dirty_groups: list[Group] = []
         self._backlogged: set[Subscriber] = set()
 
     # -- membership -------------------------------------------------------------------------------------------
 
     def attach(self, sink: Sink, peer: str) -> Subscriber:
         """Register a connection; it receives nothing until ``set_routes``."""
-        subscriber = Subscriber(sink=sink, peer=peer, last_sent_s=self._clock(), id=self._next_id)
+        group = self._group_of(frozenset())
+        subscriber = Subscriber(sink=sink, peer=peer, group=group, last_sent_s=self._clock(), id=self._next_id)
         self._next_id += 1
         self.subscribers.add(subscriber)
+        group.single[subscriber] = None
+        self._share(subscriber)
         return subscriber
 
     def detach(self, subscriber: Subscriber) -> None:
         """Forget a connection (idempotent). Its unsent frames are dropped with it."""
         if subscriber not in self.subscribers:
             return
-        self._replace_routes(subscriber, frozenset())
+        self._leave(subscriber)
         self.subscribers.discard(subscriber)
         self._backlogged.discard(subscriber)
         subscriber.closed = True
@@ -160,34 +195,103 @@ class Hub:
         """Replace a subscriber's routes; ``initial_frames`` (snapshots) go out before any routed frame."""
         if subscriber.closed:
             return
+        # What its old group queued for it this tick stays ahead of the initial frames.
+        self._single_out(subscriber)
         subscriber.throttles = {data_type: ms * _NS_PER_MS for data_type, ms in throttles_ms.items() if ms > 0}
         subscriber.last_emit_ns = {key: t for key, t in subscriber.last_emit_ns.items() if key in routes}
         subscriber.heartbeat = heartbeat
         for frame in initial_frames:
             self._append(subscriber, frame)
-        self._replace_routes(subscriber, routes)
+        # The new group is routed before the old one may go: a route in both keeps its feed stream throughout.
+        group = self._group_of(routes)
+        if group is not subscriber.group:
+            self._leave(subscriber)
+            group.single[subscriber] = None
+            subscriber.group = group
+        subscriber.routes = routes
+        self._share(subscriber)
 
-    def _replace_routes(self, subscriber: Subscriber, routes: frozenset[RouteKey]) -> None:
-        old = subscriber.routes
-        for key in old - routes:
-            members = self.routes[key]
-            del members[subscriber]
-            if not members:
+    def set_faults(self, subscriber: Subscriber, faults: SubscriberFaults) -> None:
+        """Inject transport faults: they act per message and per flush, so the subscriber is served on its own."""
+        self._single_out(subscriber)
+        subscriber.faults = faults
+
+    def _group_of(self, routes: frozenset[RouteKey]) -> Group:
+        group = self._groups.get(routes)
+        if group is None:
+            group = self._groups[routes] = Group(routes)
+            for key in routes:
+                targets = self.routes.get(key)
+                if targets is None:
+                    targets = self.routes[key] = {}
+                    if self._on_route_added is not None:
+                        self._on_route_added(key)
+                targets[group] = None
+        return group
+
+    def _leave(self, subscriber: Subscriber) -> None:
+        """Take the subscriber out of its group, and the group out of the routing table once it is empty."""
+        group = subscriber.group
+        del (group.shared if subscriber.shared else group.single)[subscriber]
+        subscriber.shared = False
+        if group.shared or group.single:
+            return
+        del self._groups[group.routes]
+        for key in group.routes:
+            targets = self.routes[key]
+            del targets[group]
+            if not targets:
                 del self.routes[key]
                 if self._on_route_removed is not None:
                     self._on_route_removed(key)
-        for key in routes - old:
-            if key not in self.routes:
-                self.routes[key] = {}
-                if self._on_route_added is not None:
-                    self._on_route_added(key)
-            self.routes[key][subscriber] = None
-        subscriber.routes = routes
+
+    def _single_out(self, subscriber: Subscriber) -> None:
+        """Serve a shared member on its own from now on, starting from its copy of the group's frames so far."""
+        if not subscriber.shared:
+            return
+        group = subscriber.group
+        del group.shared[subscriber]
+        group.single[subscriber] = None
+        subscriber.shared = False
+        if group.frames:
+            subscriber.frames = group.frames.copy()
+            subscriber.pending_bytes = group.pending_bytes
+            self._dirty.append(subscriber)
+
+    def _share(self, subscriber: Subscriber) -> None:
+        """Put a single member back on its group's shared path if nothing calls for serving it on its own."""
+        group = subscriber.group
+        if (
+            subscriber.shared
+            or subscriber.frames
+            or subscriber.backlogged
+            or subscriber.throttles
+            or subscriber.faults is not None
+            # the group's frames of this tick went to it one by one, or not at all (it joined after them)
+            or group.frames
+        ):
+            return
+        del group.single[subscriber]
+        group.shared[subscriber] = None
+        subscriber.shared = True
 
     # -- hot path ---------------------------------------------------------------------------------------------
 
-    def deliver(self, members: dict[Subscriber, None], key: RouteKey, frame: bytes, time_ns: int) -> None:
-        """Queue one pre-framed message for every member of one route (``members = hub.routes[key]``)."""
+    def deliver(self, groups: dict[Group, None], key: RouteKey, frame: bytes, time_ns: int) -> None:
+        """Queue one pre-framed message for every member of one route (``groups = hub.routes[key]``)."""
+        size = len(frame)
+        for group in groups:
+            if group.shared:
+                # this block runs once per message per group
+                frames = group.frames
+                if not frames:
+                    self._dirty_groups.append(group)
+                frames.append(frame)
+                group.pending_bytes += size
+            if group.single:
+                self._deliver_single(group.single, key, frame, time_ns)
+
+    def _deliver_single(self, members: dict[Subscriber, None], key: RouteKey, frame: bytes, time_ns: int) -> None:
         conflatable = key[0].conflatable
         size = len(frame)
         dirty = self._dirty
@@ -202,7 +306,7 @@ class Hub:
                 else:
                     self._append(subscriber, frame)
                 continue
-            # ``_append`` inlined: this line runs once per message per subscriber
+            # ``_append`` inlined: every frame for a single member that is not backlogged (a throttled fleet) comes here
             frames = subscriber.frames
             if not frames:
                 dirty.append(subscriber)
@@ -214,6 +318,7 @@ class Hub:
         self._append(subscriber, frame)
 
     def _append(self, subscriber: Subscriber, frame: bytes) -> None:
+        self._single_out(subscriber)
         if not subscriber.frames and not subscriber.backlogged:
             self._dirty.append(subscriber)
         subscriber.frames.append(frame)
@@ -248,9 +353,13 @@ class Hub:
     # -- output -----------------------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write each dirty subscriber's frames in one go; keep them for paused transports."""
-        dirty, self._dirty = self._dirty, []
+        """Write each dirty group's and subscriber's frames in one go; keep them for paused transports."""
         now_s = self._clock()
+        groups, self._dirty_groups = self._dirty_groups, []
+        # Groups first: their frames are then sent, so a subscriber written below may rejoin its group's path.
+        for group in groups:
+            self._flush_group(group, now_s)
+        dirty, self._dirty = self._dirty, []
         for subscriber in dirty:
             if subscriber.closed:
                 continue
@@ -259,11 +368,37 @@ class Hub:
                 self._delay(subscriber, faults, now_s)
             elif subscriber.sink.writable() and (faults is None or now_s >= faults.stalled_until_s):
                 self._write(subscriber, now_s)
+                self._share(subscriber)
             else:
-                subscriber.backlogged = True
-                self._backlogged.add(subscriber)
+                self._backlog(subscriber)
         if self._backlogged:
             self._enforce_limits()
+
+    def _flush_group(self, group: Group, now_s: float) -> None:
+        """One batch for every shared member's sink; a member whose transport is paused gets a copy and leaves."""
+        frames, size = group.frames, group.pending_bytes
+        group.frames, group.pending_bytes = [], 0
+        shared = SharedFrames(frames)
+        count = len(frames)
+        paused = []
+        for member in group.shared:
+            if member.sink.writable():
+                member.sink.send_shared(shared)
+                member.messages_sent += count
+                member.last_sent_s = now_s
+            else:
+                paused.append(member)
+        sent = len(group.shared) - len(paused)
+        self.stats.messages_sent += count * sent
+        self.stats.bytes_sent += size * sent
+        for member in paused:
+            self._single_out(member)
+            member.frames, member.pending_bytes = frames.copy(), size
+            self._backlog(member)
+
+    def _backlog(self, subscriber: Subscriber) -> None:
+        subscriber.backlogged = True
+        self._backlogged.add(subscriber)
 
     def _delay(self, subscriber: Subscriber, faults: SubscriberFaults, now_s: float) -> None:
         assert self._call_later is not None, "latency faults need a call_later"
@@ -291,6 +426,7 @@ class Hub:
         self._backlogged.discard(subscriber)
         if subscriber.frames:
             self._write(subscriber, self._clock())
+        self._share(subscriber)
 
     def _write(self, subscriber: Subscriber, now_s: float) -> None:
         frames = subscriber.frames
@@ -329,6 +465,7 @@ class Hub:
         """
         if subscriber.closed:
             return
+        self._single_out(subscriber)
         if subscriber.backlogged:
             subscriber.frames = []
             subscriber.pending_bytes = 0

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from starlette.websockets import WebSocket
 
-from .frames import frame_payload
+from .frames import SharedFrames, frame_payload
 from .uvicorn_protocol import RAW_EXTENSION, RawSink
 
 #: frames queued in the writer before the sink says it is not writable, and where it says it is again
@@ -42,6 +42,10 @@ class AsgiSink:
         if self._close is None:
             self._queue.extend(frames)
             self._wake.set()
+
+    def send_shared(self, shared: SharedFrames) -> None:
+        """A group's frames: queued one by one like any others."""
+        self.send_frames(shared.frames)
 
     def writable(self) -> bool:
         """False above the high-water mark, until the writer drains below the low-water mark."""

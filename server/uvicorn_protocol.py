@@ -27,6 +27,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.http11 import Request
 
 from .deflate import FrameDeflater, deflater_for
+from .frames import SharedFrames
 
 RAW_EXTENSION = "coinapi_emulator.raw"
 
@@ -155,6 +156,13 @@ class RawSink:
             if self._deflater is not None:
                 frames = self._deflater.compress(frames)
             self._protocol.transport.write(b"".join(frames))
+
+    def send_shared(self, shared: SharedFrames) -> None:
+        """A group's frames: the buffer joined once for the group, or this connection's own compression of them."""
+        if self._deflater is not None:
+            self.send_frames(shared.frames)
+        elif self._open():
+            self._protocol.transport.write(shared.joined())
 
     def writable(self) -> bool:
         """False while the transport is paused."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from server.frames import frame_payload
+from server.frames import SharedFrames, frame_payload
 
 
 @dataclass
@@ -15,6 +15,9 @@ class FakeSink:
 
     def send_frames(self, frames: list[bytes]) -> None:
         self.writes.append(list(frames))
+
+    def send_shared(self, shared: SharedFrames) -> None:
+        self.send_frames(shared.frames)
 
     def writable(self) -> bool:
         return self.is_writable

@@ -31,7 +31,7 @@ def publish(hub: Hub, key: RouteKey, payload: bytes) -> None:
 
 def test_stall_holds_frames_until_it_ends_then_beat_resumes() -> None:
     hub, clock, _, subscriber, sink = setup()
-    subscriber.faults = SubscriberFaults(stalled_until_s=clock.now + 2)
+    hub.set_faults(subscriber, SubscriberFaults(stalled_until_s=clock.now + 2))
     publish(hub, TRADE, b"t1")
     hub.flush()
     hub.beat()
@@ -44,7 +44,7 @@ def test_stall_holds_frames_until_it_ends_then_beat_resumes() -> None:
 
 def test_latency_holds_each_tick_and_releases_in_order() -> None:
     hub, clock, timers, subscriber, sink = setup()
-    subscriber.faults = SubscriberFaults(latency_s=0.5, latency_until_s=clock.now + 10)
+    hub.set_faults(subscriber, SubscriberFaults(latency_s=0.5, latency_until_s=clock.now + 10))
     publish(hub, TRADE, b"t1")
     hub.flush()
     publish(hub, TRADE, b"t2")
@@ -61,7 +61,9 @@ def test_latency_holds_each_tick_and_releases_in_order() -> None:
 
 def test_drop_quotes_drops_only_quotes_and_only_while_in_force() -> None:
     hub, clock, _, subscriber, sink = setup()
-    subscriber.faults = SubscriberFaults(drop_quote_fraction=1.0, drop_until_s=clock.now + 1, rng=random.Random(1))
+    hub.set_faults(
+        subscriber, SubscriberFaults(drop_quote_fraction=1.0, drop_until_s=clock.now + 1, rng=random.Random(1))
+    )
     publish(hub, QUOTE, b"q1")
     publish(hub, TRADE, b"t1")
     clock.now += 2
@@ -72,7 +74,7 @@ def test_drop_quotes_drops_only_quotes_and_only_while_in_force() -> None:
 
 def test_release_after_close_does_nothing() -> None:
     hub, clock, timers, subscriber, sink = setup()
-    subscriber.faults = SubscriberFaults(latency_s=0.5, latency_until_s=clock.now + 10)
+    hub.set_faults(subscriber, SubscriberFaults(latency_s=0.5, latency_until_s=clock.now + 10))
     publish(hub, TRADE, b"t1")
     hub.flush()
     hub.detach(subscriber)

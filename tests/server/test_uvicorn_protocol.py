@@ -9,9 +9,15 @@ from typing import Any
 
 import pytest
 import uvicorn
+from server_fakes import FakeClock
+from test_deflate import extensions, receive
 from uvicorn.server import ServerState
 from websockets.frames import Frame, Opcode
 
+from server.deflate import FrameDeflater
+from server.frames import text_frame
+from server.hub import Hub
+from server.protocol.datatypes import DataType
 from server.uvicorn_protocol import RAW_EXTENSION, FanoutWebSocketProtocol, RawSink
 
 HANDSHAKE = (
@@ -24,11 +30,13 @@ class FakeTransport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.written = bytearray()
+        self.chunks: list[bytes | bytearray | memoryview] = []
         self.closed = False
         self.reading = True
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written += data
+        self.chunks.append(data)
 
     def close(self) -> None:
         self.closed = True
@@ -144,3 +152,25 @@ def test_an_exception_in_the_callback_closes_that_connection_with_1011(caplog: p
 
     asyncio.run(scenario())
     assert "Exception handling a WebSocket message" in caplog.text
+
+
+def test_a_group_shares_one_joined_buffer_but_each_compressing_connection_compresses_for_itself() -> None:
+    async def scenario() -> None:
+        server_extension, client_extension = extensions(no_context_takeover=False)
+        connections = [await connected(handing_over_app(Handler())) for _ in range(3)]
+        deflater = FrameDeflater(server_extension)
+        sinks = [RawSink(connections[0][0]), RawSink(connections[1][0]), RawSink(connections[2][0], deflater)]
+        hub, key = Hub(max_messages=10, max_bytes=1 << 20, clock=FakeClock()), (DataType.TRADE, "X")
+        for sink in sinks:
+            hub.set_routes(hub.attach(sink, "peer"), frozenset({key}), throttles_ms={}, heartbeat=False)
+        payloads = [b'{"type":"trade","n":%d}' % n for n in range(3)]
+        for payload in payloads:
+            hub.deliver(hub.routes[key], key, text_frame(payload), 0)
+        hub.flush()
+        plain_a, plain_b, compressed = (transport.chunks[-1] for _, transport in connections)
+        assert plain_a is plain_b
+        assert plain_a == b"".join(text_frame(payload) for payload in payloads)
+        assert compressed[0] == 0xC1, "FIN, RSV1 (compressed), text"
+        assert [data for _, data in receive(client_extension, bytes(compressed))] == payloads
+
+    asyncio.run(scenario())

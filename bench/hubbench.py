@@ -1,0 +1,117 @@
+"""Hub-only micro-benchmark: many subscribers with one route set, fake sinks, no sockets, no market.
+
+    python -m bench.hubbench [--subscribers 100] [--routes 7000] [--messages 10000] [--ticks 20] [--join]
+
+Attaches ``--subscribers`` subscribers to a ``server.hub.Hub`` and gives them all the same frozenset of
+``--routes`` trade and quote routes (what the gateway hands a fleet that sent one hello). A tick then delivers
+``--messages`` pre-framed ~250-byte frames to routes drawn at random (seeded), as the feed does
+(``hub.routes.get(key)`` then ``hub.deliver``), and flushes once. The sinks are always writable and do
+nothing with the frames, or join them as ``RawSink`` does without compression (``--join``), so the figures are
+the hub's own work. Prints one JSON object: ms per tick (median and min over ``--ticks``, split into deliver and
+flush) and the time ``set_routes`` took for all subscribers.
+
+To compare with another checkout of the hub, run the file by path with that checkout first on ``PYTHONPATH``
+(``PYTHONPATH=../other python bench/hubbench.py``); the output names the ``server/hub.py`` it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from typing import Any
+
+
+class NullSink:
+    """Always writable; counts what it is handed (or joins it, like ``RawSink`` without deflate)."""
+
+    def __init__(self, join: bool) -> None:
+        self.join = join
+        self.frames = 0
+
+    def send_frames(self, frames: list[bytes]) -> None:
+        self.frames += len(frames)
+        if self.join:
+            b"".join(frames)
+
+    def send_shared(self, shared: Any) -> None:
+        """A group's frames (``server.frames.SharedFrames``; absent from hubs before groups)."""
+        self.frames += len(shared.frames)
+        if self.join:
+            shared.joined()
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self, code: int, reason: str) -> None:
+        pass
+
+
+def run(subscribers: int, routes: int, messages: int, ticks: int, join: bool, seed: int) -> dict[str, Any]:
+    import server.hub
+    from server.frames import text_frame
+    from server.hub import Hub
+    from server.protocol.datatypes import DataType
+
+    keys = [
+        (data_type, f"BENCH_SPOT_{i:05d}_USD")
+        for i in range(routes // 2)
+        for data_type in (DataType.TRADE, DataType.QUOTE)
+    ]
+    route_set = frozenset(keys)
+    hub = Hub(max_messages=1 << 30, max_bytes=1 << 40, clock=time.monotonic)
+    sinks = [NullSink(join) for _ in range(subscribers)]
+    t0 = time.perf_counter()
+    for sink in sinks:
+        hub.set_routes(hub.attach(sink, "bench"), route_set, throttles_ms={}, heartbeat=False)
+    subscribe_s = time.perf_counter() - t0
+    rng = random.Random(seed)
+    padding = b"x" * 200
+    tick = [
+        (key, text_frame(b'{"type":"%s","symbol_id":"%s",%s}' % (key[0].value.encode(), key[1].encode(), padding)))
+        for key in rng.choices(keys, k=messages)
+    ]
+    deliver_ms, flush_ms = [], []
+    for _ in range(ticks):
+        t0 = time.perf_counter()
+        for key, frame in tick:
+            members = hub.routes.get(key)
+            if members:
+                hub.deliver(members, key, frame, 0)
+        t1 = time.perf_counter()
+        hub.flush()
+        t2 = time.perf_counter()
+        deliver_ms.append((t1 - t0) * 1e3)
+        flush_ms.append((t2 - t1) * 1e3)
+    assert all(sink.frames == messages * ticks for sink in sinks), "every subscriber gets every frame"
+    total_ms = [d + f for d, f in zip(deliver_ms, flush_ms, strict=True)]
+    return {
+        "hub": server.hub.__file__,
+        "subscribers": subscribers,
+        "routes": len(route_set),
+        "messages_per_tick": messages,
+        "sink_joins": join,
+        "tick_ms_median": round(statistics.median(total_ms), 2),
+        "tick_ms_min": round(min(total_ms), 2),
+        "deliver_ms_median": round(statistics.median(deliver_ms), 2),
+        "flush_ms_median": round(statistics.median(flush_ms), 2),
+        "set_routes_all_ms": round(subscribe_s * 1e3, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subscribers", type=int, default=100)
+    parser.add_argument("--routes", type=int, default=7000)
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--ticks", type=int, default=20)
+    parser.add_argument("--join", action="store_true", help="sinks join the frames, as RawSink does")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    print(json.dumps(run(args.subscribers, args.routes, args.messages, args.ticks, args.join, args.seed)))
+
+
+if __name__ == "__main__":
+    main()

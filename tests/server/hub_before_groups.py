@@ -1,0 +1,360 @@
+"""The oracle of ``test_hub_groups.py``: ``server/hub.py`` as it was before subscription groups (commit 80030cc),
+when every subscriber had its own outbox. Groups must not change what any subscriber receives, so the new hub is
+run side by side with this one. Change it only along with a deliberate change of what subscribers receive.
+
+Original docstring: the fan-out hub: routing table, per-subscriber outboxes, one write per socket per tick,
+slow-client policy.
+
+Hot path (``deliver``): one routing-table lookup per message (done by the caller), then per subscriber an
+append of the shared, pre-framed bytes. No task, lock or await per message or per subscriber.
+
+Slow clients: a subscriber whose transport is paused (its kernel and transport buffers are full) keeps its
+frames in the outbox. While backlogged, a new quote/book5/book20/book50 frame replaces the unsent one of the
+same (type, symbol) (conflation). Trades, book deltas and everything else are never dropped: once the outbox
+holds more than ``max_messages`` frames or ``max_bytes`` bytes, the subscriber gets CoinAPI's buffer error and
+is closed with 1013 (PROTOCOL.md §6). The counters of those events live in ``HubStats``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from server.frames import text_frame
+from server.protocol.datatypes import DataType
+from server.protocol.encode import HEARTBEAT
+from server.protocol.errors import ProtocolError, SlowConsumer
+from server.protocol.routes import RouteKey
+
+logger = logging.getLogger(__name__)
+
+_HEARTBEAT_FRAME = text_frame(HEARTBEAT)
+_NS_PER_MS = 1_000_000
+
+
+class Sink(Protocol):
+    """Where a subscriber's frames go: a raw transport (fast path) or an ASGI writer (any server)."""
+
+    def send_frames(self, frames: list[bytes]) -> None:
+        """Queue pre-framed text frames for the socket, in order, without blocking."""
+
+    def writable(self) -> bool:
+        """False while the transport asks us to stop writing (its buffer is above the high-water mark)."""
+
+    def close(self, code: int, reason: str) -> None:
+        """Start the closing handshake after the frames already sent."""
+
+
+@dataclass(slots=True)
+class HubStats:
+    """Counters for metrics and tests."""
+
+    messages_sent: int = 0
+    bytes_sent: int = 0
+    conflated: int = 0
+    slow_consumer_closes: int = 0
+    heartbeats: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class Subscriber:
+    """One connection's delivery state; owned and mutated only by the hub."""
+
+    sink: Sink
+    peer: str
+    frames: list[bytes] = field(default_factory=list)
+    pending_bytes: int = 0
+    routes: frozenset[RouteKey] = frozenset()
+    #: min ns between two frames of one route, per data type (PROTOCOL.md §2.1 subscribe_update_limit_ms_*)
+    throttles: dict[DataType, int] = field(default_factory=dict)
+    last_emit_ns: dict[RouteKey, int] = field(default_factory=dict)
+    heartbeat: bool = False
+    #: hub-clock seconds of the last flush that wrote something
+    last_sent_s: float = 0.0
+    backlogged: bool = False
+    #: while backlogged: index in ``frames`` of the newest unsent frame of each conflatable route
+    conflate_at: dict[RouteKey, int] = field(default_factory=dict)
+    closed: bool = False
+    #: injected transport faults (``server/faults.py``); None on the normal path, so delivery checks one field
+    faults: SubscriberFaults | None = None
+    #: connection number, for the admin API
+    id: int = 0
+    messages_sent: int = 0
+
+
+@dataclass(slots=True)
+class SubscriberFaults:
+    """Transport faults in force on one subscriber, all on the hub clock (seconds)."""
+
+    #: write nothing before this time; frames queue up (and conflate, and may overflow) meanwhile
+    stalled_until_s: float = 0.0
+    #: hold each tick's frames this long before writing them, until ``latency_until_s``
+    latency_s: float = 0.0
+    latency_until_s: float = 0.0
+    #: drop this fraction of quote frames until ``drop_until_s`` (the client sees sequence gaps)
+    drop_quote_fraction: float = 0.0
+    drop_until_s: float = 0.0
+    #: batches of frames held back by latency, oldest first
+    delayed: deque[list[bytes]] = field(default_factory=deque)
+    #: drawn per dropped-or-not decision; seeded by connection number so a run can be repeated
+    rng: random.Random = field(default_factory=random.Random)
+
+
+class Hub:
+    """Routes encoded frames to subscribers and flushes each subscriber once per tick.
+
+    Call order per feed tick: any number of ``routes.get(key)`` + ``deliver(...)``, then one ``flush()``.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_messages: int,
+        max_bytes: int,
+        clock: Callable[[], float],
+        call_later: Callable[[float, Callable[[], None]], object] | None = None,
+        on_route_added: Callable[[RouteKey], None] | None = None,
+        on_route_removed: Callable[[RouteKey], None] | None = None,
+    ) -> None:
+        #: (data type, topic) -> subscribers; dicts keep insertion order and remove in O(1)
+        self.routes: dict[RouteKey, dict[Subscriber, None]] = {}
+        self.subscribers: set[Subscriber] = set()
+        self.stats = HubStats()
+        self._max_messages = max_messages
+        self._max_bytes = max_bytes
+        self._clock = clock
+        self._call_later = call_later
+        self._next_id = 1
+        self._on_route_added = on_route_added
+        self._on_route_removed = on_route_removed
+        self._dirty: list[Subscriber] = []
+        self._backlogged: set[Subscriber] = set()
+
+    # -- membership -------------------------------------------------------------------------------------------
+
+    def attach(self, sink: Sink, peer: str) -> Subscriber:
+        """Register a connection; it receives nothing until ``set_routes``."""
+        subscriber = Subscriber(sink=sink, peer=peer, last_sent_s=self._clock(), id=self._next_id)
+        self._next_id += 1
+        self.subscribers.add(subscriber)
+        return subscriber
+
+    def detach(self, subscriber: Subscriber) -> None:
+        """Forget a connection (idempotent). Its unsent frames are dropped with it."""
+        if subscriber not in self.subscribers:
+            return
+        self._replace_routes(subscriber, frozenset())
+        self.subscribers.discard(subscriber)
+        self._backlogged.discard(subscriber)
+        subscriber.closed = True
+        subscriber.frames.clear()
+
+    def set_routes(
+        self,
+        subscriber: Subscriber,
+        routes: frozenset[RouteKey],
+        *,
+        throttles_ms: dict[DataType, int],
+        heartbeat: bool,
+        initial_frames: Iterable[bytes] = (),
+    ) -> None:
+        """Replace a subscriber's routes; ``initial_frames`` (snapshots) go out before any routed frame."""
+        if subscriber.closed:
+            return
+        subscriber.throttles = {data_type: ms * _NS_PER_MS for data_type, ms in throttles_ms.items() if ms > 0}
+        subscriber.last_emit_ns = {key: t for key, t in subscriber.last_emit_ns.items() if key in routes}
+        subscriber.heartbeat = heartbeat
+        for frame in initial_frames:
+            self._append(subscriber, frame)
+        self._replace_routes(subscriber, routes)
+
+    def _replace_routes(self, subscriber: Subscriber, routes: frozenset[RouteKey]) -> None:
+        old = subscriber.routes
+        for key in old - routes:
+            members = self.routes[key]
+            del members[subscriber]
+            if not members:
+                del self.routes[key]
+                if self._on_route_removed is not None:
+                    self._on_route_removed(key)
+        for key in routes - old:
+            if key not in self.routes:
+                self.routes[key] = {}
+                if self._on_route_added is not None:
+                    self._on_route_added(key)
+            self.routes[key][subscriber] = None
+        subscriber.routes = routes
+
+    # -- hot path ---------------------------------------------------------------------------------------------
+
+    def deliver(self, members: dict[Subscriber, None], key: RouteKey, frame: bytes, time_ns: int) -> None:
+        """Queue one pre-framed message for every member of one route (``members = hub.routes[key]``)."""
+        conflatable = key[0].conflatable
+        size = len(frame)
+        dirty = self._dirty
+        for subscriber in members:
+            if subscriber.throttles and self._throttled(subscriber, key, time_ns):
+                continue
+            if subscriber.faults is not None and self._dropped(subscriber.faults, key):
+                continue
+            if subscriber.backlogged:
+                if conflatable:
+                    self._conflate(subscriber, key, frame)
+                else:
+                    self._append(subscriber, frame)
+                continue
+            # ``_append`` inlined: this line runs once per message per subscriber
+            frames = subscriber.frames
+            if not frames:
+                dirty.append(subscriber)
+            frames.append(frame)
+            subscriber.pending_bytes += size
+
+    def send(self, subscriber: Subscriber, frame: bytes) -> None:
+        """Queue one frame for one subscriber outside routing (errors, notices)."""
+        self._append(subscriber, frame)
+
+    def _append(self, subscriber: Subscriber, frame: bytes) -> None:
+        if not subscriber.frames and not subscriber.backlogged:
+            self._dirty.append(subscriber)
+        subscriber.frames.append(frame)
+        subscriber.pending_bytes += len(frame)
+
+    @staticmethod
+    def _throttled(subscriber: Subscriber, key: RouteKey, time_ns: int) -> bool:
+        limit_ns = subscriber.throttles.get(key[0])
+        if limit_ns is None:
+            return False
+        last = subscriber.last_emit_ns.get(key)
+        if last is not None and time_ns - last < limit_ns:
+            return True
+        subscriber.last_emit_ns[key] = time_ns
+        return False
+
+    def _dropped(self, faults: SubscriberFaults, key: RouteKey) -> bool:
+        if key[0] is not DataType.QUOTE or self._clock() >= faults.drop_until_s:
+            return False
+        return faults.rng.random() < faults.drop_quote_fraction
+
+    def _conflate(self, subscriber: Subscriber, key: RouteKey, frame: bytes) -> None:
+        index = subscriber.conflate_at.get(key)
+        if index is None:
+            subscriber.conflate_at[key] = len(subscriber.frames)
+            self._append(subscriber, frame)
+            return
+        subscriber.pending_bytes += len(frame) - len(subscriber.frames[index])
+        subscriber.frames[index] = frame
+        self.stats.conflated += 1
+
+    # -- output -----------------------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write each dirty subscriber's frames in one go; keep them for paused transports."""
+        dirty, self._dirty = self._dirty, []
+        now_s = self._clock()
+        for subscriber in dirty:
+            if subscriber.closed:
+                continue
+            faults = subscriber.faults
+            if faults is not None and now_s < faults.latency_until_s:
+                self._delay(subscriber, faults, now_s)
+            elif subscriber.sink.writable() and (faults is None or now_s >= faults.stalled_until_s):
+                self._write(subscriber, now_s)
+            else:
+                subscriber.backlogged = True
+                self._backlogged.add(subscriber)
+        if self._backlogged:
+            self._enforce_limits()
+
+    def _delay(self, subscriber: Subscriber, faults: SubscriberFaults, now_s: float) -> None:
+        assert self._call_later is not None, "latency faults need a call_later"
+        faults.delayed.append(subscriber.frames)
+        subscriber.frames = []
+        subscriber.pending_bytes = 0
+        self._call_later(faults.latency_s, lambda: self._release(subscriber))
+
+    def _release(self, subscriber: Subscriber) -> None:
+        """Write the oldest held batch: each ``_delay`` schedules one release and batches keep their order."""
+        faults = subscriber.faults
+        if subscriber.closed or faults is None or not faults.delayed:
+            return
+        frames = faults.delayed.popleft()
+        self._count_sent(subscriber, frames, sum(map(len, frames)))
+        subscriber.sink.send_frames(frames)
+        subscriber.last_sent_s = self._clock()
+
+    def resume(self, subscriber: Subscriber) -> None:
+        """The transport drained below its low-water mark: send the backlog now."""
+        if subscriber.closed or not subscriber.backlogged:
+            return
+        subscriber.backlogged = False
+        subscriber.conflate_at.clear()
+        self._backlogged.discard(subscriber)
+        if subscriber.frames:
+            self._write(subscriber, self._clock())
+
+    def _write(self, subscriber: Subscriber, now_s: float) -> None:
+        frames = subscriber.frames
+        self._count_sent(subscriber, frames, subscriber.pending_bytes)
+        subscriber.sink.send_frames(frames)
+        subscriber.frames = []
+        subscriber.pending_bytes = 0
+        subscriber.last_sent_s = now_s
+
+    def _count_sent(self, subscriber: Subscriber, frames: list[bytes], size: int) -> None:
+        self.stats.messages_sent += len(frames)
+        self.stats.bytes_sent += size
+        subscriber.messages_sent += len(frames)
+
+    def _enforce_limits(self) -> None:
+        for subscriber in list(self._backlogged):
+            if len(subscriber.frames) > self._max_messages or subscriber.pending_bytes > self._max_bytes:
+                error = SlowConsumer(len(subscriber.frames), subscriber.pending_bytes)
+                logger.info(
+                    "slow consumer %s: %d messages / %d bytes pending, closing",
+                    subscriber.peer,
+                    len(subscriber.frames),
+                    subscriber.pending_bytes,
+                )
+                self.stats.slow_consumer_closes += 1
+                self.fail(subscriber, error)
+
+    def fail(self, subscriber: Subscriber, error: ProtocolError) -> None:
+        """Send ``error``'s frame, then close with its code and text (PROTOCOL.md §3.11: errors are terminal)."""
+        self.close(subscriber, error.close_code, error.close_reason, [error.frame()])
+
+    def close(self, subscriber: Subscriber, code: int, reason: str, final_payloads: Iterable[bytes] = ()) -> None:
+        """Send what is queued plus ``final_payloads``, then start the closing handshake and detach.
+
+        A backlogged subscriber's unsent frames are dropped first: PROTOCOL.md §6 says buffered data is not resent.
+        """
+        if subscriber.closed:
+            return
+        if subscriber.backlogged:
+            subscriber.frames = []
+            subscriber.pending_bytes = 0
+        subscriber.frames.extend(text_frame(payload) for payload in final_payloads)
+        self._count_sent(subscriber, subscriber.frames, sum(map(len, subscriber.frames)))
+        subscriber.sink.send_frames(subscriber.frames)
+        subscriber.frames = []
+        subscriber.sink.close(code, reason)
+        self.detach(subscriber)
+
+    def beat(self) -> None:
+        """Send ``hearbeat`` to every subscriber that asked for it and sent nothing for 1 s (PROTOCOL.md §5.3)."""
+        now_s = self._clock()
+        for subscriber in list(self._backlogged):
+            faults = subscriber.faults
+            if faults is not None and 0 < faults.stalled_until_s <= now_s and subscriber.sink.writable():
+                # A stall ended: the transport never paused, so no resume_writing callback will come.
+                faults.stalled_until_s = 0.0
+                self.resume(subscriber)
+        for subscriber in self.subscribers:
+            if subscriber.heartbeat and not subscriber.backlogged and now_s - subscriber.last_sent_s >= 1.0:
+                self._append(subscriber, _HEARTBEAT_FRAME)
+                self.stats.heartbeats += 1
+        self.flush()

@@ -1,0 +1,408 @@
+"""Subscription groups in the hub: members of one route set share one outbox per tick, yet each subscriber gets
+the frames, in the order, and under the slow-client policy it got when every subscriber had its own outbox."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import astuple, dataclass, field
+
+import hub_before_groups as before
+import pytest
+from server_fakes import FakeClock, FakeSink
+
+from server.faults import Fault, FaultInjector
+from server.frames import text_frame
+from server.hub import Group, Hub, Subscriber, SubscriberFaults
+from server.protocol.datatypes import DataType
+from server.protocol.routes import RouteKey
+
+TRADE: RouteKey = (DataType.TRADE, "BINANCE_SPOT_BTC_USDT")
+QUOTE: RouteKey = (DataType.QUOTE, "BINANCE_SPOT_BTC_USDT")
+OTHER_TRADE: RouteKey = (DataType.TRADE, "KRAKEN_SPOT_BTC_USD")
+FLEET = frozenset({TRADE, QUOTE})
+MS = 1_000_000
+
+
+@dataclass
+class ListKeepingSink(FakeSink):
+    """Also keeps the list objects it was handed, to see whether members share one."""
+
+    lists: list[list[bytes]] = field(default_factory=list)
+
+    def send_frames(self, frames: list[bytes]) -> None:
+        self.lists.append(frames)
+        super().send_frames(frames)
+
+
+def make_hub(max_messages: int = 100) -> tuple[Hub, FakeClock, list[str]]:
+    clock, events = FakeClock(), []
+    hub = Hub(
+        max_messages=max_messages,
+        max_bytes=1 << 20,
+        clock=clock,
+        on_route_added=lambda key: events.append(f"+{key[0].value}"),
+        on_route_removed=lambda key: events.append(f"-{key[0].value}"),
+    )
+    return hub, clock, events
+
+
+def join(
+    hub: Hub,
+    routes: frozenset[RouteKey] = FLEET,
+    *,
+    throttles_ms: dict[DataType, int] | None = None,
+    initial: tuple[bytes, ...] = (),
+) -> tuple[Subscriber, ListKeepingSink]:
+    sink = ListKeepingSink()
+    subscriber = hub.attach(sink, "peer")
+    hub.set_routes(
+        subscriber,
+        routes,
+        throttles_ms=throttles_ms or {},
+        heartbeat=False,
+        initial_frames=[text_frame(payload) for payload in initial],
+    )
+    return subscriber, sink
+
+
+def publish(hub: Hub, key: RouteKey, payload: bytes, time_ns: int = 0) -> None:
+    groups = hub.routes.get(key)
+    if groups:
+        hub.deliver(groups, key, text_frame(payload), time_ns)
+
+
+def group_of(hub: Hub, key: RouteKey, subscriber: Subscriber) -> Group | None:
+    """The group through which ``key`` reaches ``subscriber``, if it does."""
+    for group in hub.routes.get(key, {}):
+        if subscriber in group.shared or subscriber in group.single:
+            return group
+    return None
+
+
+def test_members_of_one_route_set_get_one_shared_list_per_tick() -> None:
+    hub, clock, _ = make_hub()
+    members = [join(hub) for _ in range(3)]
+    # an equal route set that is another object (an evicted, re-resolved scope) joins the same group
+    members.append(join(hub, frozenset(set(FLEET))))
+    assert len(hub.routes[TRADE]) == len(hub.routes[QUOTE]) == 1
+    clock.now += 5
+    for payload in (b"t1", b"q1", b"t2"):
+        publish(hub, TRADE if payload[0:1] == b"t" else QUOTE, payload)
+    hub.flush()
+    first = members[0][1].lists[0]
+    for subscriber, sink in members:
+        assert sink.payloads() == [b"t1", b"q1", b"t2"]
+        assert sink.lists[0] is first
+        assert subscriber.shared and subscriber.messages_sent == 3 and subscriber.last_sent_s == clock.now
+    assert hub.stats.messages_sent == 12
+    assert hub.stats.bytes_sent == 4 * sum(len(text_frame(p)) for p in (b"t1", b"q1", b"t2"))
+
+
+def test_a_frame_sent_to_one_member_mid_tick_keeps_its_place() -> None:
+    hub, _, _ = make_hub()
+    a, sink_a = join(hub)
+    _, sink_b = join(hub)
+    publish(hub, TRADE, b"t1")
+    hub.send(a, text_frame(b"notice"))
+    publish(hub, TRADE, b"t2")
+    hub.flush()
+    assert sink_a.writes == [[text_frame(b"t1"), text_frame(b"notice"), text_frame(b"t2")]]
+    assert sink_b.payloads() == [b"t1", b"t2"]
+    assert a.shared
+    publish(hub, QUOTE, b"q1")
+    hub.flush()
+    assert sink_a.writes[-1] == sink_b.writes[-1] == [text_frame(b"q1")]
+
+
+def test_joining_mid_tick_gets_initial_frames_first_and_nothing_routed_before_it_joined() -> None:
+    hub, _, _ = make_hub()
+    _, sink_a = join(hub)
+    publish(hub, TRADE, b"t1")
+    c, sink_c = join(hub, initial=(b"snapshot",))
+    d, sink_d = join(hub)
+    publish(hub, TRADE, b"t2")
+    hub.flush()
+    assert sink_a.payloads() == [b"t1", b"t2"]
+    assert sink_c.payloads() == [b"snapshot", b"t2"]
+    assert sink_d.payloads() == [b"t2"]
+    publish(hub, TRADE, b"t3")
+    hub.flush()
+    assert c.shared and d.shared
+    assert sink_a.writes[-1] == sink_c.writes[-1] == sink_d.writes[-1] == [text_frame(b"t3")]
+
+
+def test_a_paused_member_leaves_is_conflated_while_the_others_go_on_then_rejoins() -> None:
+    hub, _, _ = make_hub()
+    a, sink_a = join(hub)
+    b, sink_b = join(hub)
+    sink_b.is_writable = False
+    publish(hub, QUOTE, b"q1")
+    publish(hub, TRADE, b"t1")
+    hub.flush()
+    assert b.backlogged and not b.shared and a.shared
+    for payload in (b"q2", b"t2", b"q3"):
+        publish(hub, TRADE if payload[0:1] == b"t" else QUOTE, payload)
+    hub.flush()
+    assert sink_a.payloads() == [b"q1", b"t1", b"q2", b"t2", b"q3"]
+    assert sink_b.writes == [] and hub.stats.conflated == 1
+    sink_b.is_writable = True
+    hub.resume(b)
+    assert sink_b.writes == [[text_frame(p) for p in (b"q1", b"t1", b"q3", b"t2")]]
+    assert b.shared and not b.backlogged and b.messages_sent == 4
+    publish(hub, TRADE, b"t3")
+    hub.flush()
+    assert sink_a.lists[-1] is sink_b.lists[-1]
+
+
+def test_a_member_that_overflows_is_closed_with_the_error_and_the_group_goes_on() -> None:
+    hub, _, _ = make_hub(max_messages=2)
+    slow, slow_sink = join(hub)
+    fast, fast_sink = join(hub)
+    slow_sink.is_writable = False
+    for i in range(4):
+        publish(hub, TRADE, b"t%d" % i)
+        hub.flush()
+    assert slow.closed and hub.stats.slow_consumer_closes == 1
+    assert slow_sink.closed_with is not None and slow_sink.closed_with[0] == 1013
+    assert [p[:15] for p in slow_sink.payloads()] == [b'{"type":"error"']
+    assert fast_sink.payloads() == [b"t0", b"t1", b"t2", b"t3"]
+    group = group_of(hub, TRADE, fast)
+    assert group is not None and slow not in group.shared and slow not in group.single
+
+
+def test_a_throttled_member_is_served_on_its_own_until_its_throttles_go() -> None:
+    hub, _, _ = make_hub()
+    a, sink_a = join(hub)
+    b, sink_b = join(hub, throttles_ms={DataType.QUOTE: 100})
+    for t_ms, payload in [(0, b"q0"), (50, b"q50"), (100, b"q100")]:
+        publish(hub, QUOTE, payload, t_ms * MS)
+    hub.flush()
+    assert sink_a.payloads() == [b"q0", b"q50", b"q100"]
+    assert sink_b.payloads() == [b"q0", b"q100"]
+    assert not b.shared and group_of(hub, QUOTE, b) is group_of(hub, QUOTE, a)
+    hub.set_routes(b, FLEET, throttles_ms={DataType.QUOTE: 0}, heartbeat=False)
+    assert b.shared
+    publish(hub, QUOTE, b"q120", 120 * MS)
+    hub.flush()
+    assert sink_a.lists[-1] is sink_b.lists[-1]
+
+
+def test_injected_faults_take_a_member_off_the_shared_path() -> None:
+    hub, clock, _ = make_hub()
+    _, sink_a = join(hub)
+    b, sink_b = join(hub)
+    c, sink_c = join(hub)
+    injector = FaultInjector(hub, announce_reconnect=lambda _s, _l: None, call_later=lambda _d, _c: None, clock=clock)
+    injector.apply(Fault(kind="drop_quotes", connections=frozenset({b.id}), fraction=1.0))
+    hub.set_faults(c, SubscriberFaults(stalled_until_s=clock.now + 1))
+    publish(hub, QUOTE, b"q1")
+    publish(hub, TRADE, b"t1")
+    hub.flush()
+    assert sink_a.payloads() == [b"q1", b"t1"]
+    assert sink_b.payloads() == [b"t1"]
+    assert sink_c.writes == [] and c.backlogged
+    assert not b.shared and not c.shared
+
+
+def test_set_routes_moves_a_member_between_groups_and_keeps_what_it_was_queued() -> None:
+    hub, _, events = make_hub()
+    a, sink_a = join(hub)
+    b, sink_b = join(hub)
+    publish(hub, QUOTE, b"q1")
+    events.clear()
+    hub.set_routes(b, frozenset({TRADE, OTHER_TRADE}), throttles_ms={}, heartbeat=False)
+    # TRADE, in both groups, is neither removed nor added again; OTHER_TRADE is new
+    assert events == ["+trade"]
+    assert group_of(hub, TRADE, a) is not group_of(hub, TRADE, b)
+    publish(hub, TRADE, b"t1")
+    publish(hub, QUOTE, b"q2")
+    publish(hub, OTHER_TRADE, b"o1")
+    hub.flush()
+    assert sink_a.payloads() == [b"q1", b"t1", b"q2"]
+    assert sink_b.payloads() == [b"q1", b"t1", b"o1"]
+    # back to the first route set, as an equal but distinct frozenset: the second group goes, with its route
+    hub.set_routes(b, frozenset(set(FLEET)), throttles_ms={}, heartbeat=False)
+    assert events == ["+trade", "-trade"]
+    assert OTHER_TRADE not in hub.routes and len(hub.routes[TRADE]) == 1
+    assert group_of(hub, TRADE, b) is group_of(hub, TRADE, a) and b.shared
+    publish(hub, QUOTE, b"q3")
+    hub.flush()
+    assert sink_a.lists[-1] is sink_b.lists[-1]
+
+
+def test_a_lone_member_that_changes_routes_keeps_the_streams_both_sets_have() -> None:
+    hub, _, events = make_hub()
+    subscriber, _ = join(hub)
+    events.clear()
+    hub.set_routes(subscriber, frozenset({TRADE, OTHER_TRADE}), throttles_ms={}, heartbeat=False)
+    assert sorted(events) == ["+trade", "-quote"]
+    assert QUOTE not in hub.routes and len(hub.routes[TRADE]) == 1
+
+
+def test_detach_and_close_mid_tick() -> None:
+    hub, _, events = make_hub()
+    a, sink_a = join(hub)
+    b, sink_b = join(hub)
+    c, sink_c = join(hub)
+    publish(hub, TRADE, b"t1")
+    hub.detach(b)
+    hub.close(c, 1000, "bye", [b"bye"])
+    assert sink_c.payloads() == [b"t1", b"bye"] and sink_c.closed_with == (1000, "bye")
+    publish(hub, TRADE, b"t2")
+    hub.flush()
+    assert sink_a.payloads() == [b"t1", b"t2"]
+    assert sink_b.writes == [] and sink_c.payloads() == [b"t1", b"bye"]
+    group = group_of(hub, TRADE, a)
+    assert group is not None and list(group.shared) == [a] and not group.single
+    events.clear()
+    hub.detach(a)
+    assert hub.routes == {} and sorted(events) == ["-quote", "-trade"]
+
+
+# -- side by side with the hub before groups ----------------------------------------------------------------------
+
+A_TRADE, A_QUOTE = (DataType.TRADE, "A"), (DataType.QUOTE, "A")
+B_TRADE, B_QUOTE = (DataType.TRADE, "B"), (DataType.QUOTE, "B")
+KEYS = [A_TRADE, A_QUOTE, B_TRADE, B_QUOTE]
+ALL = frozenset(KEYS)
+# mostly the one shared object, as the gateway hands out; also an equal copy, overlapping sets and none
+ROUTE_SETS = [ALL, ALL, ALL, frozenset(KEYS), frozenset({A_TRADE, B_TRADE}), frozenset({A_TRADE, A_QUOTE}), frozenset()]
+
+
+class SideBySide:
+    """The same calls on the hub before groups and on today's hub, with one sink pair per connection."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.clock = FakeClock()
+        self.timers: tuple[list[Callable[[], None]], list[Callable[[], None]]] = ([], [])
+        self.events: tuple[list[str], list[str]] = ([], [])
+        self.old = before.Hub(
+            max_messages=6,
+            max_bytes=1 << 20,
+            clock=self.clock,
+            call_later=lambda _d, callback: self.timers[0].append(callback),
+            on_route_added=lambda key: self.events[0].append(f"+{key}"),
+            on_route_removed=lambda key: self.events[0].append(f"-{key}"),
+        )
+        self.new = Hub(
+            max_messages=6,
+            max_bytes=1 << 20,
+            clock=self.clock,
+            call_later=lambda _d, callback: self.timers[1].append(callback),
+            on_route_added=lambda key: self.events[1].append(f"+{key}"),
+            on_route_removed=lambda key: self.events[1].append(f"-{key}"),
+        )
+        self.pairs: list[tuple[before.Subscriber, FakeSink, Subscriber, FakeSink]] = []
+        self.time_ns = 0
+        self.count = 0
+
+    def step(self) -> str:
+        """Do one random call on both hubs; returns what it was, for the failure message."""
+        rng = self.rng
+        op = rng.choices(
+            ["attach", "routes", "publish", "send", "flush", "pause", "resume", "end", "fault", "beat", "release"],
+            weights=[3, 4, 30, 3, 8, 3, 3, 1, 2, 2, 2],
+        )[0]
+        if op == "attach" or not self.pairs:
+            old_sink, new_sink = FakeSink(), FakeSink()
+            self.pairs.append((self.old.attach(old_sink, "p"), old_sink, self.new.attach(new_sink, "p"), new_sink))
+            return "attach"
+        old, old_sink, new, new_sink = rng.choice(self.pairs)
+        n = self.pairs.index((old, old_sink, new, new_sink))
+        if op == "routes":
+            routes = rng.choice(ROUTE_SETS)
+            throttles = {DataType.QUOTE: 100} if rng.random() < 0.15 else {}
+            heartbeat = rng.random() < 0.5
+            initial = [self.frame(b"snap") for _ in range(rng.choice([0, 0, 1, 2]))]
+            for hub, subscriber in ((self.old, old), (self.new, new)):
+                hub.set_routes(subscriber, routes, throttles_ms=throttles, heartbeat=heartbeat, initial_frames=initial)
+            return f"routes {n} {sorted(f'{t.value}:{topic}' for t, topic in routes)} {throttles} {len(initial)}"
+        if op == "publish":
+            key = rng.choice(KEYS)
+            self.time_ns += rng.randrange(60 * MS)
+            frame = self.frame(key[0].value.encode())
+            for hub in (self.old, self.new):
+                members = hub.routes.get(key)
+                if members:
+                    hub.deliver(members, key, frame, self.time_ns)  # type: ignore[arg-type]
+            return f"publish {key}"
+        if op == "send":
+            frame = self.frame(b"notice")
+            self.old.send(old, frame)
+            self.new.send(new, frame)
+            return f"send {n}"
+        if op == "flush":
+            self.old.flush()
+            self.new.flush()
+            return "flush"
+        if op == "pause":
+            old_sink.is_writable = new_sink.is_writable = not old_sink.is_writable
+            return f"writable {n} {old_sink.is_writable}"
+        if op == "resume":
+            self.old.resume(old)
+            self.new.resume(new)
+            return f"resume {n}"
+        if op == "end":
+            if rng.random() < 0.5:
+                self.old.detach(old)
+                self.new.detach(new)
+                return f"detach {n}"
+            self.old.close(old, 1000, "bye", [b"bye"])
+            self.new.close(new, 1000, "bye", [b"bye"])
+            return f"close {n}"
+        if op == "fault":
+            return f"fault {n} " + self.fault(old, new)
+        if op == "beat":
+            self.clock.now += rng.choice([0.3, 0.7, 1.2])
+            self.old.beat()
+            self.new.beat()
+            return "beat"
+        if self.timers[0] and self.timers[1]:
+            self.timers[0].pop(0)()
+            self.timers[1].pop(0)()
+        return "release"
+
+    def fault(self, old: before.Subscriber, new: Subscriber) -> str:
+        kind = self.rng.choice(["stall", "latency", "drop"])
+        now = self.clock.now
+        settings: dict[str, float] = {
+            "stall": {"stalled_until_s": now + 1},
+            "latency": {"latency_s": 0.5, "latency_until_s": now + 2},
+            "drop": {"drop_quote_fraction": 0.5, "drop_until_s": now + 2},
+        }[kind]
+        seed = self.rng.randrange(1000)
+        old.faults = before.SubscriberFaults(rng=random.Random(seed), **settings)  # type: ignore[arg-type]
+        self.new.set_faults(new, SubscriberFaults(rng=random.Random(seed), **settings))  # type: ignore[arg-type]
+        return kind
+
+    def frame(self, kind: bytes) -> bytes:
+        self.count += 1
+        return text_frame(b"%s %d" % (kind, self.count))
+
+    def assert_same(self, log: list[str]) -> None:
+        where = "after: " + "; ".join(log[-12:])
+        for old, old_sink, new, new_sink in self.pairs:
+            assert new_sink.writes == old_sink.writes, where
+            assert new_sink.closed_with == old_sink.closed_with, where
+            assert (new.messages_sent, new.last_sent_s, new.backlogged, new.closed) == (
+                old.messages_sent,
+                old.last_sent_s,
+                old.backlogged,
+                old.closed,
+            ), where
+        assert astuple(self.new.stats) == astuple(self.old.stats), where
+        assert set(self.new.routes) == set(self.old.routes), where
+        # a call may add and remove routes in another order; each route once either way
+        assert sorted(self.events[1]) == sorted(self.events[0]), where
+        assert len(self.timers[1]) == len(self.timers[0]), where
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_every_subscriber_gets_what_it_got_before_groups(seed: int) -> None:
+    world = SideBySide(random.Random(seed))
+    log: list[str] = []
+    for _ in range(120):
+        log.append(world.step())
+        world.assert_same(log)
