@@ -22,8 +22,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from server import feed
 from server.frames import frame_payload
 from server.protocol import _speedups as fast
+from server.protocol import codec as codec_module
 from server.protocol import encode as reference
 from server.protocol.datatypes import DataType
 from simulator.catalog import CatalogConfig, Symbol, build_catalog
@@ -294,3 +296,7 @@ def test_constructor_and_attributes_match_the_reference() -> None:
         fast.SymbolCodec(object())  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         fast.SymbolCodec(dataclasses.replace(symbol, price_decimals=2.5))  # type: ignore[arg-type]
+
+
+def test_the_server_encodes_with_the_c_codec() -> None:
+    assert codec_module.SymbolCodec is feed.SymbolCodec is fast.SymbolCodec  # type: ignore[attr-defined]
