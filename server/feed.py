@@ -24,8 +24,9 @@ from simulator.market import Market
 from .frames import text_frame
 from .hub import Hub
 from .metadata import Metadata
+from .protocol.codec import SymbolCodec
 from .protocol.datatypes import DataType
-from .protocol.encode import SymbolCodec, encode_exrate
+from .protocol.encode import encode_exrate
 from .protocol.routes import RouteKey, exrate_topic, ohlcv_topic, ohlcv_topic_parts
 from .replay import RecordedFrame, ReplaySource
 from .scenario import Step, Timeline
@@ -273,15 +274,16 @@ class Feed:
         with_snapshot = [key for key in keys if key[0] in _SNAPSHOT_TYPES]
         for data_type, topic in sorted(with_snapshot, key=lambda key: (key[0].value, key[1])):
             if data_type is DataType.BOOK:
-                frames.append(text_frame(self._book_snapshot(self._channels[topic])))
+                frames.append(self._book_snapshot(self._channels[topic]))
             else:  # a metadata type: _SNAPSHOT_TYPES holds nothing else
                 frames.append(text_frame(self.metadata.frame(data_type, topic)))
         return frames
 
     def _book_snapshot(self, channel: Channel) -> bytes:
+        """The frame of a snapshot of the channel's book, now."""
         book = self.market.book(channel.symbol_id)
         now_ns = self.market.now_ns
-        return channel.codec.book(
+        return channel.codec.book_frame(
             DataType.BOOK,
             book.asks(),
             book.bids(),
@@ -306,13 +308,13 @@ class Feed:
         channel = self._channels[trade.symbol_id]
         channel.counts[_TRADE] += 1
         if _TRADE in channel.listened:
-            self._publish(channel, _TRADE, channel.codec.trade, trade, trade.time_exchange_ns)
+            self._publish(channel, _TRADE, channel.codec.trade_frame, trade, trade.time_exchange_ns)
 
     def _on_quote(self, quote: Quote) -> None:
         channel = self._channels[quote.symbol_id]
         channel.counts[_QUOTE] += 1
         if _QUOTE in channel.listened:
-            self._publish(channel, _QUOTE, channel.codec.quote, quote, quote.time_exchange_ns)
+            self._publish(channel, _QUOTE, channel.codec.quote_frame, quote, quote.time_exchange_ns)
 
     def _on_book_delta(self, delta: BookDelta) -> None:
         channel = self._channels[delta.symbol_id]
@@ -327,20 +329,21 @@ class Feed:
         listened = channel.listened
         if listened:
             if _BOOK in listened:
-                self._publish(channel, _BOOK, channel.codec.book_delta, delta, time_ns)
+                self._publish(channel, _BOOK, channel.codec.book_delta_frame, delta, time_ns)
             for data_type in (_BOOK5, _BOOK20, _BOOK50) if slow else (_BOOK5,):
                 if data_type in listened:
                     self._publish_top(channel, data_type, time_ns)
 
     def _publish(
-        self, channel: Channel, data_type: DataType, encode: Callable[[Any, int, int], bytes], event: Any, time_ns: int
+        self, channel: Channel, data_type: DataType, frame: Callable[[Any, int, int], bytes], event: Any, time_ns: int
     ) -> None:
-        """Encode the stream's last counted message and hand it to the members of its route."""
+        """Encode the stream's last counted message in a frame (``frame``: a ``SymbolCodec.*_frame`` method) and
+        hand it to the members of its route."""
         key = channel.keys[data_type]
         members = self.hub.routes.get(key)
         if members:
-            payload = encode(event, wire_sequence(channel.counts[data_type]), self._stamp(time_ns))
-            self.hub.deliver(members, key, text_frame(payload), time_ns)
+            sequence = wire_sequence(channel.counts[data_type])
+            self.hub.deliver(members, key, frame(event, sequence, self._stamp(time_ns)), time_ns)
 
     def _publish_top(self, channel: Channel, data_type: DataType, time_ns: int) -> None:
         key = channel.keys[data_type]
@@ -348,15 +351,15 @@ class Feed:
         if members:
             asks, bids = self.market.book(channel.symbol_id).top(_DEPTHS[data_type])
             sequence = wire_sequence(channel.counts[data_type])
-            payload = channel.codec.book(data_type, asks, bids, sequence, time_ns, self._stamp(time_ns))
-            self.hub.deliver(members, key, text_frame(payload), time_ns)
+            frame = channel.codec.book_frame(data_type, asks, bids, sequence, time_ns, self._stamp(time_ns))
+            self.hub.deliver(members, key, frame, time_ns)
 
     def _on_bar(self, bar: Bar) -> None:
         key = (DataType.OHLCV, ohlcv_topic(bar.symbol_id, bar.period_id))
         members = self.hub.routes.get(key)
         if members:
-            payload = self._channels[bar.symbol_id].codec.bar(bar, wire_sequence(bar.sequence))
-            self.hub.deliver(members, key, text_frame(payload), bar.time_ns)
+            frame = self._channels[bar.symbol_id].codec.bar_frame(bar, wire_sequence(bar.sequence))
+            self.hub.deliver(members, key, frame, bar.time_ns)
 
     def _on_rate(self, rate: ExchangeRate) -> None:
         base, time_ns = rate.asset_id_base, rate.time_ns

@@ -16,6 +16,7 @@ from functools import cache
 from simulator.catalog import Symbol
 from simulator.events import Bar, BookDelta, Level, Quote, Trade
 
+from ..frames import text_frame
 from .datatypes import DataType
 
 #: PROTOCOL.md §3.9: the real service and every SDK spell it without the second "t". DO NOT FIX.
@@ -122,6 +123,9 @@ class SymbolCodec:
 
     The trade, quote and book-delta encoders run once per market event: they splice pre-built per-type heads
     and call the bound ``price``/``size`` formatters directly, since every attribute lookup and call counts here.
+    Each encoder has a ``*_frame`` twin that returns the message as the WebSocket text frame the hub sends. This
+    class is the reference; the server uses its C twin when built (``codec.py``), which writes the frame header in
+    front of the payload, so that a frame costs no second copy.
     """
 
     __slots__ = ("_book_head", "_head", "_quote_head", "_trade_head", "price", "size", "symbol_id")
@@ -202,6 +206,37 @@ class SymbolCodec:
             f'"price_low":{self.price(bar.price_low_ticks)},"price_close":{self.price(bar.price_close_ticks)},'
             f'"volume_traded":{self.size(bar.volume_traded_lots)},"trades_count":{bar.trades_count}}}'
         ).encode()
+
+    def trade_frame(self, trade: Trade, sequence: int, time_coinapi_ns: int) -> bytes:
+        """``trade`` in a text frame."""
+        return text_frame(self.trade(trade, sequence, time_coinapi_ns))
+
+    def quote_frame(self, quote: Quote, sequence: int, time_coinapi_ns: int) -> bytes:
+        """``quote`` in a text frame."""
+        return text_frame(self.quote(quote, sequence, time_coinapi_ns))
+
+    def book_frame(
+        self,
+        data_type: DataType,
+        asks: Iterable[Level],
+        bids: Iterable[Level],
+        sequence: int,
+        time_exchange_ns: int,
+        time_coinapi_ns: int,
+        *,
+        is_snapshot: bool | None = None,
+    ) -> bytes:
+        """``book`` in a text frame."""
+        payload = self.book(data_type, asks, bids, sequence, time_exchange_ns, time_coinapi_ns, is_snapshot=is_snapshot)
+        return text_frame(payload)
+
+    def book_delta_frame(self, delta: BookDelta, sequence: int, time_coinapi_ns: int) -> bytes:
+        """``book_delta`` in a text frame."""
+        return text_frame(self.book_delta(delta, sequence, time_coinapi_ns))
+
+    def bar_frame(self, bar: Bar, sequence: int) -> bytes:
+        """``bar`` in a text frame."""
+        return text_frame(self.bar(bar, sequence))
 
     def _levels(self, levels: Iterable[Level]) -> str:
         price, size = self.price, self.size

@@ -1,7 +1,8 @@
 """Byte-exact protocol output for a fixed seed and virtual clock, compared with tests/golden/*.jsonl.
 
 Regenerate with ``pytest tests/server/test_golden.py --update-golden`` and review the diff: a change here is a
-change of what every client of a seeded emulator receives.
+change of what every client of a seeded emulator receives. Each scenario runs with the codec the server uses (the C
+one when built, ``server/protocol/codec.py``) and with the reference Python one; only the former rewrites the files.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import orjson
 import pytest
 from server_fakes import FakeSink
 
+from server import feed
 from server.config import Settings
 from server.emulator import Emulator
 from server.frames import frame_payload
+from server.protocol import codec, encode
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 START_NS = 1_704_067_200_000_000_000
@@ -56,11 +59,15 @@ def stream(messages: list[Message], seconds: int) -> list[bytes]:
     return [frame_payload(frame) for write in sink.writes for frame in write]
 
 
+@pytest.mark.parametrize("codec_type", [codec.SymbolCodec, encode.SymbolCodec], ids=["server-codec", "reference-codec"])
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_stream_matches_golden_file(name: str, request: pytest.FixtureRequest) -> None:
+def test_stream_matches_golden_file(
+    name: str, codec_type: type[encode.SymbolCodec], request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(feed, "SymbolCodec", codec_type)
     frames = stream(SCENARIOS[name], seconds=6)
     golden = GOLDEN / f"{name}.jsonl"
-    if request.config.getoption("--update-golden"):
+    if request.config.getoption("--update-golden") and codec_type is codec.SymbolCodec:
         golden.write_bytes(b"".join(frame + b"\n" for frame in frames))
     expected = golden.read_bytes().splitlines()
     assert len(frames) == len(expected)

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from server.frames import text_frame
 from server.protocol.datatypes import DataType
 from server.protocol.encode import (
     HEARTBEAT,
@@ -173,3 +174,23 @@ def test_exrate_reconnect_and_heartbeat_frames() -> None:
         "before_time": "2024-01-01T00:00:00.0000000Z",
     }
     assert HEARTBEAT == b'{"type":"hearbeat"}'
+
+
+def test_frame_twins_are_the_payloads_in_text_frames() -> None:
+    codec = SymbolCodec(make_symbol())
+    trade = Trade("BITSTAMP_SPOT_BTC_USD", T0, 4_215_025, 1_250_000, TakerSide.BUY, "u")
+    quote = Quote("BITSTAMP_SPOT_BTC_USD", T0, 228_140, 350, 228_110, 75)
+    delta = BookDelta("BITSTAMP_SPOT_BTC_USD", T0, (Level(100, 5),), ())
+    bar = Bar("BITSTAMP_SPOT_BTC_USD", "1SEC", T0, T0 + 10**9, T0, T0, 1, 1, 1, 1, 1, 1, True, T0 + 10**9, 1)
+    pairs = [
+        (codec.trade_frame(trade, 1, T0), codec.trade(trade, 1, T0)),
+        (codec.quote_frame(quote, 2, T0), codec.quote(quote, 2, T0)),
+        (codec.book_delta_frame(delta, 3, T0), codec.book_delta(delta, 3, T0)),
+        (codec.bar_frame(bar, 4), codec.bar(bar, 4)),
+        (
+            codec.book_frame(DataType.BOOK, delta.asks, (), 5, T0, T0, is_snapshot=True),
+            codec.book(DataType.BOOK, delta.asks, (), 5, T0, T0, is_snapshot=True),
+        ),
+    ]
+    for frame, payload in pairs:
+        assert frame == text_frame(payload)
