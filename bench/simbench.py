@@ -2,19 +2,20 @@
 
     python -m bench.simbench [--seconds 5] [--seed 0] [--rate-scale 1] [--bars all|none] [--profile]
 
-Builds the catalogue, a ``simulator.market.Market`` and one ``server.protocol.encode.SymbolCodec`` per symbol,
-then calls ``market.advance`` in 20 ms virtual steps (the feed's step at ``--speed max``) for about
-``--seconds`` of wall time, encoding every event as the feed does (trade, quote and book delta with a sequence
-and a time_coinapi, bars, exchange rates) and framing it (``text_frame``). The feed's derived book5/20/50
-snapshots are not included (they are not events). Every symbol's initial book is built before the clock starts
-(a one-off start-up cost, reported as ``market_build_s``; it changes no event), and the start-up heap is frozen
-(``gc.freeze()``, as ``serve`` does). A second, fresh market with the
-same seed is then advanced over the same virtual span without encoding, which splits the time into generation
-and encoding. ``--bars none`` builds no ``Bar`` (a ``bars="wanted"`` market wanting none: the server's market
-when nobody subscribed to ohlcv).
+Builds the catalogue, a ``simulator.market.Market`` and one ``SymbolCodec`` per symbol (the feed's, from
+``server.protocol.codec``: the C one when built), then calls ``market.advance`` in 20 ms virtual steps (the feed's
+step at ``--speed max``) for about ``--seconds`` of wall time, encoding every event to a WebSocket frame as the
+feed does (trade, quote and book delta with a sequence and a time_coinapi, and bars, through the codec's
+``*_frame`` methods; exchange rates through ``text_frame``). The feed's derived book5/20/50 snapshots are not
+included (they are not events). Every symbol's initial book is built before the clock starts (a one-off start-up
+cost, reported as ``market_build_s``; it changes no event), and the start-up heap is frozen (``gc.freeze()``, as
+``serve`` does). A second, fresh market with the same seed is then advanced over the same virtual span without
+encoding, which splits the time into generation and encoding. ``--bars none`` builds no ``Bar`` (a
+``bars="wanted"`` market wanting none: the server's market when nobody subscribed to ohlcv).
 
-Prints one JSON object: events/s (generate + encode), generate-only events/s, events per type, the virtual span
-and how many times faster than real time the market ran. ``--profile`` prints the top of a cProfile instead.
+Prints one JSON object: events/s (generate + encode), generate-only events/s, events per type, the virtual span,
+how many times faster than real time the market ran, and which codec encoded. ``--profile`` prints the top of a
+cProfile instead.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def run(
     seconds: float, seed: int, rate_scale: float, exchanges: int | None, max_symbols: int | None, bars: str = "all"
 ) -> dict[str, Any]:
     from server.frames import text_frame
-    from server.protocol.encode import SymbolCodec, encode_exrate
+    from server.protocol.codec import SymbolCodec
+    from server.protocol.encode import encode_exrate
     from simulator.catalog import CatalogConfig, build_catalog
     from simulator.events import Bar, BookDelta, ExchangeRate, Quote, Trade
     from simulator.market import Market
@@ -75,22 +77,25 @@ def run(
         return ns + 500_000 + (ns * 2654435761 >> 11) % 4_500_000
 
     def encode(event: Any) -> bytes:
+        """The event's frame."""
         kind = type(event)
         if kind is ExchangeRate:
-            return encode_exrate(
-                event.asset_id_base, event.asset_id_quote, "BASE_ALL_CROSSES_TO_REF", event.time_ns, event.rate
+            return text_frame(
+                encode_exrate(
+                    event.asset_id_base, event.asset_id_quote, "BASE_ALL_CROSSES_TO_REF", event.time_ns, event.rate
+                )
             )
         codec = codecs[event.symbol_id]
         if kind is Bar:  # the market numbers bars itself
-            return codec.bar(event, event.sequence)
+            return codec.bar_frame(event, event.sequence)
         key = (kind, event.symbol_id)
         seq = sequences[key] = sequences.get(key, 0) + 1
         if kind is Trade:
-            return codec.trade(event, seq, stamp(event.time_exchange_ns))
+            return codec.trade_frame(event, seq, stamp(event.time_exchange_ns))
         if kind is Quote:
-            return codec.quote(event, seq, stamp(event.time_exchange_ns))
+            return codec.quote_frame(event, seq, stamp(event.time_exchange_ns))
         if kind is BookDelta:
-            return codec.book_delta(event, seq, stamp(event.time_exchange_ns))
+            return codec.book_delta_frame(event, seq, stamp(event.time_exchange_ns))
         raise TypeError(f"unknown event {kind.__name__}")
 
     # warm-up: one virtual second (first bars, caches), not measured
@@ -106,7 +111,7 @@ def run(
     while True:
         now += STEP_NS
         for event in market.advance(now):
-            frame = text_frame(encode(event))
+            frame = encode(event)
             frame_bytes += len(frame)
             counts[type(event).__name__] += 1
             events += 1
@@ -147,6 +152,7 @@ def run(
         "avg_frame_bytes": frame_bytes / max(1, events),
         "by_type": dict(counts.most_common()),
         "generate_events_match": gen_events == events,
+        "codec": SymbolCodec.__module__,
     }
 
 
