@@ -12,7 +12,9 @@ with every test still green.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
+import sys
 from collections.abc import Callable
 from functools import partial
 from types import SimpleNamespace
@@ -22,6 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import server.protocol
 from server import feed
 from server.frames import frame_payload
 from server.protocol import _speedups as fast
@@ -300,3 +303,15 @@ def test_constructor_and_attributes_match_the_reference() -> None:
 
 def test_the_server_encodes_with_the_c_codec() -> None:
     assert codec_module.SymbolCodec is feed.SymbolCodec is fast.SymbolCodec  # type: ignore[attr-defined]
+
+
+def test_without_the_c_module_the_server_encodes_with_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    # what a build without a C compiler leaves: no module to import
+    monkeypatch.setitem(sys.modules, "server.protocol._speedups", None)
+    monkeypatch.delattr(server.protocol, "_speedups")
+    try:
+        assert importlib.reload(codec_module).SymbolCodec is reference.SymbolCodec
+    finally:
+        monkeypatch.undo()
+        importlib.reload(codec_module)
+    assert codec_module.SymbolCodec is fast.SymbolCodec
