@@ -12,6 +12,7 @@ everybody else calls the constructors.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from simulator.events import Bar, BookDelta, ExchangeRate, Level, Quote, TakerSide, Trade
@@ -43,7 +44,7 @@ class _BarTwin:
     __slots__ = Bar.__slots__
 
     def __init__(
-        self, symbol_id: str, period_id: str, values: list[int], at: int, is_final: bool, t: int, sequence: int
+        self, symbol_id: str, period_id: str, values: Sequence[int], at: int, is_final: bool, t: int, sequence: int
     ) -> None:
         self.symbol_id = symbol_id
         self.period_id = period_id
@@ -122,7 +123,7 @@ def make_rate(asset_id_base: str, asset_id_quote: str, time_ns: int, rate: float
 
 
 def make_bar(
-    symbol_id: str, period_id: str, values: list[int], at: int, is_final: bool, time_ns: int, sequence: int
+    symbol_id: str, period_id: str, values: Sequence[int], at: int, is_final: bool, time_ns: int, sequence: int
 ) -> Bar:
     """``Bar(...)`` whose ten fields from ``time_period_start_ns`` to ``trades_count`` are ``values[at : at + 10]``."""
     obj: Any = _BarTwin(symbol_id, period_id, values, at, is_final, time_ns, sequence)

@@ -12,8 +12,8 @@ work is then proportional to the wanted pairs, whatever the number of symbols th
 * Candles are folded lazily, per symbol: its trades of one second are accumulated, and that second is folded
   into the candles of the periods not aligned to 5 s (1-4SEC, 6SEC) and into a 5-second block accumulator when
   the symbol's next second begins (its first later trade) or when one of its bars is built; a finished block is
-  folded into the other periods the same way. Each symbol keeps all of this in one flat preallocated list of
-  ints, so updates allocate no container.
+  folded into the other periods the same way. Each symbol keeps all of this in one flat preallocated
+  ``array('q')``, so updates allocate nothing, and the C twin (``TradeFolder``) works on the same memory.
 * Which candles a symbol emits at ``T`` depends only on the second ``x`` of its last trade before ``T``: with a
   period of length ``L``, a final at ``T`` iff ``T % L == 0`` and ``x >= T - L``, an interim iff ``T % L != 0``,
   ``T % 5 == 0`` and ``x >= max(T - 5, T - T % L)``. So the count of a symbol's emitted candles is settled
@@ -29,6 +29,7 @@ ones (a dict kept in order of each symbol's last trading second), so a second co
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -91,10 +92,10 @@ PERIOD_SECONDS: dict[str, int] = {p.period_id: p.length_seconds for p in OHLCV_P
 LIVE_PERIODS: tuple[str, ...] = tuple(pid for pid, seconds in PERIOD_SECONDS.items() if seconds <= 86400)
 
 # A candle, and an accumulator of trades (of one second, or of one 5-second block), is a run of slots of a
-# symbol's state list: the first ten are a Bar's fields; _KEY orders it among the symbols (see the docstring).
+# symbol's state array: the first ten are a Bar's fields; _KEY orders it among the symbols (see the docstring).
 _START, _END, _OPEN_T, _CLOSE_T, _OPEN, _HIGH, _LOW, _CLOSE, _VOLUME, _COUNT, _KEY = range(11)
 _SLOTS = 11
-# A symbol's state list: the start (ns) of the second of its last trade; the whole second up to which
+# A symbol's state array: the start (ns) of the second of its last trade; the whole second up to which
 # _SEQUENCE counts its emitted candles; then the accumulators of its last second and of its current block, then
 # one candle per period
 _LAST, _SETTLED, _SEQUENCE = range(3)
@@ -141,7 +142,8 @@ class OhlcvEngine:
         self._period_ids = periods
         self._lengths = lengths = tuple(PERIOD_SECONDS[p] * _NS for p in periods)
         size = _CANDLES + _SLOTS * len(periods)
-        self._states = [[_NEVER, 0, 0] + [0] * (size - 3) for _ in symbol_ids]
+        initial = array("q", [_NEVER, 0, 0] + [0] * (size - 3))
+        self._states = [array("q", initial) for _ in symbol_ids]
         #: (candle offset, length) of the periods fed every second, and of those fed a 5-second block at a time
         self._second_periods = [(_CANDLES + _SLOTS * i, n) for i, n in enumerate(lengths) if n % INTERIM_EVERY_NS]
         self._block_periods = [(_CANDLES + _SLOTS * i, n) for i, n in enumerate(lengths) if not n % INTERIM_EVERY_NS]
@@ -217,7 +219,7 @@ class OhlcvEngine:
         else:
             self._emit_all(due, second_ns, out)
 
-    def _start_second(self, st: list[int], index: int, time_ns: int, price_ticks: int, size_lots: int) -> None:
+    def _start_second(self, st: array[int], index: int, time_ns: int, price_ticks: int, size_lots: int) -> None:
         """First trade of a symbol in a new second: fold the past, settle its count, open a second accumulator."""
         self._fold_pending(st, time_ns)
         second = time_ns - time_ns % _NS
@@ -238,7 +240,7 @@ class OhlcvEngine:
         st[_SECOND + _KEY] = self._next_key
         self._next_key += 1
 
-    def _fold_pending(self, st: list[int], until_ns: int) -> None:
+    def _fold_pending(self, st: array[int], until_ns: int) -> None:
         """Fold a symbol's accumulators that ended by ``until_ns`` (the second one always has) into its candles."""
         if st[_SEC_COUNT]:
             _fold(st, _SECOND, self._second_periods)
@@ -254,7 +256,7 @@ class OhlcvEngine:
             _fold(st, _BLOCK, self._block_periods)
             st[_BLOCK_COUNT] = 0
 
-    def _settle(self, st: list[int], until_ns: int) -> None:
+    def _settle(self, st: array[int], until_ns: int) -> None:
         """Count into ``_SEQUENCE`` the candles the symbol emits at whole seconds up to ``until_ns``.
 
         Valid while ``_LAST`` is the second of its last trade before each of those seconds.
@@ -310,7 +312,7 @@ class OhlcvEngine:
                 sequence = self._sequence(st, pi, due, second_ns)
                 self._append_bar(out, item & mask, pi, is_final, second_ns, sequence)
 
-    def _sequence(self, st: list[int], pi: int, due: list[tuple[int, int, bool]], second_ns: int) -> int:
+    def _sequence(self, st: array[int], pi: int, due: list[tuple[int, int, bool]], second_ns: int) -> int:
         """The sequence of the symbol's bar of period ``pi`` at ``second_ns``: its candles emitted before it.
 
         Those are the ones counted up to the second before, plus its bars of the periods up to ``pi`` now.
@@ -352,7 +354,7 @@ class OhlcvEngine:
         out.append(make_bar(self._symbol_ids[index], self._period_ids[pi], st, at, is_final, second_ns, sequence))
 
 
-def _sort_key(st: list[int], pi: int, is_final: bool, second_ns: int) -> int:
+def _sort_key(st: array[int], pi: int, is_final: bool, second_ns: int) -> int:
     """Rank of a symbol's bar among its period's at ``second_ns``: its first trade in the window the bar reports on.
 
     An interim reports on the candle since the last emission, 5 s ago or at the candle's start if later.
@@ -363,7 +365,7 @@ def _sort_key(st: list[int], pi: int, is_final: bool, second_ns: int) -> int:
     return st[_BLOCK_KEY]
 
 
-def _fold(st: list[int], acc: int, periods: list[tuple[int, int]]) -> None:
+def _fold(st: array[int], acc: int, periods: list[tuple[int, int]]) -> None:
     """Fold the accumulator at slot ``acc`` into the candles at ``periods`` (offset, length), opening new ones."""
     start = st[acc]
     values = st[acc : acc + _SLOTS]
@@ -376,7 +378,7 @@ def _fold(st: list[int], acc: int, periods: list[tuple[int, int]]) -> None:
             _merge(st, acc, at)
 
 
-def _merge(st: list[int], src: int, dst: int) -> None:
+def _merge(st: array[int], src: int, dst: int) -> None:
     """Merge the later trades at slot ``src`` into the candle or accumulator at slot ``dst``."""
     st[dst + _CLOSE_T] = st[src + _CLOSE_T]
     if st[src + _HIGH] > st[dst + _HIGH]:

@@ -8,6 +8,7 @@ leave the market on the slow path with every test still green.
 
 from __future__ import annotations
 
+import array
 import importlib
 import random
 import sys
@@ -118,6 +119,29 @@ def test_the_c_trade_folder_uses_the_layout_of_the_ohlcv_state_lists() -> None:
     candle += (ohlcv._CLOSE, ohlcv._VOLUME, ohlcv._COUNT, ohlcv._KEY)
     assert (fixed, candle) == fast.OHLCV_LAYOUT
     assert ohlcv.INTERIM_EVERY_NS == 5 * 1_000_000_000
+
+
+@pytest.mark.parametrize(
+    "state",
+    [[0] * 300, array.array("d", [0.0] * 300), array.array("q", [0] * 10)],
+    ids=["list", "array of doubles", "short array"],
+)
+def test_the_c_trade_folder_refuses_state_it_cannot_share(state: Any) -> None:
+    engine = ohlcv.OhlcvEngine(["S0"])
+    engine._states[0] = state
+    with pytest.raises(TypeError, match="array"):
+        engine.trade_recorder()
+
+
+def test_the_c_trade_folder_holds_the_state_arrays_in_place() -> None:
+    engine = ohlcv.OhlcvEngine(["S0"])
+    folder = engine.trade_recorder()
+    folder(0, START_NS, 100, 1)
+    with pytest.raises(BufferError):  # resizing would move the memory the folder writes to
+        engine._states[0].append(0)
+    assert engine._states[0][ohlcv._SECOND + ohlcv._OPEN] == 100
+    del folder, engine._folder
+    engine._states[0].append(0)
 
 
 def test_a_draw_that_fails_raises_through_the_c_maker() -> None:
