@@ -1,6 +1,7 @@
 # The C twins of simulator/book.py and of simulator.market.SymbolState (simulator/_speedups.c): the same API
 # and behaviour, which tests/simulator/test_speedups.py checks call for call. Typed as the reference classes
 # they stand in for.
+from array import array
 from collections.abc import Callable, Iterator
 
 from simulator.book import MAX_LEVELS as MAX_LEVELS
@@ -32,7 +33,7 @@ OHLCV_LAYOUT: tuple[tuple[int, ...], tuple[int, ...]]
 class TradeFolder:
     def __init__(
         self,
-        states: list[list[int]],
+        states: list[array[int]],
         recent: dict[int, None] | None,
         second_periods: list[tuple[int, int]],
         block_periods: list[tuple[int, int]],
