@@ -25,7 +25,7 @@ import gc
 import json
 import sys
 import time
-from collections import Counter
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 START_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z: fixed, so runs see the same market
@@ -35,6 +35,7 @@ STEP_NS = 20_000_000
 def run(
     seconds: float, seed: int, rate_scale: float, exchanges: int | None, max_symbols: int | None, bars: str = "all"
 ) -> dict[str, Any]:
+    from server.feed import simulated_time_coinapi
     from server.frames import text_frame
     from server.protocol.codec import SymbolCodec
     from server.protocol.encode import encode_exrate
@@ -69,55 +70,54 @@ def run(
     # as ``serve`` does after start-up: the long-lived catalogue, books and candle lists leave the collector's
     # generations, so that collections triggered by short-lived events do not traverse them
     gc.freeze()
-    sequences: dict[tuple[type, str], int] = {}
-    counts: Counter[str] = Counter()
-    frame_bytes = 0
+    # the feed's message counters (server/feed.py ``Channel.counts``) of the streams numbered here
+    sequences = {symbol.symbol_id: [0, 0, 0] for symbol in catalog.symbols}
+    counts: dict[type, int] = dict.fromkeys((Bar, BookDelta, Quote, Trade, ExchangeRate), 0)
 
-    def stamp(ns: int) -> int:  # the feed's deterministic "network delay"
-        return ns + 500_000 + (ns * 2654435761 >> 11) % 4_500_000
-
-    def encode(event: Any) -> bytes:
-        """The event's frame."""
-        kind = type(event)
-        if kind is ExchangeRate:
-            return text_frame(
-                encode_exrate(
-                    event.asset_id_base, event.asset_id_quote, "BASE_ALL_CROSSES_TO_REF", event.time_ns, event.rate
-                )
-            )
-        codec = codecs[event.symbol_id]
-        if kind is Bar:  # the market numbers bars itself
-            return codec.bar_frame(event, event.sequence)
-        key = (kind, event.symbol_id)
-        seq = sequences[key] = sequences.get(key, 0) + 1
-        if kind is Trade:
-            return codec.trade_frame(event, seq, stamp(event.time_exchange_ns))
-        if kind is Quote:
-            return codec.quote_frame(event, seq, stamp(event.time_exchange_ns))
-        if kind is BookDelta:
-            return codec.book_delta_frame(event, seq, stamp(event.time_exchange_ns))
-        raise TypeError(f"unknown event {kind.__name__}")
+    def frames(events: Iterable[Any]) -> Iterator[bytes]:
+        """Each event's frame, numbered and stamped as the feed does at ``--speed max``."""
+        for event in events:
+            kind = type(event)
+            counts[kind] += 1
+            if kind is Bar:  # the market numbers bars itself
+                yield codecs[event.symbol_id].bar_frame(event, event.sequence)
+            elif kind is ExchangeRate:
+                base, quote = event.asset_id_base, event.asset_id_quote
+                yield text_frame(encode_exrate(base, quote, "BASE_ALL_CROSSES_TO_REF", event.time_ns, event.rate))
+            else:
+                codec, counters = codecs[event.symbol_id], sequences[event.symbol_id]
+                stamp = simulated_time_coinapi(event.time_exchange_ns)
+                if kind is BookDelta:
+                    counters[2] += 1
+                    yield codec.book_delta_frame(event, counters[2], stamp)
+                elif kind is Quote:
+                    counters[1] += 1
+                    yield codec.quote_frame(event, counters[1], stamp)
+                elif kind is Trade:
+                    counters[0] += 1
+                    yield codec.trade_frame(event, counters[0], stamp)
+                else:
+                    raise TypeError(f"unknown event {kind.__name__}")
 
     # warm-up: one virtual second (first bars, caches), not measured
     now = START_NS
-    for event in market.advance(now + 1_000_000_000):
-        encode(event)
+    for _ in frames(market.advance(now + 1_000_000_000)):
+        pass
     now += 1_000_000_000
+    counts.update(dict.fromkeys(counts, 0))
     span_start = now
 
-    events = 0
+    frame_bytes = 0
     t0 = time.perf_counter()
     deadline = t0 + seconds
     while True:
         now += STEP_NS
-        for event in market.advance(now):
-            frame = encode(event)
+        for frame in frames(market.advance(now)):
             frame_bytes += len(frame)
-            counts[type(event).__name__] += 1
-            events += 1
         if time.perf_counter() >= deadline:
             break
     t_total = time.perf_counter() - t0
+    events = sum(counts.values())
     span_ns = now - span_start
 
     # the same virtual span again, generation only
@@ -150,7 +150,7 @@ def run(
         "times_real_time": span_ns / 1e9 / t_total,
         "virtual_events_per_s": events / (span_ns / 1e9),
         "avg_frame_bytes": frame_bytes / max(1, events),
-        "by_type": dict(counts.most_common()),
+        "by_type": {kind.__name__: count for kind, count in sorted(counts.items(), key=lambda kv: -kv[1])},
         "generate_events_match": gen_events == events,
         "codec": SymbolCodec.__module__,
     }

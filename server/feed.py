@@ -62,6 +62,12 @@ _DEPTHS = {_BOOK5: 5, _BOOK20: 20, _BOOK50: 50}
 _SNAPSHOT_TYPES = frozenset(data_type for data_type in DataType if data_type is _BOOK or data_type.is_metadata)
 
 
+def simulated_time_coinapi(time_exchange_ns: int) -> int:
+    """``time_coinapi`` of an event on a virtual clock: its time plus a 0.5-5 ms "network" delay derived from the
+    time itself, so that a run is reproducible to the byte."""
+    return time_exchange_ns + 500_000 + (time_exchange_ns * 2654435761 >> 11) % 4_500_000
+
+
 def wire_sequence(count: int) -> int:
     """The ``sequence`` of a stream's ``count``-th message: 1 to 2**31 - 1, then 1 again (PROTOCOL.md §4.2)."""
     return (count - 1) % _SEQUENCE_LIMIT + 1
@@ -298,8 +304,7 @@ class Feed:
     def _stamp(self, time_exchange_ns: int) -> int:
         if self._live_stamps:
             return max(self._now_epoch_ns, time_exchange_ns)
-        # A deterministic 0.5-5 ms "network" delay, derived from the event time itself.
-        return time_exchange_ns + 500_000 + (time_exchange_ns * 2654435761 >> 11) % 4_500_000
+        return simulated_time_coinapi(time_exchange_ns)
 
     # Every message is counted, whoever listens; only the streams in ``channel.listened`` are encoded. Counting
     # is inlined (no call per message): most events belong to streams nobody listens to.
