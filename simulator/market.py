@@ -239,17 +239,23 @@ class Market:
         ]
         # heap keys pack (time, order) into one int, far cheaper to compare than tuples: order 0 is the
         # whole-second tick, order i + 1 is symbol i
-        self._shift = shift = (len(self._states) + 1).bit_length()
+        self._shift = (len(self._states) + 1).bit_length()
         first_second = (start_ns // _NS + 1) * _NS
-        self._heap = [first_second << shift]
-        self._heap += [(st.next_ns << shift) | (st.index + 1) for st in self._states]
-        heapify(self._heap)
+        self._heap: list[int] = self._initial_heap(first_second) if fast is None else []
         self._pending: list[MarketEvent] = []
         self._running = False
         #: the C twin of ``_run`` over the C symbol states, when the speedups are built
         self._scheduler = (
             None if fast is None else fast.Scheduler(self._states, self._second, self._factors, first_second, start_ns)
         )
+
+    def _initial_heap(self, first_second: int) -> list[int]:
+        """The pure-Python event loop's heap: the first whole-second tick and every symbol's first event."""
+        shift = self._shift
+        heap = [first_second << shift]
+        heap += [(st.next_ns << shift) | (st.index + 1) for st in self._states]
+        heapify(heap)
+        return heap
 
     @property
     def now_ns(self) -> int:
