@@ -1,11 +1,14 @@
 """Hub-only micro-benchmark: many subscribers with one route set, fake sinks, no sockets, no market.
 
     python -m bench.hubbench [--subscribers 100] [--routes 7000] [--messages 10000] [--ticks 20] [--join]
+                             [--throttle-ms 0]
 
 Attaches ``--subscribers`` subscribers to a ``server.hub.Hub`` and gives them all the same frozenset of
 ``--routes`` trade and quote routes (what the gateway hands a fleet that sent one hello). A tick then delivers
 ``--messages`` pre-framed ~250-byte frames to routes drawn at random (seeded), as the feed does
-(``hub.routes.get(key)`` then ``hub.deliver``), and flushes once. The sinks are always writable and do
+(``hub.routes.get(key)`` then ``hub.deliver``), 2 virtual µs apart (a tick is 20 virtual ms, the feed's step),
+and flushes once. ``--throttle-ms N`` gives every subscriber the hello's ``subscribe_update_limit_ms_quote: N``
+(a throttled fleet). The sinks are always writable and do
 nothing with the frames, or join them as ``RawSink`` does without compression (``--join``), so the figures are
 the hub's own work. Prints one JSON object: ms per tick (median and min over ``--ticks``, split into deliver and
 flush) and the time ``set_routes`` took for all subscribers.
@@ -49,7 +52,9 @@ class NullSink:
         pass
 
 
-def run(subscribers: int, routes: int, messages: int, ticks: int, join: bool, seed: int) -> dict[str, Any]:
+def run(
+    subscribers: int, routes: int, messages: int, ticks: int, join: bool, seed: int, throttle_ms: int = 0
+) -> dict[str, Any]:
     import server.hub
     from server.frames import text_frame
     from server.hub import Hub
@@ -65,7 +70,8 @@ def run(subscribers: int, routes: int, messages: int, ticks: int, join: bool, se
     sinks = [NullSink(join) for _ in range(subscribers)]
     t0 = time.perf_counter()
     for sink in sinks:
-        hub.set_routes(hub.attach(sink, "bench"), route_set, throttles_ms={}, heartbeat=False)
+        throttles_ms = {DataType.QUOTE: throttle_ms} if throttle_ms else {}
+        hub.set_routes(hub.attach(sink, "bench"), route_set, throttles_ms=throttles_ms, heartbeat=False)
     subscribe_s = time.perf_counter() - t0
     rng = random.Random(seed)
     padding = b"x" * 200
@@ -74,18 +80,22 @@ def run(subscribers: int, routes: int, messages: int, ticks: int, join: bool, se
         for key in rng.choices(keys, k=messages)
     ]
     deliver_ms, flush_ms = [], []
+    time_ns = 0
     for _ in range(ticks):
         t0 = time.perf_counter()
         for key, frame in tick:
+            time_ns += 2_000
             members = hub.routes.get(key)
             if members:
-                hub.deliver(members, key, frame, 0)
+                hub.deliver(members, key, frame, time_ns)
         t1 = time.perf_counter()
         hub.flush()
         t2 = time.perf_counter()
         deliver_ms.append((t1 - t0) * 1e3)
         flush_ms.append((t2 - t1) * 1e3)
-    assert all(sink.frames == messages * ticks for sink in sinks), "every subscriber gets every frame"
+    received = {sink.frames for sink in sinks}
+    assert len(received) == 1, "every subscriber gets the same frames"
+    assert throttle_ms or received == {messages * ticks}, "unthrottled, every subscriber gets every frame"
     total_ms = [d + f for d, f in zip(deliver_ms, flush_ms, strict=True)]
     return {
         "hub": server.hub.__file__,
@@ -93,6 +103,8 @@ def run(subscribers: int, routes: int, messages: int, ticks: int, join: bool, se
         "routes": len(route_set),
         "messages_per_tick": messages,
         "sink_joins": join,
+        "throttle_ms": throttle_ms,
+        "frames_per_subscriber_per_tick": received.pop() / ticks,
         "tick_ms_median": round(statistics.median(total_ms), 2),
         "tick_ms_min": round(min(total_ms), 2),
         "deliver_ms_median": round(statistics.median(deliver_ms), 2),
@@ -109,8 +121,10 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=20)
     parser.add_argument("--join", action="store_true", help="sinks join the frames, as RawSink does")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--throttle-ms", type=int, default=0, help="every subscriber's quote update limit")
     args = parser.parse_args()
-    print(json.dumps(run(args.subscribers, args.routes, args.messages, args.ticks, args.join, args.seed)))
+    call = (args.subscribers, args.routes, args.messages, args.ticks, args.join, args.seed, args.throttle_ms)
+    print(json.dumps(run(*call)))
 
 
 if __name__ == "__main__":

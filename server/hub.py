@@ -3,12 +3,13 @@
 Hot path (``deliver``): one routing-table lookup per message (done by the caller), then one append of the
 shared, pre-framed bytes per subscription group. No task, lock or await per message or per subscriber.
 
-Subscription groups: the subscribers of one route set (bots of one fleet send the same hello) form a ``Group``,
-and the routing table holds groups. Members on the shared path (no throttles, no faults, no backlog, no frames
-of their own this tick) get the group's frames of a tick as one batch, handed to each of their sinks by
-``flush`` and joined once for all the sinks that write frames as they are. A member that needs more leaves the
-shared path and is served on its own, exactly as before groups: with a copy of the group's frames of the tick
-so far, so that its frames keep the order they would have had.
+Subscription groups: the subscribers of one route set with the same throttles (bots of one fleet send the same
+hello) form a ``Group``, and the routing table holds groups. Throttles (``subscribe_update_limit_ms_*``) are
+decided once per group and message, so a member joining a throttled group takes up its rhythm. Members on the
+shared path (no faults, no backlog, no frames of their own this tick) get the group's frames of a tick as one
+batch, handed to each of their sinks by ``flush`` and joined once for all the sinks that write frames as they
+are. A member that needs more leaves the shared path and is served on its own, exactly as before groups: with a
+copy of the group's frames of the tick so far, so that its frames keep the order they would have had.
 
 Slow clients: a subscriber whose transport is paused (its kernel and transport buffers are full) keeps its
 frames in the outbox. While backlogged, a new quote/book5/book20/book50 frame replaces the unsent one of the
@@ -79,9 +80,6 @@ class Subscriber:
     frames: list[bytes] = field(default_factory=list)
     pending_bytes: int = 0
     routes: frozenset[RouteKey] = frozenset()
-    #: min ns between two frames of one route, per data type (PROTOCOL.md §2.1 subscribe_update_limit_ms_*)
-    throttles: dict[DataType, int] = field(default_factory=dict)
-    last_emit_ns: dict[RouteKey, int] = field(default_factory=dict)
     heartbeat: bool = False
     #: hub-clock seconds of the last flush that wrote something
     last_sent_s: float = 0.0
@@ -119,7 +117,11 @@ class Group:
     """The subscribers of one route set: what the routing table delivers to, once per message."""
 
     routes: frozenset[RouteKey]
-    #: members that take ``frames`` as they are: no throttles, no faults, no backlog, no frames of their own
+    #: min ns between two frames of one route, per data type (PROTOCOL.md §2.1 subscribe_update_limit_ms_*)
+    throttles: dict[DataType, int] = field(default_factory=dict)
+    #: time_ns of the last frame of each throttled route that went to the members
+    last_emit_ns: dict[RouteKey, int] = field(default_factory=dict)
+    #: members that take ``frames`` as they are: no faults, no backlog, no frames of their own
     shared: dict[Subscriber, None] = field(default_factory=dict)
     #: members served one by one from their own ``Subscriber.frames``, as they were before groups
     single: dict[Subscriber, None] = field(default_factory=dict)
@@ -147,8 +149,8 @@ class Hub:
         #: (data type, topic) -> groups; dicts keep insertion order and remove in O(1)
         self.routes: dict[RouteKey, dict[Group, None]] = {}
         self.subscribers: set[Subscriber] = set()
-        #: route set -> its group; equal sets share one group, whether or not they are the same object
-        self._groups: dict[frozenset[RouteKey], Group] = {}
+        #: (route set, throttles) -> its group; equal sets share one group, whether or not they are the same object
+        self._groups: dict[tuple[frozenset[RouteKey], frozenset[tuple[DataType, int]]], Group] = {}
         self.stats = HubStats()
         self._max_messages = max_messages
         self._max_bytes = max_bytes
@@ -165,7 +167,7 @@ class Hub:
 
     def attach(self, sink: Sink, peer: str) -> Subscriber:
         """Register a connection; it receives nothing until ``set_routes``."""
-        group = self._group_of(frozenset())
+        group = self._group_of(frozenset(), {})
         subscriber = Subscriber(sink=sink, peer=peer, group=group, last_sent_s=self._clock(), id=self._next_id)
         self._next_id += 1
         self.subscribers.add(subscriber)
@@ -192,19 +194,23 @@ class Hub:
         heartbeat: bool,
         initial_frames: Iterable[bytes] = (),
     ) -> None:
-        """Replace a subscriber's routes; ``initial_frames`` (snapshots) go out before any routed frame."""
+        """Replace a subscriber's routes and throttles; ``initial_frames`` (snapshots) go before any routed frame."""
         if subscriber.closed:
             return
         # What its old group queued for it this tick stays ahead of the initial frames.
         self._single_out(subscriber)
-        subscriber.throttles = {data_type: ms * _NS_PER_MS for data_type, ms in throttles_ms.items() if ms > 0}
-        subscriber.last_emit_ns = {key: t for key, t in subscriber.last_emit_ns.items() if key in routes}
         subscriber.heartbeat = heartbeat
         for frame in initial_frames:
             self._append(subscriber, frame)
         # The new group is routed before the old one may go: a route in both keeps its feed stream throughout.
-        group = self._group_of(routes)
+        throttles = {data_type: ms * _NS_PER_MS for data_type, ms in throttles_ms.items() if ms > 0}
+        group = self._group_of(routes, throttles)
         if group is not subscriber.group:
+            if not group.shared and not group.single:
+                # a new group goes on from the throttle state its first member had, so a new hello that keeps a
+                # route does not let an extra frame through
+                old = subscriber.group.last_emit_ns
+                group.last_emit_ns = {key: t for key, t in old.items() if key in routes}
             self._leave(subscriber)
             group.single[subscriber] = None
             subscriber.group = group
@@ -216,10 +222,11 @@ class Hub:
         self._single_out(subscriber)
         subscriber.faults = faults
 
-    def _group_of(self, routes: frozenset[RouteKey]) -> Group:
-        group = self._groups.get(routes)
+    def _group_of(self, routes: frozenset[RouteKey], throttles: dict[DataType, int]) -> Group:
+        identity = (routes, frozenset(throttles.items()))
+        group = self._groups.get(identity)
         if group is None:
-            group = self._groups[routes] = Group(routes)
+            group = self._groups[identity] = Group(routes, throttles)
             for key in routes:
                 targets = self.routes.get(key)
                 if targets is None:
@@ -236,7 +243,7 @@ class Hub:
         subscriber.shared = False
         if group.shared or group.single:
             return
-        del self._groups[group.routes]
+        del self._groups[group.routes, frozenset(group.throttles.items())]
         for key in group.routes:
             targets = self.routes[key]
             del targets[group]
@@ -265,7 +272,6 @@ class Hub:
             subscriber.shared
             or subscriber.frames
             or subscriber.backlogged
-            or subscriber.throttles
             or subscriber.faults is not None
             # the group's frames of this tick went to it one by one, or not at all (it joined after them)
             or group.frames
@@ -281,6 +287,8 @@ class Hub:
         """Queue one pre-framed message for every member of one route (``groups = hub.routes[key]``)."""
         size = len(frame)
         for group in groups:
+            if group.throttles and self._throttled(group, key, time_ns):
+                continue
             if group.shared:
                 # this block runs once per message per group
                 frames = group.frames
@@ -296,8 +304,6 @@ class Hub:
         size = len(frame)
         dirty = self._dirty
         for subscriber in members:
-            if subscriber.throttles and self._throttled(subscriber, key, time_ns):
-                continue
             if subscriber.faults is not None and self._dropped(subscriber.faults, key):
                 continue
             if subscriber.backlogged:
@@ -306,7 +312,7 @@ class Hub:
                 else:
                     self._append(subscriber, frame)
                 continue
-            # ``_append`` inlined: every frame for a single member that is not backlogged (a throttled fleet) comes here
+            # ``_append`` inlined: every frame for a single member that is not backlogged comes here
             frames = subscriber.frames
             if not frames:
                 dirty.append(subscriber)
@@ -325,14 +331,14 @@ class Hub:
         subscriber.pending_bytes += len(frame)
 
     @staticmethod
-    def _throttled(subscriber: Subscriber, key: RouteKey, time_ns: int) -> bool:
-        limit_ns = subscriber.throttles.get(key[0])
+    def _throttled(group: Group, key: RouteKey, time_ns: int) -> bool:
+        limit_ns = group.throttles.get(key[0])
         if limit_ns is None:
             return False
-        last = subscriber.last_emit_ns.get(key)
+        last = group.last_emit_ns.get(key)
         if last is not None and time_ns - last < limit_ns:
             return True
-        subscriber.last_emit_ns[key] = time_ns
+        group.last_emit_ns[key] = time_ns
         return False
 
     def _dropped(self, faults: SubscriberFaults, key: RouteKey) -> bool:

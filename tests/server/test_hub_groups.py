@@ -167,21 +167,65 @@ def test_a_member_that_overflows_is_closed_with_the_error_and_the_group_goes_on(
     assert group is not None and slow not in group.shared and slow not in group.single
 
 
-def test_a_throttled_member_is_served_on_its_own_until_its_throttles_go() -> None:
+def test_members_with_the_same_throttles_share_frames_and_others_get_their_own_group() -> None:
     hub, _, _ = make_hub()
     a, sink_a = join(hub)
     b, sink_b = join(hub, throttles_ms={DataType.QUOTE: 100})
+    c, sink_c = join(hub, throttles_ms={DataType.QUOTE: 100})
     for t_ms, payload in [(0, b"q0"), (50, b"q50"), (100, b"q100")]:
         publish(hub, QUOTE, payload, t_ms * MS)
     hub.flush()
     assert sink_a.payloads() == [b"q0", b"q50", b"q100"]
-    assert sink_b.payloads() == [b"q0", b"q100"]
-    assert not b.shared and group_of(hub, QUOTE, b) is group_of(hub, QUOTE, a)
+    assert sink_b.payloads() == sink_c.payloads() == [b"q0", b"q100"]
+    assert b.shared and c.shared and sink_b.lists[-1] is sink_c.lists[-1]
+    assert group_of(hub, QUOTE, b) is group_of(hub, QUOTE, c) is not group_of(hub, QUOTE, a)
     hub.set_routes(b, FLEET, throttles_ms={DataType.QUOTE: 0}, heartbeat=False)
-    assert b.shared
+    assert b.shared and group_of(hub, QUOTE, b) is group_of(hub, QUOTE, a)
     publish(hub, QUOTE, b"q120", 120 * MS)
     hub.flush()
     assert sink_a.lists[-1] is sink_b.lists[-1]
+    assert sink_c.payloads()[-1] == b"q100"
+
+
+def test_a_late_member_of_a_throttled_group_keeps_its_rhythm() -> None:
+    hub, _, _ = make_hub()
+    _, sink_a = join(hub, throttles_ms={DataType.QUOTE: 100})
+    publish(hub, QUOTE, b"q0", 0)
+    hub.flush()
+    _, sink_b = join(hub, throttles_ms={DataType.QUOTE: 100})
+    for t_ms, payload in [(40, b"q40"), (100, b"q100"), (150, b"q150")]:
+        publish(hub, QUOTE, payload, t_ms * MS)
+    hub.flush()
+    assert sink_a.payloads() == [b"q0", b"q100"]
+    assert sink_b.payloads() == [b"q100"]
+
+
+def test_a_new_hello_that_keeps_a_throttled_route_lets_no_extra_frame_through() -> None:
+    hub, _, _ = make_hub()
+    a, sink_a = join(hub, frozenset({QUOTE}), throttles_ms={DataType.QUOTE: 100})
+    publish(hub, QUOTE, b"q0", 0)
+    hub.set_routes(a, FLEET, throttles_ms={DataType.QUOTE: 100}, heartbeat=False)  # a new group, same throttle
+    publish(hub, QUOTE, b"q50", 50 * MS)
+    publish(hub, QUOTE, b"q100", 100 * MS)
+    hub.flush()
+    assert sink_a.payloads() == [b"q0", b"q100"]
+
+
+def test_a_backlogged_member_of_a_throttled_group_gets_the_group_s_throttled_frames() -> None:
+    hub, _, _ = make_hub()
+    _, sink_a = join(hub, throttles_ms={DataType.QUOTE: 100})
+    b, sink_b = join(hub, throttles_ms={DataType.QUOTE: 100})
+    sink_b.is_writable = False
+    for t_ms, payload in [(0, b"q0"), (50, b"q50"), (100, b"q100")]:
+        publish(hub, QUOTE, payload, t_ms * MS)
+        publish(hub, TRADE, b"t%d" % t_ms, t_ms * MS)
+        hub.flush()
+    assert b.backlogged and not b.shared
+    sink_b.is_writable = True
+    hub.resume(b)
+    assert sink_a.payloads() == [b"q0", b"t0", b"t50", b"q100", b"t100"]
+    assert sink_b.payloads() == [b"q0", b"t0", b"t50", b"q100", b"t100"]
+    assert b.shared
 
 
 def test_injected_faults_take_a_member_off_the_shared_path() -> None:
