@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -77,6 +78,8 @@ class Emulator:
         if self._replay_waiting:
             self.clock.pause(anchor_wall_ns)
         self._monotonic_ns = monotonic_ns
+        #: one numbering for the connections of the shared market and of the private ones (admin API ids)
+        connection_ids = itertools.count(1)
         self.hub = Hub(
             max_messages=settings.max_buffered_messages,
             max_bytes=settings.max_buffered_bytes,
@@ -84,9 +87,10 @@ class Emulator:
             call_later=_call_later,
             on_route_added=self._route_added,
             on_route_removed=lambda key: self.feed.route_removed(key),
+            ids=connection_ids,
         )
         self.metadata = Metadata(self.catalog, self.market)
-        self.faults = FaultInjector(self.hub, announce_reconnect=self.announce_reconnect, call_later=_call_later)
+        self.faults = FaultInjector(self._hubs, announce_reconnect=self._announce_in, call_later=_call_later)
         self.timeline = Timeline()
         self.feed = Feed(
             catalog=self.catalog,
@@ -104,7 +108,15 @@ class Emulator:
             epoch_ns=epoch_ns,
         )
         self.private_markets = PrivateMarkets(
-            lambda seed: PrivateMarket(settings, self.catalog, seed=seed, start_ns=start_ns, monotonic_ns=monotonic_ns)
+            lambda seed: PrivateMarket(
+                settings,
+                self.catalog,
+                seed=seed,
+                start_ns=start_ns,
+                monotonic_ns=monotonic_ns,
+                call_later=_call_later,
+                ids=connection_ids,
+            )
         )
         self.gateway = Gateway(
             settings=settings,
@@ -168,15 +180,36 @@ class Emulator:
         self.clock.step(duration_ns)
         self.feed.run_until(min(self.clock.now_ns(self._monotonic_ns()), self.feed.source.now_ns + duration_ns))
 
+    def _planes(self) -> list[tuple[Hub, Feed, str, int]]:
+        """(hub, feed, market kind, seed) of the shared market and of each private market open now."""
+        shared = (self.hub, self.feed, "shared", self.settings.seed)
+        return [shared, *((m.hub, m.feed, "private", m.seed) for m in self.private_markets.open)]
+
+    def _hubs(self) -> list[Hub]:
+        return [hub for hub, _, _, _ in self._planes()]
+
     def status(self) -> dict[str, object]:
-        """Clock, counters and connections, for the admin API."""
+        """Clock, counters (of the shared market) and every connection, private markets' included, for the admin
+        API."""
         stats = self.hub.stats
+        connections = [(s, kind, seed) for hub, _, kind, seed in self._planes() for s in hub.subscribers]
+        clients = [
+            {
+                "id": s.id,
+                "peer": s.peer,
+                "market": kind,
+                "seed": seed,
+                "messages_sent": s.messages_sent,
+                "routes": len(s.routes),
+            }
+            for s, kind, seed in sorted(connections, key=lambda connection: connection[0].id)
+        ]
         return {
             "time": format_time(self.feed.source.now_ns),
             "time_ns": self.feed.source.now_ns,
             "speed": "max" if self.clock.speed is None else self.clock.speed,
             "paused": self.clock.paused,
-            "connections": len(self.hub.subscribers),
+            "connections": len(clients),
             "messages_sent": stats.messages_sent,
             "bytes_sent": stats.bytes_sent,
             "conflated": stats.conflated,
@@ -184,10 +217,7 @@ class Emulator:
             "scenarios": list(self.timeline.loaded),
             "scenario_steps_pending": self.timeline.pending(),
             "refusing_connections": self.faults.refusing_connections(),
-            "clients": [
-                {"id": s.id, "peer": s.peer, "messages_sent": s.messages_sent, "routes": len(s.routes)}
-                for s in sorted(self.hub.subscribers, key=lambda s: s.id)
-            ],
+            "clients": clients,
         }
 
     def start(self) -> None:
@@ -213,15 +243,25 @@ class Emulator:
         self.feed.start()
         self.running = True
 
-    def announce_reconnect(self, within_s: int, subscribers: Iterable[Subscriber] | None = None) -> None:
-        """Send CoinAPI's ``reconnect`` notice (PROTOCOL.md §3.10) to ``subscribers`` (default: everyone).
+    def announce_reconnect(self, within_s: int) -> None:
+        """Send CoinAPI's ``reconnect`` notice (PROTOCOL.md §3.10) to every connection, private markets' included.
 
         The caller closes them when the window ends.
         """
-        notice = text_frame(encode_reconnect(within_s, self.feed.source.now_ns + within_s * 1_000_000_000))
-        for subscriber in list(self.hub.subscribers if subscribers is None else subscribers):
-            self.hub.send(subscriber, notice)
-        self.hub.flush()
+        for hub, feed, _, _ in self._planes():
+            self._announce(hub, feed, within_s, hub.subscribers)
+
+    def _announce_in(self, hub: Hub, within_s: int, subscribers: Iterable[Subscriber]) -> None:
+        """The notice to some connections of ``hub``, dated on the clock of the market they see."""
+        feed = next(feed for plane_hub, feed, _, _ in self._planes() if plane_hub is hub)
+        self._announce(hub, feed, within_s, subscribers)
+
+    @staticmethod
+    def _announce(hub: Hub, feed: Feed, within_s: int, subscribers: Iterable[Subscriber]) -> None:
+        notice = text_frame(encode_reconnect(within_s, feed.source.now_ns + within_s * 1_000_000_000))
+        for subscriber in list(subscribers):
+            hub.send(subscriber, notice)
+        hub.flush()
 
     def stop(self) -> None:
         """Stop the market ticks and heartbeat checks (idempotent)."""

@@ -1,15 +1,15 @@
 """Transport faults a test author injects (admin API or scenario file): closes, notices, stalls, latency, drops.
 
 ``parse_fault`` validates a JSON/TOML object into a ``Fault``; ``FaultInjector.apply`` carries it out on the
-hub's connections. Durations here are wall-clock seconds: they emulate the network, which does not run at
-the market's speed.
+connections of the shared market and of every private one (``?seed=N``). Durations here are wall-clock
+seconds: they emulate the network, which does not run at the market's speed.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -103,17 +103,23 @@ def _check_ranges(fault: Fault) -> None:
 
 
 class FaultInjector:
-    """Applies faults to the hub's connections; also answers whether new connections are refused."""
+    """Applies faults to the connections of every hub (the shared market's and the private ones); also answers
+    whether new connections are refused.
+
+    ``hubs`` names the hubs open now; their connection ids must be distinct (``Hub(ids=...)`` from one counter).
+    ``announce_reconnect(hub, within_s, subscribers)`` sends CoinAPI's ``reconnect`` notice to some of a hub's
+    connections.
+    """
 
     def __init__(
         self,
-        hub: Hub,
+        hubs: Callable[[], Iterable[Hub]],
         *,
-        announce_reconnect: Callable[[int, list[Subscriber]], None],
+        announce_reconnect: Callable[[Hub, int, list[Subscriber]], None],
         call_later: Callable[[float, Callable[[], None]], object],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._hub = hub
+        self._hubs = hubs
         self._announce_reconnect = announce_reconnect
         self._call_later = call_later
         self._clock = clock
@@ -128,40 +134,44 @@ class FaultInjector:
         if fault.kind == "refuse_connections":
             self._refuse_until_s = self._clock() + fault.duration_s
             return 0
-        targets = [s for s in self._hub.subscribers if not fault.connections or s.id in fault.connections]
-        for subscriber in targets:
-            self._apply_one(fault, subscriber)
-        self._hub.flush()
-        return len(targets)
+        touched = 0
+        for hub in list(self._hubs()):
+            targets = [s for s in hub.subscribers if not fault.connections or s.id in fault.connections]
+            for subscriber in targets:
+                self._apply_one(hub, fault, subscriber)
+            hub.flush()
+            touched += len(targets)
+        return touched
 
-    def _apply_one(self, fault: Fault, subscriber: Subscriber) -> None:
+    def _apply_one(self, hub: Hub, fault: Fault, subscriber: Subscriber) -> None:
         now_s = self._clock()
         match fault.kind:
             case "close":
-                self._hub.close(subscriber, fault.code or 1001, fault.reason)
+                hub.close(subscriber, fault.code or 1001, fault.reason)
             case "reconnect":
-                self._announce_reconnect(fault.within_seconds, [subscriber])
-                self._call_later(fault.within_seconds, lambda: self._hub.close(subscriber, 1001, "reconnect deadline"))
+                self._announce_reconnect(hub, fault.within_seconds, [subscriber])
+                self._call_later(fault.within_seconds, lambda: hub.close(subscriber, 1001, "reconnect deadline"))
             case "error" | "rate_limit" | "quota":
-                self._hub.fail(subscriber, _error_for(fault))
+                hub.fail(subscriber, _error_for(fault))
             case "stall":
-                self._faults(subscriber).stalled_until_s = now_s + fault.ms / 1000
+                self._faults(hub, subscriber).stalled_until_s = now_s + fault.ms / 1000
             case "latency":
-                faults = self._faults(subscriber)
+                faults = self._faults(hub, subscriber)
                 faults.latency_s = fault.ms / 1000
                 faults.latency_until_s = now_s + fault.duration_s
             case "drop_quotes":
-                faults = self._faults(subscriber)
+                faults = self._faults(hub, subscriber)
                 faults.drop_quote_fraction = fault.fraction
                 faults.drop_until_s = now_s + fault.duration_s
             case "refuse_connections":  # handled in apply(): it targets future connections
                 pass
 
-    def _faults(self, subscriber: Subscriber) -> SubscriberFaults:
+    @staticmethod
+    def _faults(hub: Hub, subscriber: Subscriber) -> SubscriberFaults:
         faults = subscriber.faults
         if faults is None:
             faults = SubscriberFaults(rng=random.Random(subscriber.id))
-            self._hub.set_faults(subscriber, faults)
+            hub.set_faults(subscriber, faults)
         return faults
 
 

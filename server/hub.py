@@ -20,10 +20,11 @@ is closed with 1013 (PROTOCOL.md §6). The counters of those events live in ``Hu
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -145,6 +146,7 @@ class Hub:
         call_later: Callable[[float, Callable[[], None]], object] | None = None,
         on_route_added: Callable[[RouteKey], None] | None = None,
         on_route_removed: Callable[[RouteKey], None] | None = None,
+        ids: Iterator[int] | None = None,
     ) -> None:
         #: (data type, topic) -> groups; dicts keep insertion order and remove in O(1)
         self.routes: dict[RouteKey, dict[Group, None]] = {}
@@ -156,7 +158,8 @@ class Hub:
         self._max_bytes = max_bytes
         self._clock = clock
         self._call_later = call_later
-        self._next_id = 1
+        #: connection numbers; hubs that share one counter number their connections apart (the admin API's ids)
+        self._ids = itertools.count(1) if ids is None else ids
         self._on_route_added = on_route_added
         self._on_route_removed = on_route_removed
         self._dirty: list[Subscriber] = []
@@ -168,8 +171,7 @@ class Hub:
     def attach(self, sink: Sink, peer: str) -> Subscriber:
         """Register a connection; it receives nothing until ``set_routes``."""
         group = self._group_of(frozenset(), {})
-        subscriber = Subscriber(sink=sink, peer=peer, group=group, last_sent_s=self._clock(), id=self._next_id)
-        self._next_id += 1
+        subscriber = Subscriber(sink=sink, peer=peer, group=group, last_sent_s=self._clock(), id=next(self._ids))
         self.subscribers.add(subscriber)
         group.single[subscriber] = None
         self._share(subscriber)

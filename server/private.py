@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from simulator.catalog import Catalog
 from simulator.clock import VirtualClock
@@ -38,7 +38,12 @@ class PrivateMarket:
         seed: int,
         start_ns: int,
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
+        call_later: Callable[[float, Callable[[], None]], object] | None = None,
+        ids: Iterator[int] | None = None,
     ) -> None:
+        """``ids``: the emulator's connection counter, so that the admin API can address this connection too;
+        ``call_later``: the loop's timer, for injected latency faults."""
+        self.seed = seed
         self._monotonic_ns = monotonic_ns
         self.market = Market(catalog, seed=seed, start_ns=start_ns, rate_scale=settings.rate_scale, bars="wanted")
         self.clock = VirtualClock(anchor_virtual_ns=start_ns, anchor_wall_ns=0, speed=settings.speed, paused=True)
@@ -46,8 +51,10 @@ class PrivateMarket:
             max_messages=settings.max_buffered_messages,
             max_bytes=settings.max_buffered_bytes,
             clock=time.monotonic,
+            call_later=call_later,
             on_route_added=lambda key: self.feed.route_added(key),
             on_route_removed=lambda key: self.feed.route_removed(key),
+            ids=ids,
         )
         self.feed = Feed(
             catalog=catalog,

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from server.admin_client import AdminClient
 
 from .processes import START_TIME, RunningServer, run_server
 
@@ -25,7 +27,8 @@ HELLO = json.dumps(
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with run_server(["--start-time", START_TIME, "--speed", "20"], tmp_path_factory.mktemp("private")) as running:
+    args = ["--start-time", START_TIME, "--speed", "20", "--admin"]
+    with run_server(args, tmp_path_factory.mktemp("private")) as running:
         yield running
 
 
@@ -62,3 +65,53 @@ def test_bad_seed_is_refused_with_400(server: RunningServer) -> None:
         assert refused.value.response.status_code == 400
 
     asyncio.run(run())
+
+
+def test_admin_faults_reach_a_private_connection_by_its_id(server: RunningServer) -> None:
+    admin = AdminClient(server.http_url)
+
+    async def run() -> tuple[dict[str, object], list[dict[str, object]], int | None]:
+        async with connect(server.ws_url() + "?seed=9", max_queue=None) as ws:
+            await ws.send(HELLO)
+            await asyncio.wait_for(ws.recv(), 10)  # the hello was processed
+            status = await asyncio.to_thread(admin.status)
+            mine = next(client for client in status["clients"] if client["market"] == "private" and client["seed"] == 9)
+            await asyncio.to_thread(admin.inject_fault, "reconnect", within_seconds=2, connections=[mine["id"]])
+            received = []
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    received.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+            return mine, received, closed.value.rcvd.code if closed.value.rcvd else None
+
+    mine, received, code = asyncio.run(run())
+    assert mine["routes"] == 6
+    notices = [message for message in received if message["type"] == "reconnect"]
+    # dated on the private market's clock, which started at the start time a moment ago
+    assert len(notices) == 1 and str(notices[0]["before_time"]).startswith("2024-01-01")
+    assert code == 1001
+
+
+def test_a_latency_fault_on_a_private_connection_keeps_its_stream_whole(server: RunningServer) -> None:
+    admin = AdminClient(server.http_url)
+
+    async def run() -> tuple[int, list[dict[str, object]]]:
+        async with connect(server.ws_url() + "?seed=10", max_queue=None) as ws:
+            await ws.send(HELLO)
+            await asyncio.wait_for(ws.recv(), 10)
+            status = await asyncio.to_thread(admin.status)
+            mine = next(client for client in status["clients"] if client["seed"] == 10)
+            touched = await asyncio.to_thread(
+                admin.inject_fault, "latency", ms=100, duration_s=5, connections=[mine["id"]]
+            )
+            # far more than could have been queued before the fault: the held frames must keep coming
+            return touched["connections"], [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(600)]
+
+    touched, messages = asyncio.run(run())
+    assert touched == 1
+    last: dict[tuple[object, object], int] = {}
+    for message in messages:
+        if "sequence" in message:
+            key = (message["type"], message["symbol_id"])
+            sequence = int(str(message["sequence"]))
+            assert key not in last or sequence == last[key] + 1, f"gap in {key}"
+            last[key] = sequence

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable
 
 from server_fakes import FakeClock, FakeSink
 
+from server.faults import Fault, FaultInjector
 from server.frames import text_frame
 from server.hub import Hub, Subscriber, SubscriberFaults
 from server.protocol.datatypes import DataType
@@ -80,3 +82,24 @@ def test_release_after_close_does_nothing() -> None:
     hub.detach(subscriber)
     timers[0][1]()
     assert sink.writes == []
+
+
+def test_an_injector_reaches_every_hub_by_connection_ids_that_never_collide() -> None:
+    clock, ids = FakeClock(), itertools.count(1)
+    hubs = [Hub(max_messages=100, max_bytes=1 << 20, clock=clock, ids=ids) for _ in range(2)]
+    sinks = [FakeSink() for _ in range(4)]
+    subscribers = [hubs[i % 2].attach(sink, "peer") for i, sink in enumerate(sinks)]
+    assert [s.id for s in subscribers] == [1, 2, 3, 4]
+    announced: list[tuple[Hub, int, list[int]]] = []
+    injector = FaultInjector(
+        lambda: hubs,
+        announce_reconnect=lambda hub, within_s, targets: announced.append((hub, within_s, [s.id for s in targets])),
+        call_later=lambda _delay, _callback: None,
+        clock=clock,
+    )
+    assert injector.apply(Fault(kind="close", code=4001, connections=frozenset({2, 3}))) == 2
+    closed = (4001, "closed by fault injection")
+    assert [sink.closed_with for sink in sinks] == [None, closed, closed, None]
+    assert hubs[0].subscribers == {subscribers[0]} and hubs[1].subscribers == {subscribers[3]}
+    assert injector.apply(Fault(kind="reconnect", within_seconds=3, connections=frozenset({4}))) == 1
+    assert announced == [(hubs[1], 3, [4])]

@@ -233,7 +233,9 @@ def test_injected_faults_take_a_member_off_the_shared_path() -> None:
     _, sink_a = join(hub)
     b, sink_b = join(hub)
     c, sink_c = join(hub)
-    injector = FaultInjector(hub, announce_reconnect=lambda _s, _l: None, call_later=lambda _d, _c: None, clock=clock)
+    injector = FaultInjector(
+        lambda: [hub], announce_reconnect=lambda _h, _s, _l: None, call_later=lambda _d, _c: None, clock=clock
+    )
     injector.apply(Fault(kind="drop_quotes", connections=frozenset({b.id}), fraction=1.0))
     hub.set_faults(c, SubscriberFaults(stalled_until_s=clock.now + 1))
     publish(hub, QUOTE, b"q1")
