@@ -194,3 +194,12 @@ def test_frame_twins_are_the_payloads_in_text_frames() -> None:
     ]
     for frame, payload in pairs:
         assert frame == text_frame(payload)
+
+
+def test_time_tokens_stay_right_once_the_memo_has_been_emptied() -> None:
+    # more distinct seconds than a memo holds: it forgets everything and computes again
+    seconds = range(1_700_000_000, 1_700_000_000 + 5_000)
+    texts = [format_time(second * 1_000_000_000) for second in seconds]
+    assert texts[0] == "2023-11-14T22:13:20.0000000Z"
+    assert format_time(seconds[0] * 1_000_000_000) == texts[0]
+    assert texts[-1] == "2023-11-14T23:36:39.0000000Z"

@@ -15,6 +15,8 @@ from server.protocol.errors import (
     MissingField,
     MissingFilter,
     ProtocolError,
+    QuotaExceeded,
+    RateLimited,
     SlowConsumer,
     UnknownDataType,
     UnknownFilterValue,
@@ -56,6 +58,9 @@ CASES: list[tuple[ProtocolError, str, int]] = [
         "Unknown value 'NOPE' in 'subscribe_filter_exchange_id': it matches nothing in the catalogue",
         1003,
     ),
+    # Injected faults (server/faults.py).
+    (RateLimited(), "Too many hello messages: rate limit exceeded, retry later", 1013),
+    (QuotaExceeded(), "API key quota exceeded", 1008),
 ]
 
 
