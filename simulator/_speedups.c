@@ -1604,6 +1604,38 @@ emit_bars(FolderObject *fo, DuePeriod *due, Py_ssize_t ndue, PyObject *second, P
     return 0;
 }
 
+/* ``OhlcvEngine._due``'s list of (period index, since, is_final), into ``due`` (its items lists empty). */
+static int
+parse_due(FolderObject *fo, PyObject *list, DuePeriod *due, Py_ssize_t *ndue)
+{
+    memset(due, 0, MAX_PERIODS * sizeof(DuePeriod));
+    *ndue = PyList_GET_SIZE(list);
+    if (*ndue > MAX_PERIODS) {
+        PyErr_SetString(PyExc_ValueError, "too many periods");
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < *ndue; k++) {
+        i64 pi;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(list, k), "LLp", &pi, &due[k].since, &due[k].is_final)) {
+            return -1;
+        }
+        if (pi < 0 || pi >= PyTuple_GET_SIZE(fo->period_ids)) {
+            PyErr_SetString(PyExc_IndexError, "period index out of range");
+            return -1;
+        }
+        due[k].pi = (Py_ssize_t)pi;
+    }
+    return 0;
+}
+
+static void
+free_due(DuePeriod *due, Py_ssize_t ndue)
+{
+    for (Py_ssize_t k = 0; k < ndue; k++) {
+        PyMem_Free(due[k].items);
+    }
+}
+
 static PyObject *
 Folder_emit_all(FolderObject *fo, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1615,40 +1647,113 @@ Folder_emit_all(FolderObject *fo, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "emit_all needs an engine that builds every bar");
         return NULL;
     }
+    DuePeriod due[MAX_PERIODS];
+    Py_ssize_t ndue = 0;
     i64 second_ns = PyLong_AsLongLong(args[1]);
-    Py_ssize_t ndue = PyList_GET_SIZE(args[0]);
-    if ((second_ns == -1 && PyErr_Occurred()) || ndue == 0) {
-        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    int failed = (second_ns == -1 && PyErr_Occurred()) || parse_due(fo, args[0], due, &ndue) < 0;
+    failed = failed || (ndue && (collect_bars(fo, due, ndue, second_ns) < 0 ||
+                                 emit_bars(fo, due, ndue, args[1], args[2]) < 0));
+    free_due(due, ndue);
+    return failed ? NULL : Py_NewRef(Py_None);
+}
+
+/* ohlcv.py ``OhlcvEngine._sequence``: the candles the symbol emitted before ``second_ns``, plus its bars of the
+ * periods up to ``pi`` at ``second_ns``. */
+static int
+wanted_sequence(FolderObject *fo, i64 *st, Py_ssize_t pi, const DuePeriod *due, Py_ssize_t ndue, i64 second_ns,
+                i64 *sequence)
+{
+    if (settle(fo, st, second_ns - NS_PER_S) < 0) {
+        return -1;
     }
-    if (ndue > MAX_PERIODS) {
-        PyErr_SetString(PyExc_ValueError, "too many periods");
+    i64 last = st[S_LAST], count = 0;
+    for (Py_ssize_t k = 0; k < ndue; k++) {
+        count += due[k].pi <= pi && last >= due[k].since;
+    }
+    *sequence = st[S_SEQUENCE] + count;
+    return 0;
+}
+
+/* One due period of ohlcv.py ``OhlcvEngine._emit_wanted``: the bars of the symbols in ``wanted`` (a set of
+ * indices) that traded in its window, in the order of their first trade there. */
+static int
+emit_wanted_period(FolderObject *fo, DuePeriod *d, const DuePeriod *due, Py_ssize_t ndue, PyObject *wanted,
+                   i64 second_ns, PyObject *second, PyObject *out)
+{
+    PyObject *indices = PyObject_GetIter(wanted);
+    if (indices == NULL) {
+        return -1;
+    }
+    PyObject *index_obj;
+    int failed = 0;
+    while (!failed && (index_obj = PyIter_Next(indices)) != NULL) {
+        Py_ssize_t index = PyLong_AsSsize_t(index_obj);
+        Py_DECREF(index_obj);
+        if (index < 0 || index >= fo->nrows) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_IndexError, "symbol index out of range");
+            }
+            failed = 1;
+            break;
+        }
+        i64 *st = fo->rows[index];
+        if (st[S_LAST] >= d->since) {
+            fold_pending(fo, st, second_ns);
+            failed = due_push(d, bar_sort_key(st, d->pi, d->is_final, second_ns), index) < 0;
+        }
+    }
+    Py_DECREF(indices);
+    if (failed || PyErr_Occurred()) {
+        return -1;
+    }
+    qsort(d->items, d->len, sizeof(BarItem), bar_item_order);
+    for (Py_ssize_t j = 0; j < d->len; j++) {
+        Py_ssize_t index = d->items[j].index;
+        i64 sequence;
+        if (wanted_sequence(fo, fo->rows[index], d->pi, due, ndue, second_ns, &sequence) < 0 ||
+            append_bar(fo, out, index, d->pi, d->is_final, second, sequence) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+Folder_emit_wanted(FolderObject *fo, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyList_Check(args[0]) || !PyList_Check(args[2]) || !PyList_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "emit_wanted(due: list, second_ns: int, out: list, wanted: list)");
+        return NULL;
+    }
+    if (fo->recent != Py_None) {
+        PyErr_SetString(PyExc_ValueError, "emit_wanted needs an engine that builds only the wanted bars");
         return NULL;
     }
     DuePeriod due[MAX_PERIODS];
-    memset(due, 0, sizeof(due));
-    int failed = 0;
+    Py_ssize_t ndue = 0;
+    i64 second_ns = PyLong_AsLongLong(args[1]);
+    int failed = (second_ns == -1 && PyErr_Occurred()) || parse_due(fo, args[0], due, &ndue) < 0;
     for (Py_ssize_t k = 0; !failed && k < ndue; k++) {
-        i64 pi;
-        failed = !PyArg_ParseTuple(PyList_GET_ITEM(args[0], k), "LLp", &pi, &due[k].since, &due[k].is_final);
-        due[k].pi = (Py_ssize_t)pi;
-        failed = failed || pi < 0 || pi >= PyTuple_GET_SIZE(fo->period_ids);
+        if (due[k].pi >= PyList_GET_SIZE(args[3])) {
+            PyErr_SetString(PyExc_IndexError, "one wanted set per period");
+            failed = 1;
+            break;
+        }
+        PyObject *wanted = PyList_GET_ITEM(args[3], due[k].pi);
+        int any = PyObject_IsTrue(wanted); /* ``if not wanted: continue`` (an empty set, or None) */
+        failed = any < 0 || (any && emit_wanted_period(fo, &due[k], due, ndue, wanted, second_ns, args[1],
+                                                       args[2]) < 0);
     }
-    if (failed && !PyErr_Occurred()) {
-        PyErr_SetString(PyExc_IndexError, "period index out of range");
-    }
-    failed = failed || collect_bars(fo, due, ndue, second_ns) < 0 || emit_bars(fo, due, ndue, args[1], args[2]) < 0;
-    for (Py_ssize_t k = 0; k < ndue; k++) {
-        PyMem_Free(due[k].items);
-    }
-    if (failed) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    free_due(due, ndue);
+    return failed ? NULL : Py_NewRef(Py_None);
 }
 
 static PyMethodDef Folder_methods[] = {
     {"emit_all", (PyCFunction)(void (*)(void))Folder_emit_all, METH_FASTCALL,
      "OhlcvEngine._emit_all: append every bar due at second_ns to out, counting each as its symbol's next."},
+    {"emit_wanted", (PyCFunction)(void (*)(void))Folder_emit_wanted, METH_FASTCALL,
+     "OhlcvEngine._emit_wanted: append the bars of the wanted pairs (wanted[pi]: a set of symbol indices) due "
+     "at second_ns to out."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1656,7 +1761,7 @@ static PyTypeObject Folder_Type = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "simulator._speedups.TradeFolder",
     .tp_basicsize = sizeof(FolderObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "OhlcvEngine.add_trade in C, over the engine's state lists: call it with "
+    .tp_doc = "OhlcvEngine.add_trade in C, over the engine's state arrays: call it with "
               "(index, time_ns, price_ticks, size_lots).",
     .tp_new = Folder_new,
     .tp_call = (ternaryfunc)Folder_call,

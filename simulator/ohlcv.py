@@ -158,7 +158,7 @@ class OhlcvEngine:
         self._recent: dict[int, None] | None = {} if all_bars else None
         #: all_bars only: per period, the sort keys of the bars being emitted (reused)
         self._found: list[list[int]] = [[] for _ in periods]
-        #: the C twin of ``add_trade`` and ``_emit_all``, once ``trade_recorder`` made it
+        #: the C twin of ``add_trade``, ``_emit_all`` and ``_emit_wanted``, once ``trade_recorder`` made it
         self._folder: TradeFolder | None = None
 
     def want(self, index: int, period_id: str, wanted: bool) -> None:
@@ -211,11 +211,14 @@ class OhlcvEngine:
 
     def on_second(self, second_ns: int, out: list[MarketEvent]) -> None:
         """Close the virtual second ending at ``second_ns``: append its finals then interims, period by period."""
-        due = self._due(second_ns)
+        due, folder = self._due(second_ns), self._folder
         if self._recent is None:
-            self._emit_wanted(due, second_ns, out)
-        elif self._folder is not None:
-            self._folder.emit_all(due, second_ns, out)
+            if folder is not None:
+                folder.emit_wanted(due, second_ns, out, self._wanted)
+            else:
+                self._emit_wanted(due, second_ns, out)
+        elif folder is not None:
+            folder.emit_all(due, second_ns, out)
         else:
             self._emit_all(due, second_ns, out)
 

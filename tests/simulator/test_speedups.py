@@ -174,14 +174,17 @@ def test_markets_on_either_book_yield_the_same_events(
 @given(
     gaps_ms=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 2500), st.integers(1, 9), st.integers(1, 50))),
     all_bars=st.booleans(),
+    wanted=st.sets(st.tuples(st.integers(0, 4), st.sampled_from(("1SEC", "2SEC", "5SEC", "6SEC", "1MIN")))),
 )
-def test_the_c_trade_folder_matches_add_trade(gaps_ms: list[tuple[int, int, int, int]], all_bars: bool) -> None:
+def test_the_c_trade_folder_matches_add_trade(
+    gaps_ms: list[tuple[int, int, int, int]], all_bars: bool, wanted: set[tuple[int, str]]
+) -> None:
     symbol_ids = [f"S{i}" for i in range(5)]
     engines = [ohlcv.OhlcvEngine(symbol_ids, all_bars=all_bars) for _ in range(2)]
     if not all_bars:
         for engine in engines:
-            engine.want(1, "1SEC", True)
-            engine.want(2, "5SEC", True)
+            for index, period_id in sorted(wanted):
+                engine.want(index, period_id, True)
     recorders = [engines[0].add_trade, engines[1].trade_recorder()]
     assert isinstance(recorders[1], fast.TradeFolder)
     outputs: list[list[Any]] = [[], []]
