@@ -115,7 +115,8 @@ class SubscriberFaults:
 
 @dataclass(slots=True, eq=False)
 class Group:
-    """The subscribers of one route set: what the routing table delivers to, once per message."""
+    """The subscribers of one route set with the same throttles: what the routing table delivers to, once per
+    message."""
 
     routes: frozenset[RouteKey]
     #: min ns between two frames of one route, per data type (PROTOCOL.md §2.1 subscribe_update_limit_ms_*)
@@ -129,6 +130,14 @@ class Group:
     #: this tick's routed frames for the ``shared`` members
     frames: list[bytes] = field(default_factory=list)
     pending_bytes: int = 0
+
+
+_GroupIdentity = tuple[frozenset[RouteKey], frozenset[tuple[DataType, int]]]
+
+
+def _identity(routes: frozenset[RouteKey], throttles: dict[DataType, int]) -> _GroupIdentity:
+    """What makes two subscribers members of one group: equal route sets and equal throttles."""
+    return routes, frozenset(throttles.items())
 
 
 class Hub:
@@ -152,7 +161,7 @@ class Hub:
         self.routes: dict[RouteKey, dict[Group, None]] = {}
         self.subscribers: set[Subscriber] = set()
         #: (route set, throttles) -> its group; equal sets share one group, whether or not they are the same object
-        self._groups: dict[tuple[frozenset[RouteKey], frozenset[tuple[DataType, int]]], Group] = {}
+        self._groups: dict[_GroupIdentity, Group] = {}
         self.stats = HubStats()
         self._max_messages = max_messages
         self._max_bytes = max_bytes
@@ -225,7 +234,7 @@ class Hub:
         subscriber.faults = faults
 
     def _group_of(self, routes: frozenset[RouteKey], throttles: dict[DataType, int]) -> Group:
-        identity = (routes, frozenset(throttles.items()))
+        identity = _identity(routes, throttles)
         group = self._groups.get(identity)
         if group is None:
             group = self._groups[identity] = Group(routes, throttles)
@@ -245,7 +254,7 @@ class Hub:
         subscriber.shared = False
         if group.shared or group.single:
             return
-        del self._groups[group.routes, frozenset(group.throttles.items())]
+        del self._groups[_identity(group.routes, group.throttles)]
         for key in group.routes:
             targets = self.routes[key]
             del targets[group]
