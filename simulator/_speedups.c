@@ -1148,8 +1148,8 @@ enum { S_CANDLES = S_BLOCK + C_SLOTS, BAR_VALUES = 10 };
 
 typedef struct {
     PyObject_HEAD
-    PyObject *states;       /* list of per-symbol ``array('q')`` */
-    Py_buffer *views;       /* one held export per state array: it stays put (an exported array cannot resize) */
+    Py_buffer *views;       /* one held export per state array (``array('q')``): it stays put, as an exported
+                             * array cannot resize, and the export keeps it alive */
     i64 **rows;             /* views[i].buf */
     Py_ssize_t nrows;
     PyObject *recent;       /* dict of symbol indices in order of last trading second, or None */
@@ -1350,9 +1350,9 @@ periods_arg(PyObject *periods, i64 *at, i64 *len, Py_ssize_t *n)
 
 /* Export every state array for the folder's life; each must be an ``array('q')`` of at least ``size`` items. */
 static int
-hold_rows(FolderObject *fo, Py_ssize_t size)
+hold_rows(FolderObject *fo, PyObject *states, Py_ssize_t size)
 {
-    Py_ssize_t n = PyList_GET_SIZE(fo->states);
+    Py_ssize_t n = PyList_GET_SIZE(states);
     fo->views = PyMem_Calloc(n ? n : 1, sizeof(Py_buffer));
     fo->rows = PyMem_Calloc(n ? n : 1, sizeof(i64 *));
     if (fo->views == NULL || fo->rows == NULL) {
@@ -1361,7 +1361,7 @@ hold_rows(FolderObject *fo, Py_ssize_t size)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_buffer *view = &fo->views[i];
-        PyObject *state = PyList_GET_ITEM(fo->states, i);
+        PyObject *state = PyList_GET_ITEM(states, i);
         if (!PyObject_CheckBuffer(state)) {
             goto not_state;
         }
@@ -1404,7 +1404,6 @@ Folder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     fo->views = NULL;
     fo->rows = NULL;
     fo->nrows = 0;
-    fo->states = Py_NewRef(states);
     fo->recent = Py_NewRef(recent);
     fo->count_after = Py_NewRef(count_after);
     fo->symbol_ids = Py_NewRef(symbol_ids);
@@ -1425,7 +1424,7 @@ Folder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         }
     }
     Py_XDECREF(seq);
-    failed = failed || hold_rows(fo, S_CANDLES + C_SLOTS * fo->lengths) < 0;
+    failed = failed || hold_rows(fo, states, S_CANDLES + C_SLOTS * fo->lengths) < 0;
     if (failed) {
         Py_DECREF(fo);
         return NULL;
@@ -1436,7 +1435,6 @@ Folder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 static int
 Folder_traverse(FolderObject *fo, visitproc visit, void *arg)
 {
-    Py_VISIT(fo->states);
     Py_VISIT(fo->recent);
     Py_VISIT(fo->count_after);
     Py_VISIT(fo->symbol_ids);
@@ -1447,7 +1445,6 @@ Folder_traverse(FolderObject *fo, visitproc visit, void *arg)
 static int
 Folder_clear(FolderObject *fo)
 {
-    Py_CLEAR(fo->states);
     Py_CLEAR(fo->recent);
     Py_CLEAR(fo->count_after);
     Py_CLEAR(fo->symbol_ids);
