@@ -48,6 +48,12 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0, help="emulator --seed")
     ap.add_argument("--emulator-cmd", help="command instead of <venv>/bin/coinapi-emulator (shell words)")
     ap.add_argument("--emulator-args", default="", help="extra arguments for `serve` (shell words)")
+    ap.add_argument(
+        "--compare",
+        metavar="DIR",
+        help="another checkout of the emulator, set up there with `make` (its .venv): its server runs in every phase "
+        "as 'compare', in the same rounds, and its simulator benchmark beside this one's",
+    )
     ap.add_argument("--server-cpu", default="0")
     ap.add_argument("--client-cpu", default="1")
     ap.add_argument("--start-timeout", type=float, default=60)
@@ -74,6 +80,10 @@ def parse() -> argparse.Namespace:
     if bad:
         ap.error(f"unknown server(s) {bad}; choose from emulator,B0,B1,B2")
     opts.client_counts = [int(n) for n in opts.clients.split(",") if n.strip()]
+    if opts.compare is not None:
+        opts.compare = Path(opts.compare).resolve()
+        if not (opts.compare / ".venv" / "bin" / "coinapi-emulator").exists():
+            ap.error(f"--compare {opts.compare}: no .venv/bin/coinapi-emulator there (run `make` in it first)")
     if opts.repeat < 1 or not opts.client_counts or min(opts.client_counts) < 1:
         ap.error("--repeat and --clients must be positive")
     return opts
@@ -106,14 +116,14 @@ def machine() -> dict[str, Any]:
 
 
 def estimate_s(opts: argparse.Namespace) -> float:
-    n_srv, n_cl, start = len(opts.server_names), len(opts.client_counts), 3.0
+    n_srv, n_cl, start = len(opts.server_names) + bool(opts.compare), len(opts.client_counts), 3.0
     total = 0.0
     if "throughput" in opts.phases:
         total += opts.repeat * n_srv * (start + n_cl * (opts.warmup + opts.seconds + 0.5))
     if "latency" in opts.phases:
         total += opts.repeat * n_srv * n_cl * (start + opts.warmup + opts.lat_seconds) + 25
     if "sim" in opts.phases:
-        total += opts.repeat * (2 * opts.sim_seconds + 4)
+        total += opts.repeat * (2 * opts.sim_seconds + 4) * (2 if opts.compare else 1)
     if "rss" in opts.phases:
         total += n_srv * 20
     if "deflate" in opts.phases:
@@ -149,6 +159,17 @@ def main() -> None:
             )
         else:
             servers.append(Baseline(name))
+    if opts.compare is not None:
+        compare_exe = [str(opts.compare / ".venv" / "bin" / "coinapi-emulator")]
+        servers.append(
+            Emulator(
+                compare_exe,
+                seed=opts.seed,
+                extra=shlex.split(opts.emulator_args),
+                name="compare",
+                about=f"coinapi-emulator serve of {opts.compare}",
+            )
+        )
     settings = Settings(
         clients=opts.client_counts,
         seconds=opts.seconds,
@@ -164,6 +185,7 @@ def main() -> None:
         client_cpu=opts.client_cpu,
         start_timeout_s=opts.start_timeout,
         seed=opts.seed,
+        compare_dir=opts.compare,
     )
     bench = Bench(settings, client_mod.Client(exe, opts.client_cpu), servers, log_dir)
     host = machine()
@@ -187,6 +209,7 @@ def main() -> None:
         "wsload_zlib": with_zlib,
         "phases": opts.phases,
         "emulator_cmd": next((s.exe for s in servers if isinstance(s, Emulator)), None),
+        "compare": str(opts.compare) if opts.compare is not None else None,
     }
     meta["loadavg_start"] = os.getloadavg()
     say(f"# {meta['date']}  {meta['machine']}")

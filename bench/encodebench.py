@@ -6,9 +6,10 @@ Takes the events of ``--seconds`` virtual seconds of the default market (every c
 type's events with either codec, ``--repeat`` times, and reports the best pass in ns per event: ``payload`` (the
 ``trade``, ``quote``, ``book_delta``, ``bar`` methods, and ``book`` for book5 views of the books after the last
 5,000 deltas) and ``frame_method`` (their ``*_frame`` twins, what the feed calls). ``text_frame`` is what framing
-a payload apart costs (``server.frames.text_frame``, as the feed did before the ``*_frame`` methods): the same for
-both codecs, whose payloads are the same bytes. Each figure includes the loop that makes the calls (a dict lookup
-of the symbol's method, a few attribute reads, an addition: ~0.1-0.2 us). Prints one JSON object.
+a payload apart costs (``text_frame`` of ``server/transport/frames.py``, as the feed did before the ``*_frame``
+methods): the same for both codecs, whose payloads are the same bytes. Each figure includes the loop that makes
+the calls (a dict lookup of the symbol's method, a few attribute reads, an addition: ~0.1-0.2 us).
+Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ Pass = Callable[[], list[bytes]]
 
 def _events(seconds: float, seed: int) -> tuple[list[Any], dict[str, list[Any]]]:
     """The catalogue's symbols and the market's events by type (``Top5``: a delta with its book's top 5)."""
-    from simulator.catalog import CatalogConfig, build_catalog
-    from simulator.market import Market
+    from coinapi_emulator.simulator.catalog import CatalogConfig, build_catalog
+    from coinapi_emulator.simulator.market import Market
 
     catalog = build_catalog(CatalogConfig(), seed=seed)
     market = Market(catalog, seed=seed, start_ns=START_NS)
@@ -45,7 +46,7 @@ def _events(seconds: float, seed: int) -> tuple[list[Any], dict[str, list[Any]]]
 
 def _passes(codecs: dict[str, Any], events: dict[str, list[Any]], suffix: str) -> dict[str, Pass]:
     """Per method, a pass that encodes all its events once with the codecs' ``<method><suffix>``."""
-    from server.protocol.datatypes import DataType
+    from coinapi_emulator.server.protocol.datatypes import DataType
 
     def bound(name: str) -> dict[str, Any]:
         return {symbol_id: getattr(codec, name + suffix) for symbol_id, codec in codecs.items()}
@@ -66,7 +67,7 @@ def _passes(codecs: dict[str, Any], events: dict[str, list[Any]], suffix: str) -
 
 def _framing(payloads: list[bytes]) -> Pass:
     """A pass that frames ``payloads`` apart, as the feed did before the ``*_frame`` methods."""
-    from server.frames import text_frame
+    from coinapi_emulator.server.transport.frames import text_frame
 
     return lambda: [text_frame(payload) for payload in payloads]
 
@@ -81,12 +82,13 @@ def _best_ns(run: Pass, count: int, repeat: int) -> float:
 
 
 def run(seconds: float, repeat: int, seed: int) -> dict[str, Any]:
-    from server.protocol import _speedups, encode
+    from coinapi_emulator.server.plane import _speedups
+    from coinapi_emulator.server.plane.codec import ReferenceCodec
 
     symbols, events = _events(seconds, seed)
     counts = {name: len(events[kind]) for name, kind in _EVENTS.items()}
     results: dict[str, Any] = {"events": counts}
-    for label, codec_type in (("python", encode.SymbolCodec), ("c", _speedups.SymbolCodec)):
+    for label, codec_type in (("python", ReferenceCodec), ("c", _speedups.SymbolCodec)):
         codecs = {symbol.symbol_id: codec_type(symbol) for symbol in symbols}
         for variant, suffix in (("payload", ""), ("frame_method", "_frame")):
             passes = _passes(codecs, events, suffix)

@@ -3,7 +3,7 @@
     python -m bench.hubbench [--subscribers 100] [--routes 7000] [--messages 10000] [--ticks 20] [--join]
                              [--throttle-ms 0]
 
-Attaches ``--subscribers`` subscribers to a ``server.hub.Hub`` and gives them all the same frozenset of
+Attaches ``--subscribers`` subscribers to a ``server/fanout/hub.py`` ``Hub`` and gives them all the same frozenset of
 ``--routes`` trade and quote routes (what the gateway hands a fleet that sent one hello). A tick then delivers
 ``--messages`` pre-framed ~250-byte frames to routes drawn at random (seeded), as the feed does
 (``hub.routes.get(key)`` then ``hub.deliver``), 2 virtual µs apart (a tick is 20 virtual ms, the feed's step),
@@ -13,8 +13,8 @@ nothing with the frames, or join them as ``RawSink`` does without compression (`
 the hub's own work. Prints one JSON object: ms per tick (median and min over ``--ticks``, split into deliver and
 flush) and the time ``set_routes`` took for all subscribers.
 
-To compare with another checkout of the hub, run the file by path with that checkout first on ``PYTHONPATH``
-(``PYTHONPATH=../other python bench/hubbench.py``); the output names the ``server/hub.py`` it measured.
+To compare with another checkout of the hub, run its own copy of this file with its own interpreter
+(``../other/.venv/bin/python -m bench.hubbench`` from ``../other``); the output names the hub module it measured.
 """
 
 from __future__ import annotations
@@ -55,10 +55,10 @@ class NullSink:
 def run(
     subscribers: int, routes: int, messages: int, ticks: int, join: bool, seed: int, throttle_ms: int = 0
 ) -> dict[str, Any]:
-    import server.hub
-    from server.frames import text_frame
-    from server.hub import Hub
-    from server.protocol.datatypes import DataType
+    from coinapi_emulator.server.fanout import hub as hub_module
+    from coinapi_emulator.server.fanout.hub import Hub
+    from coinapi_emulator.server.protocol.datatypes import DataType
+    from coinapi_emulator.server.transport.frames import text_frame
 
     keys = [
         (data_type, f"BENCH_SPOT_{i:05d}_USD")
@@ -98,7 +98,7 @@ def run(
     assert throttle_ms or received == {messages * ticks}, "unthrottled, every subscriber gets every frame"
     total_ms = [d + f for d, f in zip(deliver_ms, flush_ms, strict=True)]
     return {
-        "hub": server.hub.__file__,
+        "hub": hub_module.__file__,
         "subscribers": subscribers,
         "routes": len(route_set),
         "messages_per_tick": messages,

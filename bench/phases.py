@@ -44,6 +44,8 @@ class Settings:
     client_cpu: str
     start_timeout_s: float
     seed: int
+    #: another checkout with its own .venv (``--compare``): its simulator benchmark runs beside this one's
+    compare_dir: Path | None = None
 
 
 def fmt_rate(x: float) -> str:
@@ -252,20 +254,23 @@ class Bench:
 
     # ---------------------------------------------------------------- simulator
     def sim(self, round_index: int) -> None:
-        runs = self.results.setdefault("sim", [])
-        argv = [
-            sys.executable,
-            "-m",
-            "bench.simbench",
-            "--seconds",
-            f"{self.s.sim_seconds:g}",
-            "--seed",
-            str(self.s.seed),
-        ]
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+        """The simulator benchmark of this checkout, and of ``--compare``'s in the same round (alternating who
+        goes first), each with its own interpreter and tree."""
+        targets = [("sim", REPO, sys.executable)]
+        if self.s.compare_dir is not None:
+            targets.append(("sim:compare", self.s.compare_dir, str(self.s.compare_dir / ".venv" / "bin" / "python")))
+        if round_index % 2:
+            targets.reverse()
+        for key, tree, python in targets:
+            self._sim_once(key, tree, python)
+
+    def _sim_once(self, key: str, tree: Path, python: str) -> None:
+        runs = self.results.setdefault(key, [])
+        argv = [python, "-m", "bench.simbench", "--seconds", f"{self.s.sim_seconds:g}", "--seed", str(self.s.seed)]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")])))
         proc = subprocess.Popen(
             pinned(self.s.server_cpu, argv),
-            cwd=REPO,
+            cwd=tree,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -279,15 +284,16 @@ class Bench:
             out, err = "", "timed out"
         finally:
             kill_group(proc.pid, grace_s=1.0)
+        label = "" if key == "sim" else f"[{key.split(':', 1)[1]}] "
         try:
             result = json.loads(out.strip().splitlines()[-1])
         except (IndexError, ValueError):
             runs.append({"error": (err or out)[-2000:]})
-            say(f"  simulator benchmark failed: {first_line(err or out or 'no output')}")
+            say(f"  {label}simulator benchmark failed: {first_line(err or out or 'no output')}")
             return
         runs.append(result)
         say(
-            f"  {fmt_rate(result['events_per_s'])} events/s generate+encode"
+            f"  {label}{fmt_rate(result['events_per_s'])} events/s generate+encode"
             f" ({fmt_rate(result['generate_only_events_per_s'])}/s generate only),"
             f" {result['symbols']} symbols, {result['virtual_s']:.1f} virtual s in {result['wall_s']:.1f} s"
             f" = {result['times_real_time']:.1f}x real time"

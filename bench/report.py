@@ -51,7 +51,7 @@ def summarize(results: dict[str, Any], servers: list[str], clients: list[int], l
                 }
         summary["throughput"] = tp
         ratios: dict[str, Any] = {}
-        for b in ("B1", "B2"):
+        for b in ("B1", "B2", "compare"):
             if EMU not in tp or b not in tp:
                 continue
             for n in clients:
@@ -99,10 +99,10 @@ def summarize(results: dict[str, Any], servers: list[str], clients: list[int], l
         cal = results["latency"].get("calibration")
         if cal:
             summary["calibration"] = cal
-    if "sim" in results:
-        runs = ok(results["sim"])
+    for key, name in (("sim", "sim"), ("sim:compare", "sim_compare")):
+        runs = ok(results.get(key, []))
         if runs:
-            summary["sim"] = {
+            summary[name] = {
                 "events_per_s": med([r["events_per_s"] for r in runs]),
                 "half_range": half_range([r["events_per_s"] for r in runs]),
                 "generate_only_events_per_s": med([r["generate_only_events_per_s"] for r in runs]),
@@ -111,6 +111,10 @@ def summarize(results: dict[str, Any], servers: list[str], clients: list[int], l
                 "by_type": runs[0]["by_type"],
                 "rounds": len(runs),
             }
+    this, other = ok(results.get("sim", [])), ok(results.get("sim:compare", []))
+    if this and other:
+        per_round = [a["events_per_s"] / b["events_per_s"] for a, b in zip(this, other, strict=False)]
+        summary["sim_ratio"] = {"median_of_rounds": med(per_round), "min": min(per_round), "max": max(per_round)}
     if "rss" in results:
         summary["rss"] = results["rss"]
     if "deflate" in results:
@@ -250,6 +254,17 @@ def render(summary: dict[str, Any], meta: dict[str, Any], servers: list[str], cl
         )
         total = sum(sim["by_type"].values()) or 1
         p("  event mix: " + ", ".join(f"{k} {v / total:.0%}" for k, v in sim["by_type"].items()))
+        other, ratio = summary.get("sim_compare"), summary.get("sim_ratio")
+        if other:
+            p(
+                f"  compare: {fmt_rate(other['events_per_s'])} events/s ±{other['half_range']:.0%}"
+                f" (generate only {fmt_rate(other['generate_only_events_per_s'])}/s; median of {other['rounds']})"
+            )
+        if ratio:
+            p(
+                f"  emulator/compare: {ratio['median_of_rounds']:.2f} [{ratio['min']:.2f}-{ratio['max']:.2f}]"
+                " (median of per-round ratios [min-max])"
+            )
     if "rss" in summary:
         p("")
         p("MEMORY RSS per subscribed, idle connection (server RSS with N connections - without, drift-corrected)")

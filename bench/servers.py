@@ -127,4 +127,4 @@ def emulator_exe(override: str | None) -> list[str]:
     script = Path(sys.executable).with_name("coinapi-emulator")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from server.cli import main; sys.exit(main())"]
+    return [sys.executable, "-m", "coinapi_emulator.server.cli"]

@@ -35,13 +35,13 @@ STEP_NS = 20_000_000
 def run(
     seconds: float, seed: int, rate_scale: float, exchanges: int | None, max_symbols: int | None, bars: str = "all"
 ) -> dict[str, Any]:
-    from server.feed import simulated_time_coinapi
-    from server.frames import text_frame
-    from server.protocol.codec import SymbolCodec
-    from server.protocol.encode import encode_exrate
-    from simulator.catalog import CatalogConfig, build_catalog
-    from simulator.events import Bar, BookDelta, ExchangeRate, Quote, Trade
-    from simulator.market import Market
+    from coinapi_emulator.server.plane.codec import SymbolCodec
+    from coinapi_emulator.server.plane.streams import simulated_time_coinapi
+    from coinapi_emulator.server.protocol.encode import encode_exrate
+    from coinapi_emulator.server.transport.frames import text_frame
+    from coinapi_emulator.simulator.catalog import CatalogConfig, build_catalog
+    from coinapi_emulator.simulator.events import Bar, BookDelta, ExchangeRate, Quote, Trade
+    from coinapi_emulator.simulator.market import Market
 
     t0 = time.perf_counter()
     config = CatalogConfig()

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from simulator.events import Bar, BookDelta, ExchangeRate, Level, Quote, TakerSide, Trade
+from coinapi_emulator.simulator.events import Bar, BookDelta, ExchangeRate, Level, Quote, TakerSide, Trade
 
 _new = object.__new__
 

@@ -9,6 +9,6 @@ from __future__ import annotations
 __all__ = ["speedups"]
 
 try:
-    from simulator import _speedups as speedups
+    from coinapi_emulator.simulator import _speedups as speedups
 except ImportError:  # built without a C compiler: the pure-Python classes, which give the same events
     speedups = None  # type: ignore[assignment]

@@ -726,7 +726,7 @@ static PyMethodDef Book_methods[] = {
 };
 
 static PyTypeObject Book_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "simulator._speedups.Book",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "coinapi_emulator.simulator._speedups.Book",
     .tp_basicsize = sizeof(BookObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "An L2 book (the C twin of simulator.book.Book).",
@@ -1006,7 +1006,7 @@ static BookObject *
 book_arg(PyObject *obj)
 {
     if (!Py_IS_TYPE(obj, &Book_Type)) {
-        PyErr_Format(PyExc_TypeError, "expected a simulator._speedups.Book, not %.100s", Py_TYPE(obj)->tp_name);
+        PyErr_Format(PyExc_TypeError, "expected a coinapi_emulator.simulator._speedups.Book, not %.100s", Py_TYPE(obj)->tp_name);
         return NULL;
     }
     return (BookObject *)obj;
@@ -1121,7 +1121,7 @@ static PyMethodDef Maker_methods[] = {
 };
 
 static PyTypeObject Maker_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "simulator._speedups.BookMaker",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "coinapi_emulator.simulator._speedups.BookMaker",
     .tp_basicsize = sizeof(MakerObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "The liquidity model of one symbol (the C twin of simulator.book.BookMaker).",
@@ -1755,7 +1755,7 @@ static PyMethodDef Folder_methods[] = {
 };
 
 static PyTypeObject Folder_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "simulator._speedups.TradeFolder",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "coinapi_emulator.simulator._speedups.TradeFolder",
     .tp_basicsize = sizeof(FolderObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "OhlcvEngine.add_trade in C, over the engine's state arrays: call it with "
@@ -1915,7 +1915,7 @@ take_state(StateObject *st, PyObject *ref)
         failed = 1;
     }
     if (!failed && book != Py_None && !Py_IS_TYPE(book, &Book_Type)) {
-        PyErr_SetString(PyExc_TypeError, "the reference state's book must be a simulator._speedups.Book");
+        PyErr_SetString(PyExc_TypeError, "the reference state's book must be a coinapi_emulator.simulator._speedups.Book");
         failed = 1;
     }
     if (failed) {
@@ -2383,7 +2383,7 @@ static PyMethodDef State_methods[] = {
 };
 
 static PyTypeObject State_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "simulator._speedups.SymbolState",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "coinapi_emulator.simulator._speedups.SymbolState",
     .tp_basicsize = sizeof(StateObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "The C twin of simulator.market.SymbolState, taking over a freshly built reference state.",
@@ -2617,7 +2617,7 @@ static PyMethodDef Scheduler_methods[] = {
 };
 
 static PyTypeObject Scheduler_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "simulator._speedups.Scheduler",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "coinapi_emulator.simulator._speedups.Scheduler",
     .tp_basicsize = sizeof(SchedulerObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "The market's event loop over C symbol states (the C twin of market.py Market._run).",
@@ -2703,7 +2703,7 @@ static PyMethodDef Run_methods[] = {
 };
 
 static PyTypeObject Run_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "simulator._speedups.Run",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "coinapi_emulator.simulator._speedups.Run",
     .tp_basicsize = sizeof(RunObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "One advance(): the events up to its target, in order.",
@@ -2721,7 +2721,7 @@ static PyTypeObject Run_Type = {
 static int
 load_event_types(void)
 {
-    PyObject *events = PyImport_ImportModule("simulator.events");
+    PyObject *events = PyImport_ImportModule("coinapi_emulator.simulator.events");
     if (events == NULL) {
         return -1;
     }
@@ -2800,7 +2800,7 @@ add_layout(PyObject *module)
 
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "simulator._speedups",
+    .m_name = "coinapi_emulator.simulator._speedups",
     .m_doc = "The order book and its liquidity model in C (simulator/book.py is the reference).",
     .m_size = -1,
 };

@@ -4,13 +4,13 @@
 from array import array
 from collections.abc import Callable, Iterator
 
-from simulator.book import MAX_LEVELS as MAX_LEVELS
-from simulator.book import MIN_LEVELS as MIN_LEVELS
-from simulator.book import Book as Book
-from simulator.book import BookMaker as BookMaker
-from simulator.events import MarketEvent
-from simulator.market import SymbolState as _ReferenceState
-from simulator.price import PriceFactors
+from coinapi_emulator.simulator.book import MAX_LEVELS as MAX_LEVELS
+from coinapi_emulator.simulator.book import MIN_LEVELS as MIN_LEVELS
+from coinapi_emulator.simulator.book import Book as Book
+from coinapi_emulator.simulator.book import BookMaker as BookMaker
+from coinapi_emulator.simulator.events import MarketEvent
+from coinapi_emulator.simulator.market import SymbolState as _ReferenceState
+from coinapi_emulator.simulator.price import PriceFactors
 
 class SymbolState(_ReferenceState):
     def __init__(self, reference: _ReferenceState) -> None: ...

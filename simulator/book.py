@@ -16,8 +16,8 @@ import math
 import random
 from bisect import bisect_left, insort
 
-from simulator._fast import make_delta, make_level, make_quote
-from simulator.events import BookDelta, Level, Quote
+from coinapi_emulator.simulator._fast import make_delta, make_level, make_quote
+from coinapi_emulator.simulator.events import BookDelta, Level, Quote
 
 _log = math.log
 # hot-path truncation of non-negative floats: math.floor equals int() there, and int() on a float goes

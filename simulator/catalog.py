@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
 
-from simulator import venues
-from simulator.assets import ASSET_ROWS, AssetRow
-from simulator.listings import (
+from coinapi_emulator.simulator import venues
+from coinapi_emulator.simulator.assets import ASSET_ROWS, AssetRow
+from coinapi_emulator.simulator.listings import (
     ExpiryLayout,
     Listing,
     epoch_date,
@@ -24,7 +24,7 @@ from simulator.listings import (
     size_decimals,
     venue_listings,
 )
-from simulator.rng import catalog_rng
+from coinapi_emulator.simulator.rng import catalog_rng
 
 
 class SymbolType(enum.Enum):
@@ -216,7 +216,7 @@ _KNOWN_DATA_START = {
 
 
 def _real_exchanges() -> list[dict[str, str | None]]:
-    raw = resources.files("simulator").joinpath("data", "exchanges.json").read_text(encoding="utf-8")
+    raw = resources.files("coinapi_emulator.simulator").joinpath("data", "exchanges.json").read_text(encoding="utf-8")
     rows: list[dict[str, str | None]] = json.loads(raw)
     return rows
 

@@ -14,8 +14,8 @@ from datetime import UTC, date, timedelta
 from datetime import datetime as _datetime
 from typing import NamedTuple
 
-from simulator import venues
-from simulator.assets import ASSET_ROWS, QUOTE_RANK
+from coinapi_emulator.simulator import venues
+from coinapi_emulator.simulator.assets import ASSET_ROWS, QUOTE_RANK
 
 
 def epoch_date(epoch_ns: int) -> date:

@@ -16,16 +16,16 @@ from collections.abc import Callable, Iterator, Sequence
 from heapq import heapify, heapreplace
 from typing import Literal
 
-from simulator import _native
-from simulator._fast import make_rate, make_trade
-from simulator.book import Book
-from simulator.book import BookMaker as ReferenceBookMaker
-from simulator.catalog import Catalog, Symbol, SymbolType
-from simulator.events import MarketEvent, TakerSide
-from simulator.flow import TradeFlow
-from simulator.ohlcv import OhlcvEngine
-from simulator.price import STEP_NS, AssetFactor, PriceFactors, SymbolPricer
-from simulator.rng import stable_seed, symbol_rng
+from coinapi_emulator.simulator import _native
+from coinapi_emulator.simulator._fast import make_rate, make_trade
+from coinapi_emulator.simulator.book import Book
+from coinapi_emulator.simulator.book import BookMaker as ReferenceBookMaker
+from coinapi_emulator.simulator.catalog import Catalog, Symbol, SymbolType
+from coinapi_emulator.simulator.events import MarketEvent, TakerSide
+from coinapi_emulator.simulator.flow import TradeFlow
+from coinapi_emulator.simulator.ohlcv import OhlcvEngine
+from coinapi_emulator.simulator.price import STEP_NS, AssetFactor, PriceFactors, SymbolPricer
+from coinapi_emulator.simulator.rng import stable_seed, symbol_rng
 
 _NS = 1_000_000_000
 _STEP_SIGMA = math.sqrt(STEP_NS / 1e9 / (365.0 * 86_400.0))

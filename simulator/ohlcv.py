@@ -34,12 +34,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from simulator import _native
-from simulator._fast import make_bar
-from simulator.events import MarketEvent
+from coinapi_emulator.simulator import _native
+from coinapi_emulator.simulator._fast import make_bar
+from coinapi_emulator.simulator.events import MarketEvent
 
 if TYPE_CHECKING:
-    from simulator._speedups import TradeFolder
+    from coinapi_emulator.simulator._speedups import TradeFolder
 
 _NS = 1_000_000_000
 #: Interim candles go out every 5 virtual seconds while a candle is being updated (PROTOCOL.md §3.6).

@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 import random
 
-from simulator.catalog import Asset, Symbol, SymbolType
-from simulator.rng import asset_rng, stable_seed
+from coinapi_emulator.simulator.catalog import Asset, Symbol, SymbolType
+from coinapi_emulator.simulator.rng import asset_rng, stable_seed
 
 #: Grid of the asset factors: 100 ms of virtual time per step.
 STEP_NS = 100_000_000

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulator.market import Market
+from coinapi_emulator.simulator.market import Market
 
 
 @dataclass(frozen=True, slots=True)

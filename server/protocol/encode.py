@@ -1,4 +1,4 @@
-"""Encoders: market events to CoinAPI JSON bytes, called once per event and never once per subscriber.
+"""Encoders: market events to CoinAPI JSON payloads, called once per event and never once per subscriber.
 
 JSON is assembled from pre-built per-symbol fragments rather than through a generic serializer, because
 (PROTOCOL.md §4.3) prices and sizes must be plain decimal tokens at the symbol's precision (no exponent, no
@@ -13,11 +13,9 @@ import time
 from collections.abc import Callable, Iterable
 from functools import cache
 
-from simulator.catalog import Symbol
-from simulator.events import Bar, BookDelta, Level, Quote, Trade
-
-from ..frames import text_frame
-from .datatypes import DataType
+from coinapi_emulator.server.protocol.datatypes import DataType
+from coinapi_emulator.simulator.catalog import Symbol
+from coinapi_emulator.simulator.events import Bar, BookDelta, Level, Quote, Trade
 
 #: PROTOCOL.md §3.9: the real service and every SDK spell it without the second "t". DO NOT FIX.
 HEARTBEAT = b'{"type":"hearbeat"}'
@@ -103,8 +101,13 @@ def format_significant(value: float, digits: int = 10) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def type_prefix(data_type: DataType) -> bytes:
+    """How every payload of ``data_type`` that this module writes begins: ``{"type":"quote"``."""
+    return f'{{"type":"{data_type.value}"'.encode()
+
+
 def encode_exrate(asset_id_base: str, asset_id_quote: str, rate_type: str, time_ns: int, rate: float) -> bytes:
-    """An ``exrate`` frame (PROTOCOL.md §3.7); it has no ``symbol_id`` and no ``sequence``."""
+    """An ``exrate`` payload (PROTOCOL.md §3.7); it has no ``symbol_id`` and no ``sequence``."""
     return (
         f'{{"type":"exrate","asset_id_base":"{asset_id_base}","asset_id_quote":"{asset_id_quote}",'
         f'"rate_type":"{rate_type}","time":"{format_time(time_ns)}","rate":{format_significant(rate)}}}'
@@ -118,14 +121,13 @@ def encode_reconnect(within_seconds: int, before_time_ns: int) -> bytes:
     ).encode()
 
 
-class SymbolCodec:
+class SymbolEncoder:
     """Encoders for one symbol's streams, with its id and precisions baked in once.
 
     The trade, quote and book-delta encoders run once per market event: they splice pre-built per-type heads
     and call the bound ``price``/``size`` formatters directly, since every attribute lookup and call counts here.
-    Each encoder has a ``*_frame`` twin that returns the message as the WebSocket text frame the hub sends. This
-    class is the reference; the server uses its C twin when built (``codec.py``), which writes the frame header in
-    front of the payload, so that a frame costs no second copy.
+    The feed encodes with ``server/plane/codec.py``, which frames these payloads for the WebSocket (and has a C
+    twin that writes payload and frame header in one pass).
     """
 
     __slots__ = ("_book_head", "_head", "_quote_head", "_trade_head", "price", "size", "symbol_id")
@@ -146,7 +148,7 @@ class SymbolCodec:
         self._book_head = self._head[DataType.BOOK]
 
     def trade(self, trade: Trade, sequence: int, time_coinapi_ns: int) -> bytes:
-        """A ``trade`` frame (PROTOCOL.md §3.1)."""
+        """A ``trade`` payload (PROTOCOL.md §3.1)."""
         # ``_value_`` is the plain instance field behind the ``value`` property, several times cheaper to read
         return (
             f"{self._trade_head}{sequence},"
@@ -156,7 +158,7 @@ class SymbolCodec:
         ).encode()
 
     def quote(self, quote: Quote, sequence: int, time_coinapi_ns: int) -> bytes:
-        """A ``quote`` frame (PROTOCOL.md §3.2)."""
+        """A ``quote`` payload (PROTOCOL.md §3.2)."""
         price, size = self.price, self.size
         return (
             f"{self._quote_head}{sequence},"
@@ -176,7 +178,7 @@ class SymbolCodec:
         *,
         is_snapshot: bool | None = None,
     ) -> bytes:
-        """A ``book`` (snapshot or delta, ``is_snapshot`` given) or ``book5/20/50`` frame (``is_snapshot`` None)."""
+        """A ``book`` (snapshot or delta, ``is_snapshot`` given) or ``book5/20/50`` payload (``is_snapshot`` None)."""
         snapshot_field = "" if is_snapshot is None else f'"is_snapshot":{"true" if is_snapshot else "false"},'
         return (
             f"{self._head[data_type]}{sequence},"
@@ -185,7 +187,7 @@ class SymbolCodec:
         ).encode()
 
     def book_delta(self, delta: BookDelta, sequence: int, time_coinapi_ns: int) -> bytes:
-        """An incremental ``book`` frame; a level with size 0 is a deletion (PROTOCOL.md §3.3).
+        """An incremental ``book`` payload; a level with size 0 is a deletion (PROTOCOL.md §3.3).
 
         The same bytes as ``book(DataType.BOOK, ..., is_snapshot=False)``, spelled out because it runs per event.
         """
@@ -196,7 +198,7 @@ class SymbolCodec:
         ).encode()
 
     def bar(self, bar: Bar, sequence: int) -> bytes:
-        """An ``ohlcv`` frame (PROTOCOL.md §3.6)."""
+        """An ``ohlcv`` payload (PROTOCOL.md §3.6)."""
         return (
             f'{self._head[DataType.OHLCV]}{sequence},"period_id":"{bar.period_id}",'
             f'"time_period_start":"{format_time(bar.time_period_start_ns)}",'
@@ -206,37 +208,6 @@ class SymbolCodec:
             f'"price_low":{self.price(bar.price_low_ticks)},"price_close":{self.price(bar.price_close_ticks)},'
             f'"volume_traded":{self.size(bar.volume_traded_lots)},"trades_count":{bar.trades_count}}}'
         ).encode()
-
-    def trade_frame(self, trade: Trade, sequence: int, time_coinapi_ns: int) -> bytes:
-        """``trade`` in a text frame."""
-        return text_frame(self.trade(trade, sequence, time_coinapi_ns))
-
-    def quote_frame(self, quote: Quote, sequence: int, time_coinapi_ns: int) -> bytes:
-        """``quote`` in a text frame."""
-        return text_frame(self.quote(quote, sequence, time_coinapi_ns))
-
-    def book_frame(
-        self,
-        data_type: DataType,
-        asks: Iterable[Level],
-        bids: Iterable[Level],
-        sequence: int,
-        time_exchange_ns: int,
-        time_coinapi_ns: int,
-        *,
-        is_snapshot: bool | None = None,
-    ) -> bytes:
-        """``book`` in a text frame."""
-        payload = self.book(data_type, asks, bids, sequence, time_exchange_ns, time_coinapi_ns, is_snapshot=is_snapshot)
-        return text_frame(payload)
-
-    def book_delta_frame(self, delta: BookDelta, sequence: int, time_coinapi_ns: int) -> bytes:
-        """``book_delta`` in a text frame."""
-        return text_frame(self.book_delta(delta, sequence, time_coinapi_ns))
-
-    def bar_frame(self, bar: Bar, sequence: int) -> bytes:
-        """``bar`` in a text frame."""
-        return text_frame(self.bar(bar, sequence))
 
     def _levels(self, levels: Iterable[Level]) -> str:
         price, size = self.price, self.size

@@ -42,7 +42,7 @@ from typing import Final, assert_never
 
 import orjson
 
-from server.protocol.datatypes import DataType, FilterRequirement
+from coinapi_emulator.server.protocol.datatypes import DataType, FilterRequirement
 
 CLOSE_UNSUPPORTED_DATA: Final = 1003
 CLOSE_POLICY_VIOLATION: Final = 1008

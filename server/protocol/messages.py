@@ -28,8 +28,8 @@ from typing import Final, TypedDict
 
 import orjson
 
-from server.protocol.datatypes import UNSUPPORTED_DATA_TYPES, DataType
-from server.protocol.errors import (
+from coinapi_emulator.server.protocol.datatypes import UNSUPPORTED_DATA_TYPES, DataType
+from coinapi_emulator.server.protocol.errors import (
     InvalidField,
     MalformedMessage,
     MissingField,
@@ -37,7 +37,7 @@ from server.protocol.errors import (
     UnknownMessageType,
     UnsupportedDataType,
 )
-from server.protocol.scope import Filters
+from coinapi_emulator.server.protocol.scope import Filters
 
 
 class Verb(enum.Enum):
@@ -52,12 +52,22 @@ class Verb(enum.Enum):
 class UpdateLimits:
     """Per-symbol throttles from ``subscribe_update_limit_ms_*``; 0 means no throttling."""
 
-    #: min ms between two ``quote`` frames of one symbol
+    #: min ms between two ``quote`` messages of one symbol
     quote_ms: int = 0
-    #: min ms between two ``book5/20/50`` frames of one symbol
+    #: min ms between two ``book5/20/50`` messages of one symbol
     book_snapshot_ms: int = 0
-    #: min ms between two ``exrate`` frames of one pair
+    #: min ms between two ``exrate`` messages of one pair
     exrate_ms: int = 0
+
+    def throttles_ms(self) -> dict[DataType, int]:
+        """Min ms between two messages of one route, per data type: each limit covers the types it names."""
+        return {
+            DataType.QUOTE: self.quote_ms,
+            DataType.BOOK5: self.book_snapshot_ms,
+            DataType.BOOK20: self.book_snapshot_ms,
+            DataType.BOOK50: self.book_snapshot_ms,
+            DataType.EXRATE: self.exrate_ms,
+        }
 
 
 NO_LIMITS: Final = UpdateLimits()

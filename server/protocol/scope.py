@@ -26,12 +26,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final, Literal
 
-from server.protocol.datatypes import DataType, FilterRequirement
-from server.protocol.errors import MissingFilter
+from coinapi_emulator.server.protocol.datatypes import DataType, FilterRequirement
+from coinapi_emulator.server.protocol.errors import MissingFilter
 
 if TYPE_CHECKING:
-    from server.protocol.messages import ClientMessage
-    from simulator.catalog import Symbol
+    from coinapi_emulator.server.protocol.messages import ClientMessage
+    from coinapi_emulator.simulator.catalog import Symbol
 
 #: How different filter kinds (symbol, exchange, asset) combine; PROTOCOL.md §2.4 documents "union".
 Combine = Literal["union", "intersection"]

@@ -26,9 +26,9 @@ import enum
 from dataclasses import dataclass
 from typing import assert_never
 
-from server.protocol.errors import FirstMessageNotHello, InvalidApiKey, ProtocolError
-from server.protocol.messages import NO_LIMITS, ClientMessage, UpdateLimits, Verb, parse_client_message
-from server.protocol.scope import (
+from coinapi_emulator.server.protocol.errors import FirstMessageNotHello, InvalidApiKey, ProtocolError
+from coinapi_emulator.server.protocol.messages import NO_LIMITS, ClientMessage, UpdateLimits, Verb, parse_client_message
+from coinapi_emulator.server.protocol.scope import (
     EMPTY_SCOPE,
     Scope,
     apply_hello,
@@ -48,6 +48,18 @@ class KeyPolicy:
     def accepts(self, key: str) -> bool:
         """Whether ``key`` may connect. The empty key never may."""
         return bool(key) and (self.allowed is None or key in self.allowed)
+
+    @classmethod
+    def from_lines(cls, text: str, *, source: str) -> KeyPolicy:
+        """The keys in ``text``, one a line, ``#`` starting a comment.
+
+        Raises ``ValueError`` naming ``source`` when there is no key, so that a wrong file cannot silently lock
+        everyone out.
+        """
+        keys = frozenset(line.split("#", 1)[0].strip() for line in text.splitlines()) - {""}
+        if not keys:
+            raise ValueError(f"{source}: no API key in the file (one key per line)")
+        return cls(allowed=keys)
 
 
 class SessionState(enum.Enum):

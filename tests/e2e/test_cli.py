@@ -80,7 +80,7 @@ def test_help_lists_flag_and_env_var(help_text: str, flag: str, envvar: str) -> 
 
 def test_help_documents_every_declared_option(help_text: str) -> None:
     """No option of the ``serve`` command is missing from FLAGS (so the list above stays complete)."""
-    from server.cli import serve
+    from coinapi_emulator.server.cli.main import serve
 
     declared = {
         max(option.opts, key=len)

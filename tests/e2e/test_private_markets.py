@@ -10,7 +10,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from server.admin_client import AdminClient
+from coinapi_emulator.server.testing.admin_client import AdminClient
 
 from .processes import START_TIME, RunningServer, run_server
 

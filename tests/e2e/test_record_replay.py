@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import pytest
 
-from server.recording import RecordingReader
+from coinapi_emulator.server.replay.recording import RecordingReader
 
 from .processes import START_TIME, RunningServer, emulator_executable, run_server, serve_argv
 from .support import API_KEY, BAD_KEY

@@ -18,7 +18,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 
-from server.admin_client import AdminClient
+from coinapi_emulator.server.testing.admin_client import AdminClient
 
 from .processes import START_TIME, RunningServer, run_server
 

@@ -13,8 +13,8 @@ import argparse
 import statistics
 import time
 
-from simulator.catalog import build_catalog
-from simulator.market import Market
+from coinapi_emulator.simulator.catalog import build_catalog
+from coinapi_emulator.simulator.market import Market
 
 START_NS = 1_704_067_200_000_000_000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.catalog import Catalog, CatalogConfig, build_catalog
+from coinapi_emulator.simulator.catalog import Catalog, CatalogConfig, build_catalog
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,12 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sim_helpers import START_NS, run, subset
 
-from simulator.book import MAX_LEVELS, Book, BookMaker
-from simulator.catalog import Catalog
-from simulator.events import BookDelta, Level, Quote, TakerSide, Trade
-from simulator.market import Market
+from coinapi_emulator.simulator.book import MAX_LEVELS, Book, BookMaker
+from coinapi_emulator.simulator.catalog import Catalog
+from coinapi_emulator.simulator.events import BookDelta, Level, Quote, TakerSide, Trade
+from coinapi_emulator.simulator.market import Market
+from tests.simulator.helpers import START_NS, run, subset
 
 
 def _book() -> Book:

@@ -8,7 +8,7 @@ from importlib import resources
 
 import pytest
 
-from simulator.catalog import (
+from coinapi_emulator.simulator.catalog import (
     CATALOG_EPOCH_NS,
     Asset,
     Catalog,
@@ -18,7 +18,7 @@ from simulator.catalog import (
     SymbolType,
     build_catalog,
 )
-from simulator.listings import expiry_ns
+from coinapi_emulator.simulator.listings import expiry_ns
 
 # PROTOCOL.md §4.4; exchange ids may contain digits and dashes
 _EXCHANGE = r"[A-Z0-9][A-Z0-9-]*"
@@ -51,7 +51,7 @@ MUST_HAVE = (
 
 def _real_rows() -> list[dict[str, str | None]]:
     rows: list[dict[str, str | None]] = json.loads(
-        resources.files("simulator").joinpath("data", "exchanges.json").read_text(encoding="utf-8")
+        resources.files("coinapi_emulator.simulator").joinpath("data", "exchanges.json").read_text(encoding="utf-8")
     )
     return rows
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.clock import VirtualClock
+from coinapi_emulator.simulator.clock import VirtualClock
 
 S = 1_000_000_000
 

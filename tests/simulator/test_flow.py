@@ -3,7 +3,7 @@ from __future__ import annotations
 import random
 import statistics
 
-from simulator.flow import SIZE_CAP, TradeFlow
+from coinapi_emulator.simulator.flow import SIZE_CAP, TradeFlow
 
 
 def _arrivals(flow: TradeFlow, count: int) -> list[int]:

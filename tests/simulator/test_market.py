@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sim_helpers import SECOND_NS, START_NS, canonical, digest, run, subset
 
-from simulator import _native
-from simulator.catalog import Catalog, Symbol, SymbolType
-from simulator.events import Bar, BookDelta, ExchangeRate, MarketEvent, Quote, Trade
-from simulator.market import Market
+from coinapi_emulator.simulator import _native
+from coinapi_emulator.simulator.catalog import Catalog, Symbol, SymbolType
+from coinapi_emulator.simulator.events import Bar, BookDelta, ExchangeRate, MarketEvent, Quote, Trade
+from coinapi_emulator.simulator.market import Market
+from tests.simulator.helpers import SECOND_NS, START_NS, canonical, digest, run, subset
 
 #: Regenerate with ``pytest tests/simulator/test_market.py --update-golden`` and review the diff: a changed
 #: hash means every seeded market changed (and so do the server's golden streams in tests/golden/*.jsonl).

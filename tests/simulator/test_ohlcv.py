@@ -7,12 +7,19 @@ from typing import Any, Literal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sim_helpers import SECOND_NS, START_NS, digest, run, subset
 
-from simulator.catalog import Catalog
-from simulator.events import Bar, MarketEvent, Trade
-from simulator.market import Market
-from simulator.ohlcv import INTERIM_EVERY_NS, LIVE_PERIODS, OHLCV_PERIODS, PERIOD_SECONDS, OhlcvEngine, OhlcvPeriod
+from coinapi_emulator.simulator.catalog import Catalog
+from coinapi_emulator.simulator.events import Bar, MarketEvent, Trade
+from coinapi_emulator.simulator.market import Market
+from coinapi_emulator.simulator.ohlcv import (
+    INTERIM_EVERY_NS,
+    LIVE_PERIODS,
+    OHLCV_PERIODS,
+    PERIOD_SECONDS,
+    OhlcvEngine,
+    OhlcvPeriod,
+)
+from tests.simulator.helpers import SECOND_NS, START_NS, digest, run, subset
 
 
 def test_period_table() -> None:

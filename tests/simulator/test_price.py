@@ -5,10 +5,17 @@ import random
 import statistics
 
 import pytest
-from sim_helpers import SECOND_NS, START_NS
 
-from simulator.catalog import Asset, Catalog, Symbol, SymbolType
-from simulator.price import BASIS_REFRESH_NS, STEP_NS, AssetFactor, PriceFactors, SymbolPricer, _black_scholes
+from coinapi_emulator.simulator.catalog import Asset, Catalog, Symbol, SymbolType
+from coinapi_emulator.simulator.price import (
+    BASIS_REFRESH_NS,
+    STEP_NS,
+    AssetFactor,
+    PriceFactors,
+    SymbolPricer,
+    _black_scholes,
+)
+from tests.simulator.helpers import SECOND_NS, START_NS
 
 
 def _assets(catalog: Catalog, *ids: str) -> tuple[Asset, ...]:

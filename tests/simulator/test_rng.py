@@ -3,7 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from simulator.rng import asset_rng, catalog_rng, stable_seed, symbol_rng
+from coinapi_emulator.simulator.rng import asset_rng, catalog_rng, stable_seed, symbol_rng
 
 
 def test_stable_seed_is_a_fixed_function_of_its_inputs() -> None:

@@ -4,10 +4,10 @@ import math
 
 import pytest
 
-from simulator.catalog import CatalogConfig, build_catalog
-from simulator.events import Trade
-from simulator.market import Market
-from simulator.scenario import Halt, PriceJump, SpreadWidening, VolatilityBurst
+from coinapi_emulator.simulator.catalog import CatalogConfig, build_catalog
+from coinapi_emulator.simulator.events import Trade
+from coinapi_emulator.simulator.market import Market
+from coinapi_emulator.simulator.scenario import Halt, PriceJump, SpreadWidening, VolatilityBurst
 
 START = 1_704_067_200_000_000_000
 S = 1_000_000_000

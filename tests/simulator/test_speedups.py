@@ -17,16 +17,16 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sim_helpers import START_NS, subset
 
-import simulator
-from simulator import _native, ohlcv
-from simulator import _speedups as fast
-from simulator import book as reference
-from simulator import market as market_module
-from simulator.catalog import Catalog
-from simulator.events import BookDelta, Level, Quote
-from simulator.market import Market
+import coinapi_emulator.simulator
+from coinapi_emulator.simulator import _native, ohlcv
+from coinapi_emulator.simulator import _speedups as fast
+from coinapi_emulator.simulator import book as reference
+from coinapi_emulator.simulator import market as market_module
+from coinapi_emulator.simulator.catalog import Catalog
+from coinapi_emulator.simulator.events import BookDelta, Level, Quote
+from coinapi_emulator.simulator.market import Market
+from tests.simulator.helpers import START_NS, subset
 
 _PRICES = st.integers(1, 400)
 _SIZES = st.integers(0, 60)
@@ -205,8 +205,8 @@ def test_without_the_c_module_every_twin_falls_back_to_the_reference(
     small_catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # what a build without a C compiler leaves: no module to import
-    monkeypatch.setitem(sys.modules, "simulator._speedups", None)
-    monkeypatch.delattr(simulator, "_speedups")
+    monkeypatch.setitem(sys.modules, "coinapi_emulator.simulator._speedups", None)
+    monkeypatch.delattr(coinapi_emulator.simulator, "_speedups")
     try:
         assert importlib.reload(_native).speedups is None
         market = Market(small_catalog, seed=1, start_ns=START_NS)

@@ -6,7 +6,17 @@ from datetime import date
 
 import pytest
 
-from simulator.venues import FIAT, FTS, OPT, PERP, SPOT, exchange_symbol_id, generate_venue, is_dex_id, venue_profile
+from coinapi_emulator.simulator.venues import (
+    FIAT,
+    FTS,
+    OPT,
+    PERP,
+    SPOT,
+    exchange_symbol_id,
+    generate_venue,
+    is_dex_id,
+    venue_profile,
+)
 
 MAR29 = date(2024, 3, 29)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.protocol.datatypes import UNSUPPORTED_DATA_TYPES, DataType, FilterRequirement
+from coinapi_emulator.server.protocol.datatypes import UNSUPPORTED_DATA_TYPES, DataType, FilterRequirement
 
 
 def test_wire_names() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from server.protocol.datatypes import DataType
-from server.protocol.errors import (
+from coinapi_emulator.server.protocol.datatypes import DataType
+from coinapi_emulator.server.protocol.errors import (
     MAX_CLOSE_REASON_BYTES,
     FirstMessageNotHello,
     InvalidApiKey,

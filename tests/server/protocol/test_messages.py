@@ -8,12 +8,12 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from protocol_factories import GOOD_KEY, NO_DEADLINE, frame, hello
 
-from server.protocol.datatypes import DataType
-from server.protocol.errors import ProtocolError
-from server.protocol.messages import ClientMessage, UpdateLimits, Verb, parse_client_message
-from server.protocol.scope import Filters
+from coinapi_emulator.server.protocol.datatypes import DataType
+from coinapi_emulator.server.protocol.errors import ProtocolError
+from coinapi_emulator.server.protocol.messages import ClientMessage, UpdateLimits, Verb, parse_client_message
+from coinapi_emulator.server.protocol.scope import Filters
+from tests.server.protocol.factories import GOOD_KEY, NO_DEADLINE, frame, hello
 
 ALL_NULL_FILTERS_AND_LIMITS: dict[str, object] = {
     "subscribe_filter_symbol_id": None,
@@ -397,3 +397,14 @@ def test_random_shaped_objects_parse_or_raise_a_protocol_error(body: dict[str, o
         assert error.close_code == 1003
     else:
         assert isinstance(msg, ClientMessage)
+
+
+def test_each_update_limit_throttles_the_types_it_names() -> None:
+    limits = UpdateLimits(quote_ms=10, book_snapshot_ms=20, exrate_ms=30)
+    assert limits.throttles_ms() == {
+        DataType.QUOTE: 10,
+        DataType.BOOK5: 20,
+        DataType.BOOK20: 20,
+        DataType.BOOK50: 20,
+        DataType.EXRATE: 30,
+    }

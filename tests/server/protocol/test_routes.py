@@ -5,7 +5,19 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from protocol_factories import (
+
+from coinapi_emulator.server.protocol.datatypes import DataType
+from coinapi_emulator.server.protocol.errors import UnknownFilterValue
+from coinapi_emulator.server.protocol.routes import (
+    CatalogIndex,
+    RouteKey,
+    catalog_index,
+    check_known_values,
+    resolve_routes,
+)
+from coinapi_emulator.server.protocol.scope import NO_FILTERS, Combine, Filters, Scope, apply_hello, symbol_matches
+from coinapi_emulator.simulator.catalog import Catalog
+from tests.server.protocol.factories import (
     LIVE_PERIODS,
     NO_DEADLINE,
     big_catalog,
@@ -14,12 +26,6 @@ from protocol_factories import (
     make_symbol,
     message,
 )
-
-from server.protocol.datatypes import DataType
-from server.protocol.errors import UnknownFilterValue
-from server.protocol.routes import CatalogIndex, RouteKey, catalog_index, check_known_values, resolve_routes
-from server.protocol.scope import NO_FILTERS, Combine, Filters, Scope, apply_hello, symbol_matches
-from simulator.catalog import Catalog
 
 T, Q, OHLCV, EXRATE = DataType.TRADE, DataType.QUOTE, DataType.OHLCV, DataType.EXRATE
 ASSET, EXCHANGE, SYMBOL = DataType.ASSET, DataType.EXCHANGE, DataType.SYMBOL

@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from protocol_factories import NO_DEADLINE, filters_strategy, make_symbol, message, messages_strategy
 
-from server.protocol.datatypes import DataType
-from server.protocol.errors import MissingFilter
-from server.protocol.messages import ClientMessage, Verb
-from server.protocol.scope import (
+from coinapi_emulator.server.protocol.datatypes import DataType
+from coinapi_emulator.server.protocol.errors import MissingFilter
+from coinapi_emulator.server.protocol.messages import ClientMessage, Verb
+from coinapi_emulator.server.protocol.scope import (
     EMPTY_SCOPE,
     Combine,
     Filters,
@@ -22,7 +21,8 @@ from server.protocol.scope import (
     relevant_filters,
     symbol_matches,
 )
-from simulator.catalog import SymbolType
+from coinapi_emulator.simulator.catalog import SymbolType
+from tests.server.protocol.factories import NO_DEADLINE, filters_strategy, make_symbol, message, messages_strategy
 
 HELLO, SUB, UNSUB = Verb.HELLO, Verb.SUBSCRIBE, Verb.UNSUBSCRIBE
 T, Q, BOOK, OHLCV, EXRATE = DataType.TRADE, DataType.QUOTE, DataType.BOOK, DataType.OHLCV, DataType.EXRATE

@@ -8,7 +8,13 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from protocol_factories import (
+
+from coinapi_emulator.server.protocol.datatypes import DataType
+from coinapi_emulator.server.protocol.errors import SlowConsumer, UnknownFilterValue
+from coinapi_emulator.server.protocol.messages import UpdateLimits
+from coinapi_emulator.server.protocol.scope import EMPTY_SCOPE, Filters, Scope
+from coinapi_emulator.server.protocol.session import KeyPolicy, Session, SessionState
+from tests.server.protocol.factories import (
     ASSET_ENTRIES,
     BAD_KEY,
     EXCHANGE_IDS,
@@ -21,12 +27,6 @@ from protocol_factories import (
     frame,
     hello,
 )
-
-from server.protocol.datatypes import DataType
-from server.protocol.errors import SlowConsumer, UnknownFilterValue
-from server.protocol.messages import UpdateLimits
-from server.protocol.scope import EMPTY_SCOPE, Filters, Scope
-from server.protocol.session import KeyPolicy, Session, SessionState
 
 GOOD_KEYS = KeyPolicy(allowed=frozenset({GOOD_KEY}))
 INVALID_KEY = error_frame("Invalid API key")
@@ -560,3 +560,13 @@ def test_valid_sequences_match_the_reference_model(first: Step, rest: list[Step]
         current = (session.scope, session.heartbeat, session.limits)
         assert session.scope_changed() is (current != previous)
         previous = current
+
+
+def test_key_lines_restrict_and_ignore_comments() -> None:
+    policy = KeyPolicy.from_lines("alpha\n  beta  # ops team\n# comment\n\n", source="keys")
+    assert policy.accepts("alpha") and policy.accepts("beta") and not policy.accepts("gamma")
+
+
+def test_key_lines_without_a_key_are_refused() -> None:
+    with pytest.raises(ValueError, match="keys: no API key"):
+        KeyPolicy.from_lines("# only comments\n", source="keys")

@@ -1,0 +1,1 @@
+"""The ``coinapi-emulator`` command line: ``serve`` (main.py, serve.py) and ``record`` (record.py)."""

@@ -1,0 +1,201 @@
+"""``coinapi-emulator``: the command line. Every flag is also an environment variable ``COINAPI_EMULATOR_<FLAG>``.
+
+Flags beat environment variables; both fill one ``Settings``. Bad values exit with code 2 and say why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, get_args
+
+import click
+
+from coinapi_emulator.server.cli.options import env_option as _option
+from coinapi_emulator.server.cli.record import record_command
+from coinapi_emulator.server.cli.serve import run
+from coinapi_emulator.server.config import Compression, FilterCombine, LogLevel, Settings
+
+_DEFAULTS = Settings()
+
+
+class SpeedType(click.ParamType[float | None, Any]):
+    """A positive number of virtual seconds per wall second, or ``max``."""
+
+    name = "SPEED"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float | None:
+        if value is None or isinstance(value, float):
+            return value
+        if str(value).strip().lower() == "max":
+            return None
+        try:
+            speed = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number nor 'max'", param, ctx)
+        if not speed > 0 or speed == float("inf"):
+            self.fail(f"{value!r} must be a positive finite number or 'max'", param, ctx)
+        return speed
+
+
+class StartTimeType(click.ParamType[int, Any]):
+    """An ISO 8601 time; without an offset it is UTC. Converted to ns since the epoch."""
+
+    name = "ISO-TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            parsed = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time such as 2024-01-01T00:00:00Z", param, ctx)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        delta = parsed - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="coinapi-emulator")
+def main() -> None:
+    """A local CoinAPI Market Data WebSocket emulator: a synthetic, reproducible crypto market on ws://."""
+
+
+@main.command()
+@_option("--host", default=_DEFAULTS.host, help="Interface to listen on.")
+@_option("--port", default=_DEFAULTS.port, type=click.IntRange(0, 65535), help="TCP port (0 = any free port).")
+@_option(
+    "--seed",
+    default=_DEFAULTS.seed,
+    type=int,
+    help="Market seed: the same seed, start time and flags give the same market.",
+)
+@_option("--speed", default="1", type=SpeedType(), help="Virtual seconds per wall second (e.g. 1, 10, 1000), or 'max'.")
+@_option(
+    "--start-time",
+    type=StartTimeType(),
+    default=None,
+    help="Virtual start time (ISO 8601). When given, the clock is virtual and every timestamp derives from it, "
+    "so runs are reproducible byte for byte. Default: now, on the wall clock.",
+)
+@_option("--log-level", default=_DEFAULTS.log_level, type=click.Choice(get_args(LogLevel)), help="Log verbosity.")
+@_option(
+    "--api-keys",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="File of accepted API keys, one per line. Default: any non-empty key is accepted.",
+)
+@_option(
+    "--exchanges",
+    default=_DEFAULTS.exchanges,
+    type=click.IntRange(1, 5000),
+    help="Exchanges in the catalogue (the real list has 400; more are generated).",
+)
+@_option(
+    "--max-symbols-per-exchange",
+    default=_DEFAULTS.max_symbols_per_exchange,
+    type=click.IntRange(1, 1000),
+    help="Symbols on the biggest exchanges; smaller venues list fewer.",
+)
+@_option(
+    "--rate-scale",
+    default=_DEFAULTS.rate_scale,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Multiplies every symbol's trade and book activity.",
+)
+@_option(
+    "--max-buffered-messages",
+    default=_DEFAULTS.max_buffered_messages,
+    type=click.IntRange(min=1),
+    help="Unsent messages a slow client may have before it gets CoinAPI's buffer error and is closed.",
+)
+@_option(
+    "--max-buffered-bytes",
+    default=_DEFAULTS.max_buffered_bytes,
+    type=click.IntRange(min=1024),
+    help="The same limit in bytes.",
+)
+@_option(
+    "--filter-combine",
+    default=_DEFAULTS.filter_combine,
+    type=click.Choice(get_args(FilterCombine)),
+    help="How symbol, exchange and asset filters of one data type combine.",
+)
+@_option(
+    "--strict-filters/--no-strict-filters",
+    default=False,
+    help="Answer an error for filters that match nothing (the real service accepts them silently).",
+)
+@_option(
+    "--allow-unfiltered-books/--no-allow-unfiltered-books",
+    default=False,
+    help="Serve book types without a filter, as old CoinAPI examples expect (the real service answers an error).",
+)
+@_option(
+    "--compression",
+    default=_DEFAULTS.compression,
+    type=click.Choice(get_args(Compression)),
+    help="permessage-deflate: 'auto' compresses for clients that offer it (CPU per message and client), 'off' never.",
+)
+@_option(
+    "--ws-ping-interval",
+    default=_DEFAULTS.ws_ping_interval_s,
+    type=click.FloatRange(min=0),
+    help="Seconds between WebSocket pings (0 = none).",
+)
+@_option(
+    "--shutdown-grace",
+    default=_DEFAULTS.shutdown_grace_s,
+    type=click.FloatRange(0, 3600),
+    help="Seconds between the 'reconnect' notice sent to every client on shutdown and the close.",
+)
+@_option("--admin/--no-admin", default=False, help="Serve the admin API under /admin (clock, faults, scenarios).")
+@_option(
+    "--paused/--no-paused", default=False, help="Start with the virtual clock paused (resume through the admin API)."
+)
+@_option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Scenario file (TOML): market events and faults on the virtual timeline, from the start time.",
+)
+@_option(
+    "--replay",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Stream this recording (from 'coinapi-emulator record') instead of the simulated market, paced by --speed.",
+)
+def serve(**options: Any) -> None:
+    """Start the emulator: WebSocket on /, /v1 and /v1/; REST metadata on /v1/...; /health."""
+    settings = Settings(
+        host=options["host"],
+        port=options["port"],
+        seed=options["seed"],
+        speed=options["speed"],
+        start_time_ns=options["start_time"],
+        log_level=options["log_level"],
+        api_keys_file=options["api_keys"],
+        exchanges=options["exchanges"],
+        max_symbols_per_exchange=options["max_symbols_per_exchange"],
+        rate_scale=options["rate_scale"],
+        max_buffered_messages=options["max_buffered_messages"],
+        max_buffered_bytes=options["max_buffered_bytes"],
+        filter_combine=options["filter_combine"],
+        strict_filters=options["strict_filters"],
+        allow_unfiltered_books=options["allow_unfiltered_books"],
+        compression=options["compression"],
+        ws_ping_interval_s=options["ws_ping_interval"],
+        shutdown_grace_s=options["shutdown_grace"],
+        admin=options["admin"],
+        paused=options["paused"],
+        scenario_file=options["scenario"],
+        replay_file=options["replay"],
+    )
+    try:
+        run(settings)
+    except ValueError as error:  # settings that only fail once loaded, e.g. an empty API key file
+        raise click.UsageError(str(error)) from error
+
+
+main.add_command(record_command)

@@ -1,0 +1,98 @@
+"""The admin API (``--admin``): clock control, fault injection and scenarios, under ``/admin``.
+
+Off by default: it lets anyone who can reach the port pause the market or close connections. JSON in and out;
+errors are ``{"error": "..."}`` with 400. ``server/admin_client.py`` is its Python client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from coinapi_emulator.server.control.faults import FaultError, parse_fault
+from coinapi_emulator.server.control.scenario import ScenarioError, parse_duration_ns
+from coinapi_emulator.server.emulator import Emulator
+from coinapi_emulator.server.http.responses import JsonResponse, error_response
+
+
+class _BadRequest(Exception):
+    pass
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if not body:
+        return {}
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise _BadRequest("the body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise _BadRequest("the body must be a JSON object")
+    return value
+
+
+def _speed(value: object) -> float | None:
+    if value == "max":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+        raise _BadRequest("'speed' must be a positive number or \"max\"")
+    return float(value)
+
+
+def admin_routes(emulator: Emulator) -> list[BaseRoute]:
+    """Routes of the admin API for ``emulator``."""
+
+    def endpoint(action: Callable[[Request], Awaitable[Any]]) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            try:
+                result = await action(request)
+            except (_BadRequest, FaultError, ScenarioError, ValueError) as error:
+                return error_response(400, str(error))
+            return JsonResponse(result)
+
+        return handle
+
+    async def status(request: Request) -> Any:
+        return emulator.status()
+
+    async def pause(request: Request) -> Any:
+        emulator.shared.pause()
+        return emulator.status()
+
+    async def resume(request: Request) -> Any:
+        emulator.shared.resume()
+        return emulator.status()
+
+    async def step(request: Request) -> Any:
+        body = await _json_body(request)
+        emulator.shared.step(parse_duration_ns(body.get("seconds", 1), "'seconds'"))
+        return emulator.status()
+
+    async def speed(request: Request) -> Any:
+        emulator.shared.set_speed(_speed((await _json_body(request)).get("speed")))
+        return emulator.status()
+
+    async def faults(request: Request) -> Any:
+        fault = parse_fault(await _json_body(request))
+        return {"fault": fault.kind, "connections": emulator.apply_fault(fault)}
+
+    async def scenario(request: Request) -> Any:
+        text = (await request.body()).decode("utf-8", errors="replace")
+        loaded = emulator.load_scenario(text, source="admin request")
+        return {"name": loaded.name, "steps": len(loaded.steps)}
+
+    return [
+        Route("/admin/status", endpoint(status)),
+        Route("/admin/clock/pause", endpoint(pause), methods=["POST"]),
+        Route("/admin/clock/resume", endpoint(resume), methods=["POST"]),
+        Route("/admin/clock/step", endpoint(step), methods=["POST"]),
+        Route("/admin/clock/speed", endpoint(speed), methods=["POST"]),
+        Route("/admin/faults", endpoint(faults), methods=["POST"]),
+        Route("/admin/scenario", endpoint(scenario), methods=["POST"]),
+    ]

@@ -1,0 +1,43 @@
+"""The starlette application: routes only; the market side comes wired from ``Emulator``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, WebSocketRoute
+
+from coinapi_emulator.server.config import Settings
+from coinapi_emulator.server.emulator import Emulator
+from coinapi_emulator.server.http.admin import admin_routes
+from coinapi_emulator.server.http.responses import not_found
+from coinapi_emulator.server.http.rest import rest_routes
+from coinapi_emulator.server.http.websocket import WebSocketEndpoint
+
+#: PROTOCOL.md §1.1: SDKs dial the root (C#), /v1 (Python example) or /v1/ (Go, Java, Node), and §1.3 allows a
+#: trailing /APIKEY-<key> segment.
+WEBSOCKET_PATHS = ("/", "/v1", "/v1/", "/APIKEY-{key}", "/v1/APIKEY-{key}")
+
+
+def create_app(settings: Settings | None = None, *, emulator: Emulator | None = None) -> Starlette:
+    """The ASGI app for ``settings`` (or for a prepared ``emulator``, e.g. with a test clock)."""
+    emulator = emulator or Emulator(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        emulator.start()
+        try:
+            yield
+        finally:
+            emulator.stop()
+
+    endpoint = WebSocketEndpoint(emulator)
+    routes: list[BaseRoute] = [WebSocketRoute(path, endpoint.serve) for path in WEBSOCKET_PATHS]
+    routes += rest_routes(emulator)
+    if emulator.settings.admin:
+        routes += admin_routes(emulator)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: not_found})
+    app.state.emulator = emulator
+    return app

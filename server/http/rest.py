@@ -1,0 +1,238 @@
+"""REST metadata beside the WebSocket (PROTOCOL.md §7), plus ``/health``, ``/ready``, ``/metrics`` and a root info
+document.
+
+Errors are CoinAPI's shape: a non-200 status with ``{"error": "<text>"}`` (401 for a bad key, 400 for bad
+parameters, 404 for an unknown path, 550 for an unknown entity, as the real service's "no data").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterable
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from coinapi_emulator.server.emulator import Emulator
+from coinapi_emulator.server.http.auth import key_from_request
+from coinapi_emulator.server.http.metrics import metrics_registry
+from coinapi_emulator.server.http.responses import JsonResponse, error_response
+from coinapi_emulator.server.protocol.encode import format_significant, format_time
+from coinapi_emulator.server.protocol.metadata import JsonObject
+from coinapi_emulator.simulator.catalog import Symbol
+from coinapi_emulator.simulator.ohlcv import OHLCV_PERIODS
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+#: PROTOCOL.md §7: status code of "no data" answers
+NO_DATA = 550
+
+
+class RestError(Exception):
+    """A request that gets an error body; raised by handlers, answered by ``_guarded``."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+
+def _split(value: str | None) -> list[str]:
+    """``a,b;c`` -> ``["a", "b", "c"]`` (PROTOCOL.md §7: lists are comma or semicolon separated)."""
+    if not value:
+        return []
+    return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+
+
+def _symbol_passes(symbol: Symbol, symbol_prefixes: list[str], exchange_ids: list[str], asset_ids: list[str]) -> bool:
+    if symbol_prefixes and not any(symbol.symbol_id.startswith(prefix) for prefix in symbol_prefixes):
+        return False
+    if exchange_ids and symbol.exchange_id not in exchange_ids:
+        return False
+    return not asset_ids or symbol.asset_id_base in asset_ids or symbol.asset_id_quote in asset_ids
+
+
+class RestApi:
+    """Handlers bound to one emulator."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._emulator = emulator
+        self._catalog = emulator.catalog
+        self._metadata = emulator.shared.metadata
+        self._metrics = metrics_registry(emulator)
+
+    def _guarded(self, handler: Handler, *, needs_key: bool = True) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            if needs_key:
+                key = key_from_request(Headers(scope=request.scope), request.scope["query_string"], request.url.path)
+                if not key or not self._emulator.key_policy.accepts(key):
+                    return error_response(401, "Invalid API key")
+            output_format = request.query_params.get("output_format", "json")
+            if output_format != "json":
+                return error_response(
+                    400, f"output_format '{output_format}' is not supported by the emulator (json only)"
+                )
+            try:
+                return await handler(request)
+            except RestError as error:
+                return error_response(error.status_code, error.message)
+
+        return endpoint
+
+    def routes(self) -> list[BaseRoute]:
+        """All REST routes."""
+        guarded = self._guarded
+        return [
+            Route("/", guarded(self.info, needs_key=False)),
+            Route("/health", guarded(self.health, needs_key=False)),
+            Route("/ready", guarded(self.ready, needs_key=False)),
+            # Read-only and key-free like /health, so a Prometheus scrape job needs no secret.
+            Route("/metrics", guarded(self.metrics, needs_key=False)),
+            Route("/v1/exchanges", guarded(self.exchanges)),
+            Route("/v1/exchanges/{exchange_id}", guarded(self.exchange)),
+            Route("/v1/assets", guarded(self.assets)),
+            Route("/v1/assets/{asset_id}", guarded(self.asset)),
+            Route("/v1/symbols", guarded(self.symbols)),
+            Route("/v1/symbols/{exchange_id}", guarded(self.exchange_symbols)),
+            # PROTOCOL.md §7 (UNVERIFIED path): the documented active list is /v1/symbols/{exchange_id}.
+            Route("/v1/symbols/{exchange_id}/active", guarded(self.exchange_symbols)),
+            Route("/v1/exchangerate/{asset_id_base}", guarded(self.rates)),
+            Route("/v1/exchangerate/{asset_id_base}/{asset_id_quote}", guarded(self.rate)),
+            Route("/v1/ohlcv/periods", guarded(self.periods)),
+        ]
+
+    # -- service --------------------------------------------------------------------------------------------
+
+    async def info(self, request: Request) -> Response:
+        """What this server is and where to connect."""
+        host = request.headers.get("host", "127.0.0.1")
+        return JsonResponse(
+            {
+                "name": "coinapi-emulator",
+                "websocket": f"ws://{host}/v1/",
+                "rest": f"http://{host}/v1/",
+                "exchanges": len(self._catalog.exchanges),
+                "assets": len(self._catalog.assets),
+                "symbols": len(self._catalog.symbols),
+                "market_time": format_time(self._emulator.shared.market.now_ns),
+            }
+        )
+
+    async def health(self, request: Request) -> Response:
+        """Alive."""
+        return JsonResponse({"status": "ok"})
+
+    async def ready(self, request: Request) -> Response:
+        """Ready when the market is running."""
+        if self._emulator.running:
+            return JsonResponse({"status": "ready", "market_time": format_time(self._emulator.shared.market.now_ns)})
+        return JsonResponse({"status": "starting"}, status_code=503)
+
+    async def metrics(self, request: Request) -> Response:
+        """Prometheus text exposition (``server/metrics.py``)."""
+        return Response(generate_latest(self._metrics), media_type=CONTENT_TYPE_LATEST)
+
+    # -- metadata -------------------------------------------------------------------------------------------
+
+    async def exchanges(self, request: Request) -> Response:
+        """GET /v1/exchanges[?filter_exchange_id=A;B]"""
+        wanted = _split(request.query_params.get("filter_exchange_id"))
+        exchanges = (e for e in self._catalog.exchanges if not wanted or e.exchange_id in wanted)
+        return JsonResponse([self._metadata.exchange(exchange) for exchange in exchanges])
+
+    async def exchange(self, request: Request) -> Response:
+        """GET /v1/exchanges/{exchange_id}: a one-element array, as the real service answers."""
+        exchange = self._catalog.exchange(request.path_params["exchange_id"])
+        return JsonResponse([] if exchange is None else [self._metadata.exchange(exchange)])
+
+    async def assets(self, request: Request) -> Response:
+        """GET /v1/assets[?filter_asset_id=BTC;ETH]"""
+        wanted = _split(request.query_params.get("filter_asset_id"))
+        assets = (a for a in self._catalog.assets if not wanted or a.asset_id in wanted)
+        return JsonResponse([self._metadata.asset(asset) for asset in assets])
+
+    async def asset(self, request: Request) -> Response:
+        """GET /v1/assets/{asset_id}"""
+        asset = self._catalog.asset(request.path_params["asset_id"])
+        return JsonResponse([] if asset is None else [self._metadata.asset(asset)])
+
+    async def symbols(self, request: Request) -> Response:
+        """GET /v1/symbols with filter_symbol_id (prefixes), filter_exchange_id, filter_asset_id."""
+        return self._symbol_list(request, self._catalog.symbols, _split(request.query_params.get("filter_exchange_id")))
+
+    async def exchange_symbols(self, request: Request) -> Response:
+        """GET /v1/symbols/{exchange_id}[/active]: the exchange's active symbols."""
+        exchange_id = request.path_params["exchange_id"]
+        if self._catalog.exchange(exchange_id) is None:
+            raise RestError(NO_DATA, f"Unknown exchange_id '{exchange_id}'")
+        return self._symbol_list(request, self._metadata.symbols_of_exchange(exchange_id), [])
+
+    def _symbol_list(self, request: Request, symbols: Iterable[Symbol], exchange_ids: list[str]) -> Response:
+        prefixes = _split(request.query_params.get("filter_symbol_id"))
+        asset_ids = _split(request.query_params.get("filter_asset_id"))
+        selected = (s for s in symbols if _symbol_passes(s, prefixes, exchange_ids, asset_ids))
+        return JsonResponse([self._metadata.symbol(symbol) for symbol in selected])
+
+    async def periods(self, request: Request) -> Response:
+        """GET /v1/ohlcv/periods"""
+        return JsonResponse([dataclasses.asdict(period) for period in OHLCV_PERIODS])
+
+    # -- exchange rates -------------------------------------------------------------------------------------
+
+    def _rate_usd(self, asset_id: str) -> float:
+        if self._catalog.asset(asset_id) is None:
+            raise RestError(NO_DATA, f"Unknown asset_id '{asset_id}'")
+        return self._emulator.shared.market.rate_usd(asset_id)
+
+    @staticmethod
+    def _reject_time(request: Request) -> None:
+        if "time" in request.query_params:
+            raise RestError(400, "The emulator serves current rates only; the 'time' parameter is not supported")
+
+    async def rate(self, request: Request) -> Response:
+        """GET /v1/exchangerate/{base}/{quote}"""
+        self._reject_time(request)
+        base, quote = request.path_params["asset_id_base"], request.path_params["asset_id_quote"]
+        rate = self._rate_usd(base) / self._rate_usd(quote)
+        return JsonResponse(
+            {
+                "time": format_time(self._emulator.shared.market.now_ns),
+                "asset_id_base": base,
+                "asset_id_quote": quote,
+                "rate": orjson.Fragment(format_significant(rate).encode()),
+            }
+        )
+
+    async def rates(self, request: Request) -> Response:
+        """GET /v1/exchangerate/{base}[?filter_asset_id=..&invert=true]"""
+        self._reject_time(request)
+        base = request.path_params["asset_id_base"]
+        base_usd = self._rate_usd(base)
+        invert = request.query_params.get("invert", "false").lower()
+        if invert not in ("true", "false"):
+            raise RestError(400, f"invert must be true or false, got '{invert}'")
+        wanted = _split(request.query_params.get("filter_asset_id"))
+        now = format_time(self._emulator.shared.market.now_ns)
+        rates: list[JsonObject] = []
+        for asset in self._catalog.assets:
+            if asset.asset_id == base or (wanted and asset.asset_id not in wanted):
+                continue
+            rate = base_usd / self._emulator.shared.market.rate_usd(asset.asset_id)
+            rate = 1 / rate if invert == "true" else rate
+            rates.append(
+                {
+                    "time": now,
+                    "asset_id_quote": asset.asset_id,
+                    "rate": orjson.Fragment(format_significant(rate).encode()),
+                }
+            )
+        return JsonResponse({"asset_id_base": base, "rates": rates})
+
+
+def rest_routes(emulator: Emulator) -> list[BaseRoute]:
+    """The REST routes of one emulator."""
+    return RestApi(emulator).routes()

@@ -1,0 +1,130 @@
+"""The WebSocket endpoint: the only I/O around the sans-I/O session.
+
+Accept, then for each client message: feed it to the connection's ``Session``, apply a changed scope to the hub of
+its market plane (with snapshots for new book and metadata routes), forward error messages, close when the
+session says so. A connection listens to the shared market, or with ``?seed=N`` to a private plane of its own
+that ends with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import partial
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.websockets import WebSocket
+
+from coinapi_emulator.server.emulator import Emulator
+from coinapi_emulator.server.fanout.hub import Subscriber
+from coinapi_emulator.server.http.auth import key_from_request
+from coinapi_emulator.server.plane.plane import MarketPlane
+from coinapi_emulator.server.protocol.errors import ProtocolError
+from coinapi_emulator.server.protocol.session import Session
+from coinapi_emulator.server.transport.asgi import transport_for
+from coinapi_emulator.server.transport.sink import Sink
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Connection:
+    """One client: its protocol session, its delivery state, and the market plane it listens to."""
+
+    session: Session
+    subscriber: Subscriber
+    plane: MarketPlane
+
+
+class WebSocketEndpoint:
+    """Serves CoinAPI WebSocket connections from an emulator's market planes."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._emulator = emulator
+
+    async def serve(self, websocket: WebSocket) -> None:
+        """Serve one connection until it closes (or until the server takes it over, ``RawSink``)."""
+        if self._emulator.faults.refusing_connections():
+            # PROTOCOL.md §6 (UNVERIFIED form): connection limits answer the upgrade with HTTP 429.
+            await websocket.send_denial_response(
+                JSONResponse({"error": "Too many connections, try again later"}, status_code=429)
+            )
+            return
+        seed = websocket.query_params.get("seed")
+        if seed is not None and not _is_int(seed):
+            await websocket.send_denial_response(
+                JSONResponse({"error": f"seed must be an integer, got {seed[:32]!r}"}, status_code=400)
+            )
+            return
+        # PROTOCOL.md §1.4: the upgrade always succeeds; a bad key is answered after the first hello.
+        await websocket.accept()
+        transport = transport_for(websocket)
+        upgrade_key = key_from_request(
+            Headers(scope=websocket.scope), websocket.scope["query_string"], websocket.scope["path"]
+        )
+        connection = self.connect(transport, _peer(websocket), upgrade_key, seed=None if seed is None else int(seed))
+        transport.set_on_resume(partial(connection.plane.hub.resume, connection.subscriber))
+        logger.info("%s connected%s", connection.subscriber.peer, "" if seed is None else f" (private seed {seed})")
+        await transport.serve(partial(self.handle_message, connection), partial(self._closed, connection))
+
+    def connect(self, sink: Sink, peer: str, upgrade_key: str | None, *, seed: int | None = None) -> Connection:
+        """Register a connection with the shared market, or with a new private one for ``seed``."""
+        emulator = self._emulator
+        plane = emulator.shared if seed is None else emulator.private.open(seed)
+        session = Session(
+            key_policy=emulator.key_policy,
+            upgrade_key=upgrade_key,
+            allow_unfiltered_books=emulator.settings.allow_unfiltered_books,
+        )
+        return Connection(session=session, subscriber=plane.hub.attach(sink, peer), plane=plane)
+
+    def disconnect(self, connection: Connection) -> None:
+        """Forget a connection (and close its private plane)."""
+        connection.plane.hub.detach(connection.subscriber)
+        if connection.plane.spec.kind == "private":
+            self._emulator.private.close(connection.plane)
+
+    def _closed(self, connection: Connection) -> None:
+        self.disconnect(connection)
+        logger.info("%s disconnected", connection.subscriber.peer)
+
+    def handle_message(self, connection: Connection, raw: str | bytes) -> None:
+        """Apply one client message: update routes (with snapshots), forward errors, close if the session says so."""
+        session, subscriber, plane = connection.session, connection.subscriber, connection.plane
+        hub = plane.hub
+        session.receive_text(raw)
+        if session.scope_changed():
+            try:
+                routes = plane.resolver.routes_of(session.scope)
+            except ProtocolError as error:
+                hub.fail(subscriber, error)
+                return
+            hub.set_routes(
+                subscriber,
+                routes,
+                throttles_ms=session.limits.throttles_ms(),
+                heartbeat=session.heartbeat,
+                initial_frames=plane.snapshots.initial_frames(routes - subscriber.routes),
+            )
+            plane.subscribed()
+        for payload in session.data_to_send():
+            hub.send(subscriber, payload)
+        if session.close is not None:
+            code, reason = session.close
+            hub.close(subscriber, code, reason)
+        else:
+            hub.flush()
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _peer(websocket: WebSocket) -> str:
+    client = websocket.client
+    return f"{client.host}:{client.port}" if client else "unknown"

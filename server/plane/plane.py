@@ -1,0 +1,215 @@
+"""A market plane: one market and everything that serves it, wired in one constructor.
+
+A plane owns its source (the simulated ``Market``, or a ``ReplaySource``), its ``VirtualClock``, the ``Hub`` of its
+connections, the feed that publishes the source into the hub, its metadata and snapshots, the route resolver its
+connections subscribe through, the driver and heartbeat timers, and its controls (pause, resume, step, speed).
+The shared market is one plane; each ``?seed=N`` connection gets a private one (``private.py``); faults, metrics
+and the admin API go over planes.
+
+The split for scale-out runs through the middle: source, clock, driver and feed publish (a ``simulate``
+process); hub, snapshots and heartbeats serve (a ``gateway``). Between them pass only frames, one way, and
+interest notes, the other (``feed.Outlet``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from coinapi_emulator.server.config import Settings
+from coinapi_emulator.server.control.faults import Fault
+from coinapi_emulator.server.control.scenario import Scenario, Step, Timeline
+from coinapi_emulator.server.fanout.hub import Hub, Subscriber
+from coinapi_emulator.server.plane.crosses import CrossRates
+from coinapi_emulator.server.plane.driver import Driver
+from coinapi_emulator.server.plane.feed import MarketFeed, ReplayFeed
+from coinapi_emulator.server.plane.snapshots import MarketSnapshots, Snapshots
+from coinapi_emulator.server.plane.streams import Stamper, channels_of
+from coinapi_emulator.server.protocol.encode import encode_reconnect
+from coinapi_emulator.server.protocol.metadata import Metadata
+from coinapi_emulator.server.protocol.routes import RouteResolver
+from coinapi_emulator.server.replay.source import ReplaySource
+from coinapi_emulator.simulator.catalog import Catalog
+from coinapi_emulator.simulator.clock import VirtualClock
+from coinapi_emulator.simulator.market import Market
+
+logger = logging.getLogger(__name__)
+
+#: how often idle connections are checked for a due ``hearbeat`` (PROTOCOL.md §5.3: after 1 s of silence)
+_HEARTBEAT_CHECK_S = 0.25
+_NS_PER_S = 1_000_000_000
+
+MarketKind = Literal["shared", "private"]
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSpec:
+    """What sets one plane's market apart: who sees it, its seed and start, and how its clock begins."""
+
+    #: "shared": the market every connection sees by default; "private": one ``?seed=N`` connection's own
+    kind: MarketKind
+    seed: int
+    #: virtual start time, ns since the epoch
+    start_ns: int
+    #: stamp ``time_coinapi`` with the real time of sending (``streams.Stamper``)
+    live_stamps: bool = False
+    #: the clock starts paused (``resume`` starts it)
+    paused: bool = False
+    #: the clock stays at the start until the first subscription (a private market, a replay): a client that
+    #: connects after start-up still gets the stream from its first message
+    starts_on_subscription: bool = False
+
+
+class MarketPlane:
+    """One market, its connections' hub and the machinery between them; ``start``/``stop`` on the event loop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        spec: MarketSpec,
+        *,
+        resolver: RouteResolver,
+        replay: ReplaySource | None = None,
+        ids: Iterator[int] | None = None,
+        on_fault: Callable[[Fault], None] | None = None,
+        monotonic_ns: Callable[[], int] = time.monotonic_ns,
+        epoch_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        """``resolver``: routes of the catalogue connections subscribe in (a replay's includes the recording's
+        ids); ``ids``: connection numbers shared with the other planes; ``on_fault``: carries out a scenario's
+        transport faults (they reach the connections of every plane)."""
+        self.spec = spec
+        self.catalog = catalog
+        self.resolver = resolver
+        self.replay = replay
+        self._on_fault = on_fault
+        self._monotonic_ns = monotonic_ns
+        # Anchor before the slow market set-up, or the virtual clock would lag the wall clock by its duration.
+        anchor_wall_ns = monotonic_ns()
+        self.market = Market(
+            catalog, seed=spec.seed, start_ns=spec.start_ns, rate_scale=settings.rate_scale, bars="wanted"
+        )
+        self.clock = VirtualClock(
+            anchor_virtual_ns=spec.start_ns,
+            anchor_wall_ns=anchor_wall_ns,
+            speed=settings.speed,
+            paused=spec.paused or spec.starts_on_subscription,
+        )
+        self._waiting_for_subscription = spec.starts_on_subscription and not spec.paused
+        self.hub = Hub(
+            max_messages=settings.max_buffered_messages,
+            max_bytes=settings.max_buffered_bytes,
+            clock=time.monotonic,
+            ids=ids,
+        )
+        self.metadata = Metadata(catalog, self.market)
+        self.feed: MarketFeed | ReplayFeed
+        self.snapshots: Snapshots
+        if replay is None:
+            stamper = Stamper(live=spec.live_stamps, epoch_ns=epoch_ns)
+            channels = channels_of(catalog.symbols)
+            self.feed = MarketFeed(self.market, channels, self.hub, stamper, CrossRates())
+            self.snapshots = MarketSnapshots(self.market, channels, self.metadata, stamper)
+        else:
+            self.feed = ReplayFeed(replay, self.hub)
+            self.snapshots = replay
+        self.timeline = Timeline()
+        self.driver = Driver(
+            clock=self.clock,
+            feed=self.feed,
+            flush=self.hub.flush,
+            timeline=self.timeline,
+            run_step=self._run_step,
+            tick_s=settings.tick_s,
+            max_step_ns=settings.max_step_ns,
+            monotonic_ns=monotonic_ns,
+        )
+        self._heartbeat_timer: asyncio.TimerHandle | None = None
+
+    @property
+    def now_ns(self) -> int:
+        """Virtual time up to which the market has been published."""
+        return self.feed.now_ns
+
+    # -- life -------------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the market ticks and the heartbeat checks on the running loop (idempotent)."""
+        self.driver.start()
+        if self._heartbeat_timer is None:
+            self._beat()
+
+    def stop(self) -> None:
+        """Stop ticks and heartbeats (idempotent); a replay's file is closed."""
+        self.driver.stop()
+        if self._heartbeat_timer is not None:
+            self._heartbeat_timer.cancel()
+            self._heartbeat_timer = None
+        if self.replay is not None:
+            self.replay.close()
+
+    def subscribed(self) -> None:
+        """A connection's subscription took effect: a clock that waits for the first subscriber starts now."""
+        if self._waiting_for_subscription:
+            self._waiting_for_subscription = False
+            self.clock.resume(self._monotonic_ns())
+            if self.replay is not None:
+                logger.info("replay: first subscription, streaming the recording")
+            if self.spec.kind == "private":
+                # a private market lives for one connection: its ticks and heartbeats start with its subscription
+                self.start()
+
+    def _beat(self) -> None:
+        # Heartbeats follow the wall clock whatever the market's speed: they are about the connection.
+        self.hub.beat()
+        self._heartbeat_timer = asyncio.get_running_loop().call_later(_HEARTBEAT_CHECK_S, self._beat)
+
+    # -- controls (admin API, pytest fixture) -------------------------------------------------------------------
+
+    def pause(self) -> None:
+        """Freeze virtual time (connections stay open; heartbeats continue)."""
+        self._waiting_for_subscription = False  # an explicit pause wins over the start at the first subscription
+        # Freeze where the stream is, not where the clock is: a busy market may run behind its clock, and
+        # nothing may be published after a pause reports its time.
+        self.clock.pause_at(self.feed.now_ns, self._monotonic_ns())
+
+    def resume(self) -> None:
+        """Let virtual time run again from where it stopped."""
+        self._waiting_for_subscription = False
+        self.clock.resume(self._monotonic_ns())
+
+    def set_speed(self, speed: float | None) -> None:
+        """Virtual seconds per wall second; None = max."""
+        self.clock.set_speed(speed, self._monotonic_ns())
+
+    def step(self, duration_ns: int) -> None:
+        """Move virtual time forward by ``duration_ns`` and publish what happens, now."""
+        self.clock.step(duration_ns)
+        self.driver.run_until(min(self.clock.now_ns(self._monotonic_ns()), self.feed.now_ns + duration_ns))
+
+    def schedule(self, scenario: Scenario) -> None:
+        """Run ``scenario``'s steps from the market's current virtual time."""
+        self.timeline.schedule(scenario, self.feed.now_ns)
+
+    def announce_reconnect(self, within_s: int, subscribers: Iterable[Subscriber] | None = None) -> None:
+        """Send CoinAPI's ``reconnect`` notice (PROTOCOL.md §3.10), dated on this market's clock, to
+        ``subscribers`` (default: every connection). The caller closes them when the window ends."""
+        notice = encode_reconnect(within_s, self.feed.now_ns + within_s * _NS_PER_S)
+        for subscriber in list(self.hub.subscribers if subscribers is None else subscribers):
+            self.hub.send(subscriber, notice)
+        self.hub.flush()
+
+    def _run_step(self, step: Step) -> None:
+        action = step.action
+        if isinstance(action, Fault):
+            if self._on_fault is not None:
+                self._on_fault(action)
+        elif step.ending:
+            action.end(self.market)
+        else:
+            action.start(self.market)

@@ -1,0 +1,86 @@
+"""Private markets: a connection that dials ``/v1/?seed=N`` gets a market plane of its own.
+
+It starts at the configured start time when the connection's first hello takes effect and runs at the server's
+speed, so parallel tests sharing one emulator each get their own reproducible stream, unaffected by anyone else.
+It ends with the connection. Building one takes a few hundred ms of CPU for the default catalogue (the loop is
+blocked meanwhile): fine for tests, not for crowds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+
+from coinapi_emulator.server.config import Settings
+from coinapi_emulator.server.fanout.hub import HubStats
+from coinapi_emulator.server.plane.plane import MarketPlane, MarketSpec
+from coinapi_emulator.server.protocol.routes import RouteResolver
+from coinapi_emulator.simulator.catalog import Catalog
+
+
+class PrivatePlanes:
+    """The private planes open now, and the summed hub counters of those that have ended (for ``/metrics``).
+
+    Ended planes' counters are kept so that a total over all private markets never goes down, as a Prometheus
+    counter must not; the planes themselves are dropped with their connections.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        resolver: RouteResolver,
+        *,
+        start_ns: int,
+        ids: Iterator[int],
+        monotonic_ns: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        """``ids``: the emulator's connection counter, so that the admin API can address these connections too."""
+        self._settings = settings
+        self._catalog = catalog
+        self._resolver = resolver
+        self._start_ns = start_ns
+        self._ids = ids
+        self._monotonic_ns = monotonic_ns
+        self._open: set[MarketPlane] = set()
+        self._ended = HubStats()
+
+    def __iter__(self) -> Iterator[MarketPlane]:
+        return iter(self._open)
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def open(self, seed: int) -> MarketPlane:
+        """A new plane for one connection, counted as open until ``close``."""
+        spec = MarketSpec(kind="private", seed=seed, start_ns=self._start_ns, starts_on_subscription=True)
+        plane = MarketPlane(
+            self._settings,
+            self._catalog,
+            spec,
+            resolver=self._resolver,
+            ids=self._ids,
+            monotonic_ns=self._monotonic_ns,
+        )
+        self._open.add(plane)
+        return plane
+
+    def close(self, plane: MarketPlane) -> None:
+        """Stop ``plane`` and keep its counters (idempotent)."""
+        plane.stop()
+        if plane in self._open:
+            self._open.discard(plane)
+            _add_stats(self._ended, plane.hub.stats)
+
+    def stats(self) -> HubStats:
+        """Counters of every private plane so far, open or ended."""
+        total = dataclasses.replace(self._ended)
+        for plane in self._open:
+            _add_stats(total, plane.hub.stats)
+        return total
+
+
+def _add_stats(total: HubStats, stats: HubStats) -> None:
+    for counter in dataclasses.fields(HubStats):
+        setattr(total, counter.name, getattr(total, counter.name) + getattr(stats, counter.name))

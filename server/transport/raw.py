@@ -1,0 +1,185 @@
+"""A uvicorn WebSocket protocol with a raw data plane: the hub writes pre-framed bytes straight to the transport.
+
+Why: ASGI has one ``websocket.send`` per message, which costs a coroutine hop and a frame serialization per
+message per client; measured before this design was chosen (2026-11-25, docs/ARCHITECTURE.md "Fan-out"), it
+delivered 0.86-0.92x of a coalescing picows server, per-message ASGI sends ~0.05x. The handshake, auth and the
+upgrade's query parameters go through uvicorn and starlette; server->client data frames bypass them.
+
+Hand-over: once the app has accepted and registered a connection it calls ``RawSink.serve``: from then on
+client messages and the disconnect go straight to the app's callbacks, and the ASGI coroutine returns while the
+connection stays open. An idle connection then holds no coroutine stack, no ASGI queue and no handshake
+headers (~11 KiB of its ~28 KiB, measured with tracemalloc). Pings, pongs and closes stay uvicorn's.
+
+The subclass exposes itself to the app through ``scope["extensions"][RAW_EXTENSION]``; an app running under
+any other ASGI server simply does not find it and falls back to ``asgi.AsgiTransport``. It touches uvicorn internals
+(``conn``, ``transport``, ``writable``, ``close_sent``, ``queue``, ``frames``, ``read_paused``, ``close_timer``,
+``run_asgi``), so uvicorn is pinned to 0.54.x in pyproject.toml and the close/pause paths are covered by tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from uvicorn._types import ASGIReceiveEvent
+from uvicorn.protocols.utils import ClientDisconnected
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+
+from coinapi_emulator.server.transport.deflate import FrameDeflater, deflater_for
+from coinapi_emulator.server.transport.frames import SharedFrames
+
+RAW_EXTENSION = "coinapi_emulator.raw"
+
+
+class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol plus ``RawSink`` support (pass as ``uvicorn.run(ws=...)``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_resume: Callable[[], None] | None = None
+        #: set by ``hand_over``: where client messages go instead of the ASGI queue
+        self.on_message: Callable[[bytes], None] | None = None
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        if self.response.status_code == 101:
+            extensions: dict[str, object] = self.scope["extensions"]  # type: ignore[assignment]
+            extensions[RAW_EXTENSION] = RawSink(self, deflater_for(self.conn.extensions))
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.on_resume is not None:
+            self.on_resume()
+
+    def hand_over(self, on_message: Callable[[bytes], None], on_disconnect: Callable[[], None]) -> None:
+        """Deliver client messages and the disconnect to callbacks; the ASGI app may return now."""
+        pending, self.queue = self.queue, _DisconnectForwarder(on_disconnect)  # type: ignore[assignment]
+        self.on_message = on_message
+        # The handshake's request, response and ASGI scope (headers included) are not needed any more.
+        del self.request, self.response, self.scope
+        while not pending.empty():
+            self._forward(pending.get_nowait())
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+
+    def _forward(self, event: ASGIReceiveEvent) -> None:
+        if event["type"] == "websocket.receive":
+            text = event.get("text")
+            self._dispatch(text.encode() if text is not None else event.get("bytes") or b"")
+        else:
+            self.queue.put_nowait(event)
+
+    def send_receive_event_to_app(self) -> None:
+        if self.on_message is None:
+            super().send_receive_event_to_app()
+            return
+        data = b"".join(self.frames)
+        self.frames = []
+        if not self.close_sent:
+            self._dispatch(data)
+
+    def _dispatch(self, data: bytes) -> None:
+        assert self.on_message is not None
+        try:
+            self.on_message(data)
+        except Exception:
+            # What an exception in the ASGI app would have done: log it and end this connection only.
+            self.logger.exception("Exception handling a WebSocket message")
+            self.conn.fail(1011, "internal error")
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.close_sent = True
+            self.transport.close()
+
+    async def run_asgi(self) -> None:
+        """uvicorn's, except that a connection handed over to the hub stays open when the app returns."""
+        try:
+            await self.app(self.scope, self.receive, self.send)
+        except ClientDisconnected:
+            pass
+        except BaseException:
+            self.logger.exception("Exception in ASGI application\n")
+            self.send_500_response()
+        else:
+            if not self.handshake_complete:
+                self.logger.error("ASGI callable returned without completing handshake.")
+                self.send_500_response()
+        if self.on_message is None and self.close_timer is None:
+            self.transport.close()
+
+
+class _DisconnectForwarder:
+    """Stands in for uvicorn's ASGI queue after the hand-over: the disconnect events it gets become one call."""
+
+    __slots__ = ("_on_disconnect",)
+
+    def __init__(self, on_disconnect: Callable[[], None]) -> None:
+        self._on_disconnect: Callable[[], None] | None = on_disconnect
+
+    def put_nowait(self, event: ASGIReceiveEvent) -> None:
+        """uvicorn reports the end of the connection (possibly more than once): call back the first time."""
+        if event["type"] == "websocket.disconnect" and self._on_disconnect is not None:
+            callback, self._on_disconnect = self._on_disconnect, None
+            callback()
+
+
+class RawSink:
+    """Writes frames directly on the connection's transport; never after a close frame.
+
+    With permessage-deflate negotiated (``--compression auto`` and a client that offered it), every data frame
+    goes through the connection's ``FrameDeflater``; so must every later text frame, or the client's inflate
+    context would go out of step: nothing else sends data frames once a connection has a ``RawSink``.
+    """
+
+    __slots__ = ("_deflater", "_protocol")
+
+    def __init__(self, protocol: FanoutWebSocketProtocol, deflater: FrameDeflater | None = None) -> None:
+        self._protocol = protocol
+        self._deflater = deflater
+
+    def set_on_resume(self, callback: Callable[[], None]) -> None:
+        """Called when the transport drains below its low-water mark after a pause."""
+        self._protocol.on_resume = callback
+
+    async def serve(self, on_message: Callable[[bytes | str], None], on_closed: Callable[[], None]) -> None:
+        """Client messages go to ``on_message`` and the end of the connection to ``on_closed`` from now on; the
+        connection lives on in the protocol's callbacks, so this returns at once and the ASGI coroutine (and
+        its stack) can end."""
+        self._protocol.hand_over(on_message, on_closed)
+
+    def _open(self) -> bool:
+        protocol = self._protocol
+        return not protocol.close_sent and not protocol.disconnected and not protocol.transport.is_closing()
+
+    def send_frames(self, frames: list[bytes]) -> None:
+        """One transport write for all frames."""
+        if self._open():
+            if self._deflater is not None:
+                frames = self._deflater.compress(frames)
+            self._protocol.transport.write(b"".join(frames))
+
+    def send_shared(self, shared: SharedFrames) -> None:
+        """A group's frames: the buffer joined once for the group, or this connection's own compression of them."""
+        if self._deflater is not None:
+            self.send_frames(shared.frames)
+        elif self._open():
+            self._protocol.transport.write(shared.joined())
+
+    def writable(self) -> bool:
+        """False while the transport is paused."""
+        return self._protocol.writable.is_set()
+
+    def close(self, code: int, reason: str) -> None:
+        """Server-initiated close, as uvicorn does for an ASGI ``websocket.close`` (and it tells the app)."""
+        protocol = self._protocol
+        if not self._open():
+            return
+        protocol.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        protocol.conn.send_close(code, reason)
+        protocol.transport.write(b"".join(protocol.conn.data_to_send()))
+        protocol.close_sent = True
+        if protocol.read_paused:
+            protocol.read_paused = False
+            protocol.transport.resume_reading()
+        protocol.close_timer = protocol.loop.call_later(protocol.close_timeout, protocol.transport.close)

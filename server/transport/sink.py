@@ -1,0 +1,40 @@
+"""What a connection's socket offers the server, whatever runs it: ``Sink`` for the hub, ``ClientTransport`` for
+the WebSocket endpoint. Two implementations: ``raw.RawSink`` (our uvicorn protocol: frames straight to the
+transport) and ``asgi.AsgiTransport`` (any ASGI server, starlette's TestClient included)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from coinapi_emulator.server.transport.frames import SharedFrames
+
+
+class Sink(Protocol):
+    """Where a subscriber's frames go; every method returns at once."""
+
+    def send_frames(self, frames: list[bytes]) -> None:
+        """Queue pre-framed text frames for the socket, in order."""
+
+    def send_shared(self, shared: SharedFrames) -> None:
+        """Like ``send_frames``, for a group's frames: the same object goes to every member's sink."""
+
+    def writable(self) -> bool:
+        """False while the socket cannot take more (its buffer is above the high-water mark)."""
+
+    def close(self, code: int, reason: str) -> None:
+        """Start the closing handshake after the frames already sent."""
+
+
+class ClientTransport(Sink, Protocol):
+    """A connection's socket as the WebSocket endpoint drives it: the hub's sink, plus the receiving side."""
+
+    def set_on_resume(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when the socket can take frames again after ``writable`` said no."""
+
+    async def serve(self, on_message: Callable[[bytes | str], None], on_closed: Callable[[], None]) -> None:
+        """Deliver each client message to ``on_message`` and the end of the connection to ``on_closed`` (once).
+
+        Returns when the endpoint's coroutine may end: after the connection closed, or at once where the server
+        calls back outside the ASGI coroutine (``RawSink``).
+        """

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from coinapi_emulator.server.cli import main as cli
+from coinapi_emulator.server.config import Settings
+
+
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
+    runs: list[Settings] = []
+    monkeypatch.setattr(cli, "run", runs.append)
+    return runs
+
+
+def invoke(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(cli.main, args, env=env)
+    return result.exit_code, result.output
+
+
+def test_defaults(captured: list[Settings]) -> None:
+    assert invoke(["serve"])[0] == 0
+    assert captured == [Settings()]
+
+
+def test_flags_fill_settings(captured: list[Settings]) -> None:
+    code, _ = invoke(
+        [
+            "serve",
+            "--port",
+            "9000",
+            "--seed",
+            "7",
+            "--speed",
+            "max",
+            "--start-time",
+            "2024-01-01T00:00:00Z",
+            "--filter-combine",
+            "intersection",
+            "--strict-filters",
+            "--allow-unfiltered-books",
+            "--rate-scale",
+            "0.5",
+        ]
+    )
+    assert code == 0
+    settings = captured[0]
+    assert (settings.port, settings.seed, settings.speed) == (9000, 7, None)
+    assert settings.start_time_ns == 1_704_067_200_000_000_000
+    assert settings.filter_combine == "intersection" and settings.strict_filters and settings.allow_unfiltered_books
+    assert settings.rate_scale == 0.5 and not settings.live_stamps
+
+
+def test_start_time_without_offset_is_utc_and_offsets_are_honoured(captured: list[Settings]) -> None:
+    invoke(["serve", "--start-time", "2024-01-01T00:00:00"])
+    invoke(["serve", "--start-time", "2024-01-01T01:00:00+01:00"])
+    assert captured[0].start_time_ns == captured[1].start_time_ns == 1_704_067_200_000_000_000
+
+
+def test_env_variables_are_read(captured: list[Settings]) -> None:
+    code, _ = invoke(["serve"], env={"COINAPI_EMULATOR_PORT": "9001", "COINAPI_EMULATOR_SPEED": "10"})
+    assert code == 0 and (captured[0].port, captured[0].speed) == (9001, 10.0)
+
+
+def test_flag_beats_env_variable(captured: list[Settings]) -> None:
+    invoke(["serve", "--port", "9002"], env={"COINAPI_EMULATOR_PORT": "9001"})
+    assert captured[0].port == 9002
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--speed", "fast"], "'fast' is neither a number nor 'max'"),
+        (["--speed", "0"], "must be a positive finite number"),
+        (["--speed", "inf"], "must be a positive finite number"),
+        (["--port", "70000"], "70000 is not in the range"),
+        (["--start-time", "yesterday"], "is not an ISO 8601 time"),
+        (["--log-level", "loud"], "'loud' is not one of"),
+        (["--api-keys", "/nonexistent/keys.txt"], "does not exist"),
+        (["--bogus"], "No such option --bogus"),
+    ],
+    ids=["speed-word", "speed-zero", "speed-inf", "port-range", "start-time", "log-level", "keys-file", "unknown"],
+)
+def test_bad_flags_exit_2_and_say_why(captured: list[Settings], args: list[str], message: str) -> None:
+    code, output = invoke(["serve", *args])
+    assert code == 2
+    assert message.replace("'", "") in output.replace("'", "")
+    assert captured == []
+
+
+def test_empty_key_file_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = tmp_path / "keys.txt"
+    keys.write_text("# nobody\n\n")
+
+    def run(settings: Settings) -> None:
+        raise ValueError(f"{settings.api_keys_file}: no API key in the file (one key per line)")
+
+    monkeypatch.setattr(cli, "run", run)
+    code, output = invoke(["serve", "--api-keys", str(keys)])
+    assert code == 2 and "no API key in the file" in output
+
+
+def test_help_lists_every_flag_with_its_env_variable() -> None:
+    code, output = invoke(["serve", "--help"])
+    output = "".join(output.split())  # help text wraps long names
+    assert code == 0
+    for flag in [
+        "--host",
+        "--port",
+        "--seed",
+        "--speed",
+        "--start-time",
+        "--log-level",
+        "--api-keys",
+        "--exchanges",
+        "--max-symbols-per-exchange",
+        "--rate-scale",
+        "--max-buffered-messages",
+        "--max-buffered-bytes",
+        "--filter-combine",
+        "--strict-filters",
+        "--allow-unfiltered-books",
+        "--ws-ping-interval",
+        "--shutdown-grace",
+        "--admin",
+        "--paused",
+        "--scenario",
+        "--replay",
+    ]:
+        assert flag in output
+        assert "COINAPI_EMULATOR_" + flag[2:].replace("-", "_").upper() in output

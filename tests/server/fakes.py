@@ -1,0 +1,50 @@
+"""Test doubles for the server tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from coinapi_emulator.server.fanout.hub import Hub, Subscriber
+from coinapi_emulator.server.transport.frames import SharedFrames, frame_payload
+
+
+@dataclass
+class FakeSink:
+    writes: list[list[bytes]] = field(default_factory=list)
+    is_writable: bool = True
+    closed_with: tuple[int, str] | None = None
+
+    def send_frames(self, frames: list[bytes]) -> None:
+        self.writes.append(list(frames))
+
+    def send_shared(self, shared: SharedFrames) -> None:
+        self.send_frames(shared.frames)
+
+    def writable(self) -> bool:
+        return self.is_writable
+
+    def close(self, code: int, reason: str) -> None:
+        self.closed_with = (code, reason)
+
+    def payloads(self) -> list[bytes]:
+        return [frame_payload(frame) for write in self.writes for frame in write]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class FakeTarget:
+    """A ``FaultTarget``: a hub, and the reconnect notices it was asked to send."""
+
+    hub: Hub
+    announced: list[tuple[int, list[int]]] = field(default_factory=list)
+
+    def announce_reconnect(self, within_s: int, subscribers: Iterable[Subscriber] | None = None) -> None:
+        self.announced.append((within_s, [s.id for s in subscribers or ()]))

@@ -1,0 +1,176 @@
+"""The raw data plane's hand-over, in process: uvicorn's protocol object on a fake transport, no sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import uvicorn
+from uvicorn.server import ServerState
+from websockets.frames import Frame, Opcode
+
+from coinapi_emulator.server.fanout.hub import Hub
+from coinapi_emulator.server.protocol.datatypes import DataType
+from coinapi_emulator.server.transport.deflate import FrameDeflater
+from coinapi_emulator.server.transport.frames import text_frame
+from coinapi_emulator.server.transport.raw import RAW_EXTENSION, FanoutWebSocketProtocol, RawSink
+from tests.server.fakes import FakeClock
+from tests.server.transport.test_deflate import extensions, receive
+
+HANDSHAKE = (
+    b"GET /v1/ HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: " + base64.b64encode(b"0123456789abcdef") + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+class FakeTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.chunks: list[bytes | bytearray | memoryview] = []
+        self.closed = False
+        self.reading = True
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += data
+        self.chunks.append(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"sockname": ("127.0.0.1", 8765), "peername": ("127.0.0.1", 50000)}.get(name, default)
+
+
+def client_frame(text: str) -> bytes:
+    frame = Frame(Opcode.TEXT, text.encode())
+    return frame.serialize(mask=True, extensions=[])
+
+
+class Handler:
+    """Records what the hand-over delivers."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.messages: list[bytes] = []
+        self.disconnects = 0
+        self.fail_on = fail_on
+
+    def on_message(self, data: bytes) -> None:
+        if self.fail_on is not None and self.fail_on.encode() in data:
+            raise RuntimeError("boom")
+        self.messages.append(data)
+
+    def on_disconnect(self) -> None:
+        self.disconnects += 1
+
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def handing_over_app(handler: Handler, before: asyncio.Event | None = None) -> Any:
+    """An ASGI app that accepts, optionally waits for ``before``, hands the connection over and returns."""
+
+    async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        if before is not None:
+            await before.wait()
+        sink = scope["extensions"][RAW_EXTENSION]
+        assert isinstance(sink, RawSink)
+        await sink.serve(handler.on_message, handler.on_disconnect)
+
+    return app
+
+
+async def connected(app: Any) -> tuple[FanoutWebSocketProtocol, FakeTransport]:
+    config = uvicorn.Config(
+        app, ws=FanoutWebSocketProtocol, ws_per_message_deflate=False, lifespan="off", log_config=None
+    )
+    protocol = FanoutWebSocketProtocol(config=config, server_state=ServerState(), app_state={})
+    transport = FakeTransport()
+    protocol.connection_made(transport)
+    protocol.data_received(HANDSHAKE)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert transport.written.startswith(b"HTTP/1.1 101")
+    return protocol, transport
+
+
+def test_after_the_hand_over_messages_reach_the_callback_and_the_app_has_returned() -> None:
+    async def scenario() -> None:
+        handler = Handler()
+        protocol, transport = await connected(handing_over_app(handler))
+        assert not protocol.tasks, "the ASGI app should have returned"
+        assert not transport.closed, "returning from the app must not close a handed-over connection"
+        protocol.data_received(client_frame('{"type":"hello"}') + client_frame('{"type":"subscribe"}'))
+        assert handler.messages == [b'{"type":"hello"}', b'{"type":"subscribe"}']
+        assert transport.reading
+        protocol.shutdown()  # uvicorn's server shutdown: a 1012 close, then the transport goes
+        protocol.connection_lost(None)
+        assert handler.disconnects == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_message_queued_before_the_hand_over_is_delivered_by_it() -> None:
+    async def scenario() -> None:
+        handler, gate = Handler(), asyncio.Event()
+        protocol, transport = await connected(handing_over_app(handler, gate))
+        protocol.data_received(client_frame('{"type":"early"}'))
+        assert not transport.reading, "uvicorn pauses reading until the app receives"
+        gate.set()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert handler.messages == [b'{"type":"early"}']
+        assert transport.reading
+
+    asyncio.run(scenario())
+
+
+def test_an_exception_in_the_callback_closes_that_connection_with_1011(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        handler = Handler(fail_on="bad")
+        protocol, transport = await connected(handing_over_app(handler))
+        before = len(transport.written)
+        protocol.data_received(client_frame('{"type":"bad"}'))
+        close = bytes(transport.written[before:])
+        assert close[:2] == bytes((0x88, len(close) - 2)) and int.from_bytes(close[2:4], "big") == 1011
+        assert transport.closed
+
+    asyncio.run(scenario())
+    assert "Exception handling a WebSocket message" in caplog.text
+
+
+def test_a_group_shares_one_joined_buffer_but_each_compressing_connection_compresses_for_itself() -> None:
+    async def scenario() -> None:
+        server_extension, client_extension = extensions(no_context_takeover=False)
+        connections = [await connected(handing_over_app(Handler())) for _ in range(3)]
+        deflater = FrameDeflater(server_extension)
+        sinks = [RawSink(connections[0][0]), RawSink(connections[1][0]), RawSink(connections[2][0], deflater)]
+        hub, key = Hub(max_messages=10, max_bytes=1 << 20, clock=FakeClock()), (DataType.TRADE, "X")
+        for sink in sinks:
+            hub.set_routes(hub.attach(sink, "peer"), frozenset({key}), throttles_ms={}, heartbeat=False)
+        payloads = [b'{"type":"trade","n":%d}' % n for n in range(3)]
+        for payload in payloads:
+            hub.deliver(hub.routes[key], key, text_frame(payload), 0)
+        hub.flush()
+        plain_a, plain_b, compressed = (transport.chunks[-1] for _, transport in connections)
+        assert plain_a is plain_b
+        assert plain_a == b"".join(text_frame(payload) for payload in payloads)
+        assert compressed[0] == 0xC1, "FIN, RSV1 (compressed), text"
+        assert [data for _, data in receive(client_extension, bytes(compressed))] == payloads
+
+    asyncio.run(scenario())
