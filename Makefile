@@ -35,9 +35,11 @@ $(NAMESPACE): | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/coinapi-emulator serve --host $(HOST) --port $(PORT) $(ARGS)
 
-lint: $(VENV)/.installed-dev
+# lint-imports: no import cycle, server/'s layers, a pure simulator and protocol ([tool.importlinter])
+lint: $(VENV)/.installed-dev $(NAMESPACE)
 	$(BIN)/ruff check simulator server tests bench
 	$(BIN)/ruff format --check simulator server tests bench
+	PYTHONPATH=$(VENV)/namespace $(BIN)/lint-imports --no-cache
 
 typecheck: $(VENV)/.installed-dev $(NAMESPACE)
 	$(BIN)/mypy --strict

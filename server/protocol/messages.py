@@ -37,7 +37,7 @@ from coinapi_emulator.server.protocol.errors import (
     UnknownMessageType,
     UnsupportedDataType,
 )
-from coinapi_emulator.server.protocol.scope import Filters
+from coinapi_emulator.server.protocol.filters import Filters
 
 
 class Verb(enum.Enum):

@@ -37,7 +37,8 @@ from typing import Final, assert_never
 
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.errors import UnknownFilterValue
-from coinapi_emulator.server.protocol.scope import Combine, Filters, Scope
+from coinapi_emulator.server.protocol.filters import Combine, Filters
+from coinapi_emulator.server.protocol.scope import Scope
 from coinapi_emulator.simulator.catalog import Catalog, Symbol
 
 #: ``(data_type, topic)``; the topic is a symbol id, ``symbol_id.period_id``, ``BASE/QUOTE`` or a metadata id

@@ -25,16 +25,13 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.routes import RouteKey
 from coinapi_emulator.server.transport.frames import text_frame
-
-if TYPE_CHECKING:
-    from coinapi_emulator.server.replay.source import RecordedMessage
 
 logger = logging.getLogger(__name__)
 
@@ -87,13 +84,14 @@ class LateJoinState:
         self._books: dict[str, _Book] = {}
         self._metadata: dict[RouteKey, bytes] = {}
 
-    def apply(self, message: RecordedMessage) -> None:
-        """Take one replayed message into account (only ``book`` and metadata messages change anything)."""
-        data_type = message.key[0]
+    def apply(self, key: RouteKey, payload: bytes) -> None:
+        """Take one replayed message of route ``key`` into account (only ``book`` and metadata messages change
+        anything)."""
+        data_type = key[0]
         if data_type is DataType.BOOK:
-            self._apply_book(message.key[1], message.payload)
+            self._apply_book(key[1], payload)
         elif data_type.is_metadata:
-            self._metadata[message.key] = message.payload
+            self._metadata[key] = payload
 
     def initial_frames(self, keys: Iterable[RouteKey]) -> list[bytes]:
         """Framed messages for a subscriber adding ``keys``; sorted, so the bytes never depend on set order."""

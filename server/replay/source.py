@@ -230,7 +230,7 @@ class ReplaySource:
                 self._pending = message
                 break
             self._pending = None
-            self._state.apply(message)
+            self._state.apply(message.key, message.payload)
             self.messages_replayed += 1
             yield message
         self._now_ns = until_ns

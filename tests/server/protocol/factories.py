@@ -14,8 +14,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from coinapi_emulator.server.protocol.datatypes import DataType
+from coinapi_emulator.server.protocol.filters import NO_FILTERS, Filters
 from coinapi_emulator.server.protocol.messages import NO_LIMITS, ClientMessage, ClientMessageJson, UpdateLimits, Verb
-from coinapi_emulator.server.protocol.scope import NO_FILTERS, Filters
 from coinapi_emulator.server.protocol.session import Session
 from coinapi_emulator.simulator.catalog import Asset, Catalog, Exchange, Symbol, SymbolType
 
@@ -176,3 +176,13 @@ def assert_frames(session: Session, expected: list[dict[str, object]]) -> None:
 def error_frame(text: str) -> dict[str, object]:
     """The decoded ``error`` frame carrying ``text``."""
     return {"type": "error", "message": text}
+
+
+def make_filters(
+    symbols: tuple[str, ...] = (),
+    exchanges: tuple[str, ...] = (),
+    assets: tuple[str, ...] = (),
+    periods: tuple[str, ...] = (),
+) -> Filters:
+    """Filters from tuples of entries, kind by kind."""
+    return Filters(frozenset(symbols), frozenset(exchanges), frozenset(assets), frozenset(periods))

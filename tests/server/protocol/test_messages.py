@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.errors import ProtocolError
+from coinapi_emulator.server.protocol.filters import Filters
 from coinapi_emulator.server.protocol.messages import ClientMessage, UpdateLimits, Verb, parse_client_message
-from coinapi_emulator.server.protocol.scope import Filters
 from tests.server.protocol.factories import GOOD_KEY, NO_DEADLINE, frame, hello
 
 ALL_NULL_FILTERS_AND_LIMITS: dict[str, object] = {

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.errors import UnknownFilterValue
+from coinapi_emulator.server.protocol.filters import NO_FILTERS, Combine, Filters, symbol_matches
 from coinapi_emulator.server.protocol.routes import (
     CatalogIndex,
     RouteKey,
@@ -15,7 +16,7 @@ from coinapi_emulator.server.protocol.routes import (
     check_known_values,
     resolve_routes,
 )
-from coinapi_emulator.server.protocol.scope import NO_FILTERS, Combine, Filters, Scope, apply_hello, symbol_matches
+from coinapi_emulator.server.protocol.scope import Scope, apply_hello
 from coinapi_emulator.simulator.catalog import Catalog
 from tests.server.protocol.factories import (
     LIVE_PERIODS,

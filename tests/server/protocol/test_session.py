@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.errors import SlowConsumer, UnknownFilterValue
+from coinapi_emulator.server.protocol.filters import Filters
 from coinapi_emulator.server.protocol.messages import UpdateLimits
-from coinapi_emulator.server.protocol.scope import EMPTY_SCOPE, Filters, Scope
+from coinapi_emulator.server.protocol.scope import EMPTY_SCOPE, Scope
 from coinapi_emulator.server.protocol.session import KeyPolicy, Session, SessionState
 from tests.server.protocol.factories import (
     ASSET_ENTRIES,
