@@ -24,6 +24,9 @@ work is then proportional to the wanted pairs, whatever the number of symbols th
 
 With every bar wanted (``all_bars``), the symbols that emit at ``T`` are found among the most recently traded
 ones (a dict kept in order of each symbol's last trading second), so a second costs what it emits.
+
+A little over this project's ~400-line rule on purpose: the engine is the reference its C twin is tested against
+call for call, and the lazy folding above only reads as one piece.
 """
 
 from __future__ import annotations
