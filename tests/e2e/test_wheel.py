@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 #: what a wheel is built from: pyproject.toml names README.md as the long description
 SOURCES = ("pyproject.toml", "README.md", "server", "simulator")
 
-USER_TEST = '''
+USER_TEST = """
 import json
 
 import server
@@ -47,7 +47,7 @@ def test_own_packages_beside_the_emulator(coinapi_emulator):
     message = json.loads(ws.recv())
     assert message["type"] == "trade" and message["symbol_id"] == "BINANCE_SPOT_BTC_USDT"
     ws.close()
-'''
+"""
 
 
 @pytest.fixture(scope="module")

@@ -27,18 +27,10 @@ from tests.server.protocol.factories import (
     make_symbol,
     message,
 )
+from tests.server.protocol.factories import make_filters as f
 
 T, Q, OHLCV, EXRATE = DataType.TRADE, DataType.QUOTE, DataType.OHLCV, DataType.EXRATE
 ASSET, EXCHANGE, SYMBOL = DataType.ASSET, DataType.EXCHANGE, DataType.SYMBOL
-
-
-def f(
-    symbols: tuple[str, ...] = (),
-    exchanges: tuple[str, ...] = (),
-    assets: tuple[str, ...] = (),
-    periods: tuple[str, ...] = (),
-) -> Filters:
-    return Filters(frozenset(symbols), frozenset(exchanges), frozenset(assets), frozenset(periods))
 
 
 def routes(
