@@ -1,7 +1,7 @@
 # coinapi-emulator: the emulator as a container. Build: docker build -t coinapi-emulator .
 # Run: docker run --rm -p 8765:8765 coinapi-emulator   (then ws://127.0.0.1:8765/v1/)
 FROM python:3.11-slim AS build
-# a C compiler for the speedups (simulator/_speedups.c, server/protocol/_speedups.c); the runtime image needs none
+# a C compiler for the speedups (simulator/_speedups.c, server/plane/_speedups.c); the runtime image needs none
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml requirements.lock README.md ./
