@@ -233,7 +233,7 @@ def _free_port() -> int:
 
 def emulator_command(override: str | None = None) -> list[str]:
     """How to run ``coinapi-emulator``: ``override``, else the console script beside ``sys.executable``, else the
-    one on ``PATH``, else the ``server.cli`` module run by this interpreter."""
+    one on ``PATH``, else ``python -m coinapi_emulator.server.cli`` with this interpreter."""
     __tracebackhide__ = True
     if override:
         return [override]
@@ -244,8 +244,8 @@ def emulator_command(override: str | None = None) -> list[str]:
     on_path = shutil.which("coinapi-emulator")
     if on_path is not None:
         return [on_path]
-    if importlib.util.find_spec("server.cli") is not None:
-        return [sys.executable, "-c", "from server.cli import main; main(prog_name='coinapi-emulator')"]
+    if importlib.util.find_spec("coinapi_emulator.server.cli") is not None:
+        return [sys.executable, "-m", "coinapi_emulator.server.cli"]
     raise EmulatorStartError("coinapi-emulator not found: install the package or pass --coinapi-emulator-bin PATH")
 
 
