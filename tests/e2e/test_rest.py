@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 Symbols = dict[str, dict[str, Any]]
 
-#: PROTOCOL.md §8: the real list, ordered by rank (the package's copy of the real exchange list, simulator/data/exchanges.json)
+#: PROTOCOL.md §8: the real list, ordered by rank (the package's copy of it)
 EXCHANGES_JSON: Final = Path(__file__).resolve().parents[2] / "simulator" / "data" / "exchanges.json"
 FIRST_EXCHANGES: Final = [
     {"exchange_id": "BINANCE", "name": "Binance", "website": "https://www.binance.com/"},
