@@ -70,7 +70,7 @@ def run(
     # as ``serve`` does after start-up: the long-lived catalogue, books and candle lists leave the collector's
     # generations, so that collections triggered by short-lived events do not traverse them
     gc.freeze()
-    # the feed's message counters (server/feed.py ``Channel.counts``) of the streams numbered here
+    # the feed's message counters (server/plane/streams.py ``Channel.counts``) of the streams numbered here
     sequences = {symbol.symbol_id: [0, 0, 0] for symbol in catalog.symbols}
     counts: dict[type, int] = dict.fromkeys((Bar, BookDelta, Quote, Trade, ExchangeRate), 0)
 

@@ -59,7 +59,7 @@ class Settings:
     paused: bool = False
     #: scenario file (TOML) scheduled from the start time
     scenario_file: Path | None = None
-    #: recording to stream instead of the simulated market (``coinapi-emulator record``; server/replay.py)
+    #: recording to stream instead of the simulated market (``coinapi-emulator record``; server/replay/source.py)
     replay_file: Path | None = None
     #: on shutdown, seconds between CoinAPI's ``reconnect`` notice and the close (PROTOCOL.md §3.10)
     shutdown_grace_s: float = 1.0

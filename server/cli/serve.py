@@ -43,7 +43,7 @@ def uvicorn_config(settings: Settings, emulator: Emulator) -> uvicorn.Config:
         http="httptools",
         ws=FanoutWebSocketProtocol,
         # uvicorn negotiates (window 2**12, memLevel 5) and keeps websockets' own zlib state per such connection;
-        # RawSink compresses the shared frames per connection with zlib-ng (server/deflate.py).
+        # RawSink compresses the shared frames per connection with zlib-ng (server/transport/deflate.py).
         ws_per_message_deflate=settings.compression == "auto",
         ws_ping_interval=settings.ws_ping_interval_s or None,
         ws_ping_timeout=settings.ws_ping_timeout_s,

@@ -10,7 +10,7 @@ A scenario is TOML (``tomllib`` reads it; no extra dependency)::
     percent = -8
 
 Market events (``price_jump``, ``volatility``, ``halt``, ``outage``, ``spread``) act on the simulator at their
-exact virtual time; transport faults (every ``FAULT_KINDS`` name, with the fields of ``server/faults.py``)
+exact virtual time; transport faults (every ``FAULT_KINDS`` name, with the fields of ``server/control/faults.py``)
 are applied to the connections open at that moment. ``load_scenario`` validates everything up front and
 raises ``ScenarioError`` naming the event and the field.
 """

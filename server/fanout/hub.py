@@ -417,7 +417,7 @@ class Hub:
 
     def fail(self, subscriber: Subscriber, error: ProtocolError) -> None:
         """Send ``error``'s frame, then close with its code and text (PROTOCOL.md §3.11: errors are terminal)."""
-        self.close(subscriber, error.close_code, error.close_reason, [error.frame()])
+        self.close(subscriber, error.close_code, error.close_reason, [error.payload()])
 
     def close(self, subscriber: Subscriber, code: int, reason: str, final_payloads: Iterable[bytes] = ()) -> None:
         """Send what is queued plus ``final_payloads``, then start the closing handshake and detach.

@@ -1,7 +1,7 @@
 """The admin API (``--admin``): clock control, fault injection and scenarios, under ``/admin``.
 
 Off by default: it lets anyone who can reach the port pause the market or close connections. JSON in and out;
-errors are ``{"error": "..."}`` with 400. ``server/admin_client.py`` is its Python client.
+errors are ``{"error": "..."}`` with 400. ``server/testing/admin_client.py`` is its Python client.
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ class RestApi:
         return JsonResponse({"status": "starting"}, status_code=503)
 
     async def metrics(self, request: Request) -> Response:
-        """Prometheus text exposition (``server/metrics.py``)."""
+        """Prometheus text exposition (``server/http/metrics.py``)."""
         return Response(generate_latest(self._metrics), media_type=CONTENT_TYPE_LATEST)
 
     # -- metadata -------------------------------------------------------------------------------------------

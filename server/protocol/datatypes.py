@@ -21,7 +21,7 @@ class FilterRequirement(enum.Enum):
 
 
 class DataType(enum.Enum):
-    """A data type as named on the wire in ``subscribe_data_type`` and in the ``type`` of data frames."""
+    """A data type as named on the wire in ``subscribe_data_type`` and in the ``type`` of data messages."""
 
     TRADE = "trade"
     QUOTE = "quote"
@@ -51,9 +51,9 @@ class DataType(enum.Enum):
 
     @property
     def conflatable(self) -> bool:
-        """True if a newer frame may replace an older unsent one of the same symbol (quote, book5/20/50).
+        """True if a newer message may replace an older unsent one of the same symbol (quote, book5/20/50).
 
-        ARCHITECTURE.md: these frames each carry a full state, so only the newest matters to a slow client.
+        ARCHITECTURE.md: these messages each carry a full state, so only the newest matters to a slow client.
         """
         return self in _CONFLATABLE
 

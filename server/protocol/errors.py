@@ -1,8 +1,8 @@
 """Every error the server reports to a client, with its wire text and WebSocket close code (PROTOCOL.md §3.11).
 
-This is the one place error frames are encoded: ``ProtocolError.frame()`` gives the ``error`` frame and
+This is the one place error messages are encoded: ``ProtocolError.payload()`` gives the ``error`` message and
 ``close_code`` / ``close_reason`` give the close that follows it (every ``error`` is terminal, §1.4).
-session.py and the hub raise these; the endpoint only sends ``frame()`` and closes.
+session.py and the hub raise these; the endpoint only sends ``payload()`` and closes.
 
 =========================== ===================================================================== =====
 class                       message (``{value}`` = client-supplied text, shortened past 64 chars) close
@@ -55,7 +55,7 @@ _MAX_SHOWN_CHARS: Final = 64
 
 
 def _shown(value: str) -> str:
-    """A client-supplied value as it appears inside an error text: shortened so a frame stays small."""
+    """A client-supplied value as it appears inside an error text: shortened so a message stays small."""
     if len(value) <= _MAX_SHOWN_CHARS:
         return value
     return value[:_MAX_SHOWN_CHARS] + "..."
@@ -68,11 +68,11 @@ class ProtocolError(Exception):
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        #: the text sent as ``message`` in the ``error`` frame
+        #: the text sent as ``message`` in the ``error`` message
         self.message = message
 
-    def frame(self) -> bytes:
-        """The encoded ``{"type":"error","message":...}`` frame for this error."""
+    def payload(self) -> bytes:
+        """The encoded ``{"type":"error","message":...}`` message for this error."""
         return orjson.dumps({"type": "error", "message": self.message})
 
     @property
@@ -104,7 +104,7 @@ class SlowConsumer(ProtocolError):
 
 
 class MalformedMessage(ProtocolError):
-    """The frame is not a JSON object. ``detail`` says what was wrong (``invalid JSON``, ...)."""
+    """The message is not a JSON object. ``detail`` says what was wrong (``invalid JSON``, ...)."""
 
     def __init__(self, detail: str) -> None:
         super().__init__(f"Malformed message: {detail}")  # UNVERIFIED text
@@ -138,7 +138,7 @@ class UnknownMessageType(ProtocolError):
 
 
 class FirstMessageNotHello(ProtocolError):
-    """The first frame of a connection is not hello or subscribe (PROTOCOL.md §2.2)."""
+    """The first message of a connection is not hello or subscribe (PROTOCOL.md §2.2)."""
 
     def __init__(self, message_type: str) -> None:
         super().__init__(f"First message must be hello or subscribe, got '{_shown(message_type)}'")  # UNVERIFIED text

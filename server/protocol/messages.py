@@ -1,9 +1,9 @@
-"""Parse and validate one client frame (hello / subscribe / unsubscribe) into a typed ``ClientMessage``.
+"""Parse and validate one client message (hello / subscribe / unsubscribe) into a typed ``ClientMessage``.
 
 ``parse_client_message`` either returns a ``ClientMessage`` or raises a ``ProtocolError`` whose text names
 the field and what was expected; ``Any`` stops at ``orjson.loads``. Rules (PROTOCOL.md §2.1, §9):
 
-* ``type`` is ``hello``, ``subscribe`` or ``unsubscribe`` (case-sensitive). A frame whose ``type`` is absent,
+* ``type`` is ``hello``, ``subscribe`` or ``unsubscribe`` (case-sensitive). A message whose ``type`` is absent,
   null or ``""`` but that has an ``apikey`` or ``subscribe_data_type`` key is a ``hello``: the Java SDK may
   omit ``type`` and the Go SDK sends ``""`` when the caller did not set it.
 * ``subscribe_data_type`` is a non-empty array of data type names for hello and subscribe. For unsubscribe
@@ -16,7 +16,7 @@ the field and what was expected; ``Any`` stops at ``orjson.loads``. Rules (PROTO
   always sends 0). JSON booleans and floats are not integers here.
 * ``apikey``: a string or null; ``""`` counts as absent. ``heartbeat``: a boolean or null.
 * Unknown extra fields are ignored. Validation order is fixed (type, data types, filters, limits, apikey,
-  heartbeat), so a frame with several faults always reports the same one.
+  heartbeat), so a message with several faults always reports the same one.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from coinapi_emulator.server.protocol.filters import Filters
 
 
 class Verb(enum.Enum):
-    """The ``type`` of a client frame."""
+    """The ``type`` of a client message."""
 
     HELLO = "hello"
     SUBSCRIBE = "subscribe"
@@ -75,7 +75,7 @@ NO_LIMITS: Final = UpdateLimits()
 
 @dataclass(frozen=True, slots=True)
 class ClientMessage:
-    """One validated client frame."""
+    """One validated client message."""
 
     verb: Verb
     #: the hello's key; None when absent, null or empty (the upgrade request's key then applies)
@@ -89,7 +89,7 @@ class ClientMessage:
 
 
 class ClientMessageJson(TypedDict, total=False):
-    """The wire shape of a client frame (PROTOCOL.md §2.1), for code that builds frames, such as tests."""
+    """The wire shape of a client message (PROTOCOL.md §2.1), for code that builds messages, such as tests."""
 
     type: str
     apikey: str | None

@@ -2,17 +2,17 @@
 
 Call order for the endpoint::
 
-    session.receive_text(raw)                     # one client frame; never raises a ProtocolError
+    session.receive_text(raw)                     # one client message; never raises a ProtocolError
     if session.scope_changed(): hub.set_routes(resolve_routes(session.scope, ...), heartbeat=..., limits=...)
-    for frame in session.data_to_send(): send(frame)      # already-encoded error frames
+    for payload in session.data_to_send(): send(payload)  # already-encoded error messages
     if session.close is not None: close(*session.close)
 
 States: ``AWAITING_HELLO`` until the first hello/subscribe is accepted, then ``OPEN``; any ``ProtocolError``
-moves to ``CLOSED``: its error frame is queued, ``close`` is set and later input is ignored. A failing frame
+moves to ``CLOSED``: its error message is queued, ``close`` is set and later input is ignored. A failing message
 changes nothing else (scope, heartbeat and limits stay as they were).
 
 Authentication (PROTOCOL.md §1.3-1.4): the first hello/subscribe is checked with its non-empty ``apikey``,
-else the key of the upgrade request; later frames' keys are ignored (the connection is authenticated once).
+else the key of the upgrade request; later messages' keys are ignored (the connection is authenticated once).
 Keys are never logged or echoed.
 
 Heartbeat and throttles: ``hello`` replaces both (absent heartbeat = off, absent limits = none);
@@ -72,7 +72,7 @@ class SessionState(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class _Subscription:
-    """What the client asked for; replaced as a whole when a frame is accepted."""
+    """What the client asked for; replaced as a whole when a message is accepted."""
 
     scope: Scope = EMPTY_SCOPE
     heartbeat: bool = False
@@ -80,7 +80,7 @@ class _Subscription:
 
 
 class Session:
-    """One client connection's protocol state. Feed it frames with ``receive_text``; it never does I/O."""
+    """One client connection's protocol state. Feed it messages with ``receive_text``; it never does I/O."""
 
     __slots__ = (
         "_allow_unfiltered_books",
@@ -132,7 +132,7 @@ class Session:
 
     @property
     def heartbeat(self) -> bool:
-        """Whether the client asked for ``hearbeat`` frames on idle."""
+        """Whether the client asked for ``hearbeat`` messages on idle."""
         return self._subscription.heartbeat
 
     @property
@@ -148,12 +148,12 @@ class Session:
         return changed
 
     def data_to_send(self) -> list[bytes]:
-        """The frames to send, oldest first, already encoded; the buffer is emptied."""
+        """The payloads to send, oldest first, already encoded; the buffer is emptied."""
         out, self._out = self._out, []
         return out
 
     def receive_text(self, raw: str | bytes) -> None:
-        """Handle one client frame. A protocol error becomes an error frame plus ``close``; nothing is raised."""
+        """Handle one client message. A protocol error becomes an error message plus ``close``; nothing is raised."""
         if self._state is SessionState.CLOSED:
             return
         try:
@@ -166,7 +166,7 @@ class Session:
         if self._state is SessionState.CLOSED:
             return
         self._state = SessionState.CLOSED
-        self._out.append(error.frame())
+        self._out.append(error.payload())
         self._close = (error.close_code, error.close_reason)
 
     def _receive(self, msg: ClientMessage) -> None:

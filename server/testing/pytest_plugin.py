@@ -130,7 +130,7 @@ class EmulatorHandle:
         self.process = process
         self.log_path = log_path
         self.options = options
-        #: the full admin API client (server/admin_client.py)
+        #: the full admin API client (server/testing/admin_client.py)
         self.admin: AdminClient = AdminClient(self.http_url)
 
     def __repr__(self) -> str:

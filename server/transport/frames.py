@@ -1,7 +1,7 @@
 """WebSocket text frames built once and shared: the server never masks, so one framed buffer serves every client.
 
 RFC 6455 §5.2: FIN + opcode 0x1, then a 7-bit, 16-bit or 64-bit payload length. Frames are built uncompressed
-(RSV1 = 0) and shared; ``server/deflate.py`` re-frames them, compressed, for connections that negotiated
+(RSV1 = 0) and shared; ``server/transport/deflate.py`` re-frames them, compressed, for connections that negotiated
 permessage-deflate (RFC 7692 §6: RSV1 = 1 marks a compressed message).
 """
 

@@ -5,7 +5,7 @@ clocks, which start a few hundred ms apart (each anchors at its own start-up). S
 
 * the catalogue (REST metadata without the fields that follow the market clock) is identical;
 * a market message both processes sent, identified by (type, symbol_id, sequence), is byte-identical: sequences
-  count every event from the start whether anyone listens or not (server/feed.py), and with a virtual clock
+  count every event from the start whether anyone listens or not (server/plane/streams.py), and with a virtual clock
   ``time_coinapi`` derives from the event time, not from the wall clock;
 * a different seed gives a different market.
 
@@ -27,7 +27,7 @@ from .support import collect_texts, hello, ws_connect
 pytestmark = pytest.mark.e2e
 
 #: fields that follow the market clock or the market price, so two processes differ in them by design
-#: (base-currency volumes are USD estimates divided by the current price, server/metadata.py)
+#: (base-currency volumes are USD estimates divided by the current price, server/protocol/metadata.py)
 MOVING_FIELDS: Final = (
     *("data_end", "data_quote_end", "data_orderbook_end", "data_trade_end"),
     *("price", "price_usd", "volume_1hrs", "volume_1day", "volume_1mth"),

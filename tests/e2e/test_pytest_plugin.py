@@ -1,4 +1,4 @@
-"""The pytest plugin (``server/pytest_plugin.py``) as users get it: loaded through its ``pytest11`` entry point.
+"""The pytest plugin (``server/testing/pytest_plugin.py``) as users get it: loaded through its ``pytest11`` entry point.
 
 The pytester tests run test files that use the fixtures in a pytest process of their own; the wheel test builds
 the wheel, installs it with pytest and websockets in a fresh venv, and runs ``examples/pytest-project/`` there.

@@ -1,4 +1,4 @@
-"""The shared option helper (server/cli_options.py): every flag, boolean ones included, is also an env var."""
+"""The shared option helper (server/cli/options.py): every flag, boolean ones included, is also an env var."""
 
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ CASES: list[tuple[ProtocolError, str, int]] = [
         "Unknown value 'NOPE' in 'subscribe_filter_exchange_id': it matches nothing in the catalogue",
         1003,
     ),
-    # Injected faults (server/faults.py).
+    # Injected faults (server/control/faults.py).
     (RateLimited(), "Too many hello messages: rate limit exceeded, retry later", 1013),
     (QuotaExceeded(), "API key quota exceeded", 1008),
 ]
@@ -69,7 +69,7 @@ def test_text_code_and_frame(error: ProtocolError, text: str, code: int) -> None
     assert error.message == text
     assert str(error) == text
     assert error.close_code == code
-    assert orjson.loads(error.frame()) == {"type": "error", "message": text}
+    assert orjson.loads(error.payload()) == {"type": "error", "message": text}
     assert error.close_reason == text
 
 

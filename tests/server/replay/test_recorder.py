@@ -1,4 +1,4 @@
-"""The recorder (server/record.py) against a scripted WebSocket server in a thread: stop conditions, the key,
+"""The recorder (server/replay/recorder.py) against a scripted WebSocket server in a thread: stop conditions, the key,
 the command line's exit codes, and the progress display."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The recording file format (server/recording.py): round trips, key redaction, and clear errors for bad files."""
+"""The recording file format (server/replay/recording.py): round trips, key redaction, clear errors for bad files."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Replay in-process (server/replay.py, replay_state.py, replay_catalog.py and their wiring in the emulator/feed).
+"""Replay in-process (server/replay/: source.py, late_join.py, catalog.py, and their wiring in the shared plane).
 
 Time is virtual throughout: the feed is driven with ``run_until`` and the clock with explicit wall times, as in
 test_golden.py, so nothing here depends on how fast the machine is.

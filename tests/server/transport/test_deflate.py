@@ -1,4 +1,4 @@
-"""server/deflate.py against websockets' own permessage-deflate decoder (the client side of RFC 7692)."""
+"""server/transport/deflate.py against websockets' own permessage-deflate decoder (the client side of RFC 7692)."""
 
 from __future__ import annotations
 
