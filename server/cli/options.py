@@ -1,7 +1,7 @@
 """Click building blocks shared by every ``coinapi-emulator`` subcommand's module.
 
-
-
+Kept apart from ``main.py`` so that a subcommand defined in its own module (``record.py``) can use them while
+``main.py`` imports that module to register it, without an import cycle.
 """
 
 from __future__ import annotations
