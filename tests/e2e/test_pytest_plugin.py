@@ -1,15 +1,13 @@
 """The pytest plugin (``server/testing/pytest_plugin.py``) as users get it: loaded through its ``pytest11`` entry point.
 
-The pytester tests run test files that use the fixtures in a pytest process of their own; the wheel test builds
-the wheel, installs it with pytest and websockets in a fresh venv, and runs ``examples/pytest-project/`` there.
+The pytester tests run test files that use the fixtures in a pytest process of their own. The plugin as a wheel
+installs it, beside ``examples/pytest-project/`` and beside a project with a ``server/`` package of its own:
+tests/e2e/test_wheel.py.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Final
@@ -20,9 +18,7 @@ pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.e2e
 
 REPO: Final = Path(__file__).resolve().parents[2]
-EXAMPLE: Final = REPO / "examples" / "pytest-project"
 README: Final = REPO / "README.md"
-PIP_TIMEOUT_S: Final = 90.0
 
 #: A user's test file: every option of the marker, the handle's controls, the factory, and three ways to fail.
 USER_TESTS: Final = textwrap.dedent(
@@ -159,45 +155,3 @@ def test_option_help_and_bad_executable(pytester: pytest.Pytester) -> None:
 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*cannot run '*missing'*--coinapi-emulator-bin*"])
-
-
-def _run(argv: list[str], *, cwd: Path, env: dict[str, str], timeout_s: float) -> subprocess.CompletedProcess[str]:
-    completed = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s, check=False)
-    assert completed.returncode == 0, (
-        f"{' '.join(argv)} exited {completed.returncode}:\n{completed.stdout}\n{completed.stderr}"
-    )
-    return completed
-
-
-@pytest.mark.timeout(240)
-def test_example_project_with_the_built_wheel(tmp_path: Path) -> None:
-    """The done criterion: a separate project, with only the wheel installed, uses the fixture."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("COINAPI_EMULATOR_", "PYTEST_", "PYTHON", "VIRTUAL_ENV", "COV_CORE"))
-    }
-    pip = [sys.executable, "-m", "pip"]
-    _run(
-        [*pip, "wheel", str(REPO), "--no-deps", "-q", "-w", str(tmp_path / "dist")],
-        cwd=tmp_path,
-        env=env,
-        timeout_s=PIP_TIMEOUT_S,
-    )
-    (wheel,) = (tmp_path / "dist").glob("coinapi_emulator-*.whl")
-    venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path, env=env, timeout_s=60)
-    python = venv / "bin" / "python"
-    install = [*pip, "--python", str(python), "install", "-q", "-c", str(REPO / "requirements.lock")]
-    _run([*install, str(wheel), "pytest", "websockets"], cwd=tmp_path, env=env, timeout_s=PIP_TIMEOUT_S)
-    project = tmp_path / "pytest-project"
-    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
-
-    where = _run(
-        [str(python), "-c", "import server.pytest_plugin as p; print(p.__file__)"], cwd=project, env=env, timeout_s=30
-    )
-    result = _run([str(python), "-m", "pytest", "-p", "no:cacheprovider"], cwd=project, env=env, timeout_s=120)
-
-    assert Path(where.stdout.strip()).is_relative_to(venv), "the plugin must come from the wheel, not the repo"
-    assert "plugins: coinapi-emulator-" in result.stdout  # loaded through the entry point
-    assert " 3 passed" in result.stdout, result.stdout
