@@ -1,5 +1,6 @@
-"""The JSON Schemas in tests/schemas/ themselves: valid 2020-12 schemas that accept PROTOCOL.md's examples and
-reject what the spec rules out. No server process: these guard the yardstick the e2e tests measure with."""
+"""The JSON Schemas in tests/schemas/ themselves: valid 2020-12 schemas that accept CoinAPI's documented example
+messages and reject what the protocol rules out. No server process: these guard the yardstick the e2e tests
+measure with."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 from .support import SCHEMA_DIR, assert_valid, schema, validator
 
-#: the example frames of PROTOCOL.md §3 and §7, verbatim
+#: example messages of each type as CoinAPI's documentation shows them (docs/PROTOCOL.md §3 and §7 describe the types)
 SPEC_EXAMPLES: list[tuple[str, dict[str, Any]]] = [
     (
         "trade",
