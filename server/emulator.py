@@ -15,7 +15,6 @@ from coinapi_emulator.server.control.faults import Fault, FaultInjector
 from coinapi_emulator.server.control.scenario import Scenario, load_scenario
 from coinapi_emulator.server.plane.plane import MarketPlane, MarketSpec
 from coinapi_emulator.server.plane.private import PrivatePlanes
-from coinapi_emulator.server.protocol.encode import format_time
 from coinapi_emulator.server.protocol.routes import RouteResolver
 from coinapi_emulator.server.protocol.session import KeyPolicy
 from coinapi_emulator.server.replay.catalog import routing_catalog
@@ -124,10 +123,8 @@ class Emulator:
         return scenario
 
     def status(self) -> dict[str, object]:
-        """The shared market's clock and counters, and every connection (private markets' included), for the
-        admin API."""
-        shared = self.shared
-        stats, clock = shared.hub.stats, shared.clock
+        """The shared market's status (``MarketPlane.status``) and every connection, private markets' included, for
+        the admin API."""
         connections = [(s, plane.spec) for plane in self.planes() for s in plane.hub.subscribers]
         clients = [
             {
@@ -141,17 +138,8 @@ class Emulator:
             for s, spec in sorted(connections, key=lambda connection: connection[0].id)
         ]
         return {
-            "time": format_time(shared.now_ns),
-            "time_ns": shared.now_ns,
-            "speed": "max" if clock.speed is None else clock.speed,
-            "paused": clock.paused,
+            **self.shared.status(),
             "connections": len(clients),
-            "messages_sent": stats.messages_sent,
-            "bytes_sent": stats.bytes_sent,
-            "conflated": stats.conflated,
-            "slow_consumer_closes": stats.slow_consumer_closes,
-            "scenarios": list(shared.timeline.loaded),
-            "scenario_steps_pending": shared.timeline.pending(),
             "refusing_connections": self.faults.refusing_connections(),
             "clients": clients,
         }

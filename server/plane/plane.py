@@ -29,7 +29,7 @@ from coinapi_emulator.server.plane.driver import Driver
 from coinapi_emulator.server.plane.feed import MarketFeed, ReplayFeed
 from coinapi_emulator.server.plane.snapshots import MarketSnapshots, Snapshots
 from coinapi_emulator.server.plane.streams import Stamper, channels_of
-from coinapi_emulator.server.protocol.encode import encode_reconnect
+from coinapi_emulator.server.protocol.encode import encode_reconnect, format_time
 from coinapi_emulator.server.protocol.metadata import Metadata
 from coinapi_emulator.server.protocol.routes import RouteResolver
 from coinapi_emulator.server.replay.source import ReplaySource
@@ -191,6 +191,22 @@ class MarketPlane:
         """Move virtual time forward by ``duration_ns`` and publish what happens, now."""
         self.clock.step(duration_ns)
         self.driver.run_until(min(self.clock.now_ns(self._monotonic_ns()), self.feed.now_ns + duration_ns))
+
+    def status(self) -> dict[str, object]:
+        """The market's clock, the hub's counters and the scenarios of this plane (the admin API's status)."""
+        stats, clock = self.hub.stats, self.clock
+        return {
+            "time": format_time(self.now_ns),
+            "time_ns": self.now_ns,
+            "speed": "max" if clock.speed is None else clock.speed,
+            "paused": clock.paused,
+            "messages_sent": stats.messages_sent,
+            "bytes_sent": stats.bytes_sent,
+            "conflated": stats.conflated,
+            "slow_consumer_closes": stats.slow_consumer_closes,
+            "scenarios": list(self.timeline.loaded),
+            "scenario_steps_pending": self.timeline.pending(),
+        }
 
     def schedule(self, scenario: Scenario) -> None:
         """Run ``scenario``'s steps from the market's current virtual time."""

@@ -57,6 +57,9 @@ def test_step_publishes_exactly_the_duration_and_pause_holds_where_the_stream_is
     assert plane.now_ns == START_NS + 2 * S
     trades = [orjson.loads(payload) for payload in sink.payloads()]
     assert trades and {trade["symbol_id"] for trade in trades} == {SYMBOL}
+    status = plane.status()
+    assert status["time"] == "2024-01-01T00:00:02.0000000Z" and status["paused"] is True
+    assert status["messages_sent"] == len(trades) and status["scenarios"] == []
     plane.resume()
     plane.pause()
     assert plane.clock.paused and plane.clock.now_ns(123 * S) == START_NS + 2 * S
