@@ -25,7 +25,7 @@ from . import client as client_mod
 from .phases import Bench, Settings, say
 from .procs import install_signal_handlers, raise_nofile, require_tools, stop_all
 from .report import render, summarize
-from .servers import BASELINE_SCRIPTS, Baseline, Emulator, emulator_exe
+from .servers import BASELINE_SCRIPTS, EMULATOR_HELLOS, Baseline, Emulator, emulator_exe
 
 PHASES = ("throughput", "latency", "sim", "rss", "deflate")
 
@@ -48,6 +48,13 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0, help="emulator --seed")
     ap.add_argument("--emulator-cmd", help="command instead of <venv>/bin/coinapi-emulator (shell words)")
     ap.add_argument("--emulator-args", default="", help="extra arguments for `serve` (shell words)")
+    ap.add_argument(
+        "--emulator-hello",
+        choices=sorted(EMULATOR_HELLOS),
+        default="updates",
+        help="what emulator clients subscribe to in the throughput and latency phases: every trade and quote "
+        "(updates) or every trade (trades, the load kit's default workload, which the baselines publish)",
+    )
     ap.add_argument(
         "--compare",
         metavar="DIR",
@@ -155,7 +162,12 @@ def main() -> None:
     for name in opts.server_names:
         if name == "emulator":
             servers.append(
-                Emulator(emulator_exe(opts.emulator_cmd), seed=opts.seed, extra=shlex.split(opts.emulator_args))
+                Emulator(
+                    emulator_exe(opts.emulator_cmd),
+                    seed=opts.seed,
+                    extra=shlex.split(opts.emulator_args),
+                    data_hello=EMULATOR_HELLOS[opts.emulator_hello],
+                )
             )
         else:
             servers.append(Baseline(name))
@@ -168,6 +180,7 @@ def main() -> None:
                 extra=shlex.split(opts.emulator_args),
                 name="compare",
                 about=f"coinapi-emulator serve of {opts.compare}",
+                data_hello=EMULATOR_HELLOS[opts.emulator_hello],
             )
         )
     settings = Settings(
@@ -210,6 +223,7 @@ def main() -> None:
         "phases": opts.phases,
         "emulator_cmd": next((s.exe for s in servers if isinstance(s, Emulator)), None),
         "compare": str(opts.compare) if opts.compare is not None else None,
+        "emulator_hello": EMULATOR_HELLOS[opts.emulator_hello],
     }
     meta["loadavg_start"] = os.getloadavg()
     say(f"# {meta['date']}  {meta['machine']}")

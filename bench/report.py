@@ -181,6 +181,8 @@ def render(summary: dict[str, Any], meta: dict[str, Any], servers: list[str], cl
             + "  (a busy machine makes every figure noisier)"
         )
     rounds = meta.get("repeat", 1)
+    if meta.get("emulator_hello"):
+        p(f"emulator clients' hello: {meta['emulator_hello']} (baselines: every trade)")
     if "throughput" in summary:
         p("")
         p(

@@ -25,6 +25,9 @@ TRADE_HELLO = '{"type":"hello","apikey":"bench","heartbeat":false,"subscribe_dat
 #: figures measure mostly the simulator: the latency phase would have to simulate ~30x the default market to
 #: publish 10k msgs/s in real time, and at --speed max 94% of the market's work would reach nobody.
 UPDATES_HELLO = '{"type":"hello","apikey":"bench","heartbeat":false,"subscribe_data_type":["trade","quote"]}'
+#: ``--emulator-hello``: what an emulator's clients ask for in the throughput and latency phases; "trades" is the
+#: reference load kit's default workload (every trade of every symbol), which the baselines always publish
+EMULATOR_HELLOS = {"updates": UPDATES_HELLO, "trades": TRADE_HELLO}
 #: a valid hello that routes nothing: the connection is subscribed but idle (RSS phase)
 IDLE_HELLO = (
     '{"type":"hello","apikey":"bench","heartbeat":false,"subscribe_data_type":["trade"],'
@@ -50,6 +53,8 @@ class Emulator:
     extra: list[str] = field(default_factory=list)
     name: str = "emulator"
     about: str = "coinapi-emulator serve"
+    #: the hello of the throughput and latency phases (``EMULATOR_HELLOS``)
+    data_hello: str = UPDATES_HELLO
     _help: str | None = field(default=None, repr=False)
 
     def argv(self, port: int, mode: str, *, rate_scale: float = 1.0) -> list[str]:
@@ -81,7 +86,7 @@ class Emulator:
         return argv + self.extra
 
     def hello(self, mode: str) -> str:
-        return {"idle": IDLE_HELLO, "deflate": DEFLATE_HELLO}.get(mode, UPDATES_HELLO)
+        return {"idle": IDLE_HELLO, "deflate": DEFLATE_HELLO}.get(mode, self.data_hello)
 
     def path(self) -> str:
         return "/v1/"
