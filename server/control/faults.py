@@ -234,9 +234,9 @@ class FaultInjector:
             case "error" | "rate_limit" | "quota":
                 hub.fail(subscriber, _error_for(fault))
             case "stall":
-                self._faulty(hub, subscriber).stalled_until_s = now_s + fault.ms / 1000
-                # nothing else tells the hub that the stall is over: the transport itself never paused
-                self._call_later(fault.ms / 1000, lambda: hub.resume(subscriber))
+                sink = self._faulty(hub, subscriber)
+                sink.stalled_until_s = now_s + fault.ms / 1000
+                self._call_later(fault.ms / 1000, lambda: self._end_stall(hub, subscriber, sink))
             case "latency":
                 sink = self._faulty(hub, subscriber)
                 sink.latency_s = fault.ms / 1000
@@ -247,6 +247,17 @@ class FaultInjector:
                 sink.drop_until_s = now_s + fault.duration_s
             case "refuse_connections":  # handled in apply(): it targets future connections
                 pass
+
+    def _end_stall(self, hub: Hub, subscriber: Subscriber, sink: FaultySink) -> None:
+        """Resume the subscriber once its stall is over: nothing else tells the hub, since the transport itself
+        never paused. A loop's timers may fire a little before this clock reaches the end (uvloop's is a
+        millisecond clock read once per loop pass: 106 of 200 timers fired up to 1.1 ms early by
+        ``time.monotonic``, 2026-12-04), and a later stall may have pushed the end back: then wait for the rest."""
+        remaining_s = sink.stalled_until_s - self._clock()
+        if remaining_s > 0:
+            self._call_later(remaining_s, lambda: self._end_stall(hub, subscriber, sink))
+        else:
+            hub.resume(subscriber)
 
     def _faulty(self, hub: Hub, subscriber: Subscriber) -> FaultySink:
         """The subscriber's ``FaultySink``, wrapped around its sink on the first fault that needs one."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
+import pytest
+
 from coinapi_emulator.server.control.faults import Fault, FaultInjector, FaultySink
 from coinapi_emulator.server.fanout.hub import Hub, Subscriber
 from coinapi_emulator.server.protocol.datatypes import DataType
@@ -43,13 +45,31 @@ def test_a_stall_backlogs_like_a_slow_socket_until_its_timer_resumes_the_hub() -
     publish(hub, TRADE, b"t1")
     hub.flush()
     assert sink.writes == [] and subscriber.backlogged
-    [(delay, resume)] = timers
+    [(delay, end_stall)] = timers
     assert delay == 2.0
-    resume()  # too early on the fake clock: still stalled, nothing goes out
+    clock.now += 1.999  # the loop's timer fires a little early: still stalled, nothing goes out, wait the rest
+    end_stall()
     assert sink.writes == [] and subscriber.backlogged
-    clock.now += 2
-    resume()
+    [_, (rest, end_stall)] = timers
+    assert rest == pytest.approx(0.001)
+    clock.now += 0.001
+    end_stall()
     assert sink.payloads() == [b"t1"] and not subscriber.backlogged
+
+
+def test_a_second_stall_pushes_the_end_back() -> None:
+    hub, clock, timers, injector, subscriber, sink = setup()
+    injector.apply(Fault(kind="stall", ms=1000), [FakeTarget(hub)])
+    clock.now += 0.5
+    injector.apply(Fault(kind="stall", ms=1000), [FakeTarget(hub)])
+    publish(hub, TRADE, b"t1")
+    hub.flush()
+    clock.now += 0.5
+    timers[0][1]()  # the first stall's end: the second still holds
+    assert sink.writes == [] and subscriber.backlogged
+    clock.now += 0.5
+    timers[1][1]()
+    assert sink.payloads() == [b"t1"]
 
 
 def test_latency_holds_each_batch_and_releases_them_in_order() -> None:
