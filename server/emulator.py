@@ -94,12 +94,19 @@ class Emulator:
         if settings.scenario_file is not None:
             self.load_scenario(settings.scenario_file.read_text(encoding="utf-8"), source=str(settings.scenario_file))
         self.running = False
+        #: True from the start of a shutdown: /ready answers 503 while the connections drain
+        self.draining = False
 
     def _resolver(self, catalog: Catalog) -> RouteResolver:
         settings = self.settings
         return RouteResolver(
             catalog, combine=settings.filter_combine, live_periods=LIVE_PERIODS, strict=settings.strict_filters
         )
+
+    @property
+    def failed(self) -> bool:
+        """True once the shared market stopped after repeated failures: not ready, and the process should exit."""
+        return self.shared.failed
 
     def planes(self) -> list[MarketPlane]:
         """The shared plane, then the private planes open now."""

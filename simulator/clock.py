@@ -7,7 +7,19 @@ through ``step``/``jump_to`` calls made by the driver, never with the wall clock
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+#: the fastest virtual clock: a virtual day in under a tenth of a wall second. Faster speeds are refused, not clamped,
+#: because the product of wall time and speed must stay a finite number of ns (1e308 once stopped the market).
+MAX_SPEED = 1_000_000.0
+
+
+def check_speed(speed: float) -> float:
+    """``speed`` if it is a finite number in (0, ``MAX_SPEED``]; else ``ValueError`` saying so."""
+    if not (math.isfinite(speed) and 0 < speed <= MAX_SPEED):
+        raise ValueError(f"speed must be a positive number at most {MAX_SPEED:.0f} (or max), got {speed!r}")
+    return speed
 
 
 @dataclass(slots=True)
@@ -47,9 +59,9 @@ class VirtualClock:
         self.paused = False
 
     def set_speed(self, speed: float | None, wall_ns: int) -> None:
-        """Change speed without a jump in virtual time."""
-        if speed is not None and speed <= 0:
-            raise ValueError(f"speed must be > 0 or None (max), got {speed}")
+        """Change speed without a jump in virtual time; ``ValueError`` for a speed ``check_speed`` refuses."""
+        if speed is not None:
+            check_speed(speed)
         self._reanchor(wall_ns)
         self.speed = speed
 

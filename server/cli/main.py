@@ -15,6 +15,7 @@ from coinapi_emulator.server.cli.options import env_option as _option
 from coinapi_emulator.server.cli.record import record_command
 from coinapi_emulator.server.cli.serve import run
 from coinapi_emulator.server.config import Compression, FilterCombine, LogLevel, Settings
+from coinapi_emulator.simulator.clock import MAX_SPEED, check_speed
 
 _DEFAULTS = Settings()
 
@@ -33,9 +34,10 @@ class SpeedType(click.ParamType[float | None, Any]):
             speed = float(value)
         except ValueError:
             self.fail(f"{value!r} is neither a number nor 'max'", param, ctx)
-        if not speed > 0 or speed == float("inf"):
-            self.fail(f"{value!r} must be a positive finite number or 'max'", param, ctx)
-        return speed
+        try:
+            return check_speed(speed)
+        except ValueError:
+            self.fail(f"{value!r} must be a positive number at most {MAX_SPEED:.0f}, or 'max'", param, ctx)
 
 
 class StartTimeType(click.ParamType[int, Any]):

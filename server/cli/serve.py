@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import copy
 import gc
+import logging
 import math
 import socket
+import time
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -17,19 +20,51 @@ from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.app import create_app
 from coinapi_emulator.server.transport.raw import FanoutWebSocketProtocol
 
+logger = logging.getLogger(__name__)
+
+
+#: exit status when the shared market stopped after repeated failures, so that an orchestrator restarts the process
+#: (a signal ends the process with that signal, as uvicorn does; 1: it could not start; 2: bad settings)
+EXIT_MARKET_FAILED = 3
+#: how often the grace period looks for a second signal
+_GRACE_POLL_S = 0.05
+
 
 class EmulatorServer(uvicorn.Server):
-    """uvicorn's server, plus CoinAPI's ``reconnect`` notice to every client before a shutdown closes them."""
+    """uvicorn's server, plus a drain on shutdown: stop accepting, ``/ready`` 503, CoinAPI's ``reconnect`` notice to
+    every client, the grace period (a second signal of any kind cuts it short), then uvicorn's close. It also exits,
+    with ``EXIT_MARKET_FAILED``, when the shared market has failed."""
 
     def __init__(self, config: uvicorn.Config, emulator: Emulator) -> None:
         super().__init__(config)
         self.emulator = emulator
+        self.exit_code = 0
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.emulator.failed and not self.should_exit:
+            logger.error("the shared market failed: shutting down, exit status %d", EXIT_MARKET_FAILED)
+            self.exit_code = EXIT_MARKET_FAILED
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # uvicorn cuts a graceful shutdown short on a second SIGINT only; orchestrators send SIGTERM twice
+        if self.should_exit:
+            self._captured_signals.append(sig)
+            self.force_exit = True
+        else:
+            super().handle_exit(sig, frame)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()  # new connections are refused from now on; uvicorn would only stop after the grace
+        self.emulator.draining = True
         grace_s = self.emulator.settings.shutdown_grace_s
         # uvicorn closes WebSockets (1012) before the app's lifespan shutdown runs, so the notice goes out here.
         self.emulator.announce_reconnect(math.ceil(grace_s))
-        await asyncio.sleep(grace_s)
+        deadline_s = time.monotonic() + grace_s
+        while not self.force_exit and time.monotonic() < deadline_s:
+            await asyncio.sleep(min(_GRACE_POLL_S, max(0.0, deadline_s - time.monotonic())))
         await super().shutdown(sockets)
 
 
@@ -68,4 +103,7 @@ def run(settings: Settings) -> None:
     # The catalogue, the market's state and the app live as long as the process: moved out of the collector's
     # reach, they no longer make every full collection a pause of tens of ms on the event loop.
     gc.freeze()
-    EmulatorServer(uvicorn_config(settings, emulator), emulator).run()
+    server = EmulatorServer(uvicorn_config(settings, emulator), emulator)
+    server.run()
+    if server.exit_code:
+        raise SystemExit(server.exit_code)

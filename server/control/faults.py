@@ -100,11 +100,22 @@ def _normalized(params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+#: the longest a fault may hold a connection or last: a day of wall time
+MAX_FAULT_S = 86_400
+
+
 def _check_ranges(fault: Fault) -> None:
     if fault.code is not None and (not 1000 <= fault.code <= 4999 or fault.code in (1004, 1005, 1006, 1015)):
         raise FaultError(f"'code' {fault.code} is not a close code a server may send (1000-4999, not 1004-1006/1015)")
-    if fault.ms < 0 or fault.within_seconds < 0 or fault.duration_s <= 0:
+    if fault.ms < 0 or fault.within_seconds < 0 or not fault.duration_s > 0:
         raise FaultError("'ms' and 'within_seconds' must be >= 0 and 'duration_s' > 0")
+    for name, value, limit in (
+        ("ms", fault.ms, MAX_FAULT_S * 1000),
+        ("within_seconds", fault.within_seconds, MAX_FAULT_S),
+        ("duration_s", fault.duration_s, MAX_FAULT_S),
+    ):
+        if value > limit:
+            raise FaultError(f"'{name}' must be at most {limit} (a day)")
     if not 0.0 <= fault.fraction <= 1.0:
         raise FaultError(f"'fraction' must be between 0 and 1, got {fault.fraction}")
     if len(fault.reason.encode()) > 123:

@@ -18,6 +18,7 @@ raises ``ScenarioError`` naming the event and the field.
 from __future__ import annotations
 
 import heapq
+import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -32,6 +33,13 @@ _NS_PER_S = 1_000_000_000
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
 _UNIT_NS = {"ms": 1_000_000, "s": _NS_PER_S, "m": 60 * _NS_PER_S, "h": 3600 * _NS_PER_S}
 MARKET_EVENTS = ("price_jump", "volatility", "halt", "outage", "spread")
+_NS_PER_DAY = 86_400 * _NS_PER_S
+#: the latest a scenario step may come, and the longest an event may last: a year of virtual time
+MAX_TIMELINE_NS = 366 * _NS_PER_DAY
+#: volatility and spread multipliers above this break the books' shape (1e308 once emptied a book side)
+MAX_MULTIPLIER = 100.0
+#: a price jump of more than +1000% (x11) is no scenario a client needs
+MAX_JUMP_PERCENT = 1000.0
 
 
 class ScenarioError(ValueError):
@@ -55,18 +63,28 @@ class Scenario:
     steps: tuple[Step, ...]
 
 
-def parse_duration_ns(value: object, what: str) -> int:
-    """``10`` / ``2.5`` (seconds) or ``"500ms"``, ``"10s"``, ``"2m"``, ``"1h"`` -> ns."""
+def parse_duration_ns(value: object, what: str, *, at_most_ns: int = MAX_TIMELINE_NS) -> int:
+    """``10`` / ``2.5`` (seconds) or ``"500ms"``, ``"10s"``, ``"2m"``, ``"1h"`` -> ns, from 0 to ``at_most_ns``."""
     if isinstance(value, bool):
         raise ScenarioError(f"{what} must be a number of seconds or a string like '10s'")
     if isinstance(value, int | float):
-        if value < 0:
-            raise ScenarioError(f"{what} must not be negative")
-        return int(value * _NS_PER_S)
-    match = _DURATION.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise ScenarioError(f"{what} must be a number of seconds or a string like '500ms', '10s', '2m', '1h'")
-    return int(float(match[1]) * _UNIT_NS[match[2]])
+        seconds = float(value)
+        unit_ns = _NS_PER_S
+    else:
+        match = _DURATION.match(value) if isinstance(value, str) else None
+        if match is None:
+            raise ScenarioError(f"{what} must be a number of seconds or a string like '500ms', '10s', '2m', '1h'")
+        seconds, unit_ns = float(match[1]), _UNIT_NS[match[2]]
+    if seconds < 0:
+        raise ScenarioError(f"{what} must not be negative")
+    if not math.isfinite(seconds) or seconds * unit_ns > at_most_ns:
+        raise ScenarioError(f"{what} must be at most {_days(at_most_ns)}")
+    return int(seconds * unit_ns)
+
+
+def _days(ns: int) -> str:
+    days = ns / _NS_PER_DAY
+    return "1 day" if days == 1 else f"{days:g} days"
 
 
 def load_scenario(text: str, catalog: Catalog, *, source: str = "scenario") -> Scenario:
@@ -123,17 +141,19 @@ def _market_action(kind: str, event: Mapping[str, Any], catalog: Catalog) -> Mar
     if unknown:
         raise ScenarioError(f"unknown field(s): {', '.join(sorted(unknown))}")
     if kind == "price_jump":
-        percent = float(_field(event, "percent", (int, float)))
+        percent = _number(event, "percent")
         if percent <= -100:
             raise ScenarioError("'percent' must be above -100")
+        if percent > MAX_JUMP_PERCENT:
+            raise ScenarioError(f"'percent' must be at most {MAX_JUMP_PERCENT:g}")
         return PriceJump(_asset(event, catalog), percent)
     if kind == "volatility":
-        return VolatilityBurst(_asset(event, catalog), _positive(event, "multiplier"))
+        return VolatilityBurst(_asset(event, catalog), _multiplier(event))
     if kind == "outage":
         return Halt(_symbols(event, catalog, allow_symbol=False))
     if kind == "halt":
         return Halt(_symbols(event, catalog))
-    return SpreadWidening(_symbols(event, catalog), _positive(event, "multiplier"))
+    return SpreadWidening(_symbols(event, catalog), _multiplier(event))
 
 
 def _field(event: Mapping[str, Any], name: str, types: tuple[type, ...]) -> Any:
@@ -145,10 +165,19 @@ def _field(event: Mapping[str, Any], name: str, types: tuple[type, ...]) -> Any:
     return value
 
 
-def _positive(event: Mapping[str, Any], name: str) -> float:
+def _number(event: Mapping[str, Any], name: str) -> float:
     value = float(_field(event, name, (int, float)))
+    if math.isnan(value):
+        raise ScenarioError(f"'{name}' must be a number")
+    return value
+
+
+def _multiplier(event: Mapping[str, Any]) -> float:
+    value = _number(event, "multiplier")
     if value <= 0:
-        raise ScenarioError(f"'{name}' must be > 0")
+        raise ScenarioError("'multiplier' must be > 0")
+    if value > MAX_MULTIPLIER:
+        raise ScenarioError(f"'multiplier' must be at most {MAX_MULTIPLIER:g}")
     return value
 
 

@@ -6,6 +6,7 @@ errors are ``{"error": "..."}`` with 400. ``server/testing/admin_client.py`` is 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +19,13 @@ from coinapi_emulator.server.control.faults import FaultError, parse_fault
 from coinapi_emulator.server.control.scenario import ScenarioError, parse_duration_ns
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.responses import JsonResponse, error_response
+from coinapi_emulator.simulator.clock import MAX_SPEED, check_speed
+
+#: the longest one step request may take, in virtual time
+MAX_STEP_NS = 86_400 * 1_000_000_000
+#: a step is published a virtual second at a time with the event loop free in between: in one go, 300 s blocked
+#: every other connection for 1.16 s
+STEP_CHUNK_NS = 1_000_000_000
 
 
 class _BadRequest(Exception):
@@ -40,9 +48,12 @@ async def _json_body(request: Request) -> dict[str, Any]:
 def _speed(value: object) -> float | None:
     if value == "max":
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise _BadRequest("'speed' must be a positive number or \"max\"")
-    return float(value)
+    try:
+        return check_speed(float(value))
+    except ValueError:
+        raise _BadRequest(f"'speed' must be a positive number at most {MAX_SPEED:.0f}, or \"max\"") from None
 
 
 def admin_routes(emulator: Emulator) -> list[BaseRoute]:
@@ -71,8 +82,14 @@ def admin_routes(emulator: Emulator) -> list[BaseRoute]:
 
     async def step(request: Request) -> Any:
         body = await _json_body(request)
-        emulator.shared.step(parse_duration_ns(body.get("seconds", 1), "'seconds'"))
-        return emulator.status()
+        remaining_ns = parse_duration_ns(body.get("seconds", 1), "'seconds'", at_most_ns=MAX_STEP_NS)
+        while True:
+            chunk_ns = min(remaining_ns, STEP_CHUNK_NS)
+            emulator.shared.step(chunk_ns)
+            remaining_ns -= chunk_ns
+            if remaining_ns <= 0:
+                return emulator.status()
+            await asyncio.sleep(0)  # let the other connections be served between chunks
 
     async def speed(request: Request) -> Any:
         emulator.shared.set_speed(_speed((await _json_body(request)).get("speed")))

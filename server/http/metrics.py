@@ -62,6 +62,13 @@ class EmulatorCollector(Collector):
             len(shared.routes),
             (len(h.routes) for h in private),
         )
+        yield _by_market(
+            "market_pass_errors",
+            "Market passes that raised (logged; the market goes on, and stops after 10 in a row).",
+            emulator.shared.driver.errors,
+            (emulator.private.pass_errors(),),
+            counter=True,
+        )
         yield from self._market()
 
     def _market(self) -> Iterator[Metric]:
@@ -98,8 +105,9 @@ def _hub_counters(stats_by_market: dict[str, HubStats]) -> Iterator[Metric]:
         yield family
 
 
-def _by_market(name: str, documentation: str, shared: int, private: Iterable[int]) -> Metric:
-    family = GaugeMetricFamily(PREFIX + name, documentation, labels=["market"])
+def _by_market(name: str, documentation: str, shared: int, private: Iterable[int], *, counter: bool = False) -> Metric:
+    kind = CounterMetricFamily if counter else GaugeMetricFamily
+    family = kind(PREFIX + name, documentation, labels=["market"])
     family.add_metric(["shared"], shared)
     family.add_metric(["private"], sum(private))
     return family

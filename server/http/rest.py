@@ -127,7 +127,11 @@ class RestApi:
         return JsonResponse({"status": "ok"})
 
     async def ready(self, request: Request) -> Response:
-        """Ready when the market is running."""
+        """Ready when the market is running; 503 while starting, and for good once the market failed."""
+        if self._emulator.failed:
+            return JsonResponse({"status": "failed"}, status_code=503)
+        if self._emulator.draining:
+            return JsonResponse({"status": "draining"}, status_code=503)
         if self._emulator.running:
             return JsonResponse({"status": "ready", "market_time": format_time(self._emulator.shared.market.now_ns)})
         return JsonResponse({"status": "starting"}, status_code=503)

@@ -9,6 +9,7 @@ pass ends with one flush, so every socket gets one write per pass.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -16,7 +17,12 @@ from typing import Protocol
 from coinapi_emulator.server.control.scenario import Step, Timeline
 from coinapi_emulator.simulator.clock import VirtualClock
 
+logger = logging.getLogger(__name__)
+
 _NS_PER_S = 1_000_000_000
+#: passes that fail in a row before a driver gives up: a market that raises on every pass has a broken state, and
+#: serving heartbeats from it forever would hide that (a connection sees nothing wrong, /ready stays green)
+MAX_CONSECUTIVE_FAILURES = 10
 #: at speed "max", the wall time one loop pass may spend advancing the market before the hub flushes: each
 #: socket then gets one write per ~20 ms of market work instead of one per 20 ms virtual step (per-socket writes
 #: were ~30% of the profile with 100 clients; 100 clients: 126-155k msgs/s per step, 163-195k with 5 ms
@@ -50,8 +56,10 @@ class Driver:
         run_step: Callable[[Step], None],
         tick_s: float,
         max_step_ns: int,
+        on_failed: Callable[[], None] = lambda: None,
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
+        """``on_failed``: called once, when the driver gives up after ``MAX_CONSECUTIVE_FAILURES`` failed passes."""
         self._clock = clock
         self._feed = feed
         self._flush = flush
@@ -59,12 +67,18 @@ class Driver:
         self._run_step = run_step
         self._tick_s = tick_s
         self._max_step_ns = max_step_ns
+        self._on_failed = on_failed
         self._monotonic_ns = monotonic_ns
         self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
+        #: passes that raised since the start (``/metrics``); a pass that raises is logged and the next one runs
+        self.errors = 0
+        self._failing = 0
+        #: True once the driver gave up; it never ticks again
+        self.failed = False
 
     def start(self) -> None:
-        """Schedule ticks on the running loop (idempotent)."""
-        if self._timer is None:
+        """Schedule ticks on the running loop (idempotent; a failed driver stays stopped)."""
+        if self._timer is None and not self.failed:
             self._timer = asyncio.get_running_loop().call_soon(self._tick)
 
     def stop(self) -> None:
@@ -80,10 +94,31 @@ class Driver:
 
     def _tick(self) -> None:
         loop = asyncio.get_running_loop()
+        try:
+            delay_s = self._run_pass()
+        except Exception:
+            self.errors += 1
+            self._failing += 1
+            logger.exception("market pass failed (%d in a row)", self._failing)
+            if self._failing >= MAX_CONSECUTIVE_FAILURES:
+                self._give_up()
+                return
+            delay_s = self._tick_s
+        else:
+            self._failing = 0
+        self._timer = loop.call_soon(self._tick) if delay_s <= 0 else loop.call_later(delay_s, self._tick)
+
+    def _give_up(self) -> None:
+        logger.error("market stopped after %d failed passes in a row", self._failing)
+        self.failed = True
+        self._timer = None
+        self._on_failed()
+
+    def _run_pass(self) -> float:
+        """One tick's publishing; returns the seconds until the next tick should start (0: at once)."""
         if self._clock.speed is None and not self._clock.paused:
             self._run_max_batch()
-            self._timer = loop.call_soon(self._tick)
-            return
+            return 0.0
         started_ns = self._monotonic_ns()
         due_ns = self._clock.now_ns(started_ns)
         # At most one step of virtual time per tick, so a market that fell behind (a busy machine, a high
@@ -94,8 +129,7 @@ class Driver:
         # would make the next one cover more virtual time, and so take longer, which is latency (at 80% load
         # a tick covered ~5x tick_s; measured p50 8.6 ms at 10k msgs/s to one client).
         wait_s = self._tick_s - (self._monotonic_ns() - started_ns) / _NS_PER_S
-        behind = until_ns < due_ns or wait_s <= 0
-        self._timer = loop.call_soon(self._tick) if behind else loop.call_later(wait_s, self._tick)
+        return 0.0 if until_ns < due_ns else wait_s
 
     def _run_max_batch(self) -> None:
         """Speed "max": step virtual time until the batch's wall-time budget is spent, then flush once."""

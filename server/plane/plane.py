@@ -30,6 +30,7 @@ from coinapi_emulator.server.plane.feed import MarketFeed, ReplayFeed
 from coinapi_emulator.server.plane.snapshots import MarketSnapshots, Snapshots
 from coinapi_emulator.server.plane.streams import Stamper, channels_of
 from coinapi_emulator.server.protocol.encode import encode_reconnect, format_time
+from coinapi_emulator.server.protocol.errors import MarketFailed
 from coinapi_emulator.server.protocol.metadata import Metadata
 from coinapi_emulator.server.protocol.routes import RouteResolver
 from coinapi_emulator.server.replay.source import ReplaySource
@@ -127,6 +128,7 @@ class MarketPlane:
             run_step=self._run_step,
             tick_s=settings.tick_s,
             max_step_ns=settings.max_step_ns,
+            on_failed=self._failed,
             monotonic_ns=monotonic_ns,
         )
         self._heartbeat_timer: asyncio.TimerHandle | None = None
@@ -135,6 +137,11 @@ class MarketPlane:
     def now_ns(self) -> int:
         """Virtual time up to which the market has been published."""
         return self.feed.now_ns
+
+    @property
+    def failed(self) -> bool:
+        """True once the market stopped after repeated failures (``driver.MAX_CONSECUTIVE_FAILURES``)."""
+        return self.driver.failed
 
     # -- life -------------------------------------------------------------------------------------------------
 
@@ -163,6 +170,14 @@ class MarketPlane:
             if self.spec.kind == "private":
                 # a private market lives for one connection: its ticks and heartbeats start with its subscription
                 self.start()
+
+    def _failed(self) -> None:
+        """The driver gave up: every connection is told and closed, and heartbeats stop (nothing will follow)."""
+        for subscriber in list(self.hub.subscribers):
+            self.hub.fail(subscriber, MarketFailed())
+        if self._heartbeat_timer is not None:
+            self._heartbeat_timer.cancel()
+            self._heartbeat_timer = None
 
     def _beat(self) -> None:
         # Heartbeats follow the wall clock whatever the market's speed: they are about the connection.
@@ -200,6 +215,7 @@ class MarketPlane:
             "time_ns": self.now_ns,
             "speed": "max" if clock.speed is None else clock.speed,
             "paused": clock.paused,
+            "failed": self.failed,
             "messages_sent": stats.messages_sent,
             "bytes_sent": stats.bytes_sent,
             "conflated": stats.conflated,

@@ -45,6 +45,7 @@ class PrivatePlanes:
         self._monotonic_ns = monotonic_ns
         self._open: set[MarketPlane] = set()
         self._ended = HubStats()
+        self._ended_pass_errors = 0
 
     def __iter__(self) -> Iterator[MarketPlane]:
         return iter(self._open)
@@ -72,6 +73,11 @@ class PrivatePlanes:
         if plane in self._open:
             self._open.discard(plane)
             _add_stats(self._ended, plane.hub.stats)
+            self._ended_pass_errors += plane.driver.errors
+
+    def pass_errors(self) -> int:
+        """Market passes that raised, in every private plane so far, open or ended."""
+        return self._ended_pass_errors + sum(plane.driver.errors for plane in self._open)
 
     def stats(self) -> HubStats:
         """Counters of every private plane so far, open or ended."""

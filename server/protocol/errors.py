@@ -27,6 +27,7 @@ UnknownFilterValue          ``Unknown value '{value}' in '{field}': it matches n
 RateLimited                 ``Too many hello messages: rate limit exceeded, retry later`` (fault)  1013
 QuotaExceeded               ``API key quota exceeded`` (fault)                                     1008
 InjectedError               the fault's own text and code (fault)
+MarketFailed                ``The market failed and stopped: reconnect``                           1011
 =========================== ===================================================================== =====
 
 Only the first two texts are known from the real service; every other text and every close code is an
@@ -46,6 +47,7 @@ from coinapi_emulator.server.protocol.datatypes import DataType, FilterRequireme
 
 CLOSE_UNSUPPORTED_DATA: Final = 1003
 CLOSE_POLICY_VIOLATION: Final = 1008
+CLOSE_INTERNAL_ERROR: Final = 1011
 CLOSE_TRY_AGAIN_LATER: Final = 1013
 
 #: RFC 6455 §5.5: a close frame's payload is at most 125 bytes, 2 of which are the code.
@@ -221,3 +223,12 @@ class InjectedError(ProtocolError):
     def __init__(self, message: str, close_code: int) -> None:
         super().__init__(message)
         self.close_code = close_code
+
+
+class MarketFailed(ProtocolError):
+    """The market plane a connection listens to stopped after repeated failures (it is not coming back)."""
+
+    close_code = CLOSE_INTERNAL_ERROR
+
+    def __init__(self) -> None:
+        super().__init__("The market failed and stopped: reconnect")

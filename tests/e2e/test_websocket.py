@@ -16,6 +16,8 @@ import datetime as dt
 import itertools
 import json
 import signal
+import socket
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from pathlib import Path
@@ -861,3 +863,17 @@ def test_graceful_shutdown_sends_reconnect_before_closing(log_dir: Path) -> None
     assert notices, f"closed with {code} and no reconnect notice; frames: {frames}"
     assert_frames_valid(notices)
     assert frames[-1]["type"] == "reconnect", "frames after the reconnect notice"
+
+
+def test_shutdown_refuses_new_connections_and_a_second_signal_cuts_the_grace_short(log_dir: Path) -> None:
+    small = ["--exchanges", "3", "--max-symbols-per-exchange", "3", "--start-time", START_TIME]
+    with run_server([*small, "--shutdown-grace", "3"], log_dir) as running:
+        running.process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", running.port), timeout=1).close()
+        started = time.monotonic()
+        running.process.send_signal(signal.SIGTERM)
+        running.process.wait(timeout=10)
+        assert time.monotonic() - started < 2.0, "the second signal did not cut the 3 s grace short"
+        assert running.process.returncode == -signal.SIGTERM

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coinapi_emulator.simulator.clock import VirtualClock
+from coinapi_emulator.simulator.clock import MAX_SPEED, VirtualClock
 
 S = 1_000_000_000
 
@@ -38,10 +38,18 @@ def test_max_speed_moves_only_by_steps() -> None:
     assert clock.now_ns(60 * S) == 3
 
 
-def test_set_speed_rejects_non_positive() -> None:
+@pytest.mark.parametrize("speed", [0, -1, 1e308, MAX_SPEED * 1.01, float("inf"), float("nan")])
+def test_set_speed_rejects_what_is_not_a_finite_speed_in_range(speed: float) -> None:
     clock = VirtualClock(anchor_virtual_ns=0, anchor_wall_ns=0)
-    with pytest.raises(ValueError, match="speed"):
-        clock.set_speed(0, 0)
+    with pytest.raises(ValueError, match="speed must be a positive number at most 1000000"):
+        clock.set_speed(speed, 0)
+    assert clock.speed == 1.0
+
+
+def test_the_fastest_speed_keeps_virtual_time_finite_for_a_century_of_wall_time() -> None:
+    clock = VirtualClock(anchor_virtual_ns=0, anchor_wall_ns=0, speed=MAX_SPEED)
+    virtual_ns = clock.now_ns(100 * 365 * 86_400 * S)
+    assert isinstance(virtual_ns, int) and virtual_ns == pytest.approx(100 * 365 * 86_400 * S * 1_000_000)
 
 
 @given(st.lists(st.tuples(st.integers(0, 10 * S), st.sampled_from([1.0, 10.0, 1000.0, None])), max_size=20))

@@ -74,15 +74,26 @@ def test_flag_beats_env_variable(captured: list[Settings]) -> None:
     ("args", "message"),
     [
         (["--speed", "fast"], "'fast' is neither a number nor 'max'"),
-        (["--speed", "0"], "must be a positive finite number"),
-        (["--speed", "inf"], "must be a positive finite number"),
+        (["--speed", "0"], "must be a positive number at most 1000000"),
+        (["--speed", "inf"], "must be a positive number at most 1000000"),
+        (["--speed", "1e308"], "must be a positive number at most 1000000"),
         (["--port", "70000"], "70000 is not in the range"),
         (["--start-time", "yesterday"], "is not an ISO 8601 time"),
         (["--log-level", "loud"], "'loud' is not one of"),
         (["--api-keys", "/nonexistent/keys.txt"], "does not exist"),
         (["--bogus"], "No such option --bogus"),
     ],
-    ids=["speed-word", "speed-zero", "speed-inf", "port-range", "start-time", "log-level", "keys-file", "unknown"],
+    ids=[
+        "speed-word",
+        "speed-zero",
+        "speed-inf",
+        "speed-huge",
+        "port-range",
+        "start-time",
+        "log-level",
+        "keys-file",
+        "unknown",
+    ],
 )
 def test_bad_flags_exit_2_and_say_why(captured: list[Settings], args: list[str], message: str) -> None:
     code, output = invoke(["serve", *args])

@@ -20,7 +20,7 @@ def test_durations(value: object, ns: int) -> None:
     assert parse_duration_ns(value, "'at'") == ns
 
 
-@pytest.mark.parametrize("value", [-1, "ten seconds", True, None, "5 days"])
+@pytest.mark.parametrize("value", [-1, "ten seconds", True, None, "5 days", 1e308, float("nan"), "9" * 400 + "s"])
 def test_bad_durations(value: object) -> None:
     with pytest.raises(ScenarioError, match="'at'"):
         parse_duration_ns(value, "'at'")
@@ -111,6 +111,13 @@ def test_every_event_type_loads_with_start_and_end_steps() -> None:
         ('[[events]]\nat = 1\ntype = "drop_quotes"\nfraction = 2.0', "between 0 and 1"),
         ('[[events]]\nat = 1\ntype = "close"\ncode = 1006', "not a close code"),
         ("events = [1]", "event 1 must be a table"),
+        ('[[events]]\nat = 1\ntype = "volatility"\nasset = "BTC"\nmultiplier = 1e308\nduration = 1', "at most 100"),
+        ('[[events]]\nat = 1\ntype = "spread"\nexchange = "KRAKEN"\nmultiplier = inf\nduration = 1', "at most 100"),
+        ('[[events]]\nat = 1\ntype = "price_jump"\nasset = "BTC"\npercent = 1e308', "at most 1000"),
+        ('[[events]]\nat = 1\ntype = "price_jump"\nasset = "BTC"\npercent = nan', "must be a number"),
+        ('[[events]]\nat = 1\ntype = "halt"\nexchange = "KRAKEN"\nduration = 1e308', "at most 366 days"),
+        ('[[events]]\nat = 1\ntype = "stall"\nms = 100000000000', "'ms' must be at most"),
+        ('[[events]]\nat = 1\ntype = "latency"\nms = 10\nduration_s = 1e308', "'duration_s' must be at most"),
     ],
 )
 def test_bad_scenarios_name_the_problem(text: str, message: str) -> None:

@@ -49,6 +49,16 @@ def test_clock_control(client: TestClient) -> None:
         ("/admin/clock/step", b'{"seconds": "soon"}', "'seconds'"),
         ("/admin/faults", b'{"fault": "close", "code": 1006}', "not a close code"),
         ("/admin/scenario", b"[[events]]\nat = 1\ntype = 'nope'", "'type' must be one of"),
+        # numbers that would stop the market (issue 14, item 3) or the loop (item 9)
+        ("/admin/clock/speed", b'{"speed": 1e308}', "at most 1000000"),
+        ("/admin/clock/step", b'{"seconds": 1e300}', "at most 1 day"),
+        ("/admin/clock/step", ('{"seconds": "' + "9" * 400 + 's"}').encode(), "at most 1 day"),
+        ("/admin/scenario", b"[[events]]\nat = 1e308\ntype = 'close'", "at most 366 days"),
+        (
+            "/admin/scenario",
+            b"[[events]]\nat = 1\ntype = 'volatility'\nasset = 'BTC'\nmultiplier = 1e308\nduration = 1",
+            "'multiplier' must be at most 100",
+        ),
     ],
 )
 def test_bad_admin_requests_get_400(client: TestClient, path: str, body: bytes, message: str) -> None:

@@ -185,3 +185,15 @@ def test_connections_sending_the_same_hello_share_one_resolved_route_set() -> No
             assert receive(ws)["type"] == "trade"
         one, other = emulator.shared.hub.subscribers
         assert one.routes is other.routes and len(one.routes) > 10
+
+
+def test_ready_answers_503_while_draining_and_for_good_once_the_market_failed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    emulator = Emulator(Settings(start_time_ns=START_NS, exchanges=3, max_symbols_per_exchange=3))
+    with TestClient(create_app(emulator=emulator)) as client:
+        assert client.get("/ready").status_code == 200
+        emulator.draining = True
+        assert (client.get("/ready").status_code, client.get("/ready").json()) == (503, {"status": "draining"})
+        monkeypatch.setattr(emulator.shared.driver, "failed", True)
+        assert (client.get("/ready").status_code, client.get("/ready").json()) == (503, {"status": "failed"})

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
@@ -68,6 +69,9 @@ def test_counters_follow_delivery_conflation_and_a_slow_consumer_close() -> None
     client = TestClient(create_app(emulator=emulator))
     idle = scrape(client)
     assert metric(idle, "connections", "shared") == 0 and metric(idle, "sent_messages_total", "shared") == 0
+    assert (
+        metric(idle, "market_pass_errors_total", "shared") == 0 == metric(idle, "market_pass_errors_total", "private")
+    )
 
     sink = connect(emulator, **TRADES_AND_QUOTES)
     emulator.shared.step(5 * SECOND_NS)
@@ -128,3 +132,10 @@ def test_a_replay_counts_replayed_messages_instead_of_simulated_trades(tmp_path:
         emulator.stop()
     assert metric(samples, "replayed_messages_total") == 2
     assert ("coinapi_emulator_market_trades_total", "") not in samples
+
+
+def test_failed_market_passes_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    emulator = paused_emulator()
+    client = TestClient(create_app(emulator=emulator))
+    monkeypatch.setattr(emulator.shared.driver, "errors", 3)
+    assert metric(scrape(client), "market_pass_errors_total", "shared") == 3

@@ -4,12 +4,15 @@ speed "max", and its ticks on a real event loop."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pytest
+
 from coinapi_emulator.server.control.faults import Fault
 from coinapi_emulator.server.control.scenario import Scenario, Step, Timeline
-from coinapi_emulator.server.plane.driver import Driver
+from coinapi_emulator.server.plane.driver import MAX_CONSECUTIVE_FAILURES, Driver
 from coinapi_emulator.simulator.clock import VirtualClock
 
 START_NS = 1_704_067_200_000_000_000
@@ -147,3 +150,70 @@ def test_ticks_follow_the_clock_one_step_at_most_and_stop_stops_them() -> None:
     # behind its clock, the driver catches up a step per tick, on the next loop iteration each time
     assert targets[:3] == [START_NS + STEP_NS, START_NS + 2 * STEP_NS, START_NS + 3 * STEP_NS]
     assert flushes == len(targets)
+
+
+@dataclass
+class FailingFeed(FakeFeed):
+    """Raises on its first ``failures`` passes (``None``: on every one)."""
+
+    failures: int | None = None
+    calls: int = 0
+
+    def publish_until(self, until_ns: int) -> None:
+        self.calls += 1
+        if self.failures is None or self.calls <= self.failures:
+            raise RuntimeError("a side of the book is empty")
+        super().publish_until(until_ns)
+
+
+def run_failing(feed: FailingFeed, ticks: int) -> tuple[Driver, list[str]]:
+    """A driver at speed 1000 over ``feed``, left to tick ``ticks`` loop passes; what ``on_failed`` recorded."""
+    failures: list[str] = []
+
+    async def scenario() -> Driver:
+        clock = VirtualClock(anchor_virtual_ns=START_NS, anchor_wall_ns=0, speed=1000.0)
+        wall = Wall(now_ns=10 * MS, per_read_ns=MS)
+        driver = Driver(
+            clock=clock,
+            feed=feed,
+            flush=lambda: None,
+            timeline=Timeline(),
+            run_step=lambda step: None,
+            tick_s=0.0,
+            max_step_ns=STEP_NS,
+            on_failed=lambda: failures.append("failed"),
+            monotonic_ns=wall,
+        )
+        driver.start()
+        for _ in range(ticks):
+            await asyncio.sleep(0)
+        driver.stop()
+        return driver
+
+    return asyncio.run(scenario()), failures
+
+
+def test_a_failing_pass_is_logged_and_counted_and_the_next_tick_runs(caplog: pytest.LogCaptureFixture) -> None:
+    feed = FailingFeed(failures=3)
+    with caplog.at_level(logging.ERROR, logger="coinapi_emulator.server.plane.driver"):
+        driver, failures = run_failing(feed, ticks=12)
+    assert driver.errors == 3 and not driver.failed and failures == []
+    assert feed.targets, "publishing went on after the failures"
+    assert [record.message for record in caplog.records][:3] == [
+        "market pass failed (1 in a row)",
+        "market pass failed (2 in a row)",
+        "market pass failed (3 in a row)",
+    ]
+
+
+def test_after_ten_failed_passes_in_a_row_the_driver_gives_up_once_for_good() -> None:
+    feed = FailingFeed()
+    driver, failures = run_failing(feed, ticks=40)
+    assert driver.failed and driver.errors == MAX_CONSECUTIVE_FAILURES == feed.calls and failures == ["failed"]
+
+    async def restart() -> None:
+        driver.start()
+        await asyncio.sleep(0)
+
+    asyncio.run(restart())
+    assert feed.calls == MAX_CONSECUTIVE_FAILURES, "a failed driver stays stopped"

@@ -118,3 +118,31 @@ def test_planes_built_from_one_counter_number_their_connections_apart(catalog: C
     ids = itertools.count(1)
     one, two = (make_plane(catalog, shared(seed), ids=ids) for seed in (1, 2))
     assert [one.hub.attach(FakeSink(), "a").id, two.hub.attach(FakeSink(), "b").id] == [1, 2]
+
+
+def test_a_failed_market_tells_and_closes_its_connections(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def scenario() -> tuple[MarketPlane, FakeSink]:
+        plane = make_plane(catalog, shared(paused=False))
+        sink = FakeSink()
+        plane.hub.attach(sink, "peer")
+
+        def broken(until_ns: int) -> object:
+            raise IndexError("a side of the book is empty")
+
+        monkeypatch.setattr(plane.market, "advance", broken)
+        plane.set_speed(None)  # every tick then steps the market
+        plane.start()
+        for _ in range(200):
+            await asyncio.sleep(0.001)
+            if plane.failed:
+                break
+        plane.stop()
+        return plane, sink
+
+    plane, sink = asyncio.run(scenario())
+    assert plane.failed and plane.status()["failed"] is True
+    assert [orjson.loads(payload) for payload in sink.payloads()] == [
+        {"type": "error", "message": "The market failed and stopped: reconnect"}
+    ]
+    assert sink.closed_with == (1011, "The market failed and stopped: reconnect")
+    assert not plane.hub.subscribers
