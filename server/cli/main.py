@@ -152,6 +152,12 @@ def main() -> None:
     type=click.FloatRange(0, 3600),
     help="Seconds between the 'reconnect' notice sent to every client on shutdown and the close.",
 )
+@_option(
+    "--max-private-markets",
+    default=_DEFAULTS.max_private_markets,
+    type=click.IntRange(0, 10_000),
+    help="Private markets (?seed=N connections) open at once; each is a whole market (~27 MB). 0: none.",
+)
 @_option("--admin/--no-admin", default=False, help="Serve the admin API under /admin (clock, faults, scenarios).")
 @_option(
     "--paused/--no-paused", default=False, help="Start with the virtual clock paused (resume through the admin API)."
@@ -189,6 +195,7 @@ def serve(**options: Any) -> None:
         compression=options["compression"],
         ws_ping_interval_s=options["ws_ping_interval"],
         shutdown_grace_s=options["shutdown_grace"],
+        max_private_markets=options["max_private_markets"],
         admin=options["admin"],
         paused=options["paused"],
         scenario_file=options["scenario"],

@@ -144,10 +144,12 @@ class Hub:
 
     # -- membership -------------------------------------------------------------------------------------------
 
-    def attach(self, sink: Sink, peer: str) -> Subscriber:
-        """Register a connection; it receives nothing until ``set_routes``."""
+    def attach(self, sink: Sink, peer: str, *, connection_id: int | None = None) -> Subscriber:
+        """Register a connection; it receives nothing until ``set_routes``. ``connection_id``: the number it had
+        in another hub (a connection moving to its private market keeps it); else a new one."""
         group = self._group_of(frozenset(), {})
-        subscriber = Subscriber(sink=sink, peer=peer, group=group, last_sent_s=self._clock(), id=next(self._ids))
+        number = next(self._ids) if connection_id is None else connection_id
+        subscriber = Subscriber(sink=sink, peer=peer, group=group, last_sent_s=self._clock(), id=number)
         self.subscribers.add(subscriber)
         group.single[subscriber] = None
         self._share(subscriber)

@@ -35,6 +35,8 @@ class Connection:
     session: Session
     subscriber: Subscriber
     plane: MarketPlane
+    #: ``?seed=N``: the seed of the private market it gets once its first hello is accepted (its key checked)
+    seed: int | None = None
 
 
 class WebSocketEndpoint:
@@ -64,20 +66,33 @@ class WebSocketEndpoint:
             Headers(scope=websocket.scope), websocket.scope["query_string"], websocket.scope["path"]
         )
         connection = self.connect(transport, _peer(websocket), upgrade_key, seed=None if seed is None else int(seed))
-        transport.set_on_resume(partial(connection.plane.hub.resume, connection.subscriber))
+        transport.set_on_resume(partial(self._resume, connection))
         logger.info("%s connected%s", connection.subscriber.peer, "" if seed is None else f" (private seed {seed})")
         await transport.serve(partial(self.handle_message, connection), partial(self._closed, connection))
 
     def connect(self, sink: Sink, peer: str, upgrade_key: str | None, *, seed: int | None = None) -> Connection:
-        """Register a connection with the shared market, or with a new private one for ``seed``."""
+        """Register a connection with the shared market; with ``seed`` it moves to a private market of its own
+        when its first hello is accepted."""
         emulator = self._emulator
-        plane = emulator.shared if seed is None else emulator.private.open(seed)
         session = Session(
             key_policy=emulator.key_policy,
             upgrade_key=upgrade_key,
             allow_unfiltered_books=emulator.settings.allow_unfiltered_books,
         )
-        return Connection(session=session, subscriber=plane.hub.attach(sink, peer), plane=plane)
+        plane = emulator.shared
+        return Connection(session=session, subscriber=plane.hub.attach(sink, peer), plane=plane, seed=seed)
+
+    def _resume(self, connection: Connection) -> None:
+        connection.plane.hub.resume(connection.subscriber)
+
+    def _move_to_private_market(self, connection: Connection) -> None:
+        """Build the connection's private market (``TooManyPrivateMarkets`` past the limit) and move it there."""
+        assert connection.seed is not None
+        plane = self._emulator.private.open(connection.seed)
+        old = connection.subscriber
+        connection.plane.hub.detach(old)
+        connection.plane = plane
+        connection.subscriber = plane.hub.attach(old.sink, old.peer, connection_id=old.id)
 
     def disconnect(self, connection: Connection) -> None:
         """Forget a connection (and close its private plane)."""
@@ -91,23 +106,11 @@ class WebSocketEndpoint:
 
     def handle_message(self, connection: Connection, raw: str | bytes) -> None:
         """Apply one client message: update routes (with snapshots), forward errors, close if the session says so."""
-        session, subscriber, plane = connection.session, connection.subscriber, connection.plane
-        hub = plane.hub
+        session = connection.session
         session.receive_text(raw)
-        if session.scope_changed():
-            try:
-                routes = plane.resolver.routes_of(session.scope)
-            except ProtocolError as error:
-                hub.fail(subscriber, error)
-                return
-            hub.set_routes(
-                subscriber,
-                routes,
-                throttles_ms=session.limits.throttles_ms(),
-                heartbeat=session.heartbeat,
-                initial_frames=plane.snapshots.initial_frames(routes - subscriber.routes),
-            )
-            plane.subscribed()
+        if session.scope_changed() and not self._apply_scope(connection):
+            return
+        hub, subscriber = connection.plane.hub, connection.subscriber
         for payload in session.data_to_send():
             hub.send(subscriber, payload)
         if session.close is not None:
@@ -115,6 +118,27 @@ class WebSocketEndpoint:
             hub.close(subscriber, code, reason)
         else:
             hub.flush()
+
+    def _apply_scope(self, connection: Connection) -> bool:
+        """Route the connection by its new scope, in its private market if it asked for one; False if it failed
+        (then it has been told, and closed)."""
+        try:
+            if connection.seed is not None and connection.plane.spec.kind == "shared":
+                self._move_to_private_market(connection)
+            routes = connection.plane.resolver.routes_of(connection.session.scope)
+        except ProtocolError as error:
+            connection.plane.hub.fail(connection.subscriber, error)
+            return False
+        session, subscriber, plane = connection.session, connection.subscriber, connection.plane
+        plane.hub.set_routes(
+            subscriber,
+            routes,
+            throttles_ms=session.limits.throttles_ms(),
+            heartbeat=session.heartbeat,
+            initial_frames=plane.snapshots.initial_frames(routes - subscriber.routes),
+        )
+        plane.subscribed()
+        return True
 
 
 def _is_int(text: str) -> bool:

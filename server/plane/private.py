@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.fanout.hub import HubStats
 from coinapi_emulator.server.plane.plane import MarketPlane, MarketSpec
+from coinapi_emulator.server.protocol.errors import TooManyPrivateMarkets
 from coinapi_emulator.server.protocol.routes import RouteResolver
 from coinapi_emulator.simulator.catalog import Catalog
 
@@ -54,7 +55,10 @@ class PrivatePlanes:
         return len(self._open)
 
     def open(self, seed: int) -> MarketPlane:
-        """A new plane for one connection, counted as open until ``close``."""
+        """A new plane for one connection, counted as open until ``close``; ``TooManyPrivateMarkets`` when
+        ``--max-private-markets`` are open."""
+        if len(self._open) >= self._settings.max_private_markets:
+            raise TooManyPrivateMarkets(self._settings.max_private_markets)
         spec = MarketSpec(kind="private", seed=seed, start_ns=self._start_ns, starts_on_subscription=True)
         plane = MarketPlane(
             self._settings,

@@ -28,6 +28,8 @@ RateLimited                 ``Too many hello messages: rate limit exceeded, retr
 QuotaExceeded               ``API key quota exceeded`` (fault)                                     1008
 InjectedError               the fault's own text and code (fault)
 MarketFailed                ``The market failed and stopped: reconnect``                           1011
+TooManyPrivateMarkets       ``Too many private markets open ({limit}, --max-private-markets): try  1013
+                            again later``
 =========================== ===================================================================== =====
 
 Only the first two texts are known from the real service; every other text and every close code is an
@@ -232,3 +234,13 @@ class MarketFailed(ProtocolError):
 
     def __init__(self) -> None:
         super().__init__("The market failed and stopped: reconnect")
+
+
+class TooManyPrivateMarkets(ProtocolError):
+    """A ``?seed=N`` hello while ``--max-private-markets`` private markets are open."""
+
+    close_code = CLOSE_TRY_AGAIN_LATER
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Too many private markets open ({limit}, --max-private-markets): try again later")
+        self.limit = limit

@@ -77,6 +77,7 @@ class AsgiTransport:
                 on_message(text if text is not None else message.get("bytes") or b"")
         finally:
             on_closed()
+            self._on_resume = None  # it leads back to the connection, whose sink this is: no cycle left behind
             if self._close is None:  # the client left: nothing more to write
                 await self._stop()
 

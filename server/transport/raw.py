@@ -52,6 +52,13 @@ class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.on_resume is not None:
             self.on_resume()
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)  # tells the app (the disconnect) first
+        # The callbacks lead back to the connection, whose sink leads here: dropped now, the closed connection is
+        # freed at once instead of at the next full garbage collection.
+        self.on_message = None
+        self.on_resume = None
+
     def hand_over(self, on_message: Callable[[bytes], None], on_disconnect: Callable[[], None]) -> None:
         """Deliver client messages and the disconnect to callbacks; the ASGI app may return now."""
         pending, self.queue = self.queue, _DisconnectForwarder(on_disconnect)  # type: ignore[assignment]

@@ -41,6 +41,7 @@ FLAGS: Final = [
     ("--compression", "COINAPI_EMULATOR_COMPRESSION"),
     ("--ws-ping-interval", "COINAPI_EMULATOR_WS_PING_INTERVAL"),
     ("--shutdown-grace", "COINAPI_EMULATOR_SHUTDOWN_GRACE"),
+    ("--max-private-markets", "COINAPI_EMULATOR_MAX_PRIVATE_MARKETS"),
     ("--replay", "COINAPI_EMULATOR_REPLAY"),
     ("--admin", "COINAPI_EMULATOR_ADMIN"),
     ("--paused", "COINAPI_EMULATOR_PAUSED"),

@@ -136,6 +136,7 @@ def test_help_lists_every_flag_with_its_env_variable() -> None:
         "--allow-unfiltered-books",
         "--ws-ping-interval",
         "--shutdown-grace",
+        "--max-private-markets",
         "--admin",
         "--paused",
         "--scenario",

@@ -11,6 +11,7 @@ from coinapi_emulator.server.protocol.errors import UnknownFilterValue
 from coinapi_emulator.server.protocol.filters import NO_FILTERS, Combine, Filters, symbol_matches
 from coinapi_emulator.server.protocol.routes import (
     CatalogIndex,
+    RouteResolver,
     RouteKey,
     catalog_index,
     check_known_values,
@@ -269,3 +270,39 @@ def test_many_filter_entries_resolve_like_matching_each_symbol() -> None:
     expected = {s.symbol_id for s in big.symbols if symbol_matches(filters, s, "union")}
     assert expected
     assert topics(big, T, filters, "union") == expected
+
+
+# --- the resolver: routes of recent small scopes remembered, by digest --------------------------------------------
+
+
+def resolver(catalog: Catalog, **kwargs: int) -> RouteResolver:
+    return RouteResolver(catalog, combine="union", live_periods=LIVE_PERIODS, strict=False, **kwargs)
+
+
+def test_equal_small_scopes_share_one_remembered_route_set(catalog: Catalog) -> None:
+    routes_of = resolver(catalog).routes_of
+    one = Scope.of({T: f(exchanges=("BINANCE",))})
+    again = Scope.of({T: f(exchanges=("BINANCE",))})
+    assert one is not again and routes_of(one) is routes_of(again)
+    assert routes_of(one) == resolve_routes(one, catalog, live_periods=LIVE_PERIODS)
+
+
+def test_a_large_scope_is_resolved_each_time_and_never_remembered(catalog: Catalog) -> None:
+    # a 14 MB hello (900k filter values) once stayed in the cache: ~88 MB each, never freed
+    routes = resolver(catalog, max_remembered_values=10)
+    large = Scope.of({T: f(symbols=tuple(f"NOPE_{n}" for n in range(11)) + ("BINANCE_",))})
+    first = routes.routes_of(large)
+    assert first == routes.routes_of(large) and first is not routes.routes_of(large)
+    assert routes.remembered == 0
+    small = Scope.of({T: f(symbols=("BINANCE_",))})
+    assert routes.routes_of(small) == first and routes.remembered == 1
+
+
+def test_the_remembered_scopes_are_bounded_least_recently_used_first(catalog: Catalog) -> None:
+    routes = resolver(catalog, remembered_scopes=2)
+    scopes = [Scope.of({T: f(exchanges=(exchange,))}) for exchange in ("BINANCE", "KRAKEN", "COINBASE")]
+    first = routes.routes_of(scopes[0])
+    routes.routes_of(scopes[1])
+    assert routes.routes_of(scopes[0]) is first  # used again: now the most recent
+    routes.routes_of(scopes[2])  # pushes out scopes[1]
+    assert routes.remembered == 2 and routes.routes_of(scopes[0]) is first

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 import base64
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -174,3 +176,23 @@ def test_a_group_shares_one_joined_buffer_but_each_compressing_connection_compre
         assert [data for _, data in receive(client_extension, bytes(compressed))] == payloads
 
     asyncio.run(scenario())
+
+
+def test_a_closed_connection_keeps_no_callback_into_the_app() -> None:
+    # The app's callbacks point back at the connection, whose sink points at this protocol: kept past the close,
+    # that cycle held a closed connection's session and scope until a full garbage collection (issue 14, item 1).
+    async def scenario() -> None:
+        protocol, _ = await connected(handing_over_app(Handler()))
+        connection = Handler()  # stands for the endpoint's connection: only the protocol's callbacks reach it
+        protocol.on_message, protocol.on_resume = connection.on_message, connection.on_disconnect
+        marker = weakref.ref(connection)
+        del connection
+        protocol.connection_lost(None)
+        assert protocol.on_message is None and protocol.on_resume is None
+        assert marker() is None, "something still holds the app's callbacks"
+
+    gc.disable()
+    try:
+        asyncio.run(scenario())
+    finally:
+        gc.enable()

@@ -1,0 +1,68 @@
+"""``?seed=N`` connections in-process: a private market is built only once a hello is accepted (its key checked),
+and no more of them than ``--max-private-markets`` (issue 14, item 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from coinapi_emulator.server.config import Settings
+from coinapi_emulator.server.emulator import Emulator
+from coinapi_emulator.server.http.app import create_app
+
+START_NS = 1_704_067_200_000_000_000
+BTC = "BINANCE_SPOT_BTC_USDT"
+HELLO = {"type": "hello", "subscribe_data_type": ["trade"], "subscribe_filter_symbol_id": [BTC + "$"]}
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[Emulator]:
+    keys = tmp_path / "keys"
+    keys.write_text("good\n")
+    settings = Settings(start_time_ns=START_NS, exchanges=3, api_keys_file=keys, max_private_markets=1)
+    yield Emulator(settings)
+
+
+def hello(key: str) -> str:
+    return orjson.dumps({**HELLO, "apikey": key}).decode()
+
+
+def test_no_private_market_before_an_accepted_hello(emulator: Emulator) -> None:
+    with TestClient(create_app(emulator=emulator)) as client:
+        with client.websocket_connect("/v1/?seed=7") as ws:
+            assert len(emulator.private) == 0, "built before any key was checked"
+            ws.send_text(hello("wrong"))
+            assert orjson.loads(ws.receive_text()) == {"type": "error", "message": "Invalid API key"}
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_text()
+            assert closed.value.code == 1008
+        assert len(emulator.private) == 0
+        with client.websocket_connect("/v1/?seed=7") as ws:
+            ws.send_text(hello("good"))
+            assert orjson.loads(ws.receive_text())["type"] == "trade"
+            assert len(emulator.private) == 1
+            [plane] = emulator.private
+            assert plane.spec.seed == 7 and len(plane.hub.subscribers) == 1 and not emulator.shared.hub.subscribers
+        assert len(emulator.private) == 0
+
+
+def test_beyond_the_limit_a_private_hello_is_told_to_try_later(emulator: Emulator) -> None:
+    with TestClient(create_app(emulator=emulator)) as client, client.websocket_connect("/v1/?seed=1") as first:
+        first.send_text(hello("good"))
+        assert orjson.loads(first.receive_text())["type"] == "trade"
+        with client.websocket_connect("/v1/?seed=2") as second:
+            second.send_text(hello("good"))
+            error = orjson.loads(second.receive_text())
+            assert error == {
+                "type": "error",
+                "message": "Too many private markets open (1, --max-private-markets): try again later",
+            }
+            with pytest.raises(WebSocketDisconnect) as closed:
+                second.receive_text()
+            assert closed.value.code == 1013
+        assert len(emulator.private) == 1
