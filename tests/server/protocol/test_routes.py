@@ -11,8 +11,8 @@ from coinapi_emulator.server.protocol.errors import UnknownFilterValue
 from coinapi_emulator.server.protocol.filters import NO_FILTERS, Combine, Filters, symbol_matches
 from coinapi_emulator.server.protocol.routes import (
     CatalogIndex,
-    RouteResolver,
     RouteKey,
+    RouteResolver,
     catalog_index,
     check_known_values,
     resolve_routes,
@@ -290,7 +290,7 @@ def test_equal_small_scopes_share_one_remembered_route_set(catalog: Catalog) -> 
 def test_a_large_scope_is_resolved_each_time_and_never_remembered(catalog: Catalog) -> None:
     # a 14 MB hello (900k filter values) once stayed in the cache: ~88 MB each, never freed
     routes = resolver(catalog, max_remembered_values=10)
-    large = Scope.of({T: f(symbols=tuple(f"NOPE_{n}" for n in range(11)) + ("BINANCE_",))})
+    large = Scope.of({T: f(symbols=(*(f"NOPE_{n}" for n in range(11)), "BINANCE_"))})
     first = routes.routes_of(large)
     assert first == routes.routes_of(large) and first is not routes.routes_of(large)
     assert routes.remembered == 0

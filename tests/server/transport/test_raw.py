@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
 import weakref
-import base64
 from collections.abc import Awaitable, Callable
 from typing import Any
 
