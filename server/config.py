@@ -63,6 +63,8 @@ class Settings:
     replay_file: Path | None = None
     #: on shutdown, seconds between CoinAPI's ``reconnect`` notice and the close (PROTOCOL.md §3.10)
     shutdown_grace_s: float = 1.0
+    #: seconds a new connection has to send an accepted hello or subscribe before it is told and closed; 0: no limit
+    hello_timeout_s: float = 30.0
     #: ``?seed=N`` markets open at once (each one is a whole market: ~27 MB and a few hundred ms to build)
     max_private_markets: int = 16
 

@@ -153,6 +153,12 @@ def main() -> None:
     help="Seconds between the 'reconnect' notice sent to every client on shutdown and the close.",
 )
 @_option(
+    "--hello-timeout",
+    default=_DEFAULTS.hello_timeout_s,
+    type=click.FloatRange(min=0),
+    help="Seconds a new connection has to send a hello or subscribe before it is told and closed (0: no limit).",
+)
+@_option(
     "--max-private-markets",
     default=_DEFAULTS.max_private_markets,
     type=click.IntRange(0, 10_000),
@@ -196,6 +202,7 @@ def serve(**options: Any) -> None:
         ws_ping_interval_s=options["ws_ping_interval"],
         shutdown_grace_s=options["shutdown_grace"],
         max_private_markets=options["max_private_markets"],
+        hello_timeout_s=options["hello_timeout"],
         admin=options["admin"],
         paused=options["paused"],
         scenario_file=options["scenario"],

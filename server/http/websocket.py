@@ -8,6 +8,7 @@ that ends with it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from functools import partial
@@ -20,8 +21,8 @@ from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.fanout.hub import Subscriber
 from coinapi_emulator.server.http.auth import key_from_request
 from coinapi_emulator.server.plane.plane import MarketPlane
-from coinapi_emulator.server.protocol.errors import ProtocolError
-from coinapi_emulator.server.protocol.session import Session
+from coinapi_emulator.server.protocol.errors import HelloTimeout, ProtocolError
+from coinapi_emulator.server.protocol.session import Session, SessionState
 from coinapi_emulator.server.transport.asgi import transport_for
 from coinapi_emulator.server.transport.sink import Sink
 
@@ -37,6 +38,8 @@ class Connection:
     plane: MarketPlane
     #: ``?seed=N``: the seed of the private market it gets once its first hello is accepted (its key checked)
     seed: int | None = None
+    #: closes the connection unless a hello is accepted in time (``--hello-timeout``)
+    hello_deadline: asyncio.TimerHandle | None = None
 
 
 class WebSocketEndpoint:
@@ -67,6 +70,10 @@ class WebSocketEndpoint:
         )
         connection = self.connect(transport, _peer(websocket), upgrade_key, seed=None if seed is None else int(seed))
         transport.set_on_resume(partial(self._resume, connection))
+        timeout_s = self._emulator.settings.hello_timeout_s
+        if timeout_s > 0:
+            loop = asyncio.get_running_loop()
+            connection.hello_deadline = loop.call_later(timeout_s, self._hello_overdue, connection, timeout_s)
         logger.info("%s connected%s", connection.subscriber.peer, "" if seed is None else f" (private seed {seed})")
         await transport.serve(partial(self.handle_message, connection), partial(self._closed, connection))
 
@@ -100,7 +107,19 @@ class WebSocketEndpoint:
         if connection.plane.spec.kind == "private":
             self._emulator.private.close(connection.plane)
 
+    def _hello_overdue(self, connection: Connection, timeout_s: float) -> None:
+        connection.hello_deadline = None
+        if connection.session.state is SessionState.AWAITING_HELLO:
+            connection.plane.hub.fail(connection.subscriber, HelloTimeout(timeout_s))
+
+    @staticmethod
+    def _drop_hello_deadline(connection: Connection) -> None:
+        if connection.hello_deadline is not None:
+            connection.hello_deadline.cancel()
+            connection.hello_deadline = None
+
     def _closed(self, connection: Connection) -> None:
+        self._drop_hello_deadline(connection)
         self.disconnect(connection)
         logger.info("%s disconnected", connection.subscriber.peer)
 
@@ -138,6 +157,7 @@ class WebSocketEndpoint:
             initial_frames=plane.snapshots.initial_frames(routes - subscriber.routes),
         )
         plane.subscribed()
+        self._drop_hello_deadline(connection)
         return True
 
 

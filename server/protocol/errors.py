@@ -28,6 +28,7 @@ RateLimited                 ``Too many hello messages: rate limit exceeded, retr
 QuotaExceeded               ``API key quota exceeded`` (fault)                                     1008
 InjectedError               the fault's own text and code (fault)
 MarketFailed                ``The market failed and stopped: reconnect``                           1011
+HelloTimeout                ``No hello or subscribe within {seconds} s``                           1008
 TooManyPrivateMarkets       ``Too many private markets open ({limit}, --max-private-markets): try  1013
                             again later``
 =========================== ===================================================================== =====
@@ -244,3 +245,12 @@ class TooManyPrivateMarkets(ProtocolError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"Too many private markets open ({limit}, --max-private-markets): try again later")
         self.limit = limit
+
+
+class HelloTimeout(ProtocolError):
+    """A connection sent no accepted hello or subscribe within ``--hello-timeout`` of its upgrade."""
+
+    close_code = CLOSE_POLICY_VIOLATION
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"No hello or subscribe within {seconds:g} s")

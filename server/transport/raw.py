@@ -30,6 +30,9 @@ from coinapi_emulator.server.transport.deflate import FrameDeflater, deflater_fo
 from coinapi_emulator.server.transport.frames import SharedFrames
 
 RAW_EXTENSION = "coinapi_emulator.raw"
+#: after the server's close frame, how long the client has to answer before its socket is aborted: a client that
+#: stopped reading never takes the frame, and a graceful close would wait to flush to it for good
+CLOSE_TIMEOUT_S = 5.0
 
 
 class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -189,4 +192,4 @@ class RawSink:
         if protocol.read_paused:
             protocol.read_paused = False
             protocol.transport.resume_reading()
-        protocol.close_timer = protocol.loop.call_later(protocol.close_timeout, protocol.transport.close)
+        protocol.close_timer = protocol.loop.call_later(CLOSE_TIMEOUT_S, protocol.transport.abort)

@@ -42,6 +42,7 @@ FLAGS: Final = [
     ("--ws-ping-interval", "COINAPI_EMULATOR_WS_PING_INTERVAL"),
     ("--shutdown-grace", "COINAPI_EMULATOR_SHUTDOWN_GRACE"),
     ("--max-private-markets", "COINAPI_EMULATOR_MAX_PRIVATE_MARKETS"),
+    ("--hello-timeout", "COINAPI_EMULATOR_HELLO_TIMEOUT"),
     ("--replay", "COINAPI_EMULATOR_REPLAY"),
     ("--admin", "COINAPI_EMULATOR_ADMIN"),
     ("--paused", "COINAPI_EMULATOR_PAUSED"),

@@ -137,6 +137,7 @@ def test_help_lists_every_flag_with_its_env_variable() -> None:
         "--ws-ping-interval",
         "--shutdown-grace",
         "--max-private-markets",
+        "--hello-timeout",
         "--admin",
         "--paused",
         "--scenario",

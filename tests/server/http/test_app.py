@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -197,3 +198,17 @@ def test_ready_answers_503_while_draining_and_for_good_once_the_market_failed(
         assert (client.get("/ready").status_code, client.get("/ready").json()) == (503, {"status": "draining"})
         monkeypatch.setattr(emulator.shared.driver, "failed", True)
         assert (client.get("/ready").status_code, client.get("/ready").json()) == (503, {"status": "failed"})
+
+
+def test_a_connection_that_sends_no_hello_in_time_is_told_and_closed() -> None:
+    settings = Settings(start_time_ns=START_NS, exchanges=3, max_symbols_per_exchange=3, hello_timeout_s=0.2)
+    with TestClient(create_app(settings)) as client:
+        with client.websocket_connect("/v1/") as ws:
+            assert receive(ws) == {"type": "error", "message": "No hello or subscribe within 0.2 s"}
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_text()
+            assert closed.value.code == 1008
+        with client.websocket_connect("/v1/") as ws:  # a hello in time: nothing happens at the deadline
+            ws.send_text(hello(subscribe_data_type=["trade"], subscribe_filter_symbol_id=[BTC + "$"]))
+            time.sleep(0.4)
+            assert receive(ws)["type"] == "trade"

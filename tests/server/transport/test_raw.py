@@ -18,7 +18,7 @@ from coinapi_emulator.server.fanout.hub import Hub
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.transport.deflate import FrameDeflater
 from coinapi_emulator.server.transport.frames import text_frame
-from coinapi_emulator.server.transport.raw import RAW_EXTENSION, FanoutWebSocketProtocol, RawSink
+from coinapi_emulator.server.transport.raw import CLOSE_TIMEOUT_S, RAW_EXTENSION, FanoutWebSocketProtocol, RawSink
 from tests.server.fakes import FakeClock
 from tests.server.transport.test_deflate import extensions, receive
 
@@ -34,6 +34,7 @@ class FakeTransport(asyncio.Transport):
         self.written = bytearray()
         self.chunks: list[bytes | bytearray | memoryview] = []
         self.closed = False
+        self.aborted = False
         self.reading = True
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -41,6 +42,10 @@ class FakeTransport(asyncio.Transport):
         self.chunks.append(data)
 
     def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = True
         self.closed = True
 
     def is_closing(self) -> bool:
@@ -196,3 +201,18 @@ def test_a_closed_connection_keeps_no_callback_into_the_app() -> None:
         asyncio.run(scenario())
     finally:
         gc.enable()
+
+
+def test_a_socket_the_server_closed_is_aborted_if_the_client_does_not_answer() -> None:
+    # A client that stopped reading never takes the close frame: closing the transport would wait to flush to it
+    # forever (10 such clients held 10 fds and ~3 MB of kernel buffers each; issue 14, item 4).
+    async def scenario() -> None:
+        protocol, transport = await connected(handing_over_app(Handler()))
+        RawSink(protocol).close(1013, "Reached maximum allowed buffered messages for this connection.")
+        timer = protocol.close_timer
+        assert timer is not None and not transport.closed
+        assert timer.when() - asyncio.get_running_loop().time() == pytest.approx(CLOSE_TIMEOUT_S, abs=0.1)
+        timer._run()
+        assert transport.aborted
+
+    asyncio.run(scenario())
