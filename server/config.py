@@ -63,6 +63,13 @@ class Settings:
     replay_file: Path | None = None
     #: on shutdown, seconds between CoinAPI's ``reconnect`` notice and the close (PROTOCOL.md §3.10)
     shutdown_grace_s: float = 1.0
+    #: characters of one client message; past it: CoinAPI's error and close 1009. Past four times it, the WebSocket
+    #: layer refuses the frame at its header, before reading it (close 1009)
+    max_message_size: int = 1 << 20
+    #: ``subscribe_filter_*`` entries of one client message, all fields together
+    max_filter_values: int = 10_000
+    #: client messages a connection may send in one second
+    max_messages_per_second: int = 50
     #: seconds a new connection has to send an accepted hello or subscribe before it is told and closed; 0: no limit
     hello_timeout_s: float = 30.0
     #: ``?seed=N`` markets open at once (each one is a whole market: ~27 MB and a few hundred ms to build)

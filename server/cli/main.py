@@ -153,6 +153,24 @@ def main() -> None:
     help="Seconds between the 'reconnect' notice sent to every client on shutdown and the close.",
 )
 @_option(
+    "--max-message-size",
+    default=_DEFAULTS.max_message_size,
+    type=click.IntRange(1024, 64 << 20),
+    help="Characters of one client message; past it, CoinAPI's error and close 1009 (past 4x, refused unread).",
+)
+@_option(
+    "--max-filter-values",
+    default=_DEFAULTS.max_filter_values,
+    type=click.IntRange(min=1),
+    help="subscribe_filter_* entries of one client message, all fields together.",
+)
+@_option(
+    "--max-messages-per-second",
+    default=_DEFAULTS.max_messages_per_second,
+    type=click.IntRange(min=1),
+    help="Client messages one connection may send in a second; past it, an error and close 1013.",
+)
+@_option(
     "--hello-timeout",
     default=_DEFAULTS.hello_timeout_s,
     type=click.FloatRange(min=0),
@@ -203,6 +221,9 @@ def serve(**options: Any) -> None:
         shutdown_grace_s=options["shutdown_grace"],
         max_private_markets=options["max_private_markets"],
         hello_timeout_s=options["hello_timeout"],
+        max_message_size=options["max_message_size"],
+        max_filter_values=options["max_filter_values"],
+        max_messages_per_second=options["max_messages_per_second"],
         admin=options["admin"],
         paused=options["paused"],
         scenario_file=options["scenario"],

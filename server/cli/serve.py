@@ -77,6 +77,8 @@ def uvicorn_config(settings: Settings, emulator: Emulator) -> uvicorn.Config:
         loop="uvloop",
         http="httptools",
         ws=FanoutWebSocketProtocol,
+        # the hard limit, checked at a frame's header; the app answers messages over --max-message-size itself
+        ws_max_size=4 * settings.max_message_size,
         # uvicorn negotiates (window 2**12, memLevel 5) and keeps websockets' own zlib state per such connection;
         # RawSink compresses the shared frames per connection with zlib-ng (server/transport/deflate.py).
         ws_per_message_deflate=settings.compression == "auto",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from functools import partial
 
@@ -22,7 +23,7 @@ from coinapi_emulator.server.fanout.hub import Subscriber
 from coinapi_emulator.server.http.auth import key_from_request
 from coinapi_emulator.server.plane.plane import MarketPlane
 from coinapi_emulator.server.protocol.errors import HelloTimeout, ProtocolError
-from coinapi_emulator.server.protocol.session import Session, SessionState
+from coinapi_emulator.server.protocol.session import Session, SessionLimits, SessionState
 from coinapi_emulator.server.transport.asgi import transport_for
 from coinapi_emulator.server.transport.sink import Sink
 
@@ -81,10 +82,16 @@ class WebSocketEndpoint:
         """Register a connection with the shared market; with ``seed`` it moves to a private market of its own
         when its first hello is accepted."""
         emulator = self._emulator
+        settings = emulator.settings
         session = Session(
             key_policy=emulator.key_policy,
             upgrade_key=upgrade_key,
-            allow_unfiltered_books=emulator.settings.allow_unfiltered_books,
+            allow_unfiltered_books=settings.allow_unfiltered_books,
+            limits=SessionLimits(
+                max_message_chars=settings.max_message_size,
+                max_filter_values=settings.max_filter_values,
+                max_messages_per_second=settings.max_messages_per_second,
+            ),
         )
         plane = emulator.shared
         return Connection(session=session, subscriber=plane.hub.attach(sink, peer), plane=plane, seed=seed)
@@ -125,8 +132,11 @@ class WebSocketEndpoint:
 
     def handle_message(self, connection: Connection, raw: str | bytes) -> None:
         """Apply one client message: update routes (with snapshots), forward errors, close if the session says so."""
-        session = connection.session
-        session.receive_text(raw)
+        session, now_s = connection.session, time.monotonic()
+        if isinstance(raw, str):
+            session.receive_text(raw, now_s=now_s)
+        else:
+            session.receive_binary(raw, now_s=now_s)
         if session.scope_changed() and not self._apply_scope(connection):
             return
         hub, subscriber = connection.plane.hub, connection.subscriber

@@ -27,6 +27,11 @@ UnknownFilterValue          ``Unknown value '{value}' in '{field}': it matches n
 RateLimited                 ``Too many hello messages: rate limit exceeded, retry later`` (fault)  1013
 QuotaExceeded               ``API key quota exceeded`` (fault)                                     1008
 InjectedError               the fault's own text and code (fault)
+MessageTooBig               ``Message too big: {size} characters, at most {limit}``                1009
+TooManyFilterValues         ``Too many filter values: {count}, at most {limit}``                   1009
+BinaryMessage               ``Binary messages are not accepted: send JSON text``                   1003
+TooManyMessages             ``More than {limit} messages a second: rate limit exceeded, retry      1013
+                            later``
 MarketFailed                ``The market failed and stopped: reconnect``                           1011
 HelloTimeout                ``No hello or subscribe within {seconds} s``                           1008
 TooManyPrivateMarkets       ``Too many private markets open ({limit}, --max-private-markets): try  1013
@@ -50,6 +55,7 @@ from coinapi_emulator.server.protocol.datatypes import DataType, FilterRequireme
 
 CLOSE_UNSUPPORTED_DATA: Final = 1003
 CLOSE_POLICY_VIOLATION: Final = 1008
+CLOSE_MESSAGE_TOO_BIG: Final = 1009
 CLOSE_INTERNAL_ERROR: Final = 1011
 CLOSE_TRY_AGAIN_LATER: Final = 1013
 
@@ -254,3 +260,38 @@ class HelloTimeout(ProtocolError):
 
     def __init__(self, seconds: float) -> None:
         super().__init__(f"No hello or subscribe within {seconds:g} s")
+
+
+class MessageTooBig(ProtocolError):
+    """A client message longer than ``--max-message-size`` (one over four times that never gets this far: the
+    WebSocket layer refuses it at its frame header with close 1009)."""
+
+    close_code = CLOSE_MESSAGE_TOO_BIG
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"Message too big: {size} characters, at most {limit}")
+
+
+class TooManyFilterValues(ProtocolError):
+    """A message with more ``subscribe_filter_*`` entries in all than ``--max-filter-values``."""
+
+    close_code = CLOSE_MESSAGE_TOO_BIG
+
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(f"Too many filter values: {count}, at most {limit}")
+
+
+class BinaryMessage(ProtocolError):
+    """A binary WebSocket message: CoinAPI's messages are JSON text (RFC 6455 close 1003, unsupported data)."""
+
+    def __init__(self) -> None:
+        super().__init__("Binary messages are not accepted: send JSON text")
+
+
+class TooManyMessages(ProtocolError):
+    """More client messages in one second than ``--max-messages-per-second``."""
+
+    close_code = CLOSE_TRY_AGAIN_LATER
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"More than {limit} messages a second: rate limit exceeded, retry later")

@@ -33,6 +33,7 @@ from coinapi_emulator.server.protocol.errors import (
     InvalidField,
     MalformedMessage,
     MissingField,
+    TooManyFilterValues,
     UnknownDataType,
     UnknownMessageType,
     UnsupportedDataType,
@@ -117,14 +118,21 @@ _ASSET_ENTRIES: Final = "an array of asset ids ('BTC') or pairs ('BTC/USD'), or 
 _LIMIT: Final = "a non-negative integer or null"
 
 
-def parse_client_message(raw: str | bytes) -> ClientMessage:
-    """Parse one text frame. Raises a ``ProtocolError`` subclass naming the first fault found."""
+def parse_client_message(raw: str | bytes, *, max_filter_values: int | None = None) -> ClientMessage:
+    """Parse one text message. Raises a ``ProtocolError`` subclass naming the first fault found; more filter
+    entries in all than ``max_filter_values`` (when given) is ``TooManyFilterValues``."""
     obj = _load_object(raw)
     verb = _verb(obj)
+    data_types = _data_types(obj, verb)
+    filters = _filters(obj)
+    if max_filter_values is not None:
+        count = len(filters.symbol_ids) + len(filters.exchange_ids) + len(filters.asset_ids) + len(filters.period_ids)
+        if count > max_filter_values:
+            raise TooManyFilterValues(count, max_filter_values)
     return ClientMessage(
         verb=verb,
-        data_types=_data_types(obj, verb),
-        filters=_filters(obj),
+        data_types=data_types,
+        filters=filters,
         limits=_limits(obj),
         apikey=_apikey(obj),
         heartbeat=_heartbeat(obj),

@@ -26,7 +26,14 @@ import enum
 from dataclasses import dataclass
 from typing import assert_never
 
-from coinapi_emulator.server.protocol.errors import FirstMessageNotHello, InvalidApiKey, ProtocolError
+from coinapi_emulator.server.protocol.errors import (
+    BinaryMessage,
+    FirstMessageNotHello,
+    InvalidApiKey,
+    MessageTooBig,
+    ProtocolError,
+    TooManyMessages,
+)
 from coinapi_emulator.server.protocol.messages import NO_LIMITS, ClientMessage, UpdateLimits, Verb, parse_client_message
 from coinapi_emulator.server.protocol.scope import (
     EMPTY_SCOPE,
@@ -62,6 +69,18 @@ class KeyPolicy:
         return cls(allowed=keys)
 
 
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    """What one connection may send (issue 14: a 14 MB hello of 900k filter values stalled every client for 2 s)."""
+
+    #: characters of one message (``--max-message-size``)
+    max_message_chars: int = 1 << 20
+    #: ``subscribe_filter_*`` entries of one message, all fields together (``--max-filter-values``)
+    max_filter_values: int = 10_000
+    #: messages in one second (``--max-messages-per-second``)
+    max_messages_per_second: int = 50
+
+
 class SessionState(enum.Enum):
     """Where a session is in its life."""
 
@@ -87,14 +106,23 @@ class Session:
         "_authenticated",
         "_close",
         "_key_policy",
+        "_limits",
         "_out",
         "_reported",
         "_state",
         "_subscription",
         "_upgrade_key",
+        "_window",
     )
 
-    def __init__(self, *, key_policy: KeyPolicy, upgrade_key: str | None, allow_unfiltered_books: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        key_policy: KeyPolicy,
+        upgrade_key: str | None,
+        allow_unfiltered_books: bool = False,
+        limits: SessionLimits = SessionLimits(),
+    ) -> None:
         """``upgrade_key``: the key the upgrade request carried (header, query, path or Authorization), if any.
 
         ``allow_unfiltered_books``: serve book types without a filter, as old CoinAPI examples expect
@@ -109,6 +137,9 @@ class Session:
         self._reported = self._subscription
         self._out: list[bytes] = []
         self._close: tuple[int, str] | None = None
+        self._limits = limits
+        #: (second, messages in it) of the rate limit
+        self._window = (0, 0)
 
     @property
     def state(self) -> SessionState:
@@ -152,14 +183,33 @@ class Session:
         out, self._out = self._out, []
         return out
 
-    def receive_text(self, raw: str | bytes) -> None:
-        """Handle one client message. A protocol error becomes an error message plus ``close``; nothing is raised."""
+    def receive_text(self, raw: str | bytes, *, now_s: float | None = None) -> None:
+        """Handle one client text message received at ``now_s`` (seconds on any monotonic clock; None: not
+        rate-limited). A protocol error becomes an error message plus ``close``; nothing is raised."""
         if self._state is SessionState.CLOSED:
             return
+        limits = self._limits
         try:
-            self._receive(parse_client_message(raw))
+            self._count(now_s)
+            if len(raw) > limits.max_message_chars:
+                raise MessageTooBig(len(raw), limits.max_message_chars)
+            self._receive(parse_client_message(raw, max_filter_values=limits.max_filter_values))
         except ProtocolError as error:
             self.fail(error)
+
+    def receive_binary(self, data: bytes, *, now_s: float | None = None) -> None:
+        """Handle a binary client message: CoinAPI's are text, so it is an error (``BinaryMessage``)."""
+        self.fail(BinaryMessage())
+
+    def _count(self, now_s: float | None) -> None:
+        """Count one message in its second; ``TooManyMessages`` past the limit."""
+        if now_s is None:
+            return
+        second, count = self._window
+        count = count + 1 if int(now_s) == second else 1
+        self._window = (int(now_s), count)
+        if count > self._limits.max_messages_per_second:
+            raise TooManyMessages(self._limits.max_messages_per_second)
 
     def fail(self, error: ProtocolError) -> None:
         """Close the session because of ``error`` (also for errors found outside, e.g. by routing or the hub)."""

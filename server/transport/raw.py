@@ -24,7 +24,8 @@ from typing import Any
 from uvicorn._types import ASGIReceiveEvent
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.http11 import Request
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
 
 from coinapi_emulator.server.transport.deflate import FrameDeflater, deflater_for
 from coinapi_emulator.server.transport.frames import SharedFrames
@@ -41,10 +42,14 @@ class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.on_resume: Callable[[], None] | None = None
-        #: set by ``hand_over``: where client messages go instead of the ASGI queue
-        self.on_message: Callable[[bytes], None] | None = None
+        #: set by ``hand_over``: where client messages go instead of the ASGI queue (text as str, binary as bytes)
+        self.on_message: Callable[[str | bytes], None] | None = None
 
     def handle_connect(self, event: Request) -> None:
+        version = event.headers.get("Sec-WebSocket-Version")
+        if version is not None and version != "13":
+            self._refuse_version()
+            return
         super().handle_connect(event)
         if self.response.status_code == 101:
             extensions: dict[str, object] = self.scope["extensions"]  # type: ignore[assignment]
@@ -62,7 +67,42 @@ class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
         self.on_message = None
         self.on_resume = None
 
-    def hand_over(self, on_message: Callable[[bytes], None], on_disconnect: Callable[[], None]) -> None:
+    def _refuse_version(self) -> None:
+        """RFC 6455 §4.4: a version the server does not speak gets 426 and the version it does (websockets: 400)."""
+        body = b'{"error":"Unsupported Sec-WebSocket-Version: this server speaks 13 (RFC 6455)"}'
+        headers = Headers(
+            [
+                ("Sec-WebSocket-Version", "13"),
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(body))),
+                ("Connection", "close"),
+            ]
+        )
+        self.handshake_complete = True
+        self.close_sent = True
+        self.conn.send_response(Response(426, "Upgrade Required", headers, body))
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.close()
+
+    def handle_parser_exception(self) -> None:
+        """websockets failed the connection (a message over the hard size limit: 1009; a broken frame: 1002;
+        invalid UTF-8: 1007; an exception in the app: 1011): tell the app, send the close frame, then keep reading
+        and dropping what comes until the client goes, aborting after ``CLOSE_TIMEOUT_S``. uvicorn closed the
+        socket at once, and with the rest of a big message unread the kernel answered with a reset: the client
+        never saw the 1009 (issue 14, item 12)."""
+        if self.close_sent:
+            return
+        close = self.conn.close_sent
+        assert close is not None
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": close.code, "reason": close.reason})
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        self.close_timer = self.loop.call_later(CLOSE_TIMEOUT_S, self.transport.abort)
+
+    def hand_over(self, on_message: Callable[[str | bytes], None], on_disconnect: Callable[[], None]) -> None:
         """Deliver client messages and the disconnect to callbacks; the ASGI app may return now."""
         pending, self.queue = self.queue, _DisconnectForwarder(on_disconnect)  # type: ignore[assignment]
         self.on_message = on_message
@@ -77,7 +117,7 @@ class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
     def _forward(self, event: ASGIReceiveEvent) -> None:
         if event["type"] == "websocket.receive":
             text = event.get("text")
-            self._dispatch(text.encode() if text is not None else event.get("bytes") or b"")
+            self._dispatch(text if text is not None else event.get("bytes") or b"")
         else:
             self.queue.put_nowait(event)
 
@@ -87,20 +127,28 @@ class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
             return
         data = b"".join(self.frames)
         self.frames = []
-        if not self.close_sent:
+        if self.close_sent:
+            return
+        if self.curr_msg_data_type != "text":
             self._dispatch(data)
+            return
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            self.conn.fail(1007, "invalid UTF-8 in a text message")
+            self.handle_parser_exception()
+            return
+        self._dispatch(text)
 
-    def _dispatch(self, data: bytes) -> None:
+    def _dispatch(self, message: str | bytes) -> None:
         assert self.on_message is not None
         try:
-            self.on_message(data)
+            self.on_message(message)
         except Exception:
             # What an exception in the ASGI app would have done: log it and end this connection only.
             self.logger.exception("Exception handling a WebSocket message")
             self.conn.fail(1011, "internal error")
-            self.transport.write(b"".join(self.conn.data_to_send()))
-            self.close_sent = True
-            self.transport.close()
+            self.handle_parser_exception()
 
     async def run_asgi(self) -> None:
         """uvicorn's, except that a connection handed over to the hub stays open when the app returns."""

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+import orjson
+
+from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.fanout.hub import Hub, Subscriber
+from coinapi_emulator.server.http.websocket import Connection, WebSocketEndpoint
 from coinapi_emulator.server.transport.frames import SharedFrames, frame_payload
 
 
@@ -48,3 +53,12 @@ class FakeTarget:
 
     def announce_reconnect(self, within_s: int, subscribers: Iterable[Subscriber] | None = None) -> None:
         self.announced.append((within_s, [s.id for s in subscribers or ()]))
+
+
+def open_connection(emulator: Emulator, sink: FakeSink, *messages: Mapping[str, Any], peer: str = "test") -> Connection:
+    """A connection to ``emulator``'s WebSocket endpoint, writing to ``sink``, that sent ``messages`` as JSON text."""
+    endpoint = WebSocketEndpoint(emulator)
+    connection = endpoint.connect(sink, peer, upgrade_key=None)
+    for message in messages:
+        endpoint.handle_message(connection, orjson.dumps(message).decode())
+    return connection

@@ -15,8 +15,7 @@ from starlette.testclient import TestClient
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.app import create_app
-from coinapi_emulator.server.http.websocket import WebSocketEndpoint
-from tests.server.fakes import FakeSink
+from tests.server.fakes import FakeSink, open_connection
 from tests.server.replay.factories import make_trade, write_recording
 
 START_NS = 1_704_067_200_000_000_000
@@ -54,8 +53,7 @@ def paused_emulator(**settings: Any) -> Emulator:
 
 def connect(emulator: Emulator, **hello: Any) -> FakeSink:
     sink = FakeSink()
-    connection = WebSocketEndpoint(emulator).connect(sink, "test", upgrade_key=None)
-    WebSocketEndpoint(emulator).handle_message(connection, orjson.dumps({"type": "hello", "apikey": "k", **hello}))
+    open_connection(emulator, sink, {"type": "hello", "apikey": "k", **hello})
     return sink
 
 

@@ -10,7 +10,7 @@ from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.websocket import Connection, WebSocketEndpoint
 from coinapi_emulator.simulator.events import Bar
-from tests.server.fakes import FakeSink
+from tests.server.fakes import FakeSink, open_connection
 
 START_NS = 1_704_067_200_000_000_000
 S = 1_000_000_000
@@ -25,7 +25,6 @@ def _emulator() -> Emulator:
 
 
 def _subscribe(emulator: Emulator, sink: FakeSink, periods: list[str]) -> Connection:
-    connection = WebSocketEndpoint(emulator).connect(sink, "test", upgrade_key=None)
     hello = {
         "type": "hello",
         "apikey": "k",
@@ -34,8 +33,7 @@ def _subscribe(emulator: Emulator, sink: FakeSink, periods: list[str]) -> Connec
     }
     if periods:
         hello["subscribe_filter_period_id"] = periods
-    WebSocketEndpoint(emulator).handle_message(connection, orjson.dumps(hello))
-    return connection
+    return open_connection(emulator, sink, hello)
 
 
 def _run(emulator: Emulator, from_s: float, to_s: float) -> None:

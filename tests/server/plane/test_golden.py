@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
 import pytest
 
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.emulator import Emulator
-from coinapi_emulator.server.http.websocket import WebSocketEndpoint
 from coinapi_emulator.server.plane import codec, streams
 from coinapi_emulator.server.transport.frames import frame_payload
-from tests.server.fakes import FakeSink
+from tests.server.fakes import FakeSink, open_connection
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 START_NS = 1_704_067_200_000_000_000
@@ -50,10 +48,8 @@ def stream(messages: list[Message], seconds: int) -> list[bytes]:
     emulator = Emulator(
         Settings(seed=42, start_time_ns=START_NS, speed=None), monotonic_ns=lambda: 0, epoch_ns=lambda: START_NS
     )
-    sink, endpoint = FakeSink(), WebSocketEndpoint(emulator)
-    connection = endpoint.connect(sink, "golden", upgrade_key=None)
-    for message in messages:
-        endpoint.handle_message(connection, orjson.dumps(message))
+    sink = FakeSink()
+    open_connection(emulator, sink, *messages, peer="golden")
     for step in range(1, seconds * 10 + 1):
         emulator.shared.driver.run_until(START_NS + step * S // 10)
     return [frame_payload(frame) for write in sink.writes for frame in write]

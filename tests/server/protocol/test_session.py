@@ -14,7 +14,7 @@ from coinapi_emulator.server.protocol.errors import SlowConsumer, UnknownFilterV
 from coinapi_emulator.server.protocol.filters import Filters
 from coinapi_emulator.server.protocol.messages import UpdateLimits
 from coinapi_emulator.server.protocol.scope import EMPTY_SCOPE, Scope
-from coinapi_emulator.server.protocol.session import KeyPolicy, Session, SessionState
+from coinapi_emulator.server.protocol.session import KeyPolicy, Session, SessionLimits, SessionState
 from tests.server.protocol.factories import (
     ASSET_ENTRIES,
     BAD_KEY,
@@ -571,3 +571,42 @@ def test_key_lines_restrict_and_ignore_comments() -> None:
 def test_key_lines_without_a_key_are_refused() -> None:
     with pytest.raises(ValueError, match="keys: no API key"):
         KeyPolicy.from_lines("# only comments\n", source="keys")
+
+
+# --- what one connection may send (issue 14, item 8) ----------------------------------------------------------
+
+
+def limited(**limits: int) -> Session:
+    return Session(key_policy=GOOD_KEYS, upgrade_key=None, limits=SessionLimits(**limits))
+
+
+def test_a_message_over_the_size_limit_is_refused_unread() -> None:
+    session = limited(max_message_chars=100)
+    message = hello("trade", subscribe_filter_symbol_id=["X" * 200])
+    session.receive_text(message)
+    assert_closed_with(session, 1009, f"Message too big: {len(message)} characters, at most 100")
+
+
+def test_too_many_filter_values_in_one_message_are_refused() -> None:
+    session = limited(max_filter_values=3)
+    session.receive_text(hello("trade", subscribe_filter_symbol_id=["A", "B"], subscribe_filter_asset_id=["C", "D"]))
+    assert_closed_with(session, 1009, "Too many filter values: 4, at most 3")
+    allowed = limited(max_filter_values=3)
+    allowed.receive_text(hello("trade", subscribe_filter_symbol_id=["A"], subscribe_filter_asset_id=["C", "D"]))
+    assert allowed.state is SessionState.OPEN
+
+
+def test_a_binary_message_is_refused() -> None:
+    session = new_session()
+    session.receive_binary(hello("trade"))
+    assert_closed_with(session, 1003, "Binary messages are not accepted: send JSON text")
+
+
+def test_more_messages_a_second_than_the_limit_are_refused() -> None:
+    session = limited(max_messages_per_second=3)
+    session.receive_text(hello("trade"), now_s=10.2)
+    for now_s in (10.5, 10.9, 11.0, 11.4, 11.8):  # three in second 10, three in second 11: at the limit
+        session.receive_text(frame(type="subscribe", subscribe_data_type=["quote"]), now_s=now_s)
+    assert_frames(session, [])
+    session.receive_text(frame(type="subscribe", subscribe_data_type=["quote"]), now_s=11.9)
+    assert_closed_with(session, 1013, "More than 3 messages a second: rate limit exceeded, retry later")

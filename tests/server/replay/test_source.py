@@ -20,14 +20,13 @@ from hypothesis import strategies as st
 from coinapi_emulator.server.cli import main as cli
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.emulator import Emulator
-from coinapi_emulator.server.http.websocket import WebSocketEndpoint
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.replay.catalog import routing_catalog
 from coinapi_emulator.server.replay.recording import RecordingError
 from coinapi_emulator.server.replay.source import RecordedMessage, ReplaySource, route_key, scan_recording
 from coinapi_emulator.simulator.catalog import CatalogConfig, build_catalog
 from coinapi_emulator.simulator.clock import VirtualClock
-from tests.server.fakes import FakeSink
+from tests.server.fakes import FakeSink, open_connection
 from tests.server.replay.factories import (
     BTC,
     ETH,
@@ -69,8 +68,7 @@ def replay_emulator(emulators: list[Emulator], path: Path, **settings: Any) -> E
 def connect(emulator: Emulator, **hello: Any) -> FakeSink:
     """A connection that sent one hello (key included)."""
     sink = FakeSink()
-    connection = WebSocketEndpoint(emulator).connect(sink, "test", upgrade_key=None)
-    WebSocketEndpoint(emulator).handle_message(connection, orjson.dumps({"type": "hello", "apikey": "k", **hello}))
+    open_connection(emulator, sink, {"type": "hello", "apikey": "k", **hello})
     return sink
 
 
@@ -138,8 +136,7 @@ def test_every_frame_the_emulator_sends_routes_back_to_the_subscription() -> Non
     """The live emulator's own output, every data type: each frame's derived key is one of the client's routes."""
     emulator = Emulator(Settings(seed=3, start_time_ns=START_NS, speed=None, exchanges=5), monotonic_ns=lambda: 0)
     sink = FakeSink()
-    connection = WebSocketEndpoint(emulator).connect(sink, "all", upgrade_key=None)
-    for message in (
+    messages = (
         {
             "type": "hello",
             "apikey": "k",
@@ -148,8 +145,8 @@ def test_every_frame_the_emulator_sends_routes_back_to_the_subscription() -> Non
         },
         {"type": "subscribe", "subscribe_data_type": ["exrate", "asset"], "subscribe_filter_asset_id": ["BTC"]},
         {"type": "subscribe", "subscribe_data_type": ["exchange"], "subscribe_filter_exchange_id": ["BINANCE"]},
-    ):
-        WebSocketEndpoint(emulator).handle_message(connection, orjson.dumps(message))
+    )
+    connection = open_connection(emulator, sink, *messages, peer="all")
     for step in range(1, 31):
         emulator.shared.driver.run_until(START_NS + step * S // 10)
     seen = {route_key(orjson.loads(payload)) for payload in sink.payloads()}

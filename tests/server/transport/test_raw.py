@@ -66,16 +66,27 @@ def client_frame(text: str) -> bytes:
     return frame.serialize(mask=True, extensions=[])
 
 
+def client_frame_of(opcode: Opcode, data: bytes) -> bytes:
+    return Frame(opcode, data).serialize(mask=True, extensions=[])
+
+
+def close_code(written: bytes | bytearray) -> int:
+    """The code of the one close frame ``written`` holds (an unmasked server frame)."""
+    frame = bytes(written)
+    assert frame[:2] == bytes((0x88, len(frame) - 2)), frame
+    return int.from_bytes(frame[2:4], "big")
+
+
 class Handler:
     """Records what the hand-over delivers."""
 
     def __init__(self, fail_on: str | None = None) -> None:
-        self.messages: list[bytes] = []
+        self.messages: list[str | bytes] = []
         self.disconnects = 0
         self.fail_on = fail_on
 
-    def on_message(self, data: bytes) -> None:
-        if self.fail_on is not None and self.fail_on.encode() in data:
+    def on_message(self, data: str | bytes) -> None:
+        if self.fail_on is not None and self.fail_on in str(data):
             raise RuntimeError("boom")
         self.messages.append(data)
 
@@ -102,9 +113,9 @@ def handing_over_app(handler: Handler, before: asyncio.Event | None = None) -> A
     return app
 
 
-async def connected(app: Any) -> tuple[FanoutWebSocketProtocol, FakeTransport]:
+async def connected(app: Any, **config_kwargs: Any) -> tuple[FanoutWebSocketProtocol, FakeTransport]:
     config = uvicorn.Config(
-        app, ws=FanoutWebSocketProtocol, ws_per_message_deflate=False, lifespan="off", log_config=None
+        app, ws=FanoutWebSocketProtocol, ws_per_message_deflate=False, lifespan="off", log_config=None, **config_kwargs
     )
     protocol = FanoutWebSocketProtocol(config=config, server_state=ServerState(), app_state={})
     transport = FakeTransport()
@@ -123,7 +134,7 @@ def test_after_the_hand_over_messages_reach_the_callback_and_the_app_has_returne
         assert not protocol.tasks, "the ASGI app should have returned"
         assert not transport.closed, "returning from the app must not close a handed-over connection"
         protocol.data_received(client_frame('{"type":"hello"}') + client_frame('{"type":"subscribe"}'))
-        assert handler.messages == [b'{"type":"hello"}', b'{"type":"subscribe"}']
+        assert handler.messages == ['{"type":"hello"}', '{"type":"subscribe"}']
         assert transport.reading
         protocol.shutdown()  # uvicorn's server shutdown: a 1012 close, then the transport goes
         protocol.connection_lost(None)
@@ -141,7 +152,7 @@ def test_a_message_queued_before_the_hand_over_is_delivered_by_it() -> None:
         gate.set()
         for _ in range(5):
             await asyncio.sleep(0)
-        assert handler.messages == [b'{"type":"early"}']
+        assert handler.messages == ['{"type":"early"}']
         assert transport.reading
 
     asyncio.run(scenario())
@@ -153,9 +164,8 @@ def test_an_exception_in_the_callback_closes_that_connection_with_1011(caplog: p
         protocol, transport = await connected(handing_over_app(handler))
         before = len(transport.written)
         protocol.data_received(client_frame('{"type":"bad"}'))
-        close = bytes(transport.written[before:])
-        assert close[:2] == bytes((0x88, len(close) - 2)) and int.from_bytes(close[2:4], "big") == 1011
-        assert transport.closed
+        assert close_code(transport.written[before:]) == 1011
+        assert not transport.closed and protocol.close_timer is not None, "aborted later, not closed unread"
 
     asyncio.run(scenario())
     assert "Exception handling a WebSocket message" in caplog.text
@@ -214,5 +224,57 @@ def test_a_socket_the_server_closed_is_aborted_if_the_client_does_not_answer() -
         assert timer.when() - asyncio.get_running_loop().time() == pytest.approx(CLOSE_TIMEOUT_S, abs=0.1)
         timer._run()
         assert transport.aborted
+
+    asyncio.run(scenario())
+
+
+def test_text_arrives_as_str_and_binary_as_bytes() -> None:
+    async def scenario() -> None:
+        handler = Handler()
+        protocol, _ = await connected(handing_over_app(handler))
+        protocol.data_received(client_frame_of(Opcode.BINARY, b'{"type":"hello"}') + client_frame("é"))
+        assert handler.messages == [b'{"type":"hello"}', "é"]
+
+    asyncio.run(scenario())
+
+
+def test_invalid_utf8_in_a_text_message_fails_the_connection_with_1007() -> None:
+    async def scenario() -> None:
+        handler = Handler()
+        protocol, transport = await connected(handing_over_app(handler))
+        before = len(transport.written)
+        protocol.data_received(client_frame_of(Opcode.TEXT, b"\xff\xfe"))
+        assert handler.messages == [] and handler.disconnects == 1
+        assert close_code(transport.written[before:]) == 1007
+        assert not transport.closed and protocol.close_timer is not None
+
+    asyncio.run(scenario())
+
+
+def test_a_version_the_server_does_not_speak_gets_426_and_the_one_it_does() -> None:
+    async def scenario() -> None:
+        config = uvicorn.Config(Handler, ws=FanoutWebSocketProtocol, lifespan="off", log_config=None)
+        protocol = FanoutWebSocketProtocol(config=config, server_state=ServerState(), app_state={})
+        transport = FakeTransport()
+        protocol.connection_made(transport)
+        protocol.data_received(HANDSHAKE.replace(b"Sec-WebSocket-Version: 13", b"Sec-WebSocket-Version: 8"))
+        head, _, body = bytes(transport.written).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 426 Upgrade Required") and b"Sec-WebSocket-Version: 13" in head
+        assert b"this server speaks 13" in body and transport.closed
+
+    asyncio.run(scenario())
+
+
+def test_a_message_over_the_hard_limit_gets_1009_and_the_socket_waits_for_the_client() -> None:
+    # Closed at once with the rest of the message unread, the kernel answered with a reset and the client never saw
+    # the 1009 (issue 14, item 12).
+    async def scenario() -> None:
+        protocol, transport = await connected(handing_over_app(Handler()), ws_max_size=1024)
+        before = len(transport.written)
+        big = client_frame_of(Opcode.TEXT, b"x" * 4096)
+        protocol.data_received(big[:100])
+        assert close_code(transport.written[before:]) == 1009
+        protocol.data_received(big[100:])  # the rest is read and dropped
+        assert not transport.closed and protocol.close_timer is not None
 
     asyncio.run(scenario())
