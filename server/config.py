@@ -72,6 +72,9 @@ class Settings:
     max_messages_per_second: int = 50
     #: seconds a new connection has to send an accepted hello or subscribe before it is told and closed; 0: no limit
     hello_timeout_s: float = 30.0
+    #: WebSocket connections open at once, in all and from one client address; past them the upgrade gets 429
+    max_connections: int = 10_000
+    max_connections_per_ip: int = 5_000
     #: ``?seed=N`` markets open at once (each one is a whole market: ~27 MB and a few hundred ms to build)
     max_private_markets: int = 16
 

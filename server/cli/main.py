@@ -177,6 +177,18 @@ def main() -> None:
     help="Seconds a new connection has to send a hello or subscribe before it is told and closed (0: no limit).",
 )
 @_option(
+    "--max-connections",
+    default=_DEFAULTS.max_connections,
+    type=click.IntRange(min=1),
+    help="WebSocket connections open at once; past it the upgrade gets HTTP 429.",
+)
+@_option(
+    "--max-connections-per-ip",
+    default=_DEFAULTS.max_connections_per_ip,
+    type=click.IntRange(min=1),
+    help="WebSocket connections open at once from one client address; past it the upgrade gets HTTP 429.",
+)
+@_option(
     "--max-private-markets",
     default=_DEFAULTS.max_private_markets,
     type=click.IntRange(0, 10_000),
@@ -220,6 +232,8 @@ def serve(**options: Any) -> None:
         ws_ping_interval_s=options["ws_ping_interval"],
         shutdown_grace_s=options["shutdown_grace"],
         max_private_markets=options["max_private_markets"],
+        max_connections=options["max_connections"],
+        max_connections_per_ip=options["max_connections_per_ip"],
         hello_timeout_s=options["hello_timeout"],
         max_message_size=options["max_message_size"],
         max_filter_values=options["max_filter_values"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from functools import partial
 
@@ -41,6 +42,8 @@ class Connection:
     seed: int | None = None
     #: closes the connection unless a hello is accepted in time (``--hello-timeout``)
     hello_deadline: asyncio.TimerHandle | None = None
+    #: the client's address, counted against ``--max-connections-per-ip`` while the connection is open
+    host: str | None = None
 
 
 class WebSocketEndpoint:
@@ -48,28 +51,30 @@ class WebSocketEndpoint:
 
     def __init__(self, emulator: Emulator) -> None:
         self._emulator = emulator
+        #: open connections by client address (``--max-connections``, ``--max-connections-per-ip``)
+        self._open_by_host: Counter[str] = Counter()
 
     async def serve(self, websocket: WebSocket) -> None:
         """Serve one connection until it closes (or until the server takes it over, ``RawSink``)."""
-        if self._emulator.faults.refusing_connections():
-            # PROTOCOL.md §6 (UNVERIFIED form): connection limits answer the upgrade with HTTP 429.
-            await websocket.send_denial_response(
-                JSONResponse({"error": "Too many connections, try again later"}, status_code=429)
-            )
+        host = websocket.client.host if websocket.client else "unknown"
+        refusal = self._refusal(websocket, host)
+        if refusal is not None:
+            await websocket.send_denial_response(refusal)
             return
         seed = websocket.query_params.get("seed")
-        if seed is not None and not _is_int(seed):
-            await websocket.send_denial_response(
-                JSONResponse({"error": f"seed must be an integer, got {seed[:32]!r}"}, status_code=400)
-            )
-            return
-        # PROTOCOL.md §1.4: the upgrade always succeeds; a bad key is answered after the first hello.
-        await websocket.accept()
+        self._open_by_host[host] += 1  # counted from its admission, so that the next upgrade sees it
+        try:
+            # PROTOCOL.md §1.4: the upgrade always succeeds; a bad key is answered after the first hello.
+            await websocket.accept()
+        except BaseException:
+            self._release(host)
+            raise
         transport = transport_for(websocket)
         upgrade_key = key_from_request(
             Headers(scope=websocket.scope), websocket.scope["query_string"], websocket.scope["path"]
         )
         connection = self.connect(transport, _peer(websocket), upgrade_key, seed=None if seed is None else int(seed))
+        connection.host = host
         transport.set_on_resume(partial(self._resume, connection))
         timeout_s = self._emulator.settings.hello_timeout_s
         if timeout_s > 0:
@@ -77,6 +82,24 @@ class WebSocketEndpoint:
             connection.hello_deadline = loop.call_later(timeout_s, self._hello_overdue, connection, timeout_s)
         logger.info("%s connected%s", connection.subscriber.peer, "" if seed is None else f" (private seed {seed})")
         await transport.serve(partial(self.handle_message, connection), partial(self._closed, connection))
+
+    def _refusal(self, websocket: WebSocket, host: str) -> JSONResponse | None:
+        """The HTTP answer to an upgrade the server will not accept, or None to accept it."""
+        settings = self._emulator.settings
+        # PROTOCOL.md §6 (UNVERIFIED form): connection limits answer the upgrade with HTTP 429.
+        if self._emulator.faults.refusing_connections():
+            return JSONResponse({"error": "Too many connections, try again later"}, status_code=429)
+        if self._open_by_host.total() >= settings.max_connections:
+            text = f"Too many connections ({settings.max_connections}, --max-connections), try again later"
+            return JSONResponse({"error": text}, status_code=429)
+        if self._open_by_host[host] >= settings.max_connections_per_ip:
+            limit = settings.max_connections_per_ip
+            text = f"Too many connections from {host} ({limit}, --max-connections-per-ip), try again later"
+            return JSONResponse({"error": text}, status_code=429)
+        seed = websocket.query_params.get("seed")
+        if seed is not None and not _is_int(seed):
+            return JSONResponse({"error": f"seed must be an integer, got {seed[:32]!r}"}, status_code=400)
+        return None
 
     def connect(self, sink: Sink, peer: str, upgrade_key: str | None, *, seed: int | None = None) -> Connection:
         """Register a connection with the shared market; with ``seed`` it moves to a private market of its own
@@ -127,8 +150,16 @@ class WebSocketEndpoint:
 
     def _closed(self, connection: Connection) -> None:
         self._drop_hello_deadline(connection)
+        if connection.host is not None:
+            self._release(connection.host)
+            connection.host = None
         self.disconnect(connection)
         logger.info("%s disconnected", connection.subscriber.peer)
+
+    def _release(self, host: str) -> None:
+        self._open_by_host[host] -= 1
+        if not self._open_by_host[host]:
+            del self._open_by_host[host]
 
     def handle_message(self, connection: Connection, raw: str | bytes) -> None:
         """Apply one client message: update routes (with snapshots), forward errors, close if the session says so."""

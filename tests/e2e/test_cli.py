@@ -42,6 +42,8 @@ FLAGS: Final = [
     ("--ws-ping-interval", "COINAPI_EMULATOR_WS_PING_INTERVAL"),
     ("--shutdown-grace", "COINAPI_EMULATOR_SHUTDOWN_GRACE"),
     ("--max-private-markets", "COINAPI_EMULATOR_MAX_PRIVATE_MARKETS"),
+    ("--max-connections", "COINAPI_EMULATOR_MAX_CONNECTIONS"),
+    ("--max-connections-per-ip", "COINAPI_EMULATOR_MAX_CONNECTIONS_PER_IP"),
     ("--hello-timeout", "COINAPI_EMULATOR_HELLO_TIMEOUT"),
     ("--max-message-size", "COINAPI_EMULATOR_MAX_MESSAGE_SIZE"),
     ("--max-filter-values", "COINAPI_EMULATOR_MAX_FILTER_VALUES"),

@@ -137,6 +137,8 @@ def test_help_lists_every_flag_with_its_env_variable() -> None:
         "--ws-ping-interval",
         "--shutdown-grace",
         "--max-private-markets",
+        "--max-connections",
+        "--max-connections-per-ip",
         "--hello-timeout",
         "--max-message-size",
         "--max-filter-values",

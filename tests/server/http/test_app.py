@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from starlette.testclient import TestClient
+from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
 from coinapi_emulator.server.config import Settings
@@ -211,4 +211,27 @@ def test_a_connection_that_sends_no_hello_in_time_is_told_and_closed() -> None:
         with client.websocket_connect("/v1/") as ws:  # a hello in time: nothing happens at the deadline
             ws.send_text(hello(subscribe_data_type=["trade"], subscribe_filter_symbol_id=[BTC + "$"]))
             time.sleep(0.4)
+            assert receive(ws)["type"] == "trade"
+
+
+@pytest.mark.parametrize(
+    ("limits", "text"),
+    [
+        ({"max_connections": 2}, "Too many connections (2, --max-connections), try again later"),
+        (
+            {"max_connections_per_ip": 2},
+            "Too many connections from testclient (2, --max-connections-per-ip), try again later",
+        ),
+    ],
+    ids=["in-all", "per-ip"],
+)
+def test_past_the_connection_limits_the_upgrade_gets_429(limits: dict[str, int], text: str) -> None:
+    settings = Settings(start_time_ns=START_NS, exchanges=3, max_symbols_per_exchange=3, **limits)
+    with TestClient(create_app(settings)) as client:
+        with client.websocket_connect("/v1/"), client.websocket_connect("/v1/"):
+            with pytest.raises(WebSocketDenialResponse) as refused, client.websocket_connect("/v1/"):
+                pass
+            assert refused.value.status_code == 429 and refused.value.json() == {"error": text}
+        with client.websocket_connect("/v1/") as ws:  # both closed: a place again
+            ws.send_text(hello(subscribe_data_type=["trade"]))
             assert receive(ws)["type"] == "trade"
