@@ -66,6 +66,7 @@ class CatalogIndex:
         "asset_ids",
         "catalog",
         "exchange_ids",
+        "position",
         "symbol_ids",
     )
 
@@ -78,6 +79,8 @@ class CatalogIndex:
         self.exchange_ids: tuple[str, ...] = tuple(exchange.exchange_id for exchange in catalog.exchanges)
         self.asset_ids: tuple[str, ...] = tuple(asset.asset_id for asset in catalog.assets)
         self._sorted_ids = sorted(self.symbol_ids)
+        #: each symbol id's place in the catalogue, to list what the lookups found in catalogue order
+        self.position = {symbol_id: n for n, symbol_id in enumerate(self.symbol_ids)}
         self._by_id = {symbol.symbol_id: symbol for symbol in symbols}
         self._by_exchange: dict[str, list[str]] = {}
         self._by_asset: dict[str, list[str]] = {}
@@ -113,15 +116,23 @@ class CatalogIndex:
         if entry.endswith("$"):
             exact = entry[:-1]
             return [exact] if exact in self._by_id else []
+        return self.symbols_with_prefix(entry)
+
+    def symbols_with_prefix(self, prefix: str) -> list[str]:
+        """Ids that start with ``prefix``, in id order: a binary search, then the matches."""
         ids = self._sorted_ids
-        start = end = bisect_left(ids, entry)
-        while end < len(ids) and ids[end].startswith(entry):
+        start = end = bisect_left(ids, prefix)
+        while end < len(ids) and ids[end].startswith(prefix):
             end += 1
         return ids[start:end]
 
     def symbols_for_exchange(self, exchange_id: str) -> list[str]:
         """Ids of the symbols listed on that exchange."""
         return self._by_exchange.get(exchange_id, [])
+
+    def symbols_for_asset(self, asset_id: str) -> list[str]:
+        """Ids of the symbols with ``asset_id`` as base or quote."""
+        return self._by_asset.get(asset_id, [])
 
     def symbols_for_asset_entry(self, entry: str) -> list[str]:
         """Ids matching one ``subscribe_filter_asset_id`` entry (``BTC`` base or quote, ``BTC/USD`` both)."""
