@@ -18,6 +18,7 @@ from uvicorn.config import LOGGING_CONFIG
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.app import create_app
+from coinapi_emulator.server.protocol.keys import redact
 from coinapi_emulator.server.transport.raw import FanoutWebSocketProtocol
 
 logger = logging.getLogger(__name__)
@@ -90,9 +91,21 @@ def uvicorn_config(settings: Settings, emulator: Emulator) -> uvicorn.Config:
     )
 
 
+class RedactKeys(logging.Filter):
+    """Replaces the API keys in a log line with ``***``: uvicorn's access and upgrade lines quote the request target
+    (``?apikey=``, ``/APIKEY-``), and at debug level the WebSocket library logs handshake headers and messages."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
 def _log_config(settings: Settings) -> dict[str, Any]:
-    """uvicorn's logging setup, extended to this package's loggers."""
+    """uvicorn's logging setup, extended to this package's loggers, with keys redacted from every line."""
     config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"redact_keys": {"()": RedactKeys}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact_keys"]
     level = settings.log_level.upper() if settings.log_level != "trace" else "DEBUG"
     for name in ("coinapi_emulator",):
         config["loggers"][name] = {"handlers": ["default"], "level": level, "propagate": False}

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
 
-_PATH_KEY_PREFIX = "APIKEY-"
+from coinapi_emulator.server.protocol.keys import KEY_PATH_PREFIX
 
 
 def key_from_request(scope_headers: Headers, query_string: bytes, path: str) -> str | None:
@@ -27,8 +27,8 @@ def key_from_request(scope_headers: Headers, query_string: bytes, path: str) -> 
     if query.get("apikey", [""])[0]:
         return query["apikey"][0]
     last_segment = path.rstrip("/").rsplit("/", 1)[-1]
-    if last_segment.startswith(_PATH_KEY_PREFIX) and len(last_segment) > len(_PATH_KEY_PREFIX):
-        return last_segment[len(_PATH_KEY_PREFIX) :]
+    if last_segment.startswith(KEY_PATH_PREFIX) and len(last_segment) > len(KEY_PATH_PREFIX):
+        return last_segment[len(KEY_PATH_PREFIX) :]
     return _key_from_authorization(scope_headers.get("authorization", ""))
 
 

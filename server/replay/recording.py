@@ -29,14 +29,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
+from coinapi_emulator.server.protocol.keys import KEY_PATH_PREFIX, KEY_QUERY_NAMES
+
 FORMAT_NAME: Final = "coinapi-emulator-recording"
 FORMAT_VERSION: Final = 1
 
 #: compressed output is flushed to the gzip stream in chunks of about this many bytes
 _WRITE_CHUNK_BYTES: Final = 64 * 1024
 #: query parameters and path segments that carry an API key (PROTOCOL.md §1.3)
-_KEY_QUERY_NAMES: Final = frozenset({"apikey", "api_key", "x-coinapi-key"})
-_KEY_PATH_PREFIX: Final = "APIKEY-"
 
 JsonObject = dict[str, Any]
 
@@ -75,9 +75,9 @@ def redact_url(url: str) -> str:
     if parts.port is not None:
         netloc = f"{netloc}:{parts.port}"
     query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in _KEY_QUERY_NAMES]
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in KEY_QUERY_NAMES]
     )
-    segments = [segment for segment in parts.path.split("/") if not segment.startswith(_KEY_PATH_PREFIX)]
+    segments = [segment for segment in parts.path.split("/") if not segment.startswith(KEY_PATH_PREFIX)]
     return urlunsplit((parts.scheme, netloc, "/".join(segments), query, ""))
 
 
