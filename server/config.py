@@ -75,6 +75,11 @@ class Settings:
     #: WebSocket connections open at once, in all and from one client address; past them the upgrade gets 429
     max_connections: int = 10_000
     max_connections_per_ip: int = 5_000
+    #: bytes of one HTTP request's head (request line and headers) and its header fields; past them: 431
+    max_header_size: int = 16 * 1024
+    max_header_count: int = 100
+    #: seconds from a connection's start (or a request's first byte) to the end of the request's head; past it: 408
+    header_timeout_s: float = 10.0
     #: ``?seed=N`` markets open at once (each one is a whole market: ~27 MB and a few hundred ms to build)
     max_private_markets: int = 16
 

@@ -177,6 +177,24 @@ def main() -> None:
     help="Seconds a new connection has to send a hello or subscribe before it is told and closed (0: no limit).",
 )
 @_option(
+    "--max-header-size",
+    default=_DEFAULTS.max_header_size,
+    type=click.IntRange(1024, 1 << 20),
+    help="Bytes of one HTTP request's head (request line and headers); past it, HTTP 431.",
+)
+@_option(
+    "--max-header-count",
+    default=_DEFAULTS.max_header_count,
+    type=click.IntRange(8, 128),
+    help="Header fields of one HTTP request (at most 128, the WebSocket library's own limit); past it, HTTP 431.",
+)
+@_option(
+    "--header-timeout",
+    default=_DEFAULTS.header_timeout_s,
+    type=click.FloatRange(min=0),
+    help="Seconds a connection has to send a complete request head; past it, HTTP 408 and close (0: no limit).",
+)
+@_option(
     "--max-connections",
     default=_DEFAULTS.max_connections,
     type=click.IntRange(min=1),
@@ -235,6 +253,9 @@ def serve(**options: Any) -> None:
         max_connections=options["max_connections"],
         max_connections_per_ip=options["max_connections_per_ip"],
         hello_timeout_s=options["hello_timeout"],
+        max_header_size=options["max_header_size"],
+        max_header_count=options["max_header_count"],
+        header_timeout_s=options["header_timeout"],
         max_message_size=options["max_message_size"],
         max_filter_values=options["max_filter_values"],
         max_messages_per_second=options["max_messages_per_second"],

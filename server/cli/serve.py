@@ -1,4 +1,4 @@
-"""Run the app under uvicorn with uvloop, httptools and the raw fan-out WebSocket protocol."""
+"""Run the app under uvicorn with uvloop, httptools (heads limited) and the raw fan-out WebSocket protocol."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.app import create_app
 from coinapi_emulator.server.protocol.keys import redact
+from coinapi_emulator.server.transport.http import HeadLimits, head_limited_protocol
 from coinapi_emulator.server.transport.raw import FanoutWebSocketProtocol
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,9 @@ def uvicorn_config(settings: Settings, emulator: Emulator) -> uvicorn.Config:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=head_limited_protocol(
+            HeadLimits(settings.max_header_size, settings.max_header_count, settings.header_timeout_s)
+        ),
         ws=FanoutWebSocketProtocol,
         # the hard limit, checked at a frame's header; the app answers messages over --max-message-size itself
         ws_max_size=4 * settings.max_message_size,

@@ -55,6 +55,14 @@ class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
             extensions: dict[str, object] = self.scope["extensions"]  # type: ignore[assignment]
             extensions[RAW_EXTENSION] = RawSink(self, deflater_for(self.conn.extensions))
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.handshake_exc is not None and not self.handshake_initiated and not self.transport.is_closing():
+            # websockets refused the handshake's request (431 or 414 queued, or nothing when it was not HTTP) but
+            # uvicorn writes only what follows an event: the client was never answered nor closed (issue 14, item 6).
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.transport.close()
+
     def resume_writing(self) -> None:
         super().resume_writing()
         if self.on_resume is not None:

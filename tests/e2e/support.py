@@ -7,8 +7,10 @@ with what was awaited, so a hung server shows up as a readable failure, never as
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
@@ -245,3 +247,12 @@ class RawNumber(str):
     """A JSON number token exactly as the server wrote it."""
 
     __slots__ = ()
+
+
+def websocket_handshake(port: int, version: str = "13", extra_headers: str = "") -> bytes:
+    """A WebSocket upgrade request for ``/v1/``, as bytes, for what a library client refuses to send."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (
+        f"GET /v1/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: {version}\r\n{extra_headers}\r\n"
+    ).encode()

@@ -5,7 +5,6 @@ the client sees, or an HTTP answer for the handshake."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import socket
@@ -16,7 +15,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from .processes import START_TIME, RunningServer, run_server
-from .support import expect_error_and_close, hello, ws_connect
+from .support import expect_error_and_close, hello, websocket_handshake, ws_connect
 
 pytestmark = pytest.mark.e2e
 
@@ -85,7 +84,7 @@ def test_invalid_utf8_in_a_text_frame_gets_1007(limited: RunningServer) -> None:
 
 def test_a_websocket_version_other_than_13_gets_426_naming_13(limited: RunningServer) -> None:
     with socket.create_connection(("127.0.0.1", limited.port), timeout=5) as sock:
-        sock.sendall(_handshake(limited.port, version="8"))
+        sock.sendall(websocket_handshake(limited.port, version="8"))
         head = sock.recv(65536).split(b"\r\n\r\n")[0].decode()
     assert head.startswith("HTTP/1.1 426") and "Sec-WebSocket-Version: 13" in head
 
@@ -93,20 +92,12 @@ def test_a_websocket_version_other_than_13_gets_426_naming_13(limited: RunningSe
 # -- a bare WebSocket client, for what a library client refuses to send -----------------------------------------
 
 
-def _handshake(port: int, version: str = "13") -> bytes:
-    key = base64.b64encode(os.urandom(16)).decode()
-    return (
-        f"GET /v1/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: {version}\r\n\r\n"
-    ).encode()
-
-
 class _raw_websocket:
     """A socket past the 101 answer."""
 
     def __init__(self, port: int) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.sock.sendall(_handshake(port))
+        self.sock.sendall(websocket_handshake(port))
         response = b""
         while b"\r\n\r\n" not in response:
             response += self.sock.recv(4096)
