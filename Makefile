@@ -12,7 +12,7 @@ CSRC   := $(wildcard simulator/*.c server/*/*.c)
 # coinapi_emulator through this folder of links to server/ and simulator/
 NAMESPACE := $(VENV)/namespace/coinapi_emulator
 
-.PHONY: run test lint typecheck unit bench lock clean
+.PHONY: run test lint typecheck unit hardening soak bench lock clean
 
 # The stamp files make re-runs instant; they depend on the lock so a changed pin reinstalls.
 $(BIN)/python:
@@ -48,6 +48,15 @@ unit: $(VENV)/.installed-dev $(NAMESPACE)
 	$(BIN)/pytest --cov --cov-report=term $(ARGS)
 
 test: lint typecheck unit
+
+# Every hardening case as an attack on a real server while a good client watches (docs/RELIABILITY.md): ~3 min on
+# 2 cores, not part of `make test`. Its table goes to build/hardening.md.
+hardening: $(VENV)/.installed-dev
+	$(BIN)/pytest -m hardening tests/hardening $(ARGS)
+
+# Ten minutes of ~10,000 messages/s to 100 churning clients; memory must stay flat within 10% (build/soak.md).
+soak: $(VENV)/.installed-dev
+	$(BIN)/pytest -m soak tests/hardening --timeout 900 $(ARGS)
 
 $(VENV)/.installed-bench: $(BIN)/python pyproject.toml $(LOCK) $(CSRC)
 	$(BIN)/pip install -q -c $(LOCK) -e ".[dev,bench]"

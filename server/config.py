@@ -38,6 +38,8 @@ class Settings:
     #: slow-client limits of one connection's unsent frames (PROTOCOL.md §6: the real service allows 131,072)
     max_buffered_messages: int = 131_072
     max_buffered_bytes: int = 64 * 1024 * 1024
+    #: the unsent frames of every connection together; past it the largest backlogs are closed the same way (1013)
+    max_buffered_bytes_total: int = 1 << 30
     #: how symbol, exchange and asset filters of one data type combine (PROTOCOL.md §2.4)
     filter_combine: FilterCombine = "union"
     #: reject filters naming ids that match nothing (the real service accepts them silently)
@@ -55,6 +57,10 @@ class Settings:
     ws_ping_timeout_s: float = 30.0
     #: serve the admin API (clock, faults, scenarios) under /admin
     admin: bool = False
+    #: the bearer token the admin API asks for, from any address; None: no token, this machine only
+    admin_token: str | None = None
+    #: a file whose first line is that token (keeps it out of the process list and the environment)
+    admin_token_file: Path | None = None
     #: start with the virtual clock paused (resume through the admin API)
     paused: bool = False
     #: scenario file (TOML) scheduled from the start time

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.control.faults import Fault, FaultInjector
 from coinapi_emulator.server.control.scenario import Scenario, load_scenario
+from coinapi_emulator.server.fanout.budget import OutboxBudget
 from coinapi_emulator.server.plane.plane import MarketPlane, MarketSpec
 from coinapi_emulator.server.plane.private import PrivatePlanes
 from coinapi_emulator.server.protocol.routes import RouteResolver
@@ -67,6 +68,8 @@ class Emulator:
         #: one numbering for the connections of every plane (the admin API's ids)
         ids = itertools.count(1)
         self.faults = FaultInjector(call_later=_call_later)
+        #: what the slow clients of every plane may hold together
+        self.outbox_budget = OutboxBudget(settings.max_buffered_bytes_total)
         synthetic = self._resolver(self.catalog)
         self.shared = MarketPlane(
             settings,
@@ -84,12 +87,19 @@ class Emulator:
             resolver=synthetic if replay is None else self._resolver(routing_catalog(self.catalog, replay.inventory)),
             replay=replay,
             ids=ids,
+            budget=self.outbox_budget,
             on_fault=self._scenario_fault,
             monotonic_ns=monotonic_ns,
             epoch_ns=epoch_ns,
         )
         self.private = PrivatePlanes(
-            settings, self.catalog, synthetic, start_ns=start_ns, ids=ids, monotonic_ns=monotonic_ns
+            settings,
+            self.catalog,
+            synthetic,
+            start_ns=start_ns,
+            ids=ids,
+            budget=self.outbox_budget,
+            monotonic_ns=monotonic_ns,
         )
         if settings.scenario_file is not None:
             self.load_scenario(settings.scenario_file.read_text(encoding="utf-8"), source=str(settings.scenario_file))

@@ -6,12 +6,12 @@ Flags beat environment variables; both fill one ``Settings``. Bad values exit wi
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any, get_args
 
 import click
 
 from coinapi_emulator.server.cli.options import env_option as _option
+from coinapi_emulator.server.cli.options import file_option as _file_option
 from coinapi_emulator.server.cli.record import record_command
 from coinapi_emulator.server.cli.serve import run
 from coinapi_emulator.server.config import Compression, FilterCombine, LogLevel, Settings
@@ -82,11 +82,9 @@ def main() -> None:
     "so runs are reproducible byte for byte. Default: now, on the wall clock.",
 )
 @_option("--log-level", default=_DEFAULTS.log_level, type=click.Choice(get_args(LogLevel)), help="Log verbosity.")
-@_option(
+@_file_option(
     "--api-keys",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="File of accepted API keys, one per line. Default: any non-empty key is accepted.",
+    "File of accepted API keys, one per line. Default: any non-empty key is accepted.",
 )
 @_option(
     "--exchanges",
@@ -117,6 +115,12 @@ def main() -> None:
     default=_DEFAULTS.max_buffered_bytes,
     type=click.IntRange(min=1024),
     help="The same limit in bytes.",
+)
+@_option(
+    "--max-buffered-bytes-total",
+    default=_DEFAULTS.max_buffered_bytes_total,
+    type=click.IntRange(min=1 << 20),
+    help="Unsent bytes of all slow clients together; past it the largest backlogs are closed the same way (1013).",
 )
 @_option(
     "--filter-combine",
@@ -214,19 +218,24 @@ def main() -> None:
 )
 @_option("--admin/--no-admin", default=False, help="Serve the admin API under /admin (clock, faults, scenarios).")
 @_option(
+    "--admin-token",
+    default=None,
+    help="Bearer token the admin API asks for; with it, any address may call it (without: this machine only).",
+)
+@_file_option(
+    "--admin-token-file",
+    "File whose first line is the admin token (keeps it out of the process list).",
+)
+@_option(
     "--paused/--no-paused", default=False, help="Start with the virtual clock paused (resume through the admin API)."
 )
-@_option(
+@_file_option(
     "--scenario",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Scenario file (TOML): market events and faults on the virtual timeline, from the start time.",
+    "Scenario file (TOML): market events and faults on the virtual timeline, from the start time.",
 )
-@_option(
+@_file_option(
     "--replay",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Stream this recording (from 'coinapi-emulator record') instead of the simulated market, paced by --speed.",
+    "Stream this recording (from 'coinapi-emulator record') instead of the simulated market, paced by --speed.",
 )
 def serve(**options: Any) -> None:
     """Start the emulator: WebSocket on /, /v1 and /v1/; REST metadata on /v1/...; /health."""
@@ -243,6 +252,7 @@ def serve(**options: Any) -> None:
         rate_scale=options["rate_scale"],
         max_buffered_messages=options["max_buffered_messages"],
         max_buffered_bytes=options["max_buffered_bytes"],
+        max_buffered_bytes_total=options["max_buffered_bytes_total"],
         filter_combine=options["filter_combine"],
         strict_filters=options["strict_filters"],
         allow_unfiltered_books=options["allow_unfiltered_books"],
@@ -260,6 +270,8 @@ def serve(**options: Any) -> None:
         max_filter_values=options["max_filter_values"],
         max_messages_per_second=options["max_messages_per_second"],
         admin=options["admin"],
+        admin_token=options["admin_token"],
+        admin_token_file=options["admin_token_file"],
         paused=options["paused"],
         scenario_file=options["scenario"],
         replay_file=options["replay"],

@@ -15,7 +15,7 @@ import click
 import orjson
 from websockets.exceptions import InvalidHandshake, InvalidURI
 
-from coinapi_emulator.server.cli.options import env_option
+from coinapi_emulator.server.cli.options import env_option, file_option
 from coinapi_emulator.server.replay.recorder import (
     DEFAULT_URL,
     Progress,
@@ -57,12 +57,7 @@ def _url(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.command("record")
 @env_option("--url", default=DEFAULT_URL, callback=_url, help="WebSocket URL of the emulator or of CoinAPI.")
 @env_option("--hello", default=None, help="The first message to send, as JSON (or use --hello-file).")
-@env_option(
-    "--hello-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="A file holding the first message.",
-)
+@file_option("--hello-file", help="A file holding the first message.")
 @env_option("--api-key", default=None, help="Sent as the X-CoinAPI-Key upgrade header; never written to the recording.")
 @env_option(
     "--out",

@@ -17,6 +17,7 @@ from uvicorn.config import LOGGING_CONFIG
 
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.emulator import Emulator
+from coinapi_emulator.server.http.admin_access import is_loopback
 from coinapi_emulator.server.http.app import create_app
 from coinapi_emulator.server.protocol.keys import redact
 from coinapi_emulator.server.transport.http import HeadLimits, head_limited_protocol
@@ -99,7 +100,12 @@ class RedactKeys(logging.Filter):
     (``?apikey=``, ``/APIKEY-``), and at debug level the WebSocket library logs handshake headers and messages."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage()), None
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple):
+            # its formatter takes the request's parts from ``args``; the target is one of them
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+        else:
+            # a header's name and value may be two arguments: the whole line is redacted
+            record.msg, record.args = redact(record.getMessage()), None
         return True
 
 
@@ -115,6 +121,22 @@ def _log_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
+def _warn_of_exposure(settings: Settings) -> None:
+    """Say so when the admin API listens beyond this machine: anyone who reaches the port can stop the market."""
+    if not settings.admin or is_loopback(settings.host):
+        return
+    if settings.admin_token is None and settings.admin_token_file is None:
+        logger.warning(
+            "the admin API is on and --host %s is not loopback: it answers this machine only; "
+            "give --admin-token(-file) to let other machines call it",
+            settings.host,
+        )
+    else:
+        logger.warning(
+            "the admin API is on and --host %s is not loopback: it answers any address with the token", settings.host
+        )
+
+
 def run(settings: Settings) -> None:
     """Serve until interrupted."""
     emulator = Emulator(settings)  # validates the settings (e.g. the API key file) before anything listens
@@ -122,6 +144,7 @@ def run(settings: Settings) -> None:
     # reach, they no longer make every full collection a pause of tens of ms on the event loop.
     gc.freeze()
     server = EmulatorServer(uvicorn_config(settings, emulator), emulator)
+    _warn_of_exposure(settings)
     server.run()
     if server.exit_code:
         raise SystemExit(server.exit_code)

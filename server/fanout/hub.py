@@ -23,7 +23,9 @@ Slow clients: a subscriber whose transport is paused (its kernel and transport b
 frames in the outbox. While backlogged, a new quote/book5/book20/book50 frame replaces the unsent one of the
 same (type, symbol) (conflation). Trades, book deltas and everything else are never dropped: once the outbox
 holds more than ``max_messages`` frames or ``max_bytes`` bytes, the subscriber gets CoinAPI's buffer error and
-is closed with 1013 (PROTOCOL.md §6). The counters of those events live in ``HubStats``.
+is closed with 1013 (PROTOCOL.md §6). While the backlogs of every hub together hold more than the ``OutboxBudget``
+(``fanout/budget.py``), the hub closes its largest backlogs the same way until they fit. The counters of those
+events live in ``HubStats``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from coinapi_emulator.server.fanout.budget import OutboxBudget
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.encode import HEARTBEAT
 from coinapi_emulator.server.protocol.errors import ProtocolError, SlowConsumer
@@ -54,6 +57,8 @@ class HubStats:
     bytes_sent: int = 0
     conflated: int = 0
     slow_consumer_closes: int = 0
+    #: of those, closed because the backlogs of all clients together were over the budget
+    budget_closes: int = 0
     heartbeats: int = 0
 
 
@@ -123,6 +128,7 @@ class Hub:
         max_bytes: int,
         clock: Callable[[], float],
         ids: Iterator[int] | None = None,
+        budget: OutboxBudget | None = None,
     ) -> None:
         #: (data type, topic) -> groups; dicts keep insertion order and remove in O(1)
         self.routes: dict[RouteKey, dict[Group, None]] = {}
@@ -141,6 +147,9 @@ class Hub:
         self._dirty: list[Subscriber] = []
         self._dirty_groups: list[Group] = []
         self._backlogged: set[Subscriber] = set()
+        #: shared with the other hubs (``ids`` alike); ``_holding``: this hub reported a backlog to it
+        self._budget = budget
+        self._holding = False
 
     # -- membership -------------------------------------------------------------------------------------------
 
@@ -351,7 +360,7 @@ class Hub:
                 self._share(subscriber)
             else:
                 self._backlog(subscriber)
-        if self._backlogged:
+        if self._backlogged or self._holding:
             self._enforce_limits()
 
     def _flush_group(self, group: Group, now_s: float) -> None:
@@ -405,17 +414,44 @@ class Hub:
         subscriber.messages_sent += len(frames)
 
     def _enforce_limits(self) -> None:
+        held = 0
         for subscriber in list(self._backlogged):
             if len(subscriber.frames) > self._max_messages or subscriber.pending_bytes > self._max_bytes:
-                error = SlowConsumer(len(subscriber.frames), subscriber.pending_bytes)
-                logger.info(
-                    "slow consumer %s: %d messages / %d bytes pending, closing",
-                    subscriber.peer,
-                    len(subscriber.frames),
-                    subscriber.pending_bytes,
-                )
-                self.stats.slow_consumer_closes += 1
-                self.fail(subscriber, error)
+                self._close_slow(subscriber, "its own limit")
+            else:
+                held += subscriber.pending_bytes
+        if self._budget is not None:
+            excess = self._budget.hold(self, held)
+            if excess:
+                self._shed(excess)
+                self._budget.hold(self, sum(s.pending_bytes for s in self._backlogged))
+            self._holding = bool(self._backlogged)
+
+    def _shed(self, excess: int) -> None:
+        """Close this hub's largest backlogs until ``excess`` bytes are freed or none is left."""
+        for subscriber in sorted(self._backlogged, key=lambda s: s.pending_bytes, reverse=True):
+            if excess <= 0:
+                return
+            excess -= subscriber.pending_bytes
+            self.stats.budget_closes += 1
+            self._close_slow(subscriber, "the budget of all clients")
+
+    def _close_slow(self, subscriber: Subscriber, limit: str) -> None:
+        logger.info(
+            "slow consumer %s: %d messages / %d bytes pending, over %s, closing",
+            subscriber.peer,
+            len(subscriber.frames),
+            subscriber.pending_bytes,
+            limit,
+        )
+        self.stats.slow_consumer_closes += 1
+        self.fail(subscriber, SlowConsumer(len(subscriber.frames), subscriber.pending_bytes))
+
+    def release_budget(self) -> None:
+        """This hub holds nothing any more (its market stopped)."""
+        if self._budget is not None:
+            self._budget.hold(self, 0)
+        self._holding = False
 
     def fail(self, subscriber: Subscriber, error: ProtocolError) -> None:
         """Send ``error``'s frame, then close with its code and text (PROTOCOL.md §3.11: errors are terminal)."""

@@ -1,13 +1,14 @@
 """The admin API (``--admin``): clock control, fault injection and scenarios, under ``/admin``.
 
-Off by default: it lets anyone who can reach the port pause the market or close connections. JSON in and out;
-errors are ``{"error": "..."}`` with 400. ``server/testing/admin_client.py`` is its Python client.
+Off by default: it can pause the market or close connections. Without ``--admin-token`` it answers this machine
+only (``admin_access.py`` says who may call it and why). JSON in and out; errors are ``{"error": "..."}`` with 400
+(401, 403 or 415 from the gate). ``server/testing/admin_client.py`` is its Python client.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import orjson
@@ -18,9 +19,13 @@ from starlette.routing import BaseRoute, Route
 from coinapi_emulator.server.control.faults import FaultError, parse_fault
 from coinapi_emulator.server.control.scenario import ScenarioError, parse_duration_ns
 from coinapi_emulator.server.emulator import Emulator
+from coinapi_emulator.server.http.admin_access import AdminAccess
 from coinapi_emulator.server.http.responses import JsonResponse, error_response
 from coinapi_emulator.simulator.clock import MAX_SPEED, check_speed
 
+#: the media types a request body may have: never one a browser sends cross-site without a preflight
+JSON_BODY = ("application/json",)
+TOML_BODY = ("application/toml",)
 #: the longest one step request may take, in virtual time
 MAX_STEP_NS = 86_400 * 1_000_000_000
 #: a step is published a virtual second at a time with the event loop free in between: in one go, 300 s blocked
@@ -56,11 +61,16 @@ def _speed(value: object) -> float | None:
         raise _BadRequest(f"'speed' must be a positive number at most {MAX_SPEED:.0f}, or \"max\"") from None
 
 
-def admin_routes(emulator: Emulator) -> list[BaseRoute]:
-    """Routes of the admin API for ``emulator``."""
+def admin_routes(emulator: Emulator, access: AdminAccess) -> list[BaseRoute]:
+    """Routes of the admin API for ``emulator``, behind ``access``."""
 
-    def endpoint(action: Callable[[Request], Awaitable[Any]]) -> Callable[[Request], Awaitable[Response]]:
+    def endpoint(
+        action: Callable[[Request], Awaitable[Any]], body_types: Collection[str] = JSON_BODY
+    ) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
+            refusal = access.refusal(request, body_types)
+            if refusal is not None:
+                return refusal
             try:
                 result = await action(request)
             except (_BadRequest, FaultError, ScenarioError, ValueError) as error:
@@ -111,5 +121,5 @@ def admin_routes(emulator: Emulator) -> list[BaseRoute]:
         Route("/admin/clock/step", endpoint(step), methods=["POST"]),
         Route("/admin/clock/speed", endpoint(speed), methods=["POST"]),
         Route("/admin/faults", endpoint(faults), methods=["POST"]),
-        Route("/admin/scenario", endpoint(scenario), methods=["POST"]),
+        Route("/admin/scenario", endpoint(scenario, TOML_BODY), methods=["POST"]),
     ]

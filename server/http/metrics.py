@@ -38,6 +38,11 @@ _HUB_COUNTERS = (
         "slow_consumer_closes",
         "Clients closed with 1013 for exceeding --max-buffered-messages or --max-buffered-bytes.",
     ),
+    (
+        "outbox_budget_closes",
+        "budget_closes",
+        "Of those, clients closed because the backlogs of all clients were over --max-buffered-bytes-total.",
+    ),
     ("heartbeats", "heartbeats", "Heartbeat messages sent to idle clients that asked for them."),
 )
 
@@ -68,6 +73,11 @@ class EmulatorCollector(Collector):
             emulator.shared.driver.errors,
             (emulator.private.pass_errors(),),
             counter=True,
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "buffered_bytes",
+            "Bytes of unsent frames held for slow clients, all markets (counted against --max-buffered-bytes-total).",
+            value=emulator.outbox_budget.held_bytes,
         )
         yield from self._market()
 

@@ -23,6 +23,7 @@ from typing import Literal
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.control.faults import Fault
 from coinapi_emulator.server.control.scenario import Scenario, Step, Timeline
+from coinapi_emulator.server.fanout.budget import OutboxBudget
 from coinapi_emulator.server.fanout.hub import Hub, Subscriber
 from coinapi_emulator.server.plane.crosses import CrossRates
 from coinapi_emulator.server.plane.driver import Driver
@@ -77,12 +78,14 @@ class MarketPlane:
         resolver: RouteResolver,
         replay: ReplaySource | None = None,
         ids: Iterator[int] | None = None,
+        budget: OutboxBudget | None = None,
         on_fault: Callable[[Fault], None] | None = None,
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
         epoch_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         """``resolver``: routes of the catalogue connections subscribe in (a replay's includes the recording's
-        ids); ``ids``: connection numbers shared with the other planes; ``on_fault``: carries out a scenario's
+        ids); ``ids``: connection numbers shared with the other planes; ``budget``: the
+        outbox budget of every plane; ``on_fault``: carries out a scenario's
         transport faults (they reach the connections of every plane)."""
         self.spec = spec
         self.catalog = catalog
@@ -107,6 +110,7 @@ class MarketPlane:
             max_bytes=settings.max_buffered_bytes,
             clock=time.monotonic,
             ids=ids,
+            budget=budget,
         )
         self.metadata = Metadata(catalog, self.market)
         self.feed: MarketFeed | ReplayFeed
@@ -152,8 +156,9 @@ class MarketPlane:
             self._beat()
 
     def stop(self) -> None:
-        """Stop ticks and heartbeats (idempotent); a replay's file is closed."""
+        """Stop ticks and heartbeats (idempotent); a replay's file is closed, the outbox budget released."""
         self.driver.stop()
+        self.hub.release_budget()
         if self._heartbeat_timer is not None:
             self._heartbeat_timer.cancel()
             self._heartbeat_timer = None

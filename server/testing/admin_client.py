@@ -1,6 +1,6 @@
 """A small client for the emulator's admin API (``coinapi-emulator serve --admin``), standard library only.
 
-admin = AdminClient("http://127.0.0.1:8765")
+admin = AdminClient("http://127.0.0.1:8765")  # token="..." for a server started with --admin-token
 admin.pause(); admin.step(1.5); admin.resume()
 admin.inject_fault("drop_quotes", fraction=0.2, duration_s=10)
 admin.wait_for_messages(1000)
@@ -27,14 +27,18 @@ class AdminError(RuntimeError):
 class AdminClient:
     """Controls one emulator: clock, faults, scenarios, and counters to wait on."""
 
-    def __init__(self, base_url: str, *, timeout_s: float = 10.0) -> None:
+    def __init__(self, base_url: str, *, token: str | None = None, timeout_s: float = 10.0) -> None:
+        """``token``: the server's ``--admin-token``, needed when it has one."""
         self.base_url = base_url.rstrip("/")
+        self.token = token
         self.timeout_s = timeout_s
 
     def _call(self, method: str, path: str, body: bytes | None = None, content_type: str = "application/json") -> Any:
         request = urllib.request.Request(self.base_url + "/admin" + path, data=body, method=method)
         if body is not None:
             request.add_header("Content-Type", content_type)
+        if self.token is not None:
+            request.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 return json.loads(response.read())

@@ -11,6 +11,7 @@ import base64
 import contextlib
 import json
 import os
+import socket
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
@@ -256,3 +257,21 @@ def websocket_handshake(port: int, version: str = "13", extra_headers: str = "")
         f"GET /v1/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: {version}\r\n{extra_headers}\r\n"
     ).encode()
+
+
+def raw_http_answer(port: int, request: bytes, timeout_s: float = 15) -> bytes:
+    """Send ``request`` as raw bytes (the server may answer and close before it is all sent) and return everything
+    the server sends until it closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as sock:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(request)
+        return read_to_close(sock)
+
+
+def read_to_close(sock: socket.socket) -> bytes:
+    """Everything the server sends on ``sock`` until it closes the connection."""
+    received = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received

@@ -35,6 +35,7 @@ FLAGS: Final = [
     ("--rate-scale", "COINAPI_EMULATOR_RATE_SCALE"),
     ("--max-buffered-messages", "COINAPI_EMULATOR_MAX_BUFFERED_MESSAGES"),
     ("--max-buffered-bytes", "COINAPI_EMULATOR_MAX_BUFFERED_BYTES"),
+    ("--max-buffered-bytes-total", "COINAPI_EMULATOR_MAX_BUFFERED_BYTES_TOTAL"),
     ("--filter-combine", "COINAPI_EMULATOR_FILTER_COMBINE"),
     ("--strict-filters", "COINAPI_EMULATOR_STRICT_FILTERS"),
     ("--allow-unfiltered-books", "COINAPI_EMULATOR_ALLOW_UNFILTERED_BOOKS"),
@@ -53,6 +54,8 @@ FLAGS: Final = [
     ("--max-messages-per-second", "COINAPI_EMULATOR_MAX_MESSAGES_PER_SECOND"),
     ("--replay", "COINAPI_EMULATOR_REPLAY"),
     ("--admin", "COINAPI_EMULATOR_ADMIN"),
+    ("--admin-token", "COINAPI_EMULATOR_ADMIN_TOKEN"),
+    ("--admin-token-file", "COINAPI_EMULATOR_ADMIN_TOKEN_FILE"),
     ("--paused", "COINAPI_EMULATOR_PAUSED"),
     ("--scenario", "COINAPI_EMULATOR_SCENARIO"),
 ]

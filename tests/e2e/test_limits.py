@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
-import struct
 from collections.abc import Iterator
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from .processes import START_TIME, RunningServer, run_server
+from .rawws import OP_TEXT, frame, open_websocket, read_until_close
 from .support import expect_error_and_close, hello, websocket_handshake, ws_connect
 
 pytestmark = pytest.mark.e2e
@@ -76,10 +75,10 @@ def test_no_hello_in_time_gets_the_error_and_1008(limited: RunningServer) -> Non
 
 
 def test_invalid_utf8_in_a_text_frame_gets_1007(limited: RunningServer) -> None:
-    with _raw_websocket(limited.port) as sock:
-        sock.sendall(_masked_frame(0x1, b'{"type":"hello","apikey":"k\xff"}'))
-        opcode, payload = _read_frame(sock)
-    assert opcode == 0x8 and struct.unpack("!H", payload[:2])[0] == 1007
+    with open_websocket(limited.port) as sock:
+        sock.sendall(frame(OP_TEXT, b'{"type":"hello","apikey":"k\xff"}'))
+        _, code = read_until_close(sock)
+    assert code == 1007
 
 
 def test_a_websocket_version_other_than_13_gets_426_naming_13(limited: RunningServer) -> None:
@@ -87,48 +86,3 @@ def test_a_websocket_version_other_than_13_gets_426_naming_13(limited: RunningSe
         sock.sendall(websocket_handshake(limited.port, version="8"))
         head = sock.recv(65536).split(b"\r\n\r\n")[0].decode()
     assert head.startswith("HTTP/1.1 426") and "Sec-WebSocket-Version: 13" in head
-
-
-# -- a bare WebSocket client, for what a library client refuses to send -----------------------------------------
-
-
-class _raw_websocket:
-    """A socket past the 101 answer."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.sock.sendall(websocket_handshake(port))
-        response = b""
-        while b"\r\n\r\n" not in response:
-            response += self.sock.recv(4096)
-        assert response.startswith(b"HTTP/1.1 101"), response
-
-    def __enter__(self) -> socket.socket:
-        return self.sock
-
-    def __exit__(self, *exc: object) -> None:
-        self.sock.close()
-
-
-def _masked_frame(opcode: int, payload: bytes) -> bytes:
-    mask = os.urandom(4)
-    masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
-    assert len(payload) < 126
-    return bytes((0x80 | opcode, 0x80 | len(payload))) + mask + masked
-
-
-def _read_frame(sock: socket.socket) -> tuple[int, bytes]:
-    head = _read_exactly(sock, 2)
-    length = head[1] & 0x7F
-    if length == 126:
-        length = struct.unpack("!H", _read_exactly(sock, 2))[0]
-    return head[0] & 0x0F, _read_exactly(sock, length)
-
-
-def _read_exactly(sock: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        assert chunk, "connection closed early"
-        data += chunk
-    return data

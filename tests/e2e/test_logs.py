@@ -31,4 +31,6 @@ def test_keys_in_targets_headers_and_hellos_stay_out_of_the_logs(log_dir: Path) 
         httpx.get(f"{running.http_url}/v1/APIKEY-SECRET-REST-PATH/nothing", timeout=10)
         log = running.log()
     assert "apikey=***" in log and "APIKEY-***" in log, "the access lines are there, redacted"
+    assert '"GET /v1/exchanges?apikey=*** HTTP/1.1" 200' in log and '"GET /v1/APIKEY-***/nothing HTTP/1.1" 404' in log
+    assert "Logging error" not in log
     assert "SECRET" not in log

@@ -228,7 +228,8 @@ def test_admin_rejects_bad_requests(server: RunningServer) -> None:
     assert bad.status_code == 400 and "must be one of" in bad.json()["error"]
     bad = httpx.post(f"{server.http_url}/admin/clock/speed", json={"speed": -1})
     assert bad.status_code == 400 and "positive number" in bad.json()["error"]
-    bad = httpx.post(f"{server.http_url}/admin/scenario", content=b"[[events]]\nat = 1\ntype = 'halt'")
+    toml = {"Content-Type": "application/toml"}
+    bad = httpx.post(f"{server.http_url}/admin/scenario", content=b"[[events]]\nat = 1\ntype = 'halt'", headers=toml)
     assert bad.status_code == 400 and "needs 'symbol' or 'exchange'" in bad.json()["error"]
 
 

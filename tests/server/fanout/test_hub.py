@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import orjson
 
+from coinapi_emulator.server.fanout.budget import OutboxBudget
 from coinapi_emulator.server.fanout.hub import Hub, Subscriber
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.errors import SlowConsumer
@@ -206,3 +207,48 @@ def test_set_routes_on_a_closed_subscriber_is_ignored() -> None:
     hub.detach(subscriber)
     hub.set_routes(subscriber, frozenset({TRADE}), throttles_ms={}, heartbeat=False)
     assert TRADE not in hub.routes
+
+
+def test_over_the_budget_of_all_clients_the_largest_backlogs_are_closed_first() -> None:
+    budget = OutboxBudget(max_bytes=300)
+    hub = Hub(max_messages=1000, max_bytes=1 << 20, clock=FakeClock(), budget=budget)
+    other = Hub(max_messages=1000, max_bytes=1 << 20, clock=FakeClock(), budget=budget)
+    small, small_sink = subscribe(hub, TRADE)
+    large, large_sink = subscribe(hub, TRADE, QUOTE)
+    elsewhere, elsewhere_sink = subscribe(other, TRADE)
+    _, fast_sink = subscribe(hub, TRADE)
+    for sink in (small_sink, large_sink, elsewhere_sink):
+        sink.is_writable = False
+    publish(other, TRADE, b"o" * 100)
+    other.flush()
+    assert budget.held_bytes > 100 and not elsewhere.closed
+    publish(hub, TRADE, b"t" * 60)
+    publish(hub, QUOTE, b"q" * 60)
+    hub.flush()
+    assert budget.held_bytes == 102 + 62 + 124 and not small.closed and not large.closed
+    publish(hub, TRADE, b"t" * 60)
+    hub.flush()
+    # over by a few bytes: the largest backlog of this hub goes, with the slow-consumer error
+    assert large.closed and not small.closed and not elsewhere.closed
+    assert large_sink.closed_with == (1013, SlowConsumer(0, 0).message)
+    assert hub.stats.budget_closes == hub.stats.slow_consumer_closes == 1
+    assert budget.held_bytes == 102 + 124 and len(fast_sink.payloads()) == 2
+
+
+def test_a_drained_backlog_and_a_stopped_hub_hold_nothing() -> None:
+    budget = OutboxBudget(max_bytes=1 << 20)
+    hub = Hub(max_messages=1000, max_bytes=1 << 20, clock=FakeClock(), budget=budget)
+    slow, sink = subscribe(hub, TRADE)
+    sink.is_writable = False
+    publish(hub, TRADE, b"t" * 100)
+    hub.flush()
+    assert budget.held_bytes > 100
+    sink.is_writable = True
+    hub.resume(slow)
+    hub.flush()
+    assert budget.held_bytes == 0
+    sink.is_writable = False
+    publish(hub, TRADE, b"t" * 100)
+    hub.flush()
+    hub.release_budget()
+    assert budget.held_bytes == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any, Final
 
 import orjson
 import pytest
@@ -14,12 +15,14 @@ from coinapi_emulator.server.control.faults import FaultError, parse_fault
 from coinapi_emulator.server.http.app import create_app
 
 START_NS = 1_704_067_200_000_000_000
+#: a client on the loopback, as the admin API asks without a token
+ON_THIS_MACHINE: Final[dict[str, Any]] = {"base_url": "http://127.0.0.1:8765", "client": ("127.0.0.1", 50000)}
 
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
     settings = Settings(start_time_ns=START_NS, admin=True, paused=True, exchanges=12)
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(settings), **ON_THIS_MACHINE) as test_client:
         yield test_client
 
 
@@ -62,14 +65,19 @@ def test_clock_control(client: TestClient) -> None:
     ],
 )
 def test_bad_admin_requests_get_400(client: TestClient, path: str, body: bytes, message: str) -> None:
-    response = client.post(path, content=body)
+    response = client.post(path, content=body, headers={"content-type": _media_type(path)})
     assert response.status_code == 400 and message in response.json()["error"]
+
+
+def _media_type(path: str) -> str:
+    return "application/toml" if path == "/admin/scenario" else "application/json"
 
 
 def test_fault_and_scenario_reach_a_client(client: TestClient) -> None:
     with client.websocket_connect("/v1/") as ws:
         ws.send_text('{"type":"hello","apikey":"k","subscribe_data_type":["trade"]}')
-        client.post("/admin/scenario", content=b'[[events]]\nat = 1\ntype = "error"\nmessage = "boom"')
+        scenario = b'[[events]]\nat = 1\ntype = "error"\nmessage = "boom"'
+        client.post("/admin/scenario", content=scenario, headers={"content-type": "application/toml"})
         assert client.get("/admin/status").json()["scenario_steps_pending"] == 1
         client.post("/admin/clock/step", json={"seconds": 2})
         frames = []

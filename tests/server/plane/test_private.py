@@ -1,0 +1,53 @@
+"""Private planes: capped, counted after they end, and freed (with their memory released) when closed."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import weakref
+
+import pytest
+
+from coinapi_emulator.server.config import Settings
+from coinapi_emulator.server.plane.private import PrivatePlanes
+from coinapi_emulator.server.protocol.errors import TooManyPrivateMarkets
+from coinapi_emulator.server.protocol.routes import RouteResolver
+from coinapi_emulator.simulator.catalog import Catalog, CatalogConfig, build_catalog
+from coinapi_emulator.simulator.ohlcv import LIVE_PERIODS
+
+START_NS = 1_704_067_200_000_000_000
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return build_catalog(CatalogConfig(exchanges=3, max_symbols_per_exchange=4), seed=0)
+
+
+def make_planes(catalog: Catalog, max_private_markets: int = 2) -> PrivatePlanes:
+    settings = Settings(max_private_markets=max_private_markets)
+    resolver = RouteResolver(catalog, combine="union", live_periods=LIVE_PERIODS, strict=False)
+    return PrivatePlanes(settings, catalog, resolver, start_ns=START_NS, ids=itertools.count(1))
+
+
+def test_no_more_than_the_cap_are_open(catalog: Catalog) -> None:
+    planes = make_planes(catalog, max_private_markets=1)
+    first = planes.open(seed=1)
+    with pytest.raises(TooManyPrivateMarkets):
+        planes.open(seed=2)
+    planes.close(first)
+    planes.close(first)
+    assert len(planes) == 0 and planes.open(seed=2) is not None
+
+
+def test_on_a_loop_the_memory_is_released_once_the_connection_let_go(catalog: Catalog) -> None:
+    async def scenario() -> weakref.ref[object]:
+        planes = make_planes(catalog)
+        plane = planes.open(seed=1)
+        freed: weakref.ref[object] = weakref.ref(plane)
+        planes.close(plane)
+        del plane
+        assert freed() is not None, "its cycles keep it until a full collection"
+        await asyncio.sleep(0.3)
+        return freed
+
+    assert asyncio.run(scenario())() is None
