@@ -86,7 +86,7 @@ class Settings:
     max_header_count: int = 100
     #: seconds from a connection's start (or a request's first byte) to the end of the request's head; past it: 408
     header_timeout_s: float = 10.0
-    #: ``?seed=N`` markets open at once (each one is a whole market: ~27 MB and a few hundred ms to build)
+    #: ``?seed=N`` markets open at once (each one is a whole market: ~27 MB and ~200 ms of CPU to build)
     max_private_markets: int = 16
 
     @property

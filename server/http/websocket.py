@@ -23,7 +23,7 @@ from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.fanout.hub import Subscriber
 from coinapi_emulator.server.http.auth import key_from_request
 from coinapi_emulator.server.plane.plane import MarketPlane
-from coinapi_emulator.server.protocol.errors import HelloTimeout, ProtocolError
+from coinapi_emulator.server.protocol.errors import HelloTimeout, ProtocolError, TooManyMessages
 from coinapi_emulator.server.protocol.session import Session, SessionLimits, SessionState
 from coinapi_emulator.server.transport.asgi import transport_for
 from coinapi_emulator.server.transport.sink import Sink
@@ -44,6 +44,9 @@ class Connection:
     hello_deadline: asyncio.TimerHandle | None = None
     #: the client's address, counted against ``--max-connections-per-ip`` while the connection is open
     host: str | None = None
+    #: while its private market is being built: that task, and the client messages that came meanwhile
+    moving: asyncio.Task[None] | None = None
+    held: list[str | bytes] | None = None
 
 
 class WebSocketEndpoint:
@@ -122,14 +125,32 @@ class WebSocketEndpoint:
     def _resume(self, connection: Connection) -> None:
         connection.plane.hub.resume(connection.subscriber)
 
-    def _move_to_private_market(self, connection: Connection) -> None:
-        """Build the connection's private market (``TooManyPrivateMarkets`` past the limit) and move it there."""
+    async def _move_to_private_market(self, connection: Connection) -> None:
+        """Build the connection's private market (``TooManyPrivateMarkets`` past the limit), move it there, then
+        apply its hello and the messages held meanwhile."""
         assert connection.seed is not None
-        plane = self._emulator.private.open(connection.seed)
+        try:
+            plane = await self._emulator.private.open(connection.seed)
+        except ProtocolError as error:
+            connection.held = None
+            connection.plane.hub.fail(connection.subscriber, error)
+            return
+        finally:
+            connection.moving = None
         old = connection.subscriber
+        if old.closed:  # it left, or was closed, while its market was built
+            self._emulator.private.close(plane)
+            return
         connection.plane.hub.detach(old)
         connection.plane = plane
         connection.subscriber = plane.hub.attach(old.sink, old.peer, connection_id=old.id)
+        held, connection.held = connection.held or [], None
+        if self._apply_scope(connection):
+            self._answer(connection)
+        for raw in held:
+            if connection.subscriber.closed:
+                return
+            self.handle_message(connection, raw)
 
     def disconnect(self, connection: Connection) -> None:
         """Forget a connection (and close its private plane)."""
@@ -163,14 +184,36 @@ class WebSocketEndpoint:
 
     def handle_message(self, connection: Connection, raw: str | bytes) -> None:
         """Apply one client message: update routes (with snapshots), forward errors, close if the session says so."""
+        if connection.held is not None:
+            self._hold(connection, raw)
+            return
         session, now_s = connection.session, time.monotonic()
         if isinstance(raw, str):
             session.receive_text(raw, now_s=now_s)
         else:
             session.receive_binary(raw, now_s=now_s)
-        if session.scope_changed() and not self._apply_scope(connection):
-            return
-        hub, subscriber = connection.plane.hub, connection.subscriber
+        if session.scope_changed():
+            if connection.seed is not None and connection.plane.spec.kind == "shared":
+                connection.held = []
+                connection.moving = asyncio.create_task(self._move_to_private_market(connection))
+                return
+            if not self._apply_scope(connection):
+                return
+        self._answer(connection)
+
+    def _hold(self, connection: Connection, raw: str | bytes) -> None:
+        """Keep a message that came while the connection's private market is built, as many as a second's worth."""
+        assert connection.held is not None
+        limit = self._emulator.settings.max_messages_per_second
+        if len(connection.held) >= limit:
+            connection.held = None
+            connection.plane.hub.fail(connection.subscriber, TooManyMessages(limit))
+        else:
+            connection.held.append(raw)
+
+    def _answer(self, connection: Connection) -> None:
+        """Send what the session has to say, then close if it says so."""
+        session, hub, subscriber = connection.session, connection.plane.hub, connection.subscriber
         for payload in session.data_to_send():
             hub.send(subscriber, payload)
         if session.close is not None:
@@ -180,11 +223,8 @@ class WebSocketEndpoint:
             hub.flush()
 
     def _apply_scope(self, connection: Connection) -> bool:
-        """Route the connection by its new scope, in its private market if it asked for one; False if it failed
-        (then it has been told, and closed)."""
+        """Route the connection by its new scope; False if it failed (then it has been told, and closed)."""
         try:
-            if connection.seed is not None and connection.plane.spec.kind == "shared":
-                self._move_to_private_market(connection)
             routes = connection.plane.resolver.routes_of(connection.session.scope)
         except ProtocolError as error:
             connection.plane.hub.fail(connection.subscriber, error)

@@ -4,6 +4,9 @@ Why: a private market (``?seed=N``) is ~27 MB of objects with reference cycles b
 by a full garbage collection, and glibc keeps the freed heap mapped. Measured (2026-12-04, default catalogue):
 two private markets opened and closed left the server 65 MiB larger for good; with a collection and
 ``malloc_trim`` after each close, 13 MiB (one collection ~10-15 ms, the trim ~1.3 ms, once per closed market).
+
+Connections need no such help: nothing of a closed connection waits for the collector (``transport/raw.py`` closes
+the one cycle websockets leaves), and trimming the heap every second during the soak gave nothing back.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ RSS_SLACK_BYTES = 48 << 20
 FD_SLACK = 4
 #: how long the server has to come back within bounds (an aborted socket takes CLOSE_TIMEOUT_S = 5 s)
 SETTLE_S = 15.0
+#: the good client's window covers at least this much from an attack's start, the aftermath included: a short
+#: attack must still show messages, and their lag
+MIN_WINDOW_S = 2.0
 
 
 def rss_bytes(pid: int) -> int:
@@ -89,6 +92,7 @@ class Harness:
         yield
         self.sample()
         seconds = time.monotonic() - started
+        time.sleep(max(0.0, MIN_WINDOW_S - seconds))
         window = self.watcher.since(mark)
         rss_after, fds_after = self._settle(rss_before, fds_before)
         outcome = Outcome(name, window, self._peak, rss_before, rss_after, fds_before, fds_after, seconds)

@@ -3,6 +3,7 @@ and no more of them than ``--max-private-markets`` (issue 14, item 2)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,3 +67,26 @@ def test_beyond_the_limit_a_private_hello_is_told_to_try_later(emulator: Emulato
                 second.receive_text()
             assert closed.value.code == 1013
         assert len(emulator.private) == 1
+
+
+def test_messages_sent_while_the_market_is_built_are_applied_after_it(emulator: Emulator) -> None:
+    subscribe = {"type": "subscribe", "apikey": "good", "subscribe_data_type": ["quote"]}
+    subscribe["subscribe_filter_symbol_id"] = [BTC + "$"]
+    with TestClient(create_app(emulator=emulator)) as client, client.websocket_connect("/v1/?seed=5") as ws:
+        ws.send_text(hello("good"))
+        ws.send_text(orjson.dumps(subscribe).decode())  # most likely while the market is still being built
+        seen = {orjson.loads(ws.receive_text())["type"] for _ in range(200)}
+    assert seen == {"trade", "quote"}
+
+
+def test_a_connection_that_leaves_while_its_market_is_built_frees_it(emulator: Emulator) -> None:
+    with TestClient(create_app(emulator=emulator)) as client:
+        with client.websocket_connect("/v1/?seed=6") as ws:
+            ws.send_text(hello("good"))
+        deadline = time.monotonic() + 5
+        while len(emulator.private) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(emulator.private) == 0
+        with client.websocket_connect("/v1/?seed=7") as ws:  # the one allowed market is free again
+            ws.send_text(hello("good"))
+            assert orjson.loads(ws.receive_text())["type"] == "trade"

@@ -29,20 +29,46 @@ def make_planes(catalog: Catalog, max_private_markets: int = 2) -> PrivatePlanes
     return PrivatePlanes(settings, catalog, resolver, start_ns=START_NS, ids=itertools.count(1))
 
 
-def test_no_more_than_the_cap_are_open(catalog: Catalog) -> None:
-    planes = make_planes(catalog, max_private_markets=1)
-    first = planes.open(seed=1)
-    with pytest.raises(TooManyPrivateMarkets):
-        planes.open(seed=2)
-    planes.close(first)
-    planes.close(first)
-    assert len(planes) == 0 and planes.open(seed=2) is not None
+def test_no_more_than_the_cap_are_open_or_being_built(catalog: Catalog) -> None:
+    async def scenario() -> None:
+        planes = make_planes(catalog, max_private_markets=1)
+        building = asyncio.create_task(planes.open(seed=1))
+        await asyncio.sleep(0)
+        with pytest.raises(TooManyPrivateMarkets):
+            await planes.open(seed=2)
+        first = await building
+        with pytest.raises(TooManyPrivateMarkets):
+            await planes.open(seed=2)
+        planes.close(first)
+        planes.close(first)
+        assert len(planes) == 0 and (await planes.open(seed=2)).spec.seed == 2
+
+    asyncio.run(scenario())
+
+
+def test_a_plane_is_built_off_the_event_loop(catalog: Catalog) -> None:
+    async def scenario() -> int:
+        planes = make_planes(catalog)
+        ticks = 0
+
+        async def count() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        counter = asyncio.create_task(count())
+        await planes.open(seed=1)
+        counter.cancel()
+        return ticks
+
+    assert asyncio.run(scenario()) > 1, "the loop ran nothing while the plane was built"
 
 
 def test_on_a_loop_the_memory_is_released_once_the_connection_let_go(catalog: Catalog) -> None:
     async def scenario() -> weakref.ref[object]:
         planes = make_planes(catalog)
-        plane = planes.open(seed=1)
+        plane = await planes.open(seed=1)
         freed: weakref.ref[object] = weakref.ref(plane)
         planes.close(plane)
         del plane
