@@ -49,7 +49,7 @@ unit: $(VENV)/.installed-dev $(NAMESPACE)
 
 test: lint typecheck unit
 
-# Every hardening case as an attack on a real server while a good client watches (docs/RELIABILITY.md): ~3 min on
+# Every hardening case as an attack on a real server while a good client watches (docs/RELIABILITY.md): about a minute on
 # 2 cores, not part of `make test`. Its table goes to build/hardening.md.
 hardening: $(VENV)/.installed-dev
 	$(BIN)/pytest -m hardening tests/hardening $(ARGS)
