@@ -107,7 +107,12 @@ class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
             return
         close = self.conn.close_sent
         assert close is not None
-        self.queue.put_nowait({"type": "websocket.disconnect", "code": close.code, "reason": close.reason})
+        self.send_close_and_drain(close.code, close.reason)
+
+    def send_close_and_drain(self, code: int, reason: str) -> None:
+        """Once websockets has queued the close frame: tell the app, send the frame, then keep reading (and
+        dropping) until the client goes, aborting its socket after ``CLOSE_TIMEOUT_S``."""
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.close_sent = True
         if self.read_paused:
@@ -246,11 +251,5 @@ class RawSink:
         protocol = self._protocol
         if not self._open():
             return
-        protocol.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
         protocol.conn.send_close(code, reason)
-        protocol.transport.write(b"".join(protocol.conn.data_to_send()))
-        protocol.close_sent = True
-        if protocol.read_paused:
-            protocol.read_paused = False
-            protocol.transport.resume_reading()
-        protocol.close_timer = protocol.loop.call_later(CLOSE_TIMEOUT_S, protocol.transport.abort)
+        protocol.send_close_and_drain(code, reason)
