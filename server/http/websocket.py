@@ -44,7 +44,8 @@ class Connection:
     hello_deadline: asyncio.TimerHandle | None = None
     #: the client's address, counted against ``--max-connections-per-ip`` while the connection is open
     host: str | None = None
-    #: while its private market is being built: that task, and the client messages that came meanwhile
+    #: while its private market is being built: the task that builds it (held here because the event loop keeps
+    #: only a weak reference to a task) and the client messages that came meanwhile
     moving: asyncio.Task[None] | None = None
     held: list[str | bytes] | None = None
 
