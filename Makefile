@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 LOCK   := requirements.lock
-HOST   ?= 127.0.0.1
-PORT   ?= 8765
+# `make run` knobs; the emulator's own variables set them too (COINAPI_EMULATOR_PORT=9000 make run), and every
+# other COINAPI_EMULATOR_* variable reaches the server as is
+HOST   ?= $(or $(COINAPI_EMULATOR_HOST),127.0.0.1)
+PORT   ?= $(or $(COINAPI_EMULATOR_PORT),8765)
 ARGS   ?=
 # the C speedups are built by the install: a changed source reinstalls
 CSRC   := $(wildcard simulator/*.c server/*/*.c)
@@ -12,7 +14,7 @@ CSRC   := $(wildcard simulator/*.c server/*/*.c)
 # coinapi_emulator through this folder of links to server/ and simulator/
 NAMESPACE := $(VENV)/namespace/coinapi_emulator
 
-.PHONY: run test lint typecheck unit hardening soak bench lock clean
+.PHONY: run test lint typecheck unit hardening soak docker-test bench lock clean
 
 # The stamp files make re-runs instant; they depend on the lock so a changed pin reinstalls.
 $(BIN)/python:
@@ -57,6 +59,12 @@ hardening: $(VENV)/.installed-dev
 # Ten minutes of ~10,000 messages/s to 100 churning clients; memory must stay flat within 10% (build/soak.md).
 soak: $(VENV)/.installed-dev
 	$(BIN)/pytest -m soak tests/hardening --timeout 900 $(ARGS)
+
+# The image built and run, and the compose stack with its example service, by a real Docker engine (compose v2):
+# host networking, so that it also runs where containers get no bridge. Not part of `make test`. Its figures go to
+# build/docker-test.md.
+docker-test: $(VENV)/.installed-dev
+	$(BIN)/pytest -m docker tests/docker -v $(ARGS)
 
 $(VENV)/.installed-bench: $(BIN)/python pyproject.toml $(LOCK) $(CSRC)
 	$(BIN)/pip install -q -c $(LOCK) -e ".[dev,bench]"

@@ -13,6 +13,7 @@ from typing import Literal
 FilterCombine = Literal["union", "intersection"]
 Compression = Literal["auto", "off"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+LogFormat = Literal["text", "json"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +29,17 @@ class Settings:
     #: virtual start, ns since the epoch; None = now, on the wall clock
     start_time_ns: int | None = None
     log_level: LogLevel = "info"
-    #: file of accepted API keys (one per line); None = any non-empty key
+    #: "text" as uvicorn writes it, or "json": one JSON object a line for log shippers
+    log_format: LogFormat = "text"
+    #: a line per HTTP request and WebSocket upgrade (uvicorn's access log)
+    access_log: bool = True
+    #: TLS: certificate chain (PEM) and private key; with them the server speaks https:// and wss://
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    #: file of accepted API keys (one per line); with ``api_keys``, both are accepted. Neither: any non-empty key
     api_keys_file: Path | None = None
+    #: accepted API keys given directly (``--api-key``, or ``COINAPI_EMULATOR_API_KEY`` separated by spaces)
+    api_keys: tuple[str, ...] = ()
     #: catalogue size
     exchanges: int = 400
     max_symbols_per_exchange: int = 60
@@ -88,6 +98,11 @@ class Settings:
     header_timeout_s: float = 10.0
     #: ``?seed=N`` markets open at once (each one is a whole market: ~27 MB and ~200 ms of CPU to build)
     max_private_markets: int = 16
+
+    @property
+    def tls(self) -> bool:
+        """Whether the server speaks TLS (``https://``, ``wss://``)."""
+        return self.ssl_certfile is not None
 
     @property
     def live_stamps(self) -> bool:

@@ -33,11 +33,12 @@ def _call_later(delay_s: float, callback: Callable[[], None]) -> object:
 
 
 def _key_policy(settings: Settings) -> KeyPolicy:
-    """Any non-empty key without ``--api-keys``; else the keys in the file."""
+    """Any non-empty key without ``--api-keys`` and ``--api-key``; else the keys in the file and those given."""
+    keys = set(settings.api_keys)
     path = settings.api_keys_file
-    if path is None:
-        return KeyPolicy(allowed=None)
-    return KeyPolicy.from_lines(path.read_text(encoding="utf-8"), source=str(path))
+    if path is not None:
+        keys.update(KeyPolicy.from_lines(path.read_text(encoding="utf-8"), source=str(path)).allowed or ())
+    return KeyPolicy(allowed=frozenset(keys) or None)
 
 
 class Emulator:
@@ -173,14 +174,6 @@ class Emulator:
             len(self.catalog.symbols),
             settings.seed,
             "max" if settings.speed is None else settings.speed,
-        )
-        logger.info(
-            "CoinAPI WebSocket on ws://%s:%d/v1/, REST on http://%s:%d/v1/%s",
-            settings.host,
-            settings.port,
-            settings.host,
-            settings.port,
-            ", admin API on /admin" if settings.admin else "",
         )
         if self.shared.replay is not None:
             logger.info("%s", self.shared.replay.summary())

@@ -10,11 +10,11 @@ from typing import Any, get_args
 
 import click
 
+from coinapi_emulator.server.cli.healthcheck import healthcheck_command
 from coinapi_emulator.server.cli.options import env_option as _option
 from coinapi_emulator.server.cli.options import file_option as _file_option
 from coinapi_emulator.server.cli.record import record_command
-from coinapi_emulator.server.cli.serve import run
-from coinapi_emulator.server.config import Compression, FilterCombine, LogLevel, Settings
+from coinapi_emulator.server.config import Compression, FilterCombine, LogFormat, LogLevel, Settings
 from coinapi_emulator.simulator.clock import MAX_SPEED, check_speed
 
 _DEFAULTS = Settings()
@@ -58,6 +58,12 @@ class StartTimeType(click.ParamType[int, Any]):
         return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
 
+def _check_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
+    if any(not key.strip() for key in keys):
+        raise click.BadParameter("an API key cannot be empty")
+    return keys
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="coinapi-emulator")
 def main() -> None:
@@ -82,9 +88,25 @@ def main() -> None:
     "so runs are reproducible byte for byte. Default: now, on the wall clock.",
 )
 @_option("--log-level", default=_DEFAULTS.log_level, type=click.Choice(get_args(LogLevel)), help="Log verbosity.")
+@_option(
+    "--log-format",
+    default=_DEFAULTS.log_format,
+    type=click.Choice(get_args(LogFormat)),
+    help="'json': one JSON object a line (time, level, logger, message; request fields on access lines).",
+)
+@_option("--access-log/--no-access-log", default=_DEFAULTS.access_log, help="Log a line per HTTP request and upgrade.")
+@_file_option("--ssl-certfile", "TLS certificate chain (PEM): serve https:// and wss://.")
+@_file_option("--ssl-keyfile", "TLS private key (PEM), unless the certificate file holds it.")
 @_file_option(
     "--api-keys",
     "File of accepted API keys, one per line. Default: any non-empty key is accepted.",
+)
+@_option(
+    "--api-key",
+    "api_key_values",
+    multiple=True,
+    callback=lambda ctx, param, keys: _check_keys(keys),
+    help="An accepted API key (repeatable; in the variable, separate keys by spaces). Adds to --api-keys.",
 )
 @_option(
     "--exchanges",
@@ -238,7 +260,13 @@ def main() -> None:
     "Stream this recording (from 'coinapi-emulator record') instead of the simulated market, paced by --speed.",
 )
 def serve(**options: Any) -> None:
-    """Start the emulator: WebSocket on /, /v1 and /v1/; REST metadata on /v1/...; /health."""
+    """Start the emulator: WebSocket on /, /v1 and /v1/; REST metadata on /v1/...; /health.
+
+    Exit status: 0 stopped (143 or 130 when a shell sent the signal), 1 could not start, 2 bad settings,
+    3 the market failed.
+    """
+    if options["ssl_keyfile"] is not None and options["ssl_certfile"] is None:
+        raise click.UsageError("--ssl-keyfile needs --ssl-certfile (COINAPI_EMULATOR_SSL_CERTFILE)")
     settings = Settings(
         host=options["host"],
         port=options["port"],
@@ -246,7 +274,12 @@ def serve(**options: Any) -> None:
         speed=options["speed"],
         start_time_ns=options["start_time"],
         log_level=options["log_level"],
+        log_format=options["log_format"],
+        access_log=options["access_log"],
+        ssl_certfile=options["ssl_certfile"],
+        ssl_keyfile=options["ssl_keyfile"],
         api_keys_file=options["api_keys"],
+        api_keys=options["api_key_values"],
         exchanges=options["exchanges"],
         max_symbols_per_exchange=options["max_symbols_per_exchange"],
         rate_scale=options["rate_scale"],
@@ -276,6 +309,9 @@ def serve(**options: Any) -> None:
         scenario_file=options["scenario"],
         replay_file=options["replay"],
     )
+    # imported here: the other subcommands (a container's healthcheck every few seconds) need none of the server
+    from coinapi_emulator.server.cli.serve import run
+
     try:
         run(settings)
     except ValueError as error:  # settings that only fail once loaded, e.g. an empty API key file
@@ -283,3 +319,4 @@ def serve(**options: Any) -> None:
 
 
 main.add_command(record_command)
+main.add_command(healthcheck_command)

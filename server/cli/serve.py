@@ -1,25 +1,29 @@
-"""Run the app under uvicorn with uvloop, httptools (heads limited) and the raw fan-out WebSocket protocol."""
+"""Run the app under uvicorn with uvloop (when installed), httptools (heads limited) and the raw fan-out WebSocket
+protocol.
+
+Exit statuses: 0 after a clean stop (uvicorn re-raises SIGTERM or SIGINT once it has shut down, so a shell sees
+143 or 130; as a container's PID 1 the re-raised signal is ignored and the status is 0), 1 the server could not
+start (e.g. the port is taken), 2 bad settings, 3 the shared market failed (``EXIT_MARKET_FAILED``).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import gc
 import logging
 import math
 import socket
 import time
 from types import FrameType
-from typing import Any
 
 import uvicorn
-from uvicorn.config import LOGGING_CONFIG
 
+from coinapi_emulator.server.cli.logs import log_config
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.admin_access import is_loopback
 from coinapi_emulator.server.http.app import create_app
-from coinapi_emulator.server.protocol.keys import redact
+from coinapi_emulator.server.plane.implementation import implementations, package_version
 from coinapi_emulator.server.transport.http import HeadLimits, head_limited_protocol
 from coinapi_emulator.server.transport.raw import FanoutWebSocketProtocol
 
@@ -27,7 +31,6 @@ logger = logging.getLogger(__name__)
 
 
 #: exit status when the shared market stopped after repeated failures, so that an orchestrator restarts the process
-#: (a signal ends the process with that signal, as uvicorn does; 1: it could not start; 2: bad settings)
 EXIT_MARKET_FAILED = 3
 #: how often the grace period looks for a second signal
 _GRACE_POLL_S = 0.05
@@ -50,7 +53,37 @@ class EmulatorServer(uvicorn.Server):
             self.should_exit = True
         return await super().on_tick(counter)
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._log_endpoints()
+
+    def _log_endpoints(self) -> None:
+        """Where to connect, with the port really bound (``--port 0`` picks one) and what implementation runs."""
+        settings = self.emulator.settings
+        host, port = settings.host, self.servers[0].sockets[0].getsockname()[1]
+        netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        ws, http = ("wss", "https") if settings.tls else ("ws", "http")
+        logger.info(
+            "CoinAPI WebSocket on %s://%s/v1/, REST on %s://%s/v1/%s",
+            ws,
+            netloc,
+            http,
+            netloc,
+            ", admin API on /admin" if settings.admin else "",
+        )
+        running = implementations()
+        logger.info(
+            "coinapi-emulator %s: simulator %s, codec %s, loop %s",
+            package_version(),
+            running["simulator"],
+            running["codec"],
+            running["loop"],
+        )
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # from the first signal on, /ready answers 503 so that a load balancer stops sending new clients at once
+        self.emulator.draining = True
         # uvicorn cuts a graceful shutdown short on a second SIGINT only; orchestrators send SIGTERM twice
         if self.should_exit:
             self._captured_signals.append(sig)
@@ -77,7 +110,8 @@ def uvicorn_config(settings: Settings, emulator: Emulator) -> uvicorn.Config:
         create_app(settings, emulator=emulator),
         host=settings.host,
         port=settings.port,
-        loop="uvloop",
+        # uvloop when installed (not on Windows), else asyncio's own loop
+        loop="auto",
         http=head_limited_protocol(
             HeadLimits(settings.max_header_size, settings.max_header_count, settings.header_timeout_s)
         ),
@@ -90,35 +124,12 @@ def uvicorn_config(settings: Settings, emulator: Emulator) -> uvicorn.Config:
         ws_ping_interval=settings.ws_ping_interval_s or None,
         ws_ping_timeout=settings.ws_ping_timeout_s,
         log_level=settings.log_level,
-        log_config=_log_config(settings),
+        log_config=log_config(settings),
+        access_log=settings.access_log,
+        ssl_certfile=settings.ssl_certfile,
+        ssl_keyfile=settings.ssl_keyfile,
         lifespan="on",
     )
-
-
-class RedactKeys(logging.Filter):
-    """Replaces the API keys in a log line with ``***``: uvicorn's access and upgrade lines quote the request target
-    (``?apikey=``, ``/APIKEY-``), and at debug level the WebSocket library logs handshake headers and messages."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.name == "uvicorn.access" and isinstance(record.args, tuple):
-            # its formatter takes the request's parts from ``args``; the target is one of them
-            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
-        else:
-            # a header's name and value may be two arguments: the whole line is redacted
-            record.msg, record.args = redact(record.getMessage()), None
-        return True
-
-
-def _log_config(settings: Settings) -> dict[str, Any]:
-    """uvicorn's logging setup, extended to this package's loggers, with keys redacted from every line."""
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"redact_keys": {"()": RedactKeys}}
-    for handler in config["handlers"].values():
-        handler["filters"] = ["redact_keys"]
-    level = settings.log_level.upper() if settings.log_level != "trace" else "DEBUG"
-    for name in ("coinapi_emulator",):
-        config["loggers"][name] = {"handlers": ["default"], "level": level, "propagate": False}
-    return config
 
 
 def _warn_of_exposure(settings: Settings) -> None:

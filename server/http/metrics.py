@@ -16,11 +16,12 @@ import math
 from collections.abc import Iterable, Iterator
 
 from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.fanout.hub import HubStats
+from coinapi_emulator.server.plane.implementation import implementations, package_version
 
 PREFIX = "coinapi_emulator_"
 
@@ -80,6 +81,11 @@ class EmulatorCollector(Collector):
             value=emulator.outbox_budget.held_bytes,
         )
         yield from self._market()
+        yield InfoMetricFamily(
+            PREFIX + "build",
+            "The emulator's version and implementations: c or python (a build without a C compiler), and the loop.",
+            value={"version": package_version(), **implementations()},
+        )
 
     def _market(self) -> Iterator[Metric]:
         plane = self._emulator.shared

@@ -21,6 +21,7 @@ from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.auth import key_from_request
 from coinapi_emulator.server.http.metrics import metrics_registry
 from coinapi_emulator.server.http.responses import JsonResponse, error_response
+from coinapi_emulator.server.plane.implementation import implementations, package_version
 from coinapi_emulator.server.protocol.encode import format_significant, format_time
 from coinapi_emulator.server.protocol.metadata import JsonObject
 from coinapi_emulator.server.protocol.routes import CatalogIndex
@@ -134,11 +135,14 @@ class RestApi:
     async def info(self, request: Request) -> Response:
         """What this server is and where to connect."""
         host = request.headers.get("host", "127.0.0.1")
+        tls = request.url.scheme == "https"
         return JsonResponse(
             {
                 "name": "coinapi-emulator",
-                "websocket": f"ws://{host}/v1/",
-                "rest": f"http://{host}/v1/",
+                "version": package_version(),
+                "implementation": implementations(),
+                "websocket": f"{'wss' if tls else 'ws'}://{host}/v1/",
+                "rest": f"{'https' if tls else 'http'}://{host}/v1/",
                 "exchanges": len(self._catalog.exchanges),
                 "assets": len(self._catalog.assets),
                 "symbols": len(self._catalog.symbols),

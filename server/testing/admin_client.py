@@ -4,15 +4,19 @@ admin = AdminClient("http://127.0.0.1:8765")  # token="..." for a server started
 admin.pause(); admin.step(1.5); admin.resume()
 admin.inject_fault("drop_quotes", fraction=0.2, duration_s=10)
 admin.wait_for_messages(1000)
+
+For asyncio code, ``AsyncAdminClient(admin)`` (``async_admin_client.py``) has the same methods to ``await``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
-import urllib.error
-import urllib.request
+from pathlib import Path
 from typing import Any
+
+from coinapi_emulator.server.testing import waiting
 
 
 class AdminError(RuntimeError):
@@ -34,6 +38,9 @@ class AdminClient:
         self.timeout_s = timeout_s
 
     def _call(self, method: str, path: str, body: bytes | None = None, content_type: str = "application/json") -> Any:
+        import urllib.error  # slow to import, and the pytest plugin imports this module in every test run
+        import urllib.request
+
         request = urllib.request.Request(self.base_url + "/admin" + path, data=body, method=method)
         if body is not None:
             request.add_header("Content-Type", content_type)
@@ -79,18 +86,39 @@ class AdminClient:
         result: dict[str, Any] = self._post("/faults", fault=fault, **params)
         return result
 
-    def load_scenario(self, toml_text: str) -> dict[str, Any]:
-        """Load a scenario (TOML text); its ``at`` times count from now on the virtual clock."""
-        result: dict[str, Any] = self._call("POST", "/scenario", toml_text.encode(), "application/toml")
+    def load_scenario(self, text_or_path: str | os.PathLike[str]) -> dict[str, Any]:
+        """Load a scenario: a path (``Path``, or a one-line ``str`` naming an existing file) or TOML text; its
+        ``at`` times count from now on the virtual clock."""
+        result: dict[str, Any] = self._call(
+            "POST", "/scenario", scenario_text(text_or_path).encode(), "application/toml"
+        )
         return result
 
-    def wait_for_messages(self, count: int, *, timeout_s: float = 30.0, poll_s: float = 0.05) -> dict[str, Any]:
-        """Block until the server has sent at least ``count`` messages in total; return the status."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            status = self.status()
-            if status["messages_sent"] >= count:
-                return status
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{status['messages_sent']} of {count} messages sent after {timeout_s} s")
-            time.sleep(poll_s)
+    def wait_for_messages(
+        self, count: int, timeout_s: float = waiting.MESSAGES_TIMEOUT_S, *, poll_s: float = waiting.MESSAGES_POLL_S
+    ) -> dict[str, Any]:
+        """Block until the server has sent at least ``count`` messages in all; the status. ``TimeoutError`` if not."""
+        return self._wait(waiting.for_messages(count, timeout_s, poll_s))
+
+    def wait_for_subscribers(
+        self,
+        count: int = 1,
+        timeout_s: float = waiting.SUBSCRIBERS_TIMEOUT_S,
+        *,
+        poll_s: float = waiting.SUBSCRIBERS_POLL_S,
+    ) -> dict[str, Any]:
+        """Block until at least ``count`` connections have a subscription (their ``hello`` was processed); the
+        status. Call it before ``step()`` on a paused server, so the step's messages reach the code under test."""
+        return self._wait(waiting.for_subscribers(count, timeout_s, poll_s))
+
+    def _wait(self, wait: waiting.Wait) -> dict[str, Any]:
+        while not wait.done(status := self.status()):
+            time.sleep(wait.poll_s)
+        return status
+
+
+def scenario_text(text_or_path: str | os.PathLike[str]) -> str:
+    """The TOML text of a scenario given as a path, or as the text itself."""
+    if isinstance(text_or_path, os.PathLike) or ("\n" not in text_or_path and Path(text_or_path).is_file()):
+        return Path(text_or_path).read_text(encoding="utf-8")
+    return text_or_path

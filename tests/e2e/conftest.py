@@ -6,6 +6,7 @@ virtual clock (``--start-time``), so timestamps derive from the start time, not 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,3 +50,12 @@ def symbols(server: RunningServer) -> dict[str, dict[str, Any]]:
 def log_dir(tmp_path: Path) -> Path:
     """Where a test's own server processes write their output."""
     return tmp_path
+
+
+@pytest.fixture
+def plugin_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No ``COINAPI_EMULATOR_*`` variable of this run (the pytest plugin's external mode reads some) reaches the
+    pytest runs a test starts; set what the test needs through the returned ``monkeypatch``."""
+    for name in [name for name in os.environ if name.startswith("COINAPI_EMULATOR_")]:
+        monkeypatch.delenv(name)
+    return monkeypatch

@@ -1,8 +1,8 @@
 """The pytest plugin (``server/testing/pytest_plugin.py``) as users get it: loaded through its ``pytest11`` entry point.
 
-The pytester tests run test files that use the fixtures in a pytest process of their own. The plugin as a wheel
-installs it, beside ``examples/pytest-project/`` and beside a project with a ``server/`` package of its own:
-tests/e2e/test_wheel.py.
+The pytester tests run test files that use the fixtures in a pytest process of their own. The shared server, the
+asyncio controls and external mode: test_pytest_plugin_modes.py. The plugin as a wheel installs it, beside
+``examples/pytest-project/`` and beside a project with a ``server/`` package of its own: tests/e2e/test_wheel.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Final
 import pytest
 
 pytest_plugins = ["pytester"]
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("plugin_env")]
 
 REPO: Final = Path(__file__).resolve().parents[2]
 README: Final = REPO / "README.md"
@@ -137,14 +137,16 @@ def test_fixtures_in_a_users_test_run(pytester: pytest.Pytester) -> None:
             os.kill(pid, 0)
 
 
-def test_readme_example_passes(pytester: pytest.Pytester) -> None:
+def test_readme_examples_pass(pytester: pytest.Pytester) -> None:
+    """The section's Python blocks, one after the other, are one test file whose every test passes."""
     section = README.read_text(encoding="utf-8").split("## Testing your code with the pytest fixture", 1)[1]
-    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    section = section.split("\n## ", 1)[0]
+    code = "\n".join(block.split("```", 1)[0] for block in section.split("```python\n")[1:])
     pytester.makepyfile(test_readme=code)
 
     result = pytester.runpytest_subprocess("--strict-markers", "-W", "error", "-p", "no:cacheprovider", timeout=120)
 
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=code.count("\ndef test_"))
 
 
 def test_option_help_and_bad_executable(pytester: pytest.Pytester) -> None:

@@ -105,7 +105,7 @@ def test_the_example_project_uses_the_fixture(venv: Path, env: dict[str, str], t
     result = _run([python, "-m", "pytest", "-p", "no:cacheprovider"], cwd=project, env=env)
     assert Path(where.strip()).is_relative_to(venv), "the plugin must come from the wheel, not the repo"
     assert "plugins: coinapi-emulator-" in result  # loaded through the entry point
-    assert " 3 passed" in result, result
+    assert " 6 passed" in result, result
 
 
 def test_a_project_with_its_own_server_package_uses_the_fixture(

@@ -6,13 +6,14 @@ import pytest
 from click.testing import CliRunner
 
 from coinapi_emulator.server.cli import main as cli
+from coinapi_emulator.server.cli import serve
 from coinapi_emulator.server.config import Settings
 
 
 @pytest.fixture
 def captured(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
     runs: list[Settings] = []
-    monkeypatch.setattr(cli, "run", runs.append)
+    monkeypatch.setattr(serve, "run", runs.append)
     return runs
 
 
@@ -82,6 +83,9 @@ def test_flag_beats_env_variable(captured: list[Settings]) -> None:
         (["--log-level", "loud"], "'loud' is not one of"),
         (["--api-keys", "/nonexistent/keys.txt"], "does not exist"),
         (["--bogus"], "No such option --bogus"),
+        (["--log-format", "xml"], "'xml' is not one of 'text', 'json'"),
+        (["--api-key", " "], "an API key cannot be empty"),
+        (["--ssl-keyfile", __file__], "--ssl-keyfile needs --ssl-certfile"),
     ],
     ids=[
         "speed-word",
@@ -93,6 +97,9 @@ def test_flag_beats_env_variable(captured: list[Settings]) -> None:
         "log-level",
         "keys-file",
         "unknown",
+        "log-format",
+        "empty-key",
+        "key-without-cert",
     ],
 )
 def test_bad_flags_exit_2_and_say_why(captured: list[Settings], args: list[str], message: str) -> None:
@@ -109,7 +116,7 @@ def test_empty_key_file_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.Mon
     def run(settings: Settings) -> None:
         raise ValueError(f"{settings.api_keys_file}: no API key in the file (one key per line)")
 
-    monkeypatch.setattr(cli, "run", run)
+    monkeypatch.setattr(serve, "run", run)
     code, output = invoke(["serve", "--api-keys", str(keys)])
     assert code == 2 and "no API key in the file" in output
 
@@ -153,6 +160,37 @@ def test_help_lists_every_flag_with_its_env_variable() -> None:
         "--paused",
         "--scenario",
         "--replay",
+        "--log-format",
+        "--access-log",
+        "--ssl-certfile",
+        "--ssl-keyfile",
+        "--api-key",
     ]:
         assert flag in output
         assert "COINAPI_EMULATOR_" + flag[2:].replace("-", "_").upper() in output
+
+
+def test_operations_flags_and_their_variables_fill_settings(captured: list[Settings], tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("-")
+    key.write_text("-")
+    flags = ["--log-format", "json", "--no-access-log", "--ssl-certfile", str(cert), "--ssl-keyfile", str(key)]
+    assert invoke(["serve", *flags, "--api-key", "a", "--api-key", "b"])[0] == 0
+    env = {
+        "COINAPI_EMULATOR_LOG_FORMAT": "json",
+        "COINAPI_EMULATOR_ACCESS_LOG": "false",
+        "COINAPI_EMULATOR_SSL_CERTFILE": str(cert),
+        "COINAPI_EMULATOR_API_KEY": "a  b",
+    }
+    assert invoke(["serve"], env=env)[0] == 0
+    by_flags, by_env = captured
+    assert (by_flags.log_format, by_flags.access_log, by_flags.api_keys) == ("json", False, ("a", "b"))
+    assert (by_flags.ssl_certfile, by_flags.ssl_keyfile, by_flags.tls) == (cert, key, True)
+    assert (by_env.log_format, by_env.access_log, by_env.api_keys, by_env.tls) == ("json", False, ("a", "b"), True)
+
+
+def test_empty_variables_keep_the_defaults(captured: list[Settings]) -> None:
+    """A compose file passes ``${VAR:-}``: an empty value must mean the default, not a bad value."""
+    names = ("SEED", "START_TIME", "SPEED", "API_KEY", "LOG_FORMAT")
+    assert invoke(["serve"], env={f"COINAPI_EMULATOR_{name}": "" for name in names})[0] == 0
+    assert captured == [Settings()]

@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from coinapi_emulator.server.cli import main as cli
+from coinapi_emulator.server.cli import serve
 from coinapi_emulator.server.config import Settings
 
 
@@ -13,7 +14,7 @@ def test_boolean_flag_env_var_is_named_after_the_flag_and_read(monkeypatch: pyte
     # "--strict-filters/--no-strict-filters" must give COINAPI_EMULATOR_STRICT_FILTERS, not a name with the
     # "/--no-..." half in it (which no shell can set).
     captured: list[Settings] = []
-    monkeypatch.setattr(cli, "run", captured.append)
+    monkeypatch.setattr(serve, "run", captured.append)
     result = CliRunner().invoke(cli.main, ["serve"], env={"COINAPI_EMULATOR_STRICT_FILTERS": "1"})
     assert result.exit_code == 0, result.output
     assert captured[0].strict_filters is True

@@ -34,3 +34,10 @@ def test_a_second_signal_of_any_kind_cuts_the_grace_short(server: EmulatorServer
     assert server.should_exit and not server.force_exit
     server.handle_exit(second, None)
     assert server.force_exit
+
+
+def test_ready_answers_503_from_the_first_signal(server: EmulatorServer) -> None:
+    """A load balancer stops sending new clients at once, not after uvicorn's next tick."""
+    assert not server.emulator.draining
+    server.handle_exit(signal.SIGTERM, None)
+    assert server.emulator.draining

@@ -235,3 +235,11 @@ def test_past_the_connection_limits_the_upgrade_gets_429(limits: dict[str, int],
         with client.websocket_connect("/v1/") as ws:  # both closed: a place again
             ws.send_text(hello(subscribe_data_type=["trade"]))
             assert receive(ws)["type"] == "trade"
+
+
+def test_the_root_says_what_runs_and_where_to_connect(client: TestClient) -> None:
+    info = client.get("/", headers={"Host": "coinapi:8765"}).json()
+    assert (info["websocket"], info["rest"]) == ("ws://coinapi:8765/v1/", "http://coinapi:8765/v1/")
+    assert info["implementation"] == {"simulator": "c", "codec": "c", "loop": "asyncio"} and info["version"]
+    tls = TestClient(client.app, base_url="https://coinapi:8443").get("/").json()
+    assert (tls["websocket"], tls["rest"]) == ("wss://coinapi:8443/v1/", "https://coinapi:8443/v1/")

@@ -137,3 +137,17 @@ def test_failed_market_passes_are_counted(monkeypatch: pytest.MonkeyPatch) -> No
     client = TestClient(create_app(emulator=emulator))
     monkeypatch.setattr(emulator.shared.driver, "errors", 3)
     assert metric(scrape(client), "market_pass_errors_total", "shared") == 3
+
+
+def test_build_info_names_the_version_and_what_runs() -> None:
+    client = TestClient(create_app(emulator=paused_emulator()))
+    families = {family.name: family for family in text_string_to_metric_families(client.get("/metrics").text)}
+    [sample] = families["coinapi_emulator_build_info"].samples
+    assert sample.name == "coinapi_emulator_build_info" and sample.value == 1
+    # the TestClient runs the app on asyncio's own loop
+    assert {key: sample.labels[key] for key in ("simulator", "codec", "loop")} == {
+        "simulator": "c",
+        "codec": "c",
+        "loop": "asyncio",
+    }
+    assert sample.labels["version"]

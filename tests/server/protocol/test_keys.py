@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from coinapi_emulator.server.cli.serve import RedactKeys
+from coinapi_emulator.server.cli.logs import RedactKeys
 from coinapi_emulator.server.protocol.keys import redact, redact_target
 
 

@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coinapi_emulator.server.cli import main as cli
+from coinapi_emulator.server.cli import serve
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.protocol.datatypes import DataType
@@ -352,7 +353,7 @@ def test_serve_with_a_bad_recording_exits_2_with_the_message(tmp_path: Path) -> 
 def test_replay_flag_and_env_var_fill_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_recording(tmp_path / "a.jsonl.gz", [])
     captured: list[Settings] = []
-    monkeypatch.setattr(cli, "run", captured.append)
+    monkeypatch.setattr(serve, "run", captured.append)
     CliRunner().invoke(cli.main, ["serve", "--replay", str(path)])
     CliRunner().invoke(cli.main, ["serve"], env={"COINAPI_EMULATOR_REPLAY": str(path)})
     assert [settings.replay_file for settings in captured] == [path, path]

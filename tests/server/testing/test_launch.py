@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from coinapi_emulator.server.testing.pytest_plugin import emulator_command
+from coinapi_emulator.server.testing.launch import emulator_command
 
 
 def test_an_override_wins() -> None:
