@@ -27,7 +27,7 @@ from .procs import install_signal_handlers, raise_nofile, require_tools, stop_al
 from .report import render, summarize
 from .servers import BASELINE_SCRIPTS, EMULATOR_HELLOS, Baseline, Emulator, emulator_exe
 
-PHASES = ("throughput", "latency", "sim", "rss", "deflate")
+PHASES = ("throughput", "latency", "sim", "rss", "deflate", "rest")
 
 
 def parse() -> argparse.Namespace:
@@ -135,6 +135,8 @@ def estimate_s(opts: argparse.Namespace) -> float:
         total += n_srv * 20
     if "deflate" in opts.phases:
         total += 20
+    if "rest" in opts.phases:
+        total += 70
     return total
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import restbench
 from .client import Client, Load
 from .procs import LIVE, Server, free_port, kill_group, pinned
 from .servers import Baseline, Emulator
@@ -297,6 +298,32 @@ class Bench:
             f" ({fmt_rate(result['generate_only_events_per_s'])}/s generate only),"
             f" {result['symbols']} symbols, {result['virtual_s']:.1f} virtual s in {result['wall_s']:.1f} s"
             f" = {result['times_real_time']:.1f}x real time"
+        )
+
+    # ---------------------------------------------------------------- REST market data
+    def rest(self) -> None:
+        """REST market data's costs against their baselines (bench/restbench.py); the emulator only."""
+        emulator = next((server for server in self.servers if isinstance(server, Emulator)), None)
+        if emulator is None:
+            say("  (no emulator among --servers: skipped)")
+            return
+        try:
+            result = restbench.measure(
+                emulator.exe, cpu=self.s.server_cpu, log_dir=self.log_dir, timeout_s=self.s.start_timeout_s
+            )
+        except (RuntimeError, subprocess.TimeoutExpired) as error:
+            self.results["rest"] = {"error": str(error)[-2000:]}
+            say(f"  error: {first_line(error)}")
+            return
+        self.results["rest"] = result
+        history, start = result["history_1000x1min_ms"], result["startup_s"]
+        say(
+            f"  1,000 1MIN candles: history cold {history['cold_median']:.1f} ms (max {history['cold_max']:.1f}),"
+            f" warm {history['warm_median']:.1f} ms; {result['live_1min_candles']} live ones"
+            f" {result['live_1min_ms']:.1f} ms; 30 1DAY cold"
+            f" {result['history_30x1day_cold_ms']:.0f} ms; start-up {start['plain']:.2f} s, with --history 30d"
+            f" {start['history_30d']:.2f} s; pace at max {result['pace_x_real_time']['retain_0']:.0f}x real time"
+            f" (--retain 0) vs {result['pace_x_real_time']['retain_default']:.0f}x (default --retain)"
         )
 
     # ---------------------------------------------------------------- memory

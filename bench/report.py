@@ -15,6 +15,8 @@ TARGETS = {
     "sim_events_per_s": 500_000.0,
     "rss_kib_per_conn": 16.0,
     "deflate_saved_pct": 70.0,
+    "rest_1000x1min_ms": 50.0,
+    "history_startup_extra_s": 2.0,
 }
 
 
@@ -119,6 +121,8 @@ def summarize(results: dict[str, Any], servers: list[str], clients: list[int], l
         summary["rss"] = results["rss"]
     if "deflate" in results:
         summary["deflate"] = results["deflate"]
+    if "rest" in results and "error" not in results["rest"]:
+        summary["rest"] = results["rest"]
     summary["targets"] = check_targets(summary, clients)
     return summary
 
@@ -157,6 +161,12 @@ def check_targets(summary: dict[str, Any], clients: list[int]) -> list[dict[str,
             "<= 16",
             rss["kib_per_conn"] <= TARGETS["rss_kib_per_conn"] and rss["established"] >= rss["conns"],
         )
+    rest = summary.get("rest")
+    if rest:
+        cold = rest["history_1000x1min_ms"]["cold_max"]
+        add("REST 1,000 1MIN candles ms (slowest cold)", cold, "< 50", cold < TARGETS["rest_1000x1min_ms"])
+        extra = rest["startup_s"]["history_30d"] - rest["startup_s"]["plain"]
+        add("--history 30d extra start-up s", extra, "<= 2", extra <= TARGETS["history_startup_extra_s"])
     deflate = summary.get("deflate", {}).get(EMU)
     if deflate and "saved_pct" in deflate:
         saved = deflate["saved_pct"]
@@ -282,6 +292,22 @@ def render(summary: dict[str, Any], meta: dict[str, Any], servers: list[str], cl
                 f" {r['open_at_end']} open at end; idle RSS {r['rss_before_kib'] / 1024:.1f} MiB,"
                 f" raw {r['kib_per_conn_raw']:.1f} KiB/conn)"
             )
+    if "rest" in summary:
+        rest = summary["rest"]
+        history, start, pace = rest["history_1000x1min_ms"], rest["startup_s"], rest["pace_x_real_time"]
+        p("")
+        p("REST MARKET DATA (one emulator, HTTP keep-alive client, wall ms per request)")
+        p(
+            f"  1,000 1MIN candles of one symbol: history before the start cold {history['cold_median']:.1f} ms"
+            f" median, {history['cold_max']:.1f} max; warm {history['warm_median']:.1f} ms;"
+            f" the {rest['live_1min_candles']} retained live ones {rest['live_1min_ms']:.1f} ms;"
+            f" 30 1DAY candles cold {rest['history_30x1day_cold_ms']:.0f} ms"
+        )
+        p(f"  start-up to /ready: {start['plain']:.2f} s plain, {start['history_30d']:.2f} s with --history 30d")
+        p(
+            f"  market pace at --speed max: {pace['retain_0']:.0f}x real time with --retain 0,"
+            f" {pace['retain_default']:.0f}x with the default --retain (retention's cost to the feed)"
+        )
     if "deflate" in summary:
         p("")
         p("PERMESSAGE-DEFLATE wire bytes per message, offered vs not offered (1 client)")

@@ -96,6 +96,14 @@ class Settings:
     max_header_count: int = 100
     #: seconds from a connection's start (or a request's first byte) to the end of the request's head; past it: 408
     header_timeout_s: float = 10.0
+    #: virtual time of trades and quotes kept for REST history (``--retain``); 0: none
+    retain_ns: int = 15 * 60 * 1_000_000_000
+    #: virtual time of minute candles and exchange rates kept for REST (``--retain-bars``), at least ``retain_ns``
+    retain_bars_ns: int = 7 * 86_400 * 1_000_000_000
+    #: REST requests one API key may make a UTC day (``X-RateLimit-*`` headers; past it, 429)
+    rest_rate_limit: int = 1_000_000
+    #: OHLCV and exchange rates generated for this long before the start (``--history``); 0: none
+    history_ns: int = 0
     #: ``?seed=N`` markets open at once (each one is a whole market: ~27 MB and ~200 ms of CPU to build)
     max_private_markets: int = 16
 

@@ -21,6 +21,7 @@ from coinapi_emulator.server.protocol.session import KeyPolicy
 from coinapi_emulator.server.replay.catalog import routing_catalog
 from coinapi_emulator.server.replay.source import ReplaySource
 from coinapi_emulator.simulator.catalog import Catalog, CatalogConfig, build_catalog
+from coinapi_emulator.simulator.history import MarketHistory
 from coinapi_emulator.simulator.ohlcv import LIVE_PERIODS
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,19 @@ class Emulator:
             on_fault=self._scenario_fault,
             monotonic_ns=monotonic_ns,
             epoch_ns=epoch_ns,
+        )
+        #: OHLCV and rates before the start (``--history``), generated on request; None without it or in a replay
+        self.history = (
+            None
+            if settings.history_ns == 0 or replay is not None
+            else MarketHistory(
+                self.catalog,
+                seed=settings.seed,
+                start_ns=start_ns,
+                span_ns=settings.history_ns,
+                anchor_mid_ticks=self.shared.market.start_mid_ticks,
+                anchor_rate_usd=self.shared.market.start_rate_usd,
+            )
         )
         self.private = PrivatePlanes(
             settings,

@@ -230,6 +230,9 @@ class Market:
             )
             for i, symbol in enumerate(catalog.symbols)
         ]
+        #: each symbol's fair mid and each asset's log USD rate at the start: where history before it ends
+        self._start_mid_ticks = {state.symbol_id: state._mid0 for state in self._states}
+        self._start_log_usd = list(self._factors.log_usd)
         fast = _native.speedups
         if fast is not None:
             self._states = [fast.SymbolState(state) for state in self._states]
@@ -297,6 +300,14 @@ class Market:
         """The asset's USD reference rate at ``now_ns`` (1.0 for USD); KeyError for an unknown asset id."""
         self._factors.step_to(self.now_ns)  # stepping early is safe: steps depend only on (seed, asset, k)
         return math.exp(self._factors.log_usd[self._factors.index(asset_id)])
+
+    def start_mid_ticks(self, symbol_id: str) -> float:
+        """The symbol's fair mid price at the start, in ticks; KeyError for an unknown symbol id."""
+        return self._start_mid_ticks[symbol_id]
+
+    def start_rate_usd(self, asset_id: str) -> float:
+        """The asset's USD rate at the start (1.0 for USD); KeyError for an unknown asset id."""
+        return math.exp(self._start_log_usd[self._factors.index(asset_id)])
 
     def last_price_ticks(self, symbol_id: str) -> int:
         """Price of the symbol's last trade, or the book's mid (rounded down) before its first trade."""

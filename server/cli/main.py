@@ -6,7 +6,7 @@ Flags beat environment variables; both fill one ``Settings``. Bad values exit wi
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, get_args
+from typing import Any, ClassVar, get_args
 
 import click
 
@@ -38,6 +38,26 @@ class SpeedType(click.ParamType[float | None, Any]):
             return check_speed(speed)
         except ValueError:
             self.fail(f"{value!r} must be a positive number at most {MAX_SPEED:.0f}, or 'max'", param, ctx)
+
+
+class DurationType(click.ParamType[int, Any]):
+    """A duration such as ``90s``, ``15m``, ``36h``, ``2d`` or ``0``, converted to ns."""
+
+    name = "DURATION"
+    _UNITS: ClassVar[dict[str, int]] = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        number, unit = (text[:-1], text[-1]) if text and text[-1] in self._UNITS else (text, "s")
+        try:
+            seconds = float(number) * self._UNITS[unit]
+        except ValueError:
+            self.fail(f"{value!r} is not a duration such as 90s, 15m, 36h or 2d", param, ctx)
+        if not 0 <= seconds <= 366 * 86_400:
+            self.fail(f"{value!r} must be from 0 to 366d", param, ctx)
+        return round(seconds * 1_000_000_000)
 
 
 class StartTimeType(click.ParamType[int, Any]):
@@ -238,6 +258,30 @@ def main() -> None:
     type=click.IntRange(0, 10_000),
     help="Private markets (?seed=N connections) open at once; each is a whole market (~27 MB). 0: none.",
 )
+@_option(
+    "--retain",
+    default="15m",
+    type=DurationType(),
+    help="Virtual time of trades and quotes kept for REST history (~60 MB per 15 min of the default market; 0: none).",
+)
+@_option(
+    "--retain-bars",
+    default="7d",
+    type=DurationType(),
+    help="Virtual time of minute candles and exchange rates kept for REST (candles of every period derive from them).",
+)
+@_option(
+    "--rest-rate-limit",
+    default=_DEFAULTS.rest_rate_limit,
+    type=click.IntRange(min=1),
+    help="REST requests one API key may make a UTC day (X-RateLimit-* headers; past it, 429).",
+)
+@_option(
+    "--history",
+    default="0",
+    type=DurationType(),
+    help="OHLCV (1MIN and longer) and exchange rates before the start, generated from the seed (e.g. 2d, 36h).",
+)
 @_option("--admin/--no-admin", default=False, help="Serve the admin API under /admin (clock, faults, scenarios).")
 @_option(
     "--admin-token",
@@ -293,6 +337,10 @@ def serve(**options: Any) -> None:
         ws_ping_interval_s=options["ws_ping_interval"],
         shutdown_grace_s=options["shutdown_grace"],
         max_private_markets=options["max_private_markets"],
+        retain_ns=options["retain"],
+        retain_bars_ns=options["retain_bars"],
+        history_ns=options["history"],
+        rest_rate_limit=options["rest_rate_limit"],
         max_connections=options["max_connections"],
         max_connections_per_ip=options["max_connections_per_ip"],
         hello_timeout_s=options["hello_timeout"],

@@ -23,6 +23,15 @@ class JsonResponse(Response):
         return orjson.dumps(content)
 
 
+class RestError(Exception):
+    """A request that gets CoinAPI's error body: raised by REST handlers, answered by the REST guard."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+
 def error_response(status_code: int, message: str) -> JsonResponse:
     """CoinAPI's error body."""
     return JsonResponse({"error": message}, status_code=status_code)

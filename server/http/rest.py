@@ -8,6 +8,7 @@ parameters, 404 for an unknown path, 550 for an unknown entity, as the real serv
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable, Iterable
 
 import orjson
@@ -19,11 +20,15 @@ from starlette.routing import BaseRoute, Route
 
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.auth import key_from_request
+from coinapi_emulator.server.http.market_data import MarketDataApi
 from coinapi_emulator.server.http.metrics import metrics_registry
-from coinapi_emulator.server.http.responses import JsonResponse, error_response
+from coinapi_emulator.server.http.rate_limit import RestQuota, request_cost
+from coinapi_emulator.server.http.responses import JsonResponse, RestError, error_response
 from coinapi_emulator.server.plane.implementation import implementations, package_version
+from coinapi_emulator.server.plane.retention import RetentionWindowError
 from coinapi_emulator.server.protocol.encode import format_significant, format_time
 from coinapi_emulator.server.protocol.metadata import JsonObject
+from coinapi_emulator.server.protocol.rest_query import QueryError, parse_time, split_list
 from coinapi_emulator.server.protocol.routes import CatalogIndex
 from coinapi_emulator.simulator.catalog import Symbol
 from coinapi_emulator.simulator.ohlcv import OHLCV_PERIODS
@@ -32,22 +37,6 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 #: PROTOCOL.md §7: status code of "no data" answers
 NO_DATA = 550
-
-
-class RestError(Exception):
-    """A request that gets an error body; raised by handlers, answered by ``_guarded``."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
-
-
-def _split(value: str | None) -> list[str]:
-    """``a,b;c`` -> ``["a", "b", "c"]`` (PROTOCOL.md §7: lists are comma or semicolon separated)."""
-    if not value:
-        return []
-    return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
 
 
 def select_symbols(
@@ -89,24 +78,38 @@ class RestApi:
         self._index = CatalogIndex(emulator.catalog)
         self._metadata = emulator.shared.metadata
         self._metrics = metrics_registry(emulator)
+        self._market_data = MarketDataApi(emulator, self._index)
+        self._quota = RestQuota(emulator.settings.rest_rate_limit, epoch_ns=time.time_ns)
 
     def _guarded(self, handler: Handler, *, needs_key: bool = True) -> Handler:
         async def endpoint(request: Request) -> Response:
-            if needs_key:
-                key = key_from_request(Headers(scope=request.scope), request.scope["query_string"], request.url.path)
-                if not key or not self._emulator.key_policy.accepts(key):
-                    return error_response(401, "Invalid API key")
-            output_format = request.query_params.get("output_format", "json")
-            if output_format != "json":
-                return error_response(
-                    400, f"output_format '{output_format}' is not supported by the emulator (json only)"
-                )
-            try:
-                return await handler(request)
-            except RestError as error:
-                return error_response(error.status_code, error.message)
+            if not needs_key:
+                return await self._answer(handler, request)
+            key = key_from_request(Headers(scope=request.scope), request.scope["query_string"], request.url.path)
+            if not key or not self._emulator.key_policy.accepts(key):
+                return error_response(401, "Invalid API key")
+            quota = self._quota.charge(key, request_cost(request.query_params.get("limit")))
+            response: Response
+            if quota.exceeded:
+                response = error_response(429, "Too many requests: the daily request limit is reached")
+            else:
+                response = await self._answer(handler, request)
+            response.headers.update(quota.headers())
+            return response
 
         return endpoint
+
+    @staticmethod
+    async def _answer(handler: Handler, request: Request) -> Response:
+        output_format = request.query_params.get("output_format", "json")
+        if output_format != "json":
+            return error_response(400, f"output_format '{output_format}' is not supported by the emulator (json only)")
+        try:
+            return await handler(request)
+        except RestError as error:
+            return error_response(error.status_code, error.message)
+        except (QueryError, RetentionWindowError) as error:
+            return error_response(400, str(error))
 
     def routes(self) -> list[BaseRoute]:
         """All REST routes."""
@@ -128,6 +131,7 @@ class RestApi:
             Route("/v1/exchangerate/{asset_id_base}", guarded(self.rates)),
             Route("/v1/exchangerate/{asset_id_base}/{asset_id_quote}", guarded(self.rate)),
             Route("/v1/ohlcv/periods", guarded(self.periods)),
+            *self._market_data.routes(guarded),
         ]
 
     # -- service --------------------------------------------------------------------------------------------
@@ -215,7 +219,7 @@ class RestApi:
 
     def _filter(self, request: Request, name: str) -> list[str]:
         """The entries of one list parameter; 400 past ``--max-filter-values`` entries."""
-        entries = _split(request.query_params.get(name))
+        entries = split_list(request.query_params.get(name))
         limit = self._emulator.settings.max_filter_values
         if len(entries) > limit:
             raise RestError(400, f"{name} has {len(entries)} entries, at most {limit} (--max-filter-values)")
@@ -227,24 +231,27 @@ class RestApi:
 
     # -- exchange rates -------------------------------------------------------------------------------------
 
-    def _rate_usd(self, asset_id: str) -> float:
+    def _rate_usd(self, asset_id: str, time_ns: int | None) -> float:
         if self._catalog.asset(asset_id) is None:
             raise RestError(NO_DATA, f"Unknown asset_id '{asset_id}'")
-        return self._emulator.shared.market.rate_usd(asset_id)
+        if time_ns is None:
+            return self._emulator.shared.market.rate_usd(asset_id)
+        return self._market_data.rate_usd_at(asset_id, time_ns)
 
-    @staticmethod
-    def _reject_time(request: Request) -> None:
-        if "time" in request.query_params:
-            raise RestError(400, "The emulator serves current rates only; the 'time' parameter is not supported")
+    def _time(self, request: Request) -> tuple[int | None, str]:
+        """``time=`` (None: now) and the time the answer carries."""
+        text = request.query_params.get("time")
+        time_ns = None if not text else parse_time("time", text)
+        return time_ns, format_time(self._emulator.shared.market.now_ns if time_ns is None else time_ns)
 
     async def rate(self, request: Request) -> Response:
-        """GET /v1/exchangerate/{base}/{quote}"""
-        self._reject_time(request)
+        """GET /v1/exchangerate/{base}/{quote}[?time=...]"""
+        time_ns, time = self._time(request)
         base, quote = request.path_params["asset_id_base"], request.path_params["asset_id_quote"]
-        rate = self._rate_usd(base) / self._rate_usd(quote)
+        rate = self._rate_usd(base, time_ns) / self._rate_usd(quote, time_ns)
         return JsonResponse(
             {
-                "time": format_time(self._emulator.shared.market.now_ns),
+                "time": time,
                 "asset_id_base": base,
                 "asset_id_quote": quote,
                 "rate": orjson.Fragment(format_significant(rate).encode()),
@@ -252,20 +259,19 @@ class RestApi:
         )
 
     async def rates(self, request: Request) -> Response:
-        """GET /v1/exchangerate/{base}[?filter_asset_id=..&invert=true]"""
-        self._reject_time(request)
+        """GET /v1/exchangerate/{base}[?filter_asset_id=..&invert=true&time=...]"""
+        time_ns, now = self._time(request)
         base = request.path_params["asset_id_base"]
-        base_usd = self._rate_usd(base)
+        base_usd = self._rate_usd(base, time_ns)
         invert = request.query_params.get("invert", "false").lower()
         if invert not in ("true", "false"):
             raise RestError(400, f"invert must be true or false, got '{invert}'")
         wanted = set(self._filter(request, "filter_asset_id"))
-        now = format_time(self._emulator.shared.market.now_ns)
         rates: list[JsonObject] = []
         for asset in self._catalog.assets:
             if asset.asset_id == base or (wanted and asset.asset_id not in wanted):
                 continue
-            rate = base_usd / self._emulator.shared.market.rate_usd(asset.asset_id)
+            rate = base_usd / self._rate_usd(asset.asset_id, time_ns)
             rate = 1 / rate if invert == "true" else rate
             rates.append(
                 {

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol, assert_never
 
 from coinapi_emulator.server.plane.crosses import CrossRates
+from coinapi_emulator.server.plane.retention import Retention
 from coinapi_emulator.server.plane.streams import COUNTED, Channel, Stamper, wire_sequence
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.encode import encode_exrate
@@ -30,6 +31,8 @@ _TRADE, _QUOTE, _BOOK, _BOOK5, _BOOK20, _BOOK50 = COUNTED
 _COUNTED_TYPES = frozenset(COUNTED)
 #: book5/20/50 are the top levels of the book after a change
 _DEPTHS = {_BOOK5: 5, _BOOK20: 20, _BOOK50: 50}
+#: virtual time between two evictions of what REST retains
+_EVICT_EVERY_NS = 10 * _NS_PER_S
 
 
 class Outlet(Protocol):
@@ -50,9 +53,18 @@ class MarketFeed:
     """Publishes the simulated market: every message counted, stamped and, when someone listens, encoded once."""
 
     def __init__(
-        self, market: Market, channels: dict[str, Channel], outlet: Outlet, stamper: Stamper, crosses: CrossRates
+        self,
+        market: Market,
+        channels: dict[str, Channel],
+        outlet: Outlet,
+        stamper: Stamper,
+        crosses: CrossRates,
+        retention: Retention | None = None,
     ) -> None:
+        """``retention``: where every trade, quote and rate is also kept for REST (the shared market's)."""
         self._market = market
+        self._retention = retention
+        self._next_evict_ns = market.now_ns + _EVICT_EVERY_NS
         self._channels = channels
         self._outlet = outlet
         self._routes = outlet.routes
@@ -85,6 +97,9 @@ class MarketFeed:
                     self._on_rate(event)
                 case _:
                     assert_never(event)
+        if self._retention is not None and until_ns >= self._next_evict_ns:
+            self._retention.evict(until_ns)
+            self._next_evict_ns = until_ns + _EVICT_EVERY_NS
 
     # -- interest -------------------------------------------------------------------------------------------
 
@@ -110,12 +125,16 @@ class MarketFeed:
     def _on_trade(self, trade: Trade) -> None:
         channel = self._channels[trade.symbol_id]
         channel.counts[_TRADE] += 1
+        if self._retention is not None:
+            self._retention.record_trade(trade, self._stamp(trade.time_exchange_ns))
         if _TRADE in channel.listened:
             self._publish(channel, _TRADE, channel.codec.trade_frame, trade, trade.time_exchange_ns)
 
     def _on_quote(self, quote: Quote) -> None:
         channel = self._channels[quote.symbol_id]
         channel.counts[_QUOTE] += 1
+        if self._retention is not None:
+            self._retention.record_quote(quote, self._stamp(quote.time_exchange_ns))
         if _QUOTE in channel.listened:
             self._publish(channel, _QUOTE, channel.codec.quote_frame, quote, quote.time_exchange_ns)
 
@@ -165,6 +184,8 @@ class MarketFeed:
             self._outlet.deliver(members, key, frame, bar.time_ns)
 
     def _on_rate(self, rate: ExchangeRate) -> None:
+        if self._retention is not None:
+            self._retention.record_rate(rate)
         base, time_ns = rate.asset_id_base, rate.time_ns
         self._publish_rate(base, rate.asset_id_quote, "BASE_ALL_CROSSES_TO_REF", time_ns, rate.rate)
         for quote in self._crosses.quotes_of(base):

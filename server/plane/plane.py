@@ -28,6 +28,7 @@ from coinapi_emulator.server.fanout.hub import Hub, Subscriber
 from coinapi_emulator.server.plane.crosses import CrossRates
 from coinapi_emulator.server.plane.driver import Driver
 from coinapi_emulator.server.plane.feed import MarketFeed, ReplayFeed
+from coinapi_emulator.server.plane.retention import Retention
 from coinapi_emulator.server.plane.snapshots import MarketSnapshots, Snapshots
 from coinapi_emulator.server.plane.streams import Stamper, channels_of
 from coinapi_emulator.server.protocol.encode import encode_reconnect, format_time
@@ -115,10 +116,16 @@ class MarketPlane:
         self.metadata = Metadata(catalog, self.market)
         self.feed: MarketFeed | ReplayFeed
         self.snapshots: Snapshots
+        #: what REST serves of the past (the shared simulated market only; None with --retain 0)
+        self.retention: Retention | None = None
         if replay is None:
             stamper = Stamper(live=spec.live_stamps, epoch_ns=epoch_ns)
             channels = channels_of(catalog.symbols)
-            self.feed = MarketFeed(self.market, channels, self.hub, stamper, CrossRates())
+            if spec.kind == "shared" and settings.retain_ns > 0:
+                self.retention = Retention(
+                    catalog, window_ns=settings.retain_ns, bar_window_ns=settings.retain_bars_ns, start_ns=spec.start_ns
+                )
+            self.feed = MarketFeed(self.market, channels, self.hub, stamper, CrossRates(), self.retention)
             self.snapshots = MarketSnapshots(self.market, channels, self.metadata, stamper)
         else:
             self.feed = ReplayFeed(replay, self.hub)

@@ -199,15 +199,19 @@ class SymbolEncoder:
 
     def bar(self, bar: Bar, sequence: int) -> bytes:
         """An ``ohlcv`` payload (PROTOCOL.md §3.6)."""
+        return f'{self._head[DataType.OHLCV]}{sequence},"period_id":"{bar.period_id}",{self.bar_fields(bar)}}}'.encode()
+
+    def bar_fields(self, bar: Bar) -> str:
+        """A candle's fields from ``time_period_start`` to ``trades_count``: the WebSocket's ``ohlcv`` message and
+        REST's OHLCV objects both end with them."""
         return (
-            f'{self._head[DataType.OHLCV]}{sequence},"period_id":"{bar.period_id}",'
             f'"time_period_start":"{format_time(bar.time_period_start_ns)}",'
             f'"time_period_end":"{format_time(bar.time_period_end_ns)}",'
             f'"time_open":"{format_time(bar.time_open_ns)}","time_close":"{format_time(bar.time_close_ns)}",'
             f'"price_open":{self.price(bar.price_open_ticks)},"price_high":{self.price(bar.price_high_ticks)},'
             f'"price_low":{self.price(bar.price_low_ticks)},"price_close":{self.price(bar.price_close_ticks)},'
-            f'"volume_traded":{self.size(bar.volume_traded_lots)},"trades_count":{bar.trades_count}}}'
-        ).encode()
+            f'"volume_traded":{self.size(bar.volume_traded_lots)},"trades_count":{bar.trades_count}'
+        )
 
     def _levels(self, levels: Iterable[Level]) -> str:
         price, size = self.price, self.size

@@ -242,9 +242,9 @@ def test_output_format_json_is_accepted(client: httpx.Client) -> None:
     assert get_json(client, "/v1/exchanges/KRAKEN", output_format="json")
 
 
-def test_historical_exchange_rate_is_refused(client: httpx.Client) -> None:
+def test_a_rate_before_the_start_needs_history(client: httpx.Client) -> None:
     response = client.get("/v1/exchangerate/BTC/USD", params={"time": "2023-06-01T00:00:00.0000000Z"})
-    assert "time" in assert_error(response, 400)
+    assert "--history" in assert_error(response, 400)
 
 
 @pytest.mark.parametrize(

@@ -86,6 +86,8 @@ def test_flag_beats_env_variable(captured: list[Settings]) -> None:
         (["--log-format", "xml"], "'xml' is not one of 'text', 'json'"),
         (["--api-key", " "], "an API key cannot be empty"),
         (["--ssl-keyfile", __file__], "--ssl-keyfile needs --ssl-certfile"),
+        (["--history", "two days"], "is not a duration such as 90s, 15m, 36h or 2d"),
+        (["--retain", "400d"], "must be from 0 to 366d"),
     ],
     ids=[
         "speed-word",
@@ -100,6 +102,8 @@ def test_flag_beats_env_variable(captured: list[Settings]) -> None:
         "log-format",
         "empty-key",
         "key-without-cert",
+        "history-words",
+        "retain-too-long",
     ],
 )
 def test_bad_flags_exit_2_and_say_why(captured: list[Settings], args: list[str], message: str) -> None:
@@ -165,6 +169,10 @@ def test_help_lists_every_flag_with_its_env_variable() -> None:
         "--ssl-certfile",
         "--ssl-keyfile",
         "--api-key",
+        "--retain",
+        "--retain-bars",
+        "--history",
+        "--rest-rate-limit",
     ]:
         assert flag in output
         assert "COINAPI_EMULATOR_" + flag[2:].replace("-", "_").upper() in output
@@ -194,3 +202,18 @@ def test_empty_variables_keep_the_defaults(captured: list[Settings]) -> None:
     names = ("SEED", "START_TIME", "SPEED", "API_KEY", "LOG_FORMAT")
     assert invoke(["serve"], env={f"COINAPI_EMULATOR_{name}": "" for name in names})[0] == 0
     assert captured == [Settings()]
+
+
+def test_durations_in_every_unit_fill_settings(captured: list[Settings]) -> None:
+    flags = ["--retain", "90", "--retain-bars", "36h", "--history", "2d", "--rest-rate-limit", "10"]
+    assert invoke(["serve", *flags])[0] == 0
+    assert invoke(["serve"], env={"COINAPI_EMULATOR_RETAIN": "15m", "COINAPI_EMULATOR_HISTORY": "0.5d"})[0] == 0
+    by_flags, by_env = captured
+    second = 1_000_000_000
+    assert (by_flags.retain_ns, by_flags.retain_bars_ns, by_flags.history_ns) == (
+        90 * second,
+        36 * 3600 * second,
+        2 * 86_400 * second,
+    )
+    assert by_flags.rest_rate_limit == 10
+    assert (by_env.retain_ns, by_env.history_ns) == (15 * 60 * second, 43_200 * second)

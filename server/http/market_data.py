@@ -1,0 +1,321 @@
+"""REST market data (PROTOCOL.md §7.4): current quotes and books, trades, quotes, OHLCV and exchange rates over time.
+
+Everything here reads the shared market: its live books for the current state, ``Retention`` for what was
+published (so REST agrees with the WebSocket message for message), and ``MarketHistory`` for the span before the
+start (``--history``). A request for one symbol costs what that symbol holds, never the catalogue's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from coinapi_emulator.server.emulator import Emulator
+from coinapi_emulator.server.http.responses import JsonResponse, RestError
+from coinapi_emulator.server.plane.retention import (
+    RetainedQuote,
+    RetainedTrade,
+    Retention,
+    aggregate,
+    bars_from_trades,
+)
+from coinapi_emulator.server.protocol import rest_encode
+from coinapi_emulator.server.protocol.encode import format_time
+from coinapi_emulator.server.protocol.rest_query import (
+    parse_limit,
+    parse_limit_levels,
+    parse_period,
+    parse_time,
+    split_list,
+)
+from coinapi_emulator.server.protocol.routes import CatalogIndex
+from coinapi_emulator.simulator.catalog import Symbol
+from coinapi_emulator.simulator.events import Bar, Quote
+from coinapi_emulator.simulator.history import MarketHistory
+from coinapi_emulator.simulator.ohlcv import OhlcvPeriod
+
+_NS_PER_S = 1_000_000_000
+_NS_PER_MIN = 60 * _NS_PER_S
+#: REST's answer when an id is unknown (PROTOCOL.md §7)
+NO_DATA = 550
+
+
+Guard = Callable[[Callable[[Request], Any]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Records:
+    """How REST reads one kind of retained record (trades, quotes): newest, over a window, encoded, timed."""
+
+    latest: Callable[[Retention, str, int], Sequence[Any]]
+    history: Callable[[Retention, str, int, int, int], Sequence[Any]]
+    encode: Callable[[Symbol, Any], dict[str, Any]]
+    time_ns: Callable[[Any], int]
+
+
+def _trade(symbol: Symbol, kept: RetainedTrade) -> dict[str, Any]:
+    return rest_encode.trade_object(symbol, kept.trade, kept.time_coinapi_ns)
+
+
+def _quote(symbol: Symbol, kept: RetainedQuote) -> dict[str, Any]:
+    return rest_encode.quote_object(symbol, kept.quote, kept.time_coinapi_ns)
+
+
+TRADES = _Records(Retention.latest_trades, Retention.trades, _trade, lambda kept: kept.trade.time_exchange_ns)
+QUOTES = _Records(Retention.latest_quotes, Retention.quotes, _quote, lambda kept: kept.quote.time_exchange_ns)
+
+
+class MarketDataApi:
+    """The market-data handlers of one emulator."""
+
+    def __init__(self, emulator: Emulator, index: CatalogIndex) -> None:
+        self._emulator = emulator
+        self._index = index
+        self._market = emulator.shared.market
+        self._retention = emulator.shared.retention
+        self._history = emulator.history
+
+    def routes(self, guarded: Guard) -> list[BaseRoute]:
+        """The routes, each wrapped by the REST guard (key, output format, errors)."""
+        paths: list[tuple[str, Callable[[Request], Any]]] = [
+            ("/v1/quotes/current", self.quotes_current),
+            ("/v1/quotes/latest", partial(self.latest_all, QUOTES)),
+            ("/v1/quotes/{symbol_id}/current", self.quote_current),
+            ("/v1/quotes/{symbol_id}/latest", partial(self.latest, QUOTES)),
+            ("/v1/quotes/{symbol_id}/history", partial(self.history, QUOTES)),
+            ("/v1/orderbooks/current", self.books_current),
+            ("/v1/orderbooks/{symbol_id}/current", self.book_current),
+            ("/v1/trades/latest", partial(self.latest_all, TRADES)),
+            ("/v1/trades/{symbol_id}/latest", partial(self.latest, TRADES)),
+            ("/v1/trades/{symbol_id}/history", partial(self.history, TRADES)),
+            ("/v1/ohlcv/{symbol_id}/latest", self.ohlcv_latest),
+            ("/v1/ohlcv/{symbol_id}/history", self.ohlcv_history),
+            ("/v1/exchangerate/{asset_id_base}/{asset_id_quote}/history", self.rate_history),
+        ]
+        return [Route(path, guarded(handler)) for path, handler in paths]
+
+    # -- quotes -------------------------------------------------------------------------------------------------
+
+    async def quotes_current(self, request: Request) -> Response:
+        """GET /v1/quotes/current[?filter_symbol_id=...]"""
+        return JsonResponse([self._current_quote(symbol) for symbol in self._filtered(request)])
+
+    async def quote_current(self, request: Request) -> Response:
+        """GET /v1/quotes/{symbol_id}/current"""
+        return JsonResponse(self._current_quote(self._symbol(request)))
+
+    def _current_quote(self, symbol: Symbol) -> dict[str, Any]:
+        retention = self._retention
+        last = retention.latest_quotes(symbol.symbol_id, 1) if retention is not None else []
+        # no quote since the start: the book the market opened with
+        quote = _quote(symbol, last[0]) if last else self._touch_quote(symbol)
+        trade = retention.last_trade(symbol.symbol_id) if retention is not None else None
+        last_trade = None if trade is None else _trade(symbol, trade)
+        if last_trade is not None:
+            del last_trade["symbol_id"]  # CoinAPI's last_trade carries no symbol_id: the quote has it
+        quote["last_trade"] = last_trade
+        return quote
+
+    def _touch_quote(self, symbol: Symbol) -> dict[str, Any]:
+        ask, ask_size, bid, bid_size = self._market.book(symbol.symbol_id).touch()
+        now = self._market.now_ns
+        return rest_encode.quote_object(symbol, Quote(symbol.symbol_id, now, ask, ask_size, bid, bid_size), now)
+
+    # -- order books --------------------------------------------------------------------------------------------
+
+    async def books_current(self, request: Request) -> Response:
+        """GET /v1/orderbooks/current?filter_symbol_id=...[&limit_levels=N]"""
+        if not request.query_params.get("filter_symbol_id"):
+            raise RestError(400, "filter_symbol_id is required, e.g. filter_symbol_id=BINANCE_SPOT_BTC_USDT")
+        levels = parse_limit_levels(request.query_params.get("limit_levels"))
+        return JsonResponse([self._book(symbol, levels) for symbol in self._filtered(request)])
+
+    async def book_current(self, request: Request) -> Response:
+        """GET /v1/orderbooks/{symbol_id}/current[?limit_levels=N]"""
+        symbol = self._symbol(request)
+        return JsonResponse(self._book(symbol, parse_limit_levels(request.query_params.get("limit_levels"))))
+
+    def _book(self, symbol: Symbol, levels: int | None) -> dict[str, Any]:
+        book = self._market.book(symbol.symbol_id)
+        asks, bids = book.top(levels if levels is not None else max(book.depth()))
+        now = self._market.now_ns
+        return rest_encode.order_book_object(symbol, asks, bids, now, now)
+
+    # -- trades and quotes: the same three reads of two kinds of record --------------------------------------------
+
+    async def latest_all(self, kind: _Records, request: Request) -> Response:
+        """GET /v1/{trades,quotes}/latest[?filter_symbol_id=...&limit=N]: the newest of the symbols, newest first."""
+        limit, retention = parse_limit(request.query_params.get("limit")), self._retained()
+        newest = [
+            (record, symbol)
+            for symbol in self._filtered(request)
+            for record in kind.latest(retention, symbol.symbol_id, limit)
+        ]
+        newest.sort(key=lambda pair: kind.time_ns(pair[0]), reverse=True)
+        return JsonResponse([kind.encode(symbol, record) for record, symbol in newest[:limit]])
+
+    async def latest(self, kind: _Records, request: Request) -> Response:
+        """GET /v1/{trades,quotes}/{symbol_id}/latest[?limit=N]: newest first."""
+        symbol, limit = self._symbol(request), parse_limit(request.query_params.get("limit"))
+        return JsonResponse([kind.encode(symbol, r) for r in kind.latest(self._retained(), symbol.symbol_id, limit)])
+
+    async def history(self, kind: _Records, request: Request) -> Response:
+        """GET /v1/{trades,quotes}/{symbol_id}/history?time_start=...[&time_end=...&limit=N]: oldest first."""
+        symbol, (start, end, limit) = self._symbol(request), self._window(request)
+        records = kind.history(self._retained(), symbol.symbol_id, start, end, limit)
+        return JsonResponse([kind.encode(symbol, record) for record in records])
+
+    # -- OHLCV --------------------------------------------------------------------------------------------------
+
+    async def ohlcv_history(self, request: Request) -> Response:
+        """GET /v1/ohlcv/{symbol_id}/history?period_id=...&time_start=...[&time_end=...&limit=N]: oldest first."""
+        symbol, period = self._symbol(request), parse_period(request.query_params.get("period_id"))
+        start, end, limit = self._window(request)
+        bars = self._bars(symbol, period, start, end, limit)
+        return Response(rest_encode.bars_json(symbol, bars), media_type=JsonResponse.media_type)
+
+    async def ohlcv_latest(self, request: Request) -> Response:
+        """GET /v1/ohlcv/{symbol_id}/latest?period_id=...[&limit=N]: the newest candles, newest first (the newest
+        may still be open, as on the WebSocket)."""
+        symbol, period = self._symbol(request), parse_period(request.query_params.get("period_id"))
+        limit, length_ns = parse_limit(request.query_params.get("limit")), _length_ns(period)
+        now = self._market.now_ns
+        earliest = self._earliest_bar_ns(period)
+        start = max(earliest, now - now % length_ns - (limit - 1) * length_ns)
+        bars = self._bars(symbol, period, start, now + 1, limit=None)
+        while len(bars) < limit and start > earliest:  # quiet symbols: reach further back until `limit` candles
+            start, end = max(earliest, start - limit * length_ns), start
+            bars = self._bars(symbol, period, start, end, limit=None) + bars
+        return Response(rest_encode.bars_json(symbol, reversed(bars[-limit:])), media_type=JsonResponse.media_type)
+
+    def _bars(self, symbol: Symbol, period: OhlcvPeriod, start: int, end: int, limit: int | None) -> list[Bar]:
+        """Candles starting in ``[start, end)``: generated history before the start, then the live market's."""
+        length_ns = _length_ns(period)
+        if limit is not None:  # a candle a period at most: nothing beyond `limit` periods is needed
+            end = min(end, start - start % length_ns + limit * length_ns)
+        live_from = self._market_start_ns()
+        bars: list[Bar] = []
+        if start < live_from:
+            history = self._history_for(start)
+            try:
+                bars += history.bars(symbol.symbol_id, period.period_id, start, min(end, live_from), limit or 10**9)
+            except ValueError as error:  # e.g. a period the history does not have
+                raise RestError(400, str(error)) from None
+        retention = self._retained()
+        live_start = max(start, live_from - live_from % length_ns)
+        if end > live_start:
+            bars += self._live_bars(retention, symbol, period, live_start, end)
+        return bars if limit is None else bars[:limit]
+
+    def _live_bars(self, retention: Retention, symbol: Symbol, period: OhlcvPeriod, start: int, end: int) -> list[Bar]:
+        length_ns = _length_ns(period)
+        aligned = start - start % length_ns
+        if length_ns < _NS_PER_MIN:
+            trades = retention.trades(symbol.symbol_id, aligned, end, 10**9)
+            return bars_from_trades(trades, period.period_id, length_ns)
+        minutes = retention.minute_bars(symbol.symbol_id, aligned, end)
+        return aggregate(minutes, period.period_id, length_ns)
+
+    def _earliest_bar_ns(self, period: OhlcvPeriod) -> int:
+        if self._history is not None and _length_ns(period) >= _NS_PER_MIN:
+            return self._history.first_ns
+        retention = self._retained()
+        return retention.bars_from_ns() if _length_ns(period) >= _NS_PER_MIN else retention.trades_from_ns()
+
+    # -- exchange rates -----------------------------------------------------------------------------------------
+
+    def rate_usd_at(self, asset_id: str, time_ns: int) -> float:
+        """The asset's USD rate at ``time_ns``: history before the start, the retained rates after it."""
+        if time_ns > self._market.now_ns:
+            raise RestError(400, "time is after the market's current time")
+        if time_ns < self._market_start_ns():
+            try:
+                return self._history_for(time_ns).rate_usd(asset_id, time_ns)
+            except ValueError as error:
+                raise RestError(400, str(error)) from None
+        rate = self._retained().rate_usd(asset_id, time_ns)
+        return self._market.start_rate_usd(asset_id) if rate is None else rate
+
+    async def rate_history(self, request: Request) -> Response:
+        """GET /v1/exchangerate/{base}/{quote}/history?period_id=...&time_start=...[&time_end=...&limit=N]"""
+        base, quote = request.path_params["asset_id_base"], request.path_params["asset_id_quote"]
+        for asset_id in (base, quote):
+            if self._emulator.catalog.asset(asset_id) is None:
+                raise RestError(NO_DATA, f"Unknown asset_id '{asset_id}'")
+        period = parse_period(request.query_params.get("period_id"))
+        start, end, limit = self._window(request)
+        length_ns = _length_ns(period)
+        if length_ns < _NS_PER_S:
+            raise RestError(400, "exchange-rate candles have periods of 1SEC and longer")
+        candles = []
+        for period_start in range(start - start % length_ns, min(end, self._market.now_ns), length_ns):
+            candles.append(self._rate_candle(base, quote, period_start, length_ns))
+            if len(candles) == limit:
+                break
+        return JsonResponse(candles)
+
+    def _rate_candle(self, base: str, quote: str, period_start: int, length_ns: int) -> dict[str, Any]:
+        step = max(_NS_PER_S, length_ns // 60)
+        end = min(period_start + length_ns, self._market.now_ns)
+        times = range(period_start, end, step)
+        rates = [self.rate_usd_at(base, t) / self.rate_usd_at(quote, t) for t in times]
+        return rest_encode.rate_candle_object(
+            period_start, period_start + length_ns, times[0], times[-1], (rates[0], max(rates), min(rates), rates[-1])
+        )
+
+    # -- shared -------------------------------------------------------------------------------------------------
+
+    def _market_start_ns(self) -> int:
+        return self._emulator.shared.spec.start_ns
+
+    def _retained(self) -> Retention:
+        if self._retention is None:
+            raise RestError(400, "the emulator keeps no market history (--retain 0, or --replay)")
+        return self._retention
+
+    def _history_for(self, time_ns: int) -> MarketHistory:
+        if self._history is None:
+            raise RestError(
+                400, "before the market's start there is no data unless the emulator runs with --history (e.g. 2d)"
+            )
+        if time_ns < self._history.first_ns:
+            raise RestError(
+                400, f"history before the start reaches back to {format_time(self._history.first_ns)} (--history)"
+            )
+        return self._history
+
+    def _symbol(self, request: Request) -> Symbol:
+        symbol_id = request.path_params["symbol_id"]
+        symbol = self._index.symbol(symbol_id) if symbol_id in self._index.position else None
+        if symbol is None:
+            raise RestError(NO_DATA, f"Unknown symbol_id '{symbol_id}'")
+        return symbol
+
+    def _filtered(self, request: Request) -> Iterable[Symbol]:
+        prefixes = split_list(request.query_params.get("filter_symbol_id"))
+        if not prefixes:
+            return self._emulator.catalog.symbols
+        found = {sid for prefix in prefixes for sid in self._index.symbols_with_prefix(prefix)}
+        return [self._index.symbol(sid) for sid in sorted(found, key=self._index.position.__getitem__)]
+
+    def _window(self, request: Request) -> tuple[int, int, int]:
+        params = request.query_params
+        if not params.get("time_start"):
+            raise RestError(400, "time_start is required, e.g. time_start=2024-01-01T00:00:00")
+        start = parse_time("time_start", params["time_start"])
+        end = parse_time("time_end", params["time_end"]) if params.get("time_end") else self._market.now_ns + 1
+        if end <= start:
+            raise RestError(400, "time_end must be after time_start")
+        return start, end, parse_limit(params.get("limit"))
+
+
+def _length_ns(period: OhlcvPeriod) -> int:
+    if not period.length_seconds:
+        raise RestError(400, f"period_id {period.period_id}: calendar periods are not served by the emulator")
+    return period.length_seconds * _NS_PER_S

@@ -1,0 +1,104 @@
+"""REST market-data objects (quotes, order books, trades, OHLCV, exchange-rate candles) in CoinAPI's shapes.
+
+The numbers are the same decimal tokens the WebSocket sends (``SymbolEncoder``'s formatters, as
+``orjson.Fragment``), so a trade read over REST is the trade a client received, field for field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+
+import orjson
+
+from coinapi_emulator.server.protocol.encode import SymbolEncoder, format_significant, format_time
+from coinapi_emulator.server.protocol.metadata import JsonObject
+from coinapi_emulator.simulator.catalog import Symbol
+from coinapi_emulator.simulator.events import Bar, Level, Quote, Trade
+
+#: encoders of the symbols REST was asked about (one per symbol; the catalogue has a few thousand)
+_ENCODERS = 8192
+
+
+@lru_cache(maxsize=_ENCODERS)
+def _encoder(symbol: Symbol) -> SymbolEncoder:
+    return SymbolEncoder(symbol)
+
+
+def _number(token: str) -> orjson.Fragment:
+    return orjson.Fragment(token.encode())
+
+
+def trade_object(symbol: Symbol, trade: Trade, time_coinapi_ns: int) -> JsonObject:
+    """A trade as ``/v1/trades/...`` returns it."""
+    encoder = _encoder(symbol)
+    return {
+        "symbol_id": trade.symbol_id,
+        "time_exchange": format_time(trade.time_exchange_ns),
+        "time_coinapi": format_time(time_coinapi_ns),
+        "uuid": trade.uuid,
+        "price": _number(encoder.price(trade.price_ticks)),
+        "size": _number(encoder.size(trade.size_lots)),
+        "taker_side": trade.taker_side.value,
+    }
+
+
+def quote_object(symbol: Symbol, quote: Quote, time_coinapi_ns: int) -> JsonObject:
+    """A quote as ``/v1/quotes/{symbol_id}/history`` and ``/latest`` return it."""
+    price, size = _encoder(symbol).price, _encoder(symbol).size
+    return {
+        "symbol_id": quote.symbol_id,
+        "time_exchange": format_time(quote.time_exchange_ns),
+        "time_coinapi": format_time(time_coinapi_ns),
+        "ask_price": _number(price(quote.ask_price_ticks)),
+        "ask_size": _number(size(quote.ask_size_lots)),
+        "bid_price": _number(price(quote.bid_price_ticks)),
+        "bid_size": _number(size(quote.bid_size_lots)),
+    }
+
+
+def order_book_object(
+    symbol: Symbol, asks: Iterable[Level], bids: Iterable[Level], time_exchange_ns: int, time_coinapi_ns: int
+) -> JsonObject:
+    """An order book as ``/v1/orderbooks/.../current`` returns it: best levels first on each side."""
+    return {
+        "symbol_id": symbol.symbol_id,
+        "time_exchange": format_time(time_exchange_ns),
+        "time_coinapi": format_time(time_coinapi_ns),
+        "asks": _levels(symbol, asks),
+        "bids": _levels(symbol, bids),
+    }
+
+
+def _levels(symbol: Symbol, levels: Iterable[Level]) -> list[JsonObject]:
+    price, size = _encoder(symbol).price, _encoder(symbol).size
+    return [{"price": _number(price(level.price_ticks)), "size": _number(size(level.size_lots))} for level in levels]
+
+
+def bars_json(symbol: Symbol, bars: Iterable[Bar]) -> bytes:
+    """OHLCV candles as ``/v1/ohlcv/{symbol_id}/...`` returns them, a JSON array: the WebSocket's ``ohlcv`` fields
+    without ``type``, ``sequence``, ``symbol_id`` and ``period_id``. Written as text in one pass, since a history
+    answer holds up to 100,000 candles."""
+    fields = _encoder(symbol).bar_fields
+    return ("[" + ",".join([f"{{{fields(bar)}}}" for bar in bars]) + "]").encode()
+
+
+def rate_candle_object(
+    time_period_start_ns: int,
+    time_period_end_ns: int,
+    time_open_ns: int,
+    time_close_ns: int,
+    rates: tuple[float, float, float, float],
+) -> JsonObject:
+    """An exchange-rate candle as ``/v1/exchangerate/{base}/{quote}/history`` returns it."""
+    rate_open, rate_high, rate_low, rate_close = (_number(format_significant(rate)) for rate in rates)
+    return {
+        "time_period_start": format_time(time_period_start_ns),
+        "time_period_end": format_time(time_period_end_ns),
+        "time_open": format_time(time_open_ns),
+        "time_close": format_time(time_close_ns),
+        "rate_open": rate_open,
+        "rate_high": rate_high,
+        "rate_low": rate_low,
+        "rate_close": rate_close,
+    }

@@ -1,0 +1,207 @@
+"""REST market data in-process on a paused clock: what REST returns is what a WebSocket client received.
+
+A client subscribes, the market steps, and the trades, quotes and candles it got are compared with REST's answers
+for the same symbol and time range; the book it rebuilt from ``book`` snapshots and deltas with REST's current
+book. Then the parameters and errors CoinAPI documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from starlette.testclient import TestClient
+
+from coinapi_emulator.server.config import Settings
+from coinapi_emulator.server.emulator import Emulator
+from coinapi_emulator.server.http.app import create_app
+from tests.server.fakes import FakeSink, open_connection
+
+START_NS = 1_704_067_200_000_000_000
+SECOND_NS = 1_000_000_000
+BTC = "BINANCE_SPOT_BTC_USDT"
+KEY = {"X-CoinAPI-Key": "k"}
+#: what the tests step the market by: two whole minutes and a bit, so that candles close and one stays open
+STEPPED_S = 150
+
+
+def paused_emulator(**settings: Any) -> Emulator:
+    return Emulator(
+        Settings(start_time_ns=START_NS, exchanges=5, paused=True, **settings),
+        monotonic_ns=lambda: 0,
+        epoch_ns=lambda: START_NS,
+    )
+
+
+@pytest.fixture(scope="module")
+def stepped() -> Iterator[tuple[TestClient, list[dict[str, Any]]]]:
+    """A client subscribed to BTC/USDT's trades, quotes, 1MIN candles and full book, and what it received while
+    the market stepped ``STEPPED_S`` seconds."""
+    emulator = paused_emulator()
+    sink = FakeSink()
+    hello = {
+        "type": "hello",
+        "apikey": "k",
+        "heartbeat": False,
+        "subscribe_data_type": ["trade", "quote", "ohlcv", "book"],
+        "subscribe_filter_symbol_id": [BTC + "$"],
+        "subscribe_filter_period_id": ["1MIN"],
+    }
+    open_connection(emulator, sink, hello)
+    emulator.shared.step(STEPPED_S * SECOND_NS)
+    received = [orjson.loads(payload) for payload in sink.payloads()]
+    yield TestClient(create_app(emulator=emulator)), received
+
+
+def get(client: TestClient, path: str, status: int = 200) -> Any:
+    response = client.get(path, headers=KEY)
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def _without(message: dict[str, Any], *fields: str) -> dict[str, Any]:
+    return {key: value for key, value in message.items() if key not in fields}
+
+
+def test_every_trade_the_client_received_is_what_rest_returns(stepped: tuple[TestClient, list[dict[str, Any]]]) -> None:
+    client, received = stepped
+    streamed = [_without(m, "type", "sequence") for m in received if m["type"] == "trade"]
+    history = get(client, f"/v1/trades/{BTC}/history?time_start=2024-01-01T00:00:00&limit=100000")
+    assert len(streamed) > 50 and history == streamed
+    latest = get(client, f"/v1/trades/{BTC}/latest?limit=5")
+    assert latest == streamed[::-1][:5]
+
+
+def test_every_quote_the_client_received_is_what_rest_returns(stepped: tuple[TestClient, list[dict[str, Any]]]) -> None:
+    client, received = stepped
+    streamed = [_without(m, "type", "sequence") for m in received if m["type"] == "quote"]
+    history = get(client, f"/v1/quotes/{BTC}/history?time_start=2024-01-01&limit=100000")
+    assert len(streamed) > 50 and history == streamed
+    current = get(client, f"/v1/quotes/{BTC}/current")
+    last_trade = [m for m in received if m["type"] == "trade"][-1]
+    assert _without(current, "last_trade") == streamed[-1]
+    assert current["last_trade"] == _without(last_trade, "type", "sequence", "symbol_id")
+
+
+def test_the_candles_the_client_received_are_what_rest_returns(
+    stepped: tuple[TestClient, list[dict[str, Any]]],
+) -> None:
+    client, received = stepped
+    # the last bar sent for each period start is the candle as it stands (final, or the open one's interim)
+    streamed: dict[str, dict[str, Any]] = {}
+    for message in received:
+        if message["type"] == "ohlcv":
+            streamed[message["time_period_start"]] = _without(message, "type", "sequence", "symbol_id", "period_id")
+    history = get(client, f"/v1/ohlcv/{BTC}/history?period_id=1MIN&time_start=2024-01-01&time_end=2024-01-01T00:02:00")
+    assert [bar["time_period_start"] for bar in history] == [
+        "2024-01-01T00:00:00.0000000Z",
+        "2024-01-01T00:01:00.0000000Z",
+    ]
+    assert history == [streamed[bar["time_period_start"]] for bar in history]
+    two_minutes = get(client, f"/v1/ohlcv/{BTC}/history?period_id=2MIN&time_start=2024-01-01&limit=1")[0]
+    assert (
+        two_minutes["price_open"] == history[0]["price_open"]
+        and two_minutes["price_close"] == history[1]["price_close"]
+    )
+    assert two_minutes["trades_count"] == history[0]["trades_count"] + history[1]["trades_count"]
+    latest = get(client, f"/v1/ohlcv/{BTC}/latest?period_id=1MIN&limit=3")
+    assert [bar["time_period_start"] for bar in latest] == [
+        "2024-01-01T00:02:00.0000000Z",
+        "2024-01-01T00:01:00.0000000Z",
+        "2024-01-01T00:00:00.0000000Z",
+    ]
+
+
+def test_rest_trades_fold_into_the_candles_rest_returns(stepped: tuple[TestClient, list[dict[str, Any]]]) -> None:
+    client, _ = stepped
+    trades = get(client, f"/v1/trades/{BTC}/history?time_start=2024-01-01T00:01:00&time_end=2024-01-01T00:01:10")
+    [bar] = get(client, f"/v1/ohlcv/{BTC}/history?period_id=10SEC&time_start=2024-01-01T00:01:00&limit=1")
+    prices = [trade["price"] for trade in trades]
+    assert (bar["price_open"], bar["price_close"], bar["trades_count"]) == (prices[0], prices[-1], len(trades))
+    assert (bar["price_high"], bar["price_low"]) == (max(prices), min(prices))
+
+
+def test_the_current_book_is_the_book_a_subscriber_rebuilt(stepped: tuple[TestClient, list[dict[str, Any]]]) -> None:
+    client, received = stepped
+    asks: dict[float, float] = {}
+    bids: dict[float, float] = {}
+    for message in received:
+        if message["type"] != "book":
+            continue
+        if message["is_snapshot"]:
+            asks.clear()
+            bids.clear()
+        for side, levels in ((asks, message["asks"]), (bids, message["bids"])):
+            for level in levels:
+                if level["size"] == 0:
+                    side.pop(level["price"], None)
+                else:
+                    side[level["price"]] = level["size"]
+    book = get(client, f"/v1/orderbooks/{BTC}/current")
+    assert [(level["price"], level["size"]) for level in book["asks"]] == sorted(asks.items())
+    assert [(level["price"], level["size"]) for level in book["bids"]] == sorted(bids.items(), reverse=True)
+    top = get(client, f"/v1/orderbooks/{BTC}/current?limit_levels=3")
+    assert top["asks"] == book["asks"][:3] and top["bids"] == book["bids"][:3]
+    [listed] = get(client, f"/v1/orderbooks/current?filter_symbol_id={BTC}&limit_levels=3")
+    assert listed == top
+
+
+def test_rates_at_a_time_and_as_candles(stepped: tuple[TestClient, list[dict[str, Any]]]) -> None:
+    client, _ = stepped
+    at = get(client, "/v1/exchangerate/BTC/USD?time=2024-01-01T00:01:00.5")
+    assert at["time"] == "2024-01-01T00:01:00.5000000Z" and at["rate"] > 0
+    [candle] = get(client, "/v1/exchangerate/BTC/USD/history?period_id=1MIN&time_start=2024-01-01T00:01:00&limit=1")
+    assert candle["rate_low"] <= at["rate"] <= candle["rate_high"]
+    assert candle["rate_low"] <= min(candle["rate_open"], candle["rate_close"])
+    listed = get(client, "/v1/exchangerate/BTC?time=2024-01-01T00:01:00.5&filter_asset_id=USD")
+    assert listed["rates"][0]["rate"] == at["rate"]
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "message"),
+    [
+        (f"/v1/trades/{BTC}/history", 400, "time_start is required"),
+        (f"/v1/trades/{BTC}/history?time_start=yesterday", 400, "is not an ISO 8601 time"),
+        (f"/v1/trades/{BTC}/history?time_start=2024-01-01&limit=0", 400, "limit must be from 1 to 100000"),
+        (f"/v1/trades/{BTC}/history?time_start=2024-01-01&limit=100001", 400, "limit must be from 1 to 100000"),
+        (f"/v1/trades/{BTC}/history?time_start=2024-01-01T00:02&time_end=2024-01-01T00:01", 400, "time_end must be"),
+        (f"/v1/ohlcv/{BTC}/history?time_start=2024-01-01", 400, "period_id is required"),
+        (f"/v1/ohlcv/{BTC}/history?period_id=7MIN&time_start=2024-01-01", 400, "not one of /v1/ohlcv/periods"),
+        (f"/v1/ohlcv/{BTC}/history?period_id=1MTH&time_start=2024-01-01", 400, "calendar periods"),
+        (f"/v1/ohlcv/{BTC}/history?period_id=1MIN&time_start=2023-12-31", 400, "--history"),
+        ("/v1/trades/NOPE/latest", 550, "Unknown symbol_id 'NOPE'"),
+        ("/v1/orderbooks/current", 400, "filter_symbol_id is required"),
+        (f"/v1/orderbooks/{BTC}/current?limit_levels=none", 400, "limit_levels must be an integer"),
+        ("/v1/exchangerate/BTC/USD?time=2030-01-01", 400, "after the market's current time"),
+        ("/v1/exchangerate/BTC/NOPE/history?period_id=1MIN&time_start=2024-01-01", 550, "Unknown asset_id 'NOPE'"),
+    ],
+)
+def test_bad_requests_get_coinapis_error_body(
+    stepped: tuple[TestClient, list[dict[str, Any]]], path: str, status: int, message: str
+) -> None:
+    client, _ = stepped
+    assert message in get(client, path, status)["error"]
+
+
+def test_what_left_the_window_gets_a_clear_400() -> None:
+    emulator = paused_emulator(retain_ns=60 * SECOND_NS, retain_bars_ns=60 * SECOND_NS)
+    client = TestClient(create_app(emulator=emulator))
+    emulator.shared.step(300 * SECOND_NS)
+    error = get(client, f"/v1/trades/{BTC}/history?time_start=2024-01-01T00:00:00", 400)["error"]
+    assert error.startswith("trades and quotes are retained from 2024-01-01T00:0")
+    assert get(client, f"/v1/trades/{BTC}/history?time_start=2024-01-01T00:04:00&limit=1")
+    assert (
+        "candles are retained from"
+        in get(client, f"/v1/ohlcv/{BTC}/history?period_id=1MIN&time_start=2024-01-01", 400)["error"]
+    )
+
+
+def test_without_retention_history_is_refused_but_the_current_state_is_served() -> None:
+    emulator = paused_emulator(retain_ns=0)
+    client = TestClient(create_app(emulator=emulator))
+    emulator.shared.step(10 * SECOND_NS)
+    assert "--retain 0" in get(client, f"/v1/trades/{BTC}/latest", 400)["error"]
+    assert get(client, f"/v1/orderbooks/{BTC}/current?limit_levels=1")["asks"]
+    assert get(client, f"/v1/quotes/{BTC}/current")["last_trade"] is None
