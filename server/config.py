@@ -96,8 +96,8 @@ class Settings:
     max_header_count: int = 100
     #: seconds from a connection's start (or a request's first byte) to the end of the request's head; past it: 408
     header_timeout_s: float = 10.0
-    #: virtual time of trades and quotes kept for REST history (``--retain``); 0: none
-    retain_ns: int = 15 * 60 * 1_000_000_000
+    #: virtual time of trades, quotes and watched books' changes kept for REST history (``--retain``); 0: none
+    retain_ns: int = 5 * 60 * 1_000_000_000
     #: virtual time of minute candles and exchange rates kept for REST (``--retain-bars``), at least ``retain_ns``
     retain_bars_ns: int = 7 * 86_400 * 1_000_000_000
     #: REST requests one API key may make a UTC day (``X-RateLimit-*`` headers; past it, 429)

@@ -260,9 +260,10 @@ def main() -> None:
 )
 @_option(
     "--retain",
-    default="15m",
+    default="5m",
     type=DurationType(),
-    help="Virtual time of trades and quotes kept for REST history (~60 MB per 15 min of the default market; 0: none).",
+    help="Virtual time of trades, quotes and watched books' changes kept for REST history (~20 MB per 5 min of the "
+    "default market; 0: none).",
 )
 @_option(
     "--retain-bars",

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.responses import JsonResponse, RestError
+from coinapi_emulator.server.plane.book_history import BookSnapshot
 from coinapi_emulator.server.plane.retention import (
     RetainedQuote,
     RetainedTrade,
@@ -44,6 +45,8 @@ _NS_PER_S = 1_000_000_000
 _NS_PER_MIN = 60 * _NS_PER_S
 #: REST's answer when an id is unknown (PROTOCOL.md §7)
 NO_DATA = 550
+#: levels a side of an order-book history snapshot unless ``limit_levels`` says otherwise (CoinAPI's own cap)
+HISTORY_LEVELS = 20
 
 
 Guard = Callable[[Callable[[Request], Any]], Any]
@@ -65,6 +68,12 @@ def _trade(symbol: Symbol, kept: RetainedTrade) -> dict[str, Any]:
 
 def _quote(symbol: Symbol, kept: RetainedQuote) -> dict[str, Any]:
     return rest_encode.quote_object(symbol, kept.quote, kept.time_coinapi_ns)
+
+
+def _snapshot(symbol: Symbol, snapshot: BookSnapshot) -> dict[str, Any]:
+    return rest_encode.order_book_object(
+        symbol, snapshot.asks, snapshot.bids, snapshot.time_exchange_ns, snapshot.time_coinapi_ns
+    )
 
 
 TRADES = _Records(Retention.latest_trades, Retention.trades, _trade, lambda kept: kept.trade.time_exchange_ns)
@@ -91,6 +100,8 @@ class MarketDataApi:
             ("/v1/quotes/{symbol_id}/history", partial(self.history, QUOTES)),
             ("/v1/orderbooks/current", self.books_current),
             ("/v1/orderbooks/{symbol_id}/current", self.book_current),
+            ("/v1/orderbooks/{symbol_id}/latest", self.books_latest),
+            ("/v1/orderbooks/{symbol_id}/history", self.books_history),
             ("/v1/trades/latest", partial(self.latest_all, TRADES)),
             ("/v1/trades/{symbol_id}/latest", partial(self.latest, TRADES)),
             ("/v1/trades/{symbol_id}/history", partial(self.history, TRADES)),
@@ -141,11 +152,35 @@ class MarketDataApi:
         symbol = self._symbol(request)
         return JsonResponse(self._book(symbol, parse_limit_levels(request.query_params.get("limit_levels"))))
 
+    async def books_latest(self, request: Request) -> Response:
+        """GET /v1/orderbooks/{symbol_id}/latest[?limit=N&limit_levels=L]: the book after each of the newest
+        changes, newest first (20 levels a side unless asked)."""
+        symbol, limit = self._symbol(request), parse_limit(request.query_params.get("limit"))
+        self._watch_book(symbol)
+        levels = parse_limit_levels(request.query_params.get("limit_levels")) or HISTORY_LEVELS
+        snapshots = self._retained().latest_book_snapshots(symbol.symbol_id, limit, levels)
+        return JsonResponse([_snapshot(symbol, snapshot) for snapshot in snapshots])
+
+    async def books_history(self, request: Request) -> Response:
+        """GET /v1/orderbooks/{symbol_id}/history?time_start=...[&time_end=...&limit=N&limit_levels=L]: the book
+        after each change in the window, oldest first."""
+        symbol, (start, end, limit) = self._symbol(request), self._window(request)
+        self._watch_book(symbol)
+        levels = parse_limit_levels(request.query_params.get("limit_levels")) or HISTORY_LEVELS
+        snapshots = self._retained().book_snapshots(symbol.symbol_id, start, end, limit, levels)
+        return JsonResponse([_snapshot(symbol, snapshot) for snapshot in snapshots])
+
     def _book(self, symbol: Symbol, levels: int | None) -> dict[str, Any]:
+        self._watch_book(symbol)
         book = self._market.book(symbol.symbol_id)
         asks, bids = book.top(levels if levels is not None else max(book.depth()))
         now = self._market.now_ns
         return rest_encode.order_book_object(symbol, asks, bids, now, now)
+
+    def _watch_book(self, symbol: Symbol) -> None:
+        """Keep the symbol's book changes from now on: asked about once, it will likely be asked about again."""
+        if self._retention is not None and self._retention.books is not None:
+            self._retention.books.watch(symbol.symbol_id)
 
     # -- trades and quotes: the same three reads of two kinds of record --------------------------------------------
 

@@ -29,6 +29,7 @@ _NS_PER_S = 1_000_000_000
 # Module constants: the hot path reads these without an attribute lookup on the enum class.
 _TRADE, _QUOTE, _BOOK, _BOOK5, _BOOK20, _BOOK50 = COUNTED
 _COUNTED_TYPES = frozenset(COUNTED)
+_BOOK_TYPES = frozenset((_BOOK, _BOOK5, _BOOK20, _BOOK50))
 #: book5/20/50 are the top levels of the book after a change
 _DEPTHS = {_BOOK5: 5, _BOOK20: 20, _BOOK50: 50}
 #: virtual time between two evictions of what REST retains
@@ -64,6 +65,7 @@ class MarketFeed:
         """``retention``: where every trade, quote and rate is also kept for REST (the shared market's)."""
         self._market = market
         self._retention = retention
+        self._books = None if retention is None else retention.books
         self._next_evict_ns = market.now_ns + _EVICT_EVERY_NS
         self._channels = channels
         self._outlet = outlet
@@ -109,6 +111,8 @@ class MarketFeed:
             listened = self._channels[topic].listened
             if wanted:
                 listened.add(data_type)
+                if self._books is not None and data_type in _BOOK_TYPES:
+                    self._books.watch(topic)  # a book subscriber may compare with REST's order-book history
             else:
                 listened.discard(data_type)
         elif data_type is DataType.OHLCV:
@@ -141,6 +145,8 @@ class MarketFeed:
     def _on_book_delta(self, delta: BookDelta) -> None:
         channel = self._channels[delta.symbol_id]
         counts, time_ns = channel.counts, delta.time_exchange_ns
+        if self._books is not None:
+            self._books.record(delta, self._stamp(time_ns))
         counts[_BOOK] += 1
         counts[_BOOK5] += 1
         slow = time_ns >= channel.next_slow_book_ns

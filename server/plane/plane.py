@@ -123,7 +123,11 @@ class MarketPlane:
             channels = channels_of(catalog.symbols)
             if spec.kind == "shared" and settings.retain_ns > 0:
                 self.retention = Retention(
-                    catalog, window_ns=settings.retain_ns, bar_window_ns=settings.retain_bars_ns, start_ns=spec.start_ns
+                    catalog,
+                    window_ns=settings.retain_ns,
+                    bar_window_ns=settings.retain_bars_ns,
+                    start_ns=spec.start_ns,
+                    book_of=self.market.book,
                 )
             self.feed = MarketFeed(self.market, channels, self.hub, stamper, CrossRates(), self.retention)
             self.snapshots = MarketSnapshots(self.market, channels, self.metadata, stamper)

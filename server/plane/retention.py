@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from itertools import islice
 from typing import Final
 
+from coinapi_emulator.server.plane.book_history import BookHistory, BookSnapshot
 from coinapi_emulator.server.protocol.encode import format_time
+from coinapi_emulator.simulator.book import Book
 from coinapi_emulator.simulator.catalog import Catalog
 from coinapi_emulator.simulator.events import Bar, ExchangeRate, Quote, TakerSide, Trade
 
@@ -152,8 +156,19 @@ class _Tape:
 class Retention:
     """Every symbol's recent trades and quotes, minute candles and USD rates, kept for REST (see the module doc)."""
 
-    def __init__(self, catalog: Catalog, *, window_ns: int, bar_window_ns: int, start_ns: int) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        window_ns: int,
+        bar_window_ns: int,
+        start_ns: int,
+        book_of: Callable[[str], Book] | None = None,
+    ) -> None:
+        """``book_of``: the live book of a symbol, to keep book changes for order-book history (None: none kept)."""
         self.window_ns = window_ns
+        #: every symbol's retained book changes (with ``book_of``)
+        self.books = None if book_of is None else BookHistory(book_of)
         self.bar_window_ns = max(bar_window_ns, window_ns)
         #: the market's start: nothing before it was published
         self.start_ns = start_ns
@@ -212,6 +227,8 @@ class Retention:
         for rows in self._rates.values():
             rows.evict_before(bar_cut)
             rows.compact()
+        if self.books is not None:
+            self.books.forget_before(trade_cut)
 
     # -- reading (REST) -----------------------------------------------------------------------------------------
 
@@ -248,6 +265,22 @@ class Retention:
         """The ``limit`` newest quotes, newest first."""
         tape = self._tapes[symbol_id]
         return [tape.quote(row) for row in range(tape.quotes.end - 1, tape.quotes.start - 1, -1)[:limit]]
+
+    def book_snapshots(
+        self, symbol_id: str, time_start_ns: int, time_end_ns: int, limit: int, levels: int
+    ) -> list[BookSnapshot]:
+        """The book after each change in ``[time_start, time_end)``, oldest first, at most ``limit``."""
+        self._check_since(time_start_ns, self._trades_forgotten_before, "order books")
+        if self.books is None:
+            return []
+        return list(islice(self.books.snapshots(symbol_id, time_start_ns, time_end_ns, levels), limit))
+
+    def latest_book_snapshots(self, symbol_id: str, limit: int, levels: int) -> list[BookSnapshot]:
+        """The book after each of the ``limit`` newest changes, newest first."""
+        if self.books is None:
+            return []
+        newest = deque(self.books.snapshots(symbol_id, 0, self.now_ns + 1, levels), maxlen=limit)
+        return list(reversed(newest))
 
     def last_trade(self, symbol_id: str) -> RetainedTrade | None:
         """The symbol's newest retained trade."""

@@ -99,6 +99,8 @@ ENDPOINTS = [
     (f"/v1/quotes/{BTC}/history?time_start={START}&limit=3", list, "ask_size"),
     (f"/v1/orderbooks/{BTC}/current?limit_levels=2", dict, "asks"),
     (f"/v1/orderbooks/current?filter_symbol_id={BTC}&limit_levels=2", list, "bids"),
+    (f"/v1/orderbooks/{BTC}/latest?limit=2", list, "asks"),
+    (f"/v1/orderbooks/{BTC}/history?time_start={START}&limit=2&limit_levels=3", list, "time_coinapi"),
     (f"/v1/trades/{BTC}/latest?limit=3", list, "taker_side"),
     ("/v1/trades/latest?filter_symbol_id=BINANCE_&limit=3", list, "uuid"),
     (f"/v1/trades/{BTC}/history?time_start={START}&limit=3", list, "price"),
@@ -112,6 +114,7 @@ ENDPOINTS = [
 
 def test_every_market_data_endpoint_answers_on_a_real_server(log_dir: Path) -> None:
     with run_servers([spawn([*SMALL, "--history", "1d", "--speed", "20"], log_dir)]) as (running,):
+        _get(f"{running.http_url}/v1/orderbooks/{BTC}/current")  # its book changes are kept from now on
         while rest_get(running.http_url, "/ready")["market_time"] < "2024-01-01T00:01:00":
             asyncio.run(asyncio.sleep(0.2))
         answers = [(path, kind, field, _get(running.http_url + path)) for path, kind, field in ENDPOINTS]

@@ -148,6 +148,53 @@ def test_the_current_book_is_the_book_a_subscriber_rebuilt(stepped: tuple[TestCl
     assert listed == top
 
 
+def test_the_book_history_is_the_book_a_subscriber_rebuilt_after_each_change(
+    stepped: tuple[TestClient, list[dict[str, Any]]],
+) -> None:
+    client, received = stepped
+    asks: dict[float, float] = {}
+    bids: dict[float, float] = {}
+    rebuilt: list[tuple[str, list[tuple[float, float]], list[tuple[float, float]]]] = []
+    for message in received:
+        if message["type"] != "book":
+            continue
+        if message["is_snapshot"]:
+            asks.clear()
+            bids.clear()
+        for side, levels in ((asks, message["asks"]), (bids, message["bids"])):
+            for level in levels:
+                if level["size"] == 0:
+                    side.pop(level["price"], None)
+                else:
+                    side[level["price"]] = level["size"]
+        if not message["is_snapshot"]:
+            rebuilt.append((message["time_exchange"], sorted(asks.items())[:3], sorted(bids.items(), reverse=True)[:3]))
+    history = get(client, f"/v1/orderbooks/{BTC}/history?time_start=2024-01-01&limit=100000&limit_levels=3")
+    served = [
+        (
+            book["time_exchange"],
+            [(level["price"], level["size"]) for level in book["asks"]],
+            [(level["price"], level["size"]) for level in book["bids"]],
+        )
+        for book in history
+    ]
+    assert len(rebuilt) > 100 and served == rebuilt
+    latest = get(client, f"/v1/orderbooks/{BTC}/latest?limit=2")
+    assert [book["time_exchange"] for book in latest] == [served[-1][0], served[-2][0]]
+    assert len(latest[0]["asks"]) == 20 and latest[0]["asks"][:3] == history[-1]["asks"]
+
+
+def test_an_unsubscribed_books_history_starts_at_the_first_rest_request() -> None:
+    emulator = paused_emulator()
+    client = TestClient(create_app(emulator=emulator))
+    emulator.shared.step(10 * SECOND_NS)
+    assert get(client, f"/v1/orderbooks/{BTC}/history?time_start=2024-01-01&limit=10") == []
+    emulator.shared.step(10 * SECOND_NS)
+    kept = get(client, f"/v1/orderbooks/{BTC}/history?time_start=2024-01-01&limit=100000")
+    assert kept and kept[0]["time_exchange"] >= "2024-01-01T00:00:10"
+    assert get(client, f"/v1/orderbooks/{BTC}/latest?limit=1")[0] == kept[-1]
+
+
 def test_rates_at_a_time_and_as_candles(stepped: tuple[TestClient, list[dict[str, Any]]]) -> None:
     client, _ = stepped
     at = get(client, "/v1/exchangerate/BTC/USD?time=2024-01-01T00:01:00.5")

@@ -70,3 +70,62 @@ def test_compaction_keeps_reads_right_after_many_evictions() -> None:
     assert retention.trades_from_ns() == START_NS + 3480 * SECOND_NS
     kept = retention.trades(SYMBOL, retention.trades_from_ns(), START_NS + 3600 * SECOND_NS, 10**6)
     assert [k.trade.price_ticks for k in kept] == list(range(100 + 3480, 100 + 3600))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 600), st.booleans(), st.integers(1, 30), st.integers(0, 5)), min_size=1, max_size=400
+    ),
+    st.integers(0, 600),
+)
+def test_book_snapshots_survive_folding_old_changes_into_the_base(
+    changes: list[tuple[int, bool, int, int]], cut_s: int
+) -> None:
+    from coinapi_emulator.server.plane.book_history import BookHistory
+    from coinapi_emulator.simulator.book import Book
+    from coinapi_emulator.simulator.events import BookDelta, Level
+
+    initial = Book(asks=(Level(101, 1), Level(102, 2)), bids=(Level(99, 1), Level(98, 2)))
+    history = BookHistory(lambda symbol_id: initial)
+    history.watch(SYMBOL)
+    deltas = [
+        BookDelta(SYMBOL, START_NS + second * SECOND_NS, (Level(100 + price, size),) if is_ask else (), ()
+                  if is_ask else (Level(100 - price, size),))
+        for second, is_ask, price, size in sorted(changes)
+    ]  # fmt: skip
+    for delta in deltas:
+        history.record(delta, delta.time_exchange_ns)
+    cut = START_NS + cut_s * SECOND_NS
+    before = list(history.snapshots(SYMBOL, cut, START_NS + 10**12, 50))
+    history.forget_before(cut)
+    assert list(history.snapshots(SYMBOL, cut, START_NS + 10**12, 50)) == before
+    assert len(list(history.snapshots(SYMBOL, 0, START_NS + 10**12, 50))) == len(deltas) - sum(
+        1 for delta in deltas if delta.time_exchange_ns < cut
+    )
+
+
+def test_book_history_compacts_and_still_rebuilds_the_same_books() -> None:
+    from coinapi_emulator.server.plane.book_history import BookHistory
+    from coinapi_emulator.simulator.book import Book
+    from coinapi_emulator.simulator.events import BookDelta, Level
+
+    initial = Book(asks=(Level(101, 1),), bids=(Level(99, 1),))
+    kept, folded = BookHistory(lambda _: initial), BookHistory(lambda _: initial)
+    other = CATALOG.symbols[1].symbol_id
+    for history in (kept, folded):
+        history.watch(SYMBOL)
+    for n in range(6000):
+        delta = BookDelta(
+            SYMBOL, START_NS + n * SECOND_NS, (Level(101 + n % 7, n % 5),), (Level(99 - n % 3, 1 + n % 4),)
+        )
+        kept.record(delta, delta.time_exchange_ns)
+        folded.record(delta, delta.time_exchange_ns)
+        kept.record(BookDelta(other, delta.time_exchange_ns, delta.asks, delta.bids), delta.time_exchange_ns)
+        if n % 500 == 0:
+            folded.forget_before(delta.time_exchange_ns - 100 * SECOND_NS)
+    assert folded._symbols[SYMBOL].dropped > 0, "the folded prefix was deleted"
+    window = (START_NS + 5800 * SECOND_NS, START_NS + 6000 * SECOND_NS)
+    assert list(folded.snapshots(SYMBOL, *window, 10)) == list(kept.snapshots(SYMBOL, *window, 10))
+    assert len(list(kept.snapshots(SYMBOL, *window, 10))) == 200
+    assert list(kept.snapshots(other, 0, window[1], 10)) == [], "a symbol nobody watched keeps nothing"
