@@ -123,8 +123,11 @@ def test_rest_trades_fold_into_the_candles_rest_returns(stepped: tuple[TestClien
     assert (bar["price_high"], bar["price_low"]) == (max(prices), min(prices))
 
 
-def test_the_current_book_is_the_book_a_subscriber_rebuilt(stepped: tuple[TestClient, list[dict[str, Any]]]) -> None:
-    client, received = stepped
+Side = list[tuple[float, float]]
+
+
+def rebuilt_books(received: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], Side, Side]]:
+    """The book a subscriber holds after each ``book`` message it received: (message, asks, bids), best first."""
     asks: dict[float, float] = {}
     bids: dict[float, float] = {}
     for message in received:
@@ -139,9 +142,18 @@ def test_the_current_book_is_the_book_a_subscriber_rebuilt(stepped: tuple[TestCl
                     side.pop(level["price"], None)
                 else:
                     side[level["price"]] = level["size"]
+        yield message, sorted(asks.items()), sorted(bids.items(), reverse=True)
+
+
+def levels_of(book: dict[str, Any]) -> tuple[Side, Side]:
+    return [(lv["price"], lv["size"]) for lv in book["asks"]], [(lv["price"], lv["size"]) for lv in book["bids"]]
+
+
+def test_the_current_book_is_the_book_a_subscriber_rebuilt(stepped: tuple[TestClient, list[dict[str, Any]]]) -> None:
+    client, received = stepped
+    *_, (_, asks, bids) = rebuilt_books(received)
     book = get(client, f"/v1/orderbooks/{BTC}/current")
-    assert [(level["price"], level["size"]) for level in book["asks"]] == sorted(asks.items())
-    assert [(level["price"], level["size"]) for level in book["bids"]] == sorted(bids.items(), reverse=True)
+    assert levels_of(book) == (asks, bids)
     top = get(client, f"/v1/orderbooks/{BTC}/current?limit_levels=3")
     assert top["asks"] == book["asks"][:3] and top["bids"] == book["bids"][:3]
     [listed] = get(client, f"/v1/orderbooks/current?filter_symbol_id={BTC}&limit_levels=3")
@@ -152,32 +164,13 @@ def test_the_book_history_is_the_book_a_subscriber_rebuilt_after_each_change(
     stepped: tuple[TestClient, list[dict[str, Any]]],
 ) -> None:
     client, received = stepped
-    asks: dict[float, float] = {}
-    bids: dict[float, float] = {}
-    rebuilt: list[tuple[str, list[tuple[float, float]], list[tuple[float, float]]]] = []
-    for message in received:
-        if message["type"] != "book":
-            continue
-        if message["is_snapshot"]:
-            asks.clear()
-            bids.clear()
-        for side, levels in ((asks, message["asks"]), (bids, message["bids"])):
-            for level in levels:
-                if level["size"] == 0:
-                    side.pop(level["price"], None)
-                else:
-                    side[level["price"]] = level["size"]
-        if not message["is_snapshot"]:
-            rebuilt.append((message["time_exchange"], sorted(asks.items())[:3], sorted(bids.items(), reverse=True)[:3]))
-    history = get(client, f"/v1/orderbooks/{BTC}/history?time_start=2024-01-01&limit=100000&limit_levels=3")
-    served = [
-        (
-            book["time_exchange"],
-            [(level["price"], level["size"]) for level in book["asks"]],
-            [(level["price"], level["size"]) for level in book["bids"]],
-        )
-        for book in history
+    rebuilt = [
+        (message["time_exchange"], asks[:3], bids[:3])
+        for message, asks, bids in rebuilt_books(received)
+        if not message["is_snapshot"]
     ]
+    history = get(client, f"/v1/orderbooks/{BTC}/history?time_start=2024-01-01&limit=100000&limit_levels=3")
+    served = [(book["time_exchange"], *levels_of(book)) for book in history]
     assert len(rebuilt) > 100 and served == rebuilt
     latest = get(client, f"/v1/orderbooks/{BTC}/latest?limit=2")
     assert [book["time_exchange"] for book in latest] == [served[-1][0], served[-2][0]]
