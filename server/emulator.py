@@ -15,12 +15,12 @@ from coinapi_emulator.server.control.faults import Fault, FaultInjector
 from coinapi_emulator.server.control.scenario import Scenario, load_scenario
 from coinapi_emulator.server.fanout.budget import OutboxBudget
 from coinapi_emulator.server.plane.plane import MarketPlane, MarketSpec
-from coinapi_emulator.server.plane.private import PrivatePlanes
+from coinapi_emulator.server.plane.private import PRIVATE_EPOCH_NS, PrivatePlanes
 from coinapi_emulator.server.protocol.routes import RouteResolver
 from coinapi_emulator.server.protocol.session import KeyPolicy
 from coinapi_emulator.server.replay.catalog import routing_catalog
 from coinapi_emulator.server.replay.source import ReplaySource
-from coinapi_emulator.simulator.catalog import Catalog, CatalogConfig, build_catalog
+from coinapi_emulator.simulator.catalog import Catalog, catalog_for_start
 from coinapi_emulator.simulator.history import MarketHistory
 from coinapi_emulator.simulator.ohlcv import LIVE_PERIODS
 
@@ -58,13 +58,10 @@ class Emulator:
         start_ns = settings.start_time_ns if settings.start_time_ns is not None else epoch_ns()
         # Read the whole recording before anything listens, so that a bad file fails start-up (RecordingError).
         replay = None if settings.replay_file is None else ReplaySource.open(settings.replay_file, start_ns=start_ns)
-        # Contracts expire relative to the start day, so a market started today lists live futures and options.
-        self.catalog = build_catalog(
-            CatalogConfig(
-                exchanges=settings.exchanges,
-                max_symbols_per_exchange=settings.max_symbols_per_exchange,
-                epoch_ns=start_ns - start_ns % _NS_PER_DAY,
-            ),
+        self.catalog = catalog_for_start(
+            start_ns,
+            exchanges=settings.exchanges,
+            max_symbols_per_exchange=settings.max_symbols_per_exchange,
             seed=settings.seed,
         )
         #: one numbering for the connections of every plane (the admin API's ids)
@@ -82,8 +79,9 @@ class Emulator:
                 start_ns=start_ns,
                 live_stamps=settings.live_stamps,
                 paused=settings.paused,
-                # a replay waits for its first subscription (with --paused, the admin API's resume starts it)
-                starts_on_subscription=replay is not None,
+                # A replay waits for its first subscription (with --paused, the admin API's resume starts it), and so
+                # does a market at --speed max: it would burn a core and run its clock far ahead before anyone listens.
+                starts_on_subscription=replay is not None or settings.speed is None,
             ),
             # A replay's filters also select the recorded symbols the synthetic catalogue lacks (replay/catalog.py).
             resolver=synthetic if replay is None else self._resolver(routing_catalog(self.catalog, replay.inventory)),
@@ -109,18 +107,32 @@ class Emulator:
         )
         self.private = PrivatePlanes(
             settings,
-            self.catalog,
-            synthetic,
-            start_ns=start_ns,
+            self._catalog_for,
+            # the server's start when it was given, else a fixed epoch: never the moment the server started
+            start_ns=PRIVATE_EPOCH_NS if settings.start_time_ns is None else settings.start_time_ns,
             ids=ids,
             budget=self.outbox_budget,
             monotonic_ns=monotonic_ns,
         )
         if settings.scenario_file is not None:
             self.load_scenario(settings.scenario_file.read_text(encoding="utf-8"), source=str(settings.scenario_file))
+        self._synthetic = synthetic
         self.running = False
         #: True from the start of a shutdown: /ready answers 503 while the connections drain
         self.draining = False
+
+    def _catalog_for(self, start_ns: int) -> tuple[Catalog, RouteResolver]:
+        """The catalogue of a market starting at ``start_ns`` (the shared one's on its day) and its resolver."""
+        if start_ns // _NS_PER_DAY == self.shared.spec.start_ns // _NS_PER_DAY:
+            return self.catalog, self._synthetic
+        settings = self.settings
+        catalog = catalog_for_start(
+            start_ns,
+            exchanges=settings.exchanges,
+            max_symbols_per_exchange=settings.max_symbols_per_exchange,
+            seed=settings.seed,
+        )
+        return catalog, self._resolver(catalog)
 
     def _resolver(self, catalog: Catalog) -> RouteResolver:
         settings = self.settings
@@ -181,16 +193,17 @@ class Emulator:
     def start(self) -> None:
         """Start the shared market (private ones start with their first subscription)."""
         settings = self.settings
-        logger.info(
-            "market: %d exchanges, %d assets, %d symbols, seed=%d, speed=%s",
-            len(self.catalog.exchanges),
-            len(self.catalog.assets),
-            len(self.catalog.symbols),
-            settings.seed,
-            "max" if settings.speed is None else settings.speed,
-        )
-        if self.shared.replay is not None:
+        if self.shared.replay is not None:  # the simulated catalogue only fills in ids the recording lacks
             logger.info("%s", self.shared.replay.summary())
+        else:
+            logger.info(
+                "market: %d exchanges, %d assets, %d symbols, seed=%d, speed=%s",
+                len(self.catalog.exchanges),
+                len(self.catalog.assets),
+                len(self.catalog.symbols),
+                settings.seed,
+                "max" if settings.speed is None else settings.speed,
+            )
         self.shared.start()
         self.running = True
 

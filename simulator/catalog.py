@@ -167,6 +167,16 @@ class Catalog:
         return self._symbol_by_id.get(symbol_id)
 
 
+def catalog_for_start(start_ns: int, *, exchanges: int, max_symbols_per_exchange: int, seed: int) -> Catalog:
+    """The catalogue of a market that starts at ``start_ns``: its epoch is that day, so that a market started
+    today lists live futures and options. ``serve`` and ``symbols`` build it the same way."""
+    day_ns = 86_400 * 1_000_000_000
+    config = CatalogConfig(
+        exchanges=exchanges, max_symbols_per_exchange=max_symbols_per_exchange, epoch_ns=start_ns - start_ns % day_ns
+    )
+    return build_catalog(config, seed=seed)
+
+
 def build_catalog(config: CatalogConfig = CatalogConfig(), seed: int = 0) -> Catalog:
     """Build the catalogue; the same (config, seed) always gives the same catalogue.
 

@@ -5,15 +5,16 @@ Flags beat environment variables; both fill one ``Settings``. Bad values exit wi
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, ClassVar, get_args
 
 import click
 
 from coinapi_emulator.server.cli.healthcheck import healthcheck_command
+from coinapi_emulator.server.cli.options import catalogue_options
 from coinapi_emulator.server.cli.options import env_option as _option
 from coinapi_emulator.server.cli.options import file_option as _file_option
 from coinapi_emulator.server.cli.record import record_command
+from coinapi_emulator.server.cli.symbols import symbols_command
 from coinapi_emulator.server.config import Compression, FilterCombine, LogFormat, LogLevel, Settings
 from coinapi_emulator.simulator.clock import MAX_SPEED, check_speed
 
@@ -60,24 +61,6 @@ class DurationType(click.ParamType[int, Any]):
         return round(seconds * 1_000_000_000)
 
 
-class StartTimeType(click.ParamType[int, Any]):
-    """An ISO 8601 time; without an offset it is UTC. Converted to ns since the epoch."""
-
-    name = "ISO-TIME"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        try:
-            parsed = dt.datetime.fromisoformat(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO 8601 time such as 2024-01-01T00:00:00Z", param, ctx)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
-        delta = parsed - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-        return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
-
-
 def _check_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
     if any(not key.strip() for key in keys):
         raise click.BadParameter("an API key cannot be empty")
@@ -93,20 +76,8 @@ def main() -> None:
 @main.command()
 @_option("--host", default=_DEFAULTS.host, help="Interface to listen on.")
 @_option("--port", default=_DEFAULTS.port, type=click.IntRange(0, 65535), help="TCP port (0 = any free port).")
-@_option(
-    "--seed",
-    default=_DEFAULTS.seed,
-    type=int,
-    help="Market seed: the same seed, start time and flags give the same market.",
-)
+@catalogue_options
 @_option("--speed", default="1", type=SpeedType(), help="Virtual seconds per wall second (e.g. 1, 10, 1000), or 'max'.")
-@_option(
-    "--start-time",
-    type=StartTimeType(),
-    default=None,
-    help="Virtual start time (ISO 8601). When given, the clock is virtual and every timestamp derives from it, "
-    "so runs are reproducible byte for byte. Default: now, on the wall clock.",
-)
 @_option("--log-level", default=_DEFAULTS.log_level, type=click.Choice(get_args(LogLevel)), help="Log verbosity.")
 @_option(
     "--log-format",
@@ -127,18 +98,6 @@ def main() -> None:
     multiple=True,
     callback=lambda ctx, param, keys: _check_keys(keys),
     help="An accepted API key (repeatable; in the variable, separate keys by spaces). Adds to --api-keys.",
-)
-@_option(
-    "--exchanges",
-    default=_DEFAULTS.exchanges,
-    type=click.IntRange(1, 5000),
-    help="Exchanges in the catalogue (the real list has 400; more are generated).",
-)
-@_option(
-    "--max-symbols-per-exchange",
-    default=_DEFAULTS.max_symbols_per_exchange,
-    type=click.IntRange(1, 1000),
-    help="Symbols on the biggest exchanges; smaller venues list fewer.",
 )
 @_option(
     "--rate-scale",
@@ -312,6 +271,11 @@ def serve(**options: Any) -> None:
     """
     if options["ssl_keyfile"] is not None and options["ssl_certfile"] is None:
         raise click.UsageError("--ssl-keyfile needs --ssl-certfile (COINAPI_EMULATOR_SSL_CERTFILE)")
+    if options["scenario"] is not None and options["replay"] is not None:
+        raise click.UsageError(
+            "--scenario cannot be combined with --replay: a recording plays as recorded, so a scenario's market "
+            "events would have no market to act on (inject transport faults through the admin API instead)"
+        )
     settings = Settings(
         host=options["host"],
         port=options["port"],
@@ -369,3 +333,4 @@ def serve(**options: Any) -> None:
 
 main.add_command(record_command)
 main.add_command(healthcheck_command)
+main.add_command(symbols_command)

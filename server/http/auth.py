@@ -18,7 +18,8 @@ def key_from_request(scope_headers: Headers, query_string: bytes, path: str) -> 
     """The key sent with an HTTP request or WebSocket upgrade, in the order of PROTOCOL.md §1.3, or None.
 
     ``X-CoinAPI-Key`` header, ``?apikey=``, a trailing ``/APIKEY-<key>`` path segment, then ``Authorization``
-    (a bare key, or Basic ``coinapi:<key>``; a Bearer JWT carries no key).
+    (a bare key, Basic ``coinapi:<key>``, or ``Bearer <token>``: CoinAPI's bearer tokens are JWTs the emulator
+    cannot verify, so the token counts as the key).
     """
     key = scope_headers.get("x-coinapi-key")
     if key:
@@ -43,4 +44,6 @@ def _key_from_authorization(value: str) -> str | None:
             return None
         user, _, password = decoded.partition(":")
         return password or user or None
+    if scheme.lower() == "bearer":
+        return credentials.strip() or None
     return None

@@ -182,8 +182,11 @@ class RestApi:
 
     async def exchange(self, request: Request) -> Response:
         """GET /v1/exchanges/{exchange_id}: a one-element array, as the real service answers."""
-        exchange = self._catalog.exchange(request.path_params["exchange_id"])
-        return JsonResponse([] if exchange is None else [self._metadata.exchange(exchange)])
+        exchange_id = request.path_params["exchange_id"]
+        exchange = self._catalog.exchange(exchange_id)
+        if exchange is None:
+            raise RestError(NO_DATA, f"Unknown exchange_id '{exchange_id}'")
+        return JsonResponse([self._metadata.exchange(exchange)])
 
     async def assets(self, request: Request) -> Response:
         """GET /v1/assets[?filter_asset_id=BTC;ETH]"""
@@ -193,8 +196,11 @@ class RestApi:
 
     async def asset(self, request: Request) -> Response:
         """GET /v1/assets/{asset_id}"""
-        asset = self._catalog.asset(request.path_params["asset_id"])
-        return JsonResponse([] if asset is None else [self._metadata.asset(asset)])
+        asset_id = request.path_params["asset_id"]
+        asset = self._catalog.asset(asset_id)
+        if asset is None:
+            raise RestError(NO_DATA, f"Unknown asset_id '{asset_id}'")
+        return JsonResponse([self._metadata.asset(asset)])
 
     async def symbols(self, request: Request) -> Response:
         """GET /v1/symbols with filter_symbol_id (prefixes), filter_exchange_id, filter_asset_id."""

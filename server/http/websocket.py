@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -23,10 +24,13 @@ from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.fanout.hub import Subscriber
 from coinapi_emulator.server.http.auth import key_from_request
 from coinapi_emulator.server.plane.plane import MarketPlane
+from coinapi_emulator.server.plane.private import PrivateRequest
 from coinapi_emulator.server.protocol.errors import HelloTimeout, ProtocolError, TooManyMessages
+from coinapi_emulator.server.protocol.rest_query import parse_time
 from coinapi_emulator.server.protocol.session import Session, SessionLimits, SessionState
 from coinapi_emulator.server.transport.asgi import transport_for
 from coinapi_emulator.server.transport.sink import Sink
+from coinapi_emulator.simulator.clock import MAX_SPEED, check_speed
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +42,8 @@ class Connection:
     session: Session
     subscriber: Subscriber
     plane: MarketPlane
-    #: ``?seed=N``: the seed of the private market it gets once its first hello is accepted (its key checked)
-    seed: int | None = None
+    #: ``?seed=N[&start_time=...][&speed=...]``: the private market it gets once its first hello is accepted
+    private: PrivateRequest | None = None
     #: closes the connection unless a hello is accepted in time (``--hello-timeout``)
     hello_deadline: asyncio.TimerHandle | None = None
     #: the client's address, counted against ``--max-connections-per-ip`` while the connection is open
@@ -65,7 +69,7 @@ class WebSocketEndpoint:
         if refusal is not None:
             await websocket.send_denial_response(refusal)
             return
-        seed = websocket.query_params.get("seed")
+        private = private_request(websocket.query_params)
         self._open_by_host[host] += 1  # counted from its admission, so that the next upgrade sees it
         try:
             # PROTOCOL.md §1.4: the upgrade always succeeds; a bad key is answered after the first hello.
@@ -77,14 +81,16 @@ class WebSocketEndpoint:
         upgrade_key = key_from_request(
             Headers(scope=websocket.scope), websocket.scope["query_string"], websocket.scope["path"]
         )
-        connection = self.connect(transport, _peer(websocket), upgrade_key, seed=None if seed is None else int(seed))
+        connection = self.connect(transport, _peer(websocket), upgrade_key, private=private)
         connection.host = host
         transport.set_on_resume(partial(self._resume, connection))
         timeout_s = self._emulator.settings.hello_timeout_s
         if timeout_s > 0:
             loop = asyncio.get_running_loop()
             connection.hello_deadline = loop.call_later(timeout_s, self._hello_overdue, connection, timeout_s)
-        logger.info("%s connected%s", connection.subscriber.peer, "" if seed is None else f" (private seed {seed})")
+        logger.info(
+            "%s connected%s", connection.subscriber.peer, "" if private is None else f" (private seed {private.seed})"
+        )
         await transport.serve(partial(self.handle_message, connection), partial(self._closed, connection))
 
     def _refusal(self, websocket: WebSocket, host: str) -> JSONResponse | None:
@@ -100,13 +106,16 @@ class WebSocketEndpoint:
             limit = settings.max_connections_per_ip
             text = f"Too many connections from {host} ({limit}, --max-connections-per-ip), try again later"
             return JSONResponse({"error": text}, status_code=429)
-        seed = websocket.query_params.get("seed")
-        if seed is not None and not _is_int(seed):
-            return JSONResponse({"error": f"seed must be an integer, got {seed[:32]!r}"}, status_code=400)
+        try:
+            private_request(websocket.query_params)
+        except ValueError as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
         return None
 
-    def connect(self, sink: Sink, peer: str, upgrade_key: str | None, *, seed: int | None = None) -> Connection:
-        """Register a connection with the shared market; with ``seed`` it moves to a private market of its own
+    def connect(
+        self, sink: Sink, peer: str, upgrade_key: str | None, *, private: PrivateRequest | None = None
+    ) -> Connection:
+        """Register a connection with the shared market; with ``private`` it moves to a private market of its own
         when its first hello is accepted."""
         emulator = self._emulator
         settings = emulator.settings
@@ -121,7 +130,7 @@ class WebSocketEndpoint:
             ),
         )
         plane = emulator.shared
-        return Connection(session=session, subscriber=plane.hub.attach(sink, peer), plane=plane, seed=seed)
+        return Connection(session=session, subscriber=plane.hub.attach(sink, peer), plane=plane, private=private)
 
     def _resume(self, connection: Connection) -> None:
         connection.plane.hub.resume(connection.subscriber)
@@ -129,9 +138,9 @@ class WebSocketEndpoint:
     async def _move_to_private_market(self, connection: Connection) -> None:
         """Build the connection's private market (``TooManyPrivateMarkets`` past the limit), move it there, then
         apply its hello and the messages held meanwhile."""
-        assert connection.seed is not None
+        assert connection.private is not None
         try:
-            plane = await self._emulator.private.open(connection.seed)
+            plane = await self._emulator.private.open(connection.private)
         except ProtocolError as error:
             connection.held = None
             connection.plane.hub.fail(connection.subscriber, error)
@@ -194,7 +203,7 @@ class WebSocketEndpoint:
         else:
             session.receive_binary(raw, now_s=now_s)
         if session.scope_changed():
-            if connection.seed is not None and connection.plane.spec.kind == "shared":
+            if connection.private is not None and connection.plane.spec.kind == "shared":
                 connection.held = []
                 connection.moving = asyncio.create_task(self._move_to_private_market(connection))
                 return
@@ -243,12 +252,33 @@ class WebSocketEndpoint:
         return True
 
 
-def _is_int(text: str) -> bool:
+def private_request(query: Mapping[str, str]) -> PrivateRequest | None:
+    """The private market a URL asks for (``seed``, ``start_time``, ``speed``), None without ``seed``;
+    ``ValueError`` saying what is wrong."""
+    seed = query.get("seed")
+    if seed is None:
+        if "start_time" in query or "speed" in query:
+            raise ValueError("start_time and speed choose a private market's clock: give seed=N with them")
+        return None
     try:
-        int(text)
+        number = int(seed)
     except ValueError:
-        return False
-    return True
+        raise ValueError(f"seed must be an integer, got {seed[:32]!r}") from None
+    start_ns = parse_time("start_time", query["start_time"]) if "start_time" in query else None
+    if "speed" not in query:
+        return PrivateRequest(number, start_ns)
+    return PrivateRequest(number, start_ns, speed=_speed(query["speed"]), speed_given=True)
+
+
+def _speed(text: str) -> float | None:
+    if text.strip().lower() == "max":
+        return None
+    try:
+        return check_speed(float(text))
+    except ValueError:
+        raise ValueError(
+            f"speed must be a positive number at most {MAX_SPEED:.0f}, or max; got {text[:32]!r}"
+        ) from None
 
 
 def _peer(websocket: WebSocket) -> str:

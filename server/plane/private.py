@@ -1,7 +1,9 @@
 """Private markets: a connection that dials ``/v1/?seed=N`` gets a market plane of its own.
 
-It starts at the configured start time when the connection's first hello takes effect and runs at the server's
-speed, so parallel tests sharing one emulator each get their own reproducible stream, unaffected by anyone else.
+Its clock starts when the connection's first hello takes effect, at the server's ``--start-time`` or else at a fixed
+epoch (``PRIVATE_EPOCH_NS``, 2024-01-01), never at the moment the server happened to start: so ``?seed=42`` gives the
+same bytes on every server, whenever it started. ``&start_time=`` and ``&speed=`` on the URL choose otherwise for
+that connection. Parallel tests sharing one emulator each get their own reproducible stream, unaffected by anyone.
 It ends with the connection, and its memory goes back to the system (``memory.py``). Building one takes ~200 ms
 of CPU for the default catalogue, on a worker thread: fine for tests, not for crowds.
 """
@@ -24,6 +26,25 @@ from coinapi_emulator.simulator.catalog import Catalog
 
 #: seconds between a private market's close and the release of its memory
 _RELEASE_DELAY_S = 0.1
+#: where a private market's clock starts unless the server has --start-time or the URL ``start_time``
+PRIVATE_EPOCH_NS = 1_704_067_200_000_000_000
+#: catalogues of other start days kept for private markets (futures and options depend on the day)
+_CATALOGUE_DAYS = 4
+_NS_PER_DAY = 86_400 * 1_000_000_000
+
+CatalogFor = Callable[[int], tuple[Catalog, RouteResolver]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PrivateRequest:
+    """What a ``?seed=N[&start_time=...][&speed=...]`` connection asked for."""
+
+    seed: int
+    #: virtual start, ns; None: the server's default for private markets
+    start_ns: int | None = None
+    #: virtual seconds per wall second (None: as fast as possible); only with ``speed_given``
+    speed: float | None = None
+    speed_given: bool = False
 
 
 class PrivatePlanes:
@@ -36,19 +57,20 @@ class PrivatePlanes:
     def __init__(
         self,
         settings: Settings,
-        catalog: Catalog,
-        resolver: RouteResolver,
+        catalog_for: CatalogFor,
         *,
         start_ns: int,
         ids: Iterator[int],
         budget: OutboxBudget | None = None,
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
-        """``ids``: the emulator's connection counter, so that the admin API can address these connections too;
-        ``budget``: the outbox budget they share with the shared market."""
+        """``catalog_for``: the catalogue (and its route resolver) of a market that starts at a given time;
+        ``start_ns``: where a private market starts unless its URL says otherwise; ``ids``: the emulator's
+        connection counter, so that the admin API can address these connections too; ``budget``: the outbox budget
+        they share with the shared market."""
         self._settings = settings
-        self._catalog = catalog
-        self._resolver = resolver
+        self._catalog_for = catalog_for
+        self._catalogs: dict[int, tuple[Catalog, RouteResolver]] = {}
         self._start_ns = start_ns
         self._ids = ids
         self._budget = budget
@@ -65,7 +87,7 @@ class PrivatePlanes:
     def __len__(self) -> int:
         return len(self._open)
 
-    async def open(self, seed: int) -> MarketPlane:
+    async def open(self, request: PrivateRequest) -> MarketPlane:
         """A new plane for one connection, counted as open until ``close``; ``TooManyPrivateMarkets`` when
         ``--max-private-markets`` are open or being built.
 
@@ -76,23 +98,37 @@ class PrivatePlanes:
             raise TooManyPrivateMarkets(self._settings.max_private_markets)
         self._building += 1
         try:
-            plane = await asyncio.to_thread(self._build, seed)
+            plane = await asyncio.to_thread(self._build, request)
         finally:
             self._building -= 1
         self._open.add(plane)
         return plane
 
-    def _build(self, seed: int) -> MarketPlane:
-        spec = MarketSpec(kind="private", seed=seed, start_ns=self._start_ns, starts_on_subscription=True)
+    def _build(self, request: PrivateRequest) -> MarketPlane:
+        start_ns = self._start_ns if request.start_ns is None else request.start_ns
+        spec = MarketSpec(kind="private", seed=request.seed, start_ns=start_ns, starts_on_subscription=True)
+        settings = self._settings
+        if request.speed_given:
+            settings = dataclasses.replace(settings, speed=request.speed)
+        catalog, resolver = self._catalog_of_day(start_ns)
         return MarketPlane(
-            self._settings,
-            self._catalog,
+            settings,
+            catalog,
             spec,
-            resolver=self._resolver,
+            resolver=resolver,
             ids=self._ids,
             budget=self._budget,
             monotonic_ns=self._monotonic_ns,
         )
+
+    def _catalog_of_day(self, start_ns: int) -> tuple[Catalog, RouteResolver]:
+        day = start_ns // _NS_PER_DAY
+        found = self._catalogs.get(day)
+        if found is None:
+            if len(self._catalogs) >= _CATALOGUE_DAYS:
+                del self._catalogs[next(iter(self._catalogs))]
+            found = self._catalogs[day] = self._catalog_for(start_ns)
+        return found
 
     def close(self, plane: MarketPlane) -> None:
         """Stop ``plane`` and keep its counters (idempotent)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -115,3 +116,17 @@ def test_a_latency_fault_on_a_private_connection_keeps_its_stream_whole(server: 
             sequence = int(str(message["sequence"]))
             assert key not in last or sequence == last[key] + 1, f"gap in {key}"
             last[key] = sequence
+
+
+def test_a_seed_alone_gives_the_same_bytes_on_servers_started_at_different_times(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Issue 18: no --start-time on either server, started a second apart; the private markets start at the fixed
+    private epoch, so the same URL gives the same stream byte for byte."""
+    runs = []
+    for _ in range(2):
+        with run_server(["--exchanges", "5"], tmp_path_factory.mktemp("epoch")) as running:
+            runs.append(asyncio.run(first_frames(running.ws_url("/v1/?seed=42&speed=50"), count=200)))
+        time.sleep(1.1)
+    assert runs[0] == runs[1]
+    assert json.loads(runs[0][0])["time_exchange"].startswith("2024-01-01T00:00:")

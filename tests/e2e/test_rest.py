@@ -168,8 +168,22 @@ def test_symbols_filter_by_asset(client: httpx.Client) -> None:
     assert all("ETH" in (symbol["asset_id_base"], symbol["asset_id_quote"]) for symbol in selected)
 
 
-def test_symbols_of_an_unknown_exchange_is_no_data(client: httpx.Client) -> None:
-    assert "NOSUCHEXCHANGE" in assert_error(client.get("/v1/symbols/NOSUCHEXCHANGE"), 550)
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/v1/symbols/NOSUCHEXCHANGE", "Unknown exchange_id 'NOSUCHEXCHANGE'"),
+        ("/v1/exchanges/NOSUCHEXCHANGE", "Unknown exchange_id 'NOSUCHEXCHANGE'"),
+        ("/v1/assets/NOSUCHASSET", "Unknown asset_id 'NOSUCHASSET'"),
+    ],
+    ids=["symbols", "exchange", "asset"],
+)
+def test_an_unknown_id_is_no_data(client: httpx.Client, path: str, message: str) -> None:
+    assert assert_error(client.get(path), 550) == message
+
+
+def test_a_bearer_token_is_taken_as_the_key(client: httpx.Client) -> None:
+    response = httpx.get(str(client.base_url) + "/v1/assets/BTC", headers={"Authorization": "Bearer any-token"})
+    assert response.status_code == 200 and response.json()[0]["asset_id"] == "BTC"
 
 
 # -- assets, rates, periods -----------------------------------------------------------------------------------

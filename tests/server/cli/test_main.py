@@ -88,6 +88,7 @@ def test_flag_beats_env_variable(captured: list[Settings]) -> None:
         (["--ssl-keyfile", __file__], "--ssl-keyfile needs --ssl-certfile"),
         (["--history", "two days"], "is not a duration such as 90s, 15m, 36h or 2d"),
         (["--retain", "400d"], "must be from 0 to 366d"),
+        (["--scenario", __file__, "--replay", __file__], "--scenario cannot be combined with --replay"),
     ],
     ids=[
         "speed-word",
@@ -104,6 +105,7 @@ def test_flag_beats_env_variable(captured: list[Settings]) -> None:
         "key-without-cert",
         "history-words",
         "retain-too-long",
+        "scenario-with-replay",
     ],
 )
 def test_bad_flags_exit_2_and_say_why(captured: list[Settings], args: list[str], message: str) -> None:
@@ -217,3 +219,11 @@ def test_durations_in_every_unit_fill_settings(captured: list[Settings]) -> None
     )
     assert by_flags.rest_rate_limit == 10
     assert (by_env.retain_ns, by_env.history_ns) == (15 * 60 * second, 43_200 * second)
+
+
+def test_an_error_names_the_variable_only_when_the_value_came_from_it(captured: list[Settings]) -> None:
+    by_flag = invoke(["serve", "--port", "70000"])
+    by_variable = invoke(["serve"], env={"COINAPI_EMULATOR_PORT": "70000"})
+    assert by_flag[0] == by_variable[0] == 2
+    assert "Invalid value for '--port': 70000" in by_flag[1] and "COINAPI_EMULATOR_PORT" not in by_flag[1]
+    assert "Invalid value for '--port' (from COINAPI_EMULATOR_PORT): 70000" in by_variable[1]

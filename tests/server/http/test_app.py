@@ -243,3 +243,14 @@ def test_the_root_says_what_runs_and_where_to_connect(client: TestClient) -> Non
     assert info["implementation"] == {"simulator": "c", "codec": "c", "loop": "asyncio"} and info["version"]
     tls = TestClient(client.app, base_url="https://coinapi:8443").get("/").json()
     assert (tls["websocket"], tls["rest"]) == ("wss://coinapi:8443/v1/", "https://coinapi:8443/v1/")
+
+
+def test_at_speed_max_the_shared_market_waits_for_its_first_subscriber() -> None:
+    """Issue 18: --speed max with nobody connected burned a core and ran the clock ahead of any client."""
+    emulator = Emulator(Settings(start_time_ns=START_NS, speed=None, exchanges=3, max_symbols_per_exchange=3))
+    with TestClient(create_app(emulator=emulator)) as client:
+        assert emulator.shared.clock.paused and emulator.shared.now_ns == START_NS
+        with client.websocket_connect("/v1/") as ws:
+            ws.send_text(hello(subscribe_data_type=["trade"]))
+            assert receive(ws)["type"] == "trade"
+            assert not emulator.shared.clock.paused

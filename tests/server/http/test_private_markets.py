@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from starlette.testclient import TestClient
+from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
 from coinapi_emulator.server.config import Settings
@@ -90,3 +90,43 @@ def test_a_connection_that_leaves_while_its_market_is_built_frees_it(emulator: E
         with client.websocket_connect("/v1/?seed=7") as ws:  # the one allowed market is free again
             ws.send_text(hello("good"))
             assert orjson.loads(ws.receive_text())["type"] == "trade"
+
+
+def _first_trades(emulator: Emulator, path: str, count: int = 15) -> list[str]:
+    with TestClient(create_app(emulator=emulator)) as client, client.websocket_connect(path) as ws:
+        ws.send_text(hello("any"))
+        return [ws.receive_text() for _ in range(count)]
+
+
+def test_a_seed_alone_gives_the_same_bytes_whenever_the_server_started() -> None:
+    """Issue 18: private markets started at the server's start, so the same URL changed with the day."""
+    runs = [
+        _first_trades(Emulator(Settings(exchanges=3), epoch_ns=lambda at=at: at), "/v1/?seed=42&speed=200")
+        for at in (START_NS + 3 * 86_400 * 10**9 + 123, START_NS + 40 * 86_400 * 10**9 + 77)
+    ]
+    assert runs[0] == runs[1]
+    assert orjson.loads(runs[0][0])["time_exchange"].startswith("2024-01-01T00:00:")
+
+
+def test_the_url_chooses_a_private_markets_start_and_speed() -> None:
+    emulator = Emulator(Settings(start_time_ns=START_NS, exchanges=3))
+    later = _first_trades(emulator, "/v1/?seed=42&start_time=2024-03-05T10:00:00Z&speed=max", 5)
+    assert all(orjson.loads(text)["time_exchange"].startswith("2024-03-05T10:0") for text in later)
+    assert later != _first_trades(emulator, "/v1/?seed=42&speed=max", 5)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("?start_time=2024-01-01", "give seed=N with them"),
+        ("?seed=1&speed=0", "speed must be a positive number"),
+        ("?seed=1&speed=fast", "speed must be a positive number"),
+        ("?seed=1&start_time=soon", "start_time 'soon' is not an ISO 8601 time"),
+        ("?seed=one", "seed must be an integer"),
+    ],
+)
+def test_a_bad_private_market_url_is_refused_at_the_upgrade(query: str, message: str) -> None:
+    with TestClient(create_app(Settings(start_time_ns=START_NS, exchanges=3))) as client:
+        with pytest.raises(WebSocketDenialResponse) as refused:
+            client.websocket_connect("/v1/" + query).__enter__()
+        assert refused.value.status_code == 400 and message in refused.value.json()["error"]
