@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx2 as httpx
 
+from coinapi_emulator.server.testing.admin_client import AdminClient
+
 from .procs import Server, free_port
 
 START = "2024-01-01T00:00:00Z"
@@ -113,9 +115,11 @@ def _stats(cold: list[float], warm: list[float]) -> dict[str, float]:
 
 def _pace(exe: list[str], args: list[str], *, cpu: str, log_dir: Path, timeout_s: float) -> float:
     """Virtual seconds per wall second at --speed max over ``PACE_S``."""
-    server = _serve(exe, ["--speed", "max", *args], cpu=cpu, log_dir=log_dir, timeout_s=timeout_s)
+    server = _serve(exe, ["--speed", "max", "--admin", *args], cpu=cpu, log_dir=log_dir, timeout_s=timeout_s)
     url = f"http://127.0.0.1:{server.port}/metrics"
     try:
+        # at --speed max the market waits for its first subscriber; with nobody to send to, resume starts it
+        AdminClient(f"http://127.0.0.1:{server.port}").resume()
         market_time = _metric(url, "coinapi_emulator_market_time_seconds")
         first, started = market_time(), time.monotonic()
         time.sleep(PACE_S)

@@ -112,10 +112,12 @@ class BookHistory:
         """Keep the symbol's changes from now on (idempotent)."""
         self._watched.add(symbol_id)
 
-    def record(self, delta: BookDelta, time_coinapi_ns: int) -> None:
-        """Keep a published change of a watched symbol (the feed's hot path)."""
+    def record(self, delta: BookDelta, stamp: Callable[[int], int]) -> None:
+        """Keep a published change of a watched symbol (the feed's hot path); ``stamp`` gives its ``time_coinapi``,
+        asked only for a watched symbol's change."""
         if delta.symbol_id not in self._watched:
             return
+        time_coinapi_ns = stamp(delta.time_exchange_ns)
         symbol = self._symbols.get(delta.symbol_id)
         if symbol is None:
             # the live book already shows this change: it becomes the base, and the change is kept as an empty

@@ -32,8 +32,9 @@ _COUNTED_TYPES = frozenset(COUNTED)
 _BOOK_TYPES = frozenset((_BOOK, _BOOK5, _BOOK20, _BOOK50))
 #: book5/20/50 are the top levels of the book after a change
 _DEPTHS = {_BOOK5: 5, _BOOK20: 20, _BOOK50: 50}
-#: virtual time between two evictions of what REST retains
-_EVICT_EVERY_NS = 10 * _NS_PER_S
+#: virtual time between two evictions of what REST retains: trades leave it in whole minutes, so more often
+#: would find nothing to do (and at --speed max a sweep of every symbol's tape is not free)
+_EVICT_EVERY_NS = 60 * _NS_PER_S
 
 
 class Outlet(Protocol):
@@ -146,7 +147,7 @@ class MarketFeed:
         channel = self._channels[delta.symbol_id]
         counts, time_ns = channel.counts, delta.time_exchange_ns
         if self._books is not None:
-            self._books.record(delta, self._stamp(time_ns))
+            self._books.record(delta, self._stamp)
         counts[_BOOK] += 1
         counts[_BOOK5] += 1
         slow = time_ns >= channel.next_slow_book_ns

@@ -30,6 +30,8 @@ from coinapi_emulator.simulator.catalog import Catalog
 from coinapi_emulator.simulator.events import Bar, ExchangeRate, Quote, TakerSide, Trade
 
 _NS_PER_MIN: Final = 60_000_000_000
+#: later than any event: "up to now" for a read that has no end
+_END_OF_TIME: Final = (1 << 63) - 1
 #: a column's evicted prefix is deleted once it is this long and half the column (amortised O(1) per row)
 _COMPACT_AT: Final = 1024
 _SIDES: Final = tuple(TakerSide)
@@ -174,7 +176,7 @@ class Retention:
         self.start_ns = start_ns
         self._tapes = {symbol.symbol_id: _Tape(symbol.symbol_id) for symbol in catalog.symbols}
         self._rates: dict[str, _Rows] = {}
-        #: virtual time of the newest retained event
+        #: virtual time of the last eviction: what is retained is counted back from it
         self.now_ns = start_ns
         #: what has been forgotten: nothing before these times is retained any more (0: nothing forgotten yet)
         self._trades_forgotten_before = 0
@@ -279,7 +281,7 @@ class Retention:
         """The book after each of the ``limit`` newest changes, newest first."""
         if self.books is None:
             return []
-        newest = deque(self.books.snapshots(symbol_id, 0, self.now_ns + 1, levels), maxlen=limit)
+        newest = deque(self.books.snapshots(symbol_id, 0, _END_OF_TIME, levels), maxlen=limit)
         return list(reversed(newest))
 
     def last_trade(self, symbol_id: str) -> RetainedTrade | None:

@@ -95,7 +95,7 @@ def test_book_snapshots_survive_folding_old_changes_into_the_base(
         for second, is_ask, price, size in sorted(changes)
     ]  # fmt: skip
     for delta in deltas:
-        history.record(delta, delta.time_exchange_ns)
+        history.record(delta, _same)
     cut = START_NS + cut_s * SECOND_NS
     before = list(history.snapshots(SYMBOL, cut, START_NS + 10**12, 50))
     history.forget_before(cut)
@@ -119,9 +119,9 @@ def test_book_history_compacts_and_still_rebuilds_the_same_books() -> None:
         delta = BookDelta(
             SYMBOL, START_NS + n * SECOND_NS, (Level(101 + n % 7, n % 5),), (Level(99 - n % 3, 1 + n % 4),)
         )
-        kept.record(delta, delta.time_exchange_ns)
-        folded.record(delta, delta.time_exchange_ns)
-        kept.record(BookDelta(other, delta.time_exchange_ns, delta.asks, delta.bids), delta.time_exchange_ns)
+        kept.record(delta, _same)
+        folded.record(delta, _same)
+        kept.record(BookDelta(other, delta.time_exchange_ns, delta.asks, delta.bids), _same)
         if n % 500 == 0:
             folded.forget_before(delta.time_exchange_ns - 100 * SECOND_NS)
     assert folded._symbols[SYMBOL].dropped > 0, "the folded prefix was deleted"
@@ -129,3 +129,8 @@ def test_book_history_compacts_and_still_rebuilds_the_same_books() -> None:
     assert list(folded.snapshots(SYMBOL, *window, 10)) == list(kept.snapshots(SYMBOL, *window, 10))
     assert len(list(kept.snapshots(SYMBOL, *window, 10))) == 200
     assert list(kept.snapshots(other, 0, window[1], 10)) == [], "a symbol nobody watched keeps nothing"
+
+
+def _same(time_exchange_ns: int) -> int:
+    """A stamp: ``time_coinapi`` equal to ``time_exchange``."""
+    return time_exchange_ns
