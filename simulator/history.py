@@ -156,12 +156,6 @@ class MarketHistory:
         length = _period_ns(period_id)
         return self._collect(symbol_id, period_id, self._starts(length, time_start_ns, time_end_ns), limit)
 
-    def bars_before(self, symbol_id: str, period_id: str, time_end_ns: int, limit: int) -> list[Bar]:
-        """The ``limit`` latest final candles ending at or before ``time_end_ns`` (and the start), oldest first."""
-        length, end = _period_ns(period_id), min(time_end_ns, self._start)
-        starts = range((end // length - 1) * length, self._first - 1, -length)
-        return self._collect(symbol_id, period_id, starts, limit)[::-1]
-
     def rate_usd(self, asset_id: str, time_ns: int) -> float:
         """The asset's USD rate at ``time_ns`` (at minute resolution; 1.0 for USD).
 

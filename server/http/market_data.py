@@ -38,7 +38,7 @@ from coinapi_emulator.server.protocol.rest_query import (
 from coinapi_emulator.server.protocol.routes import CatalogIndex
 from coinapi_emulator.simulator.catalog import Symbol
 from coinapi_emulator.simulator.events import Bar, Quote
-from coinapi_emulator.simulator.history import MarketHistory
+from coinapi_emulator.simulator.history import MarketHistory, RateBar
 from coinapi_emulator.simulator.ohlcv import OhlcvPeriod
 
 _NS_PER_S = 1_000_000_000
@@ -68,6 +68,13 @@ def _trade(symbol: Symbol, kept: RetainedTrade) -> dict[str, Any]:
 
 def _quote(symbol: Symbol, kept: RetainedQuote) -> dict[str, Any]:
     return rest_encode.quote_object(symbol, kept.quote, kept.time_coinapi_ns)
+
+
+def _rate_candle_object(bar: RateBar) -> dict[str, Any]:
+    rates = (bar.rate_open, bar.rate_high, bar.rate_low, bar.rate_close)
+    return rest_encode.rate_candle_object(
+        bar.time_period_start_ns, bar.time_period_end_ns, bar.time_open_ns, bar.time_close_ns, rates
+    )
 
 
 def _snapshot(symbol: Symbol, snapshot: BookSnapshot) -> dict[str, Any]:
@@ -288,17 +295,27 @@ class MarketDataApi:
         length_ns = _length_ns(period)
         if length_ns < _NS_PER_S:
             raise RestError(400, "exchange-rate candles have periods of 1SEC and longer")
+        first, live_from = start - start % length_ns, self._market_start_ns()
         candles = []
-        for period_start in range(start - start % length_ns, min(end, self._market.now_ns), length_ns):
-            candles.append(self._rate_candle(base, quote, period_start, length_ns))
+        if first + length_ns <= live_from:  # whole periods before the start: the history's own candles
+            try:
+                bars = self._history_for(first).rate_bars(base, quote, period.period_id, first, live_from, limit)
+            except ValueError as error:
+                raise RestError(400, str(error)) from None
+            candles = [_rate_candle_object(bar) for bar in bars]
+        first = max(first, live_from - live_from % length_ns)
+        for period_start in range(first, min(end, self._market.now_ns), length_ns):
             if len(candles) == limit:
                 break
+            candles.append(self._rate_candle(base, quote, period_start, length_ns))
         return JsonResponse(candles)
 
     def _rate_candle(self, base: str, quote: str, period_start: int, length_ns: int) -> dict[str, Any]:
+        """A candle of the live market's rates (the one spanning the start may begin in the history), sampled every
+        ``max(1 s, period / 60)``."""
+        earliest = self._market_start_ns() if self._history is None else self._history.first_ns
         step = max(_NS_PER_S, length_ns // 60)
-        end = min(period_start + length_ns, self._market.now_ns)
-        times = range(period_start, end, step)
+        times = range(max(period_start, earliest), min(period_start + length_ns, self._market.now_ns), step)
         rates = [self.rate_usd_at(base, t) / self.rate_usd_at(quote, t) for t in times]
         return rest_encode.rate_candle_object(
             period_start, period_start + length_ns, times[0], times[-1], (rates[0], max(rates), min(rates), rates[-1])

@@ -87,6 +87,11 @@ class PrivatePlanes:
     def __len__(self) -> int:
         return len(self._open)
 
+    @property
+    def building(self) -> int:
+        """Private markets being built now (counted against ``--max-private-markets`` already)."""
+        return self._building
+
     async def open(self, request: PrivateRequest) -> MarketPlane:
         """A new plane for one connection, counted as open until ``close``; ``TooManyPrivateMarkets`` when
         ``--max-private-markets`` are open or being built.

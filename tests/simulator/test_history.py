@@ -79,7 +79,7 @@ def _log_returns(values: Iterable[float]) -> list[float]:
 def test_history_closes_where_the_live_market_opens() -> None:
     history, market = _history()
     for symbol in SMALL.symbols:
-        (last,) = history.bars_before(symbol.symbol_id, "1MIN", START_NS, 1)
+        (last,) = history.bars(symbol.symbol_id, "1MIN", history.first_ns, START_NS, 10**6)[-1:]
         if last.time_period_end_ns == START_NS or symbol.symbol_id == BTC_USDT:  # quiet ones may skip a minute
             assert last.price_close_ticks == round(market.start_mid_ticks(symbol.symbol_id))
     for asset in SMALL.assets:
@@ -189,17 +189,6 @@ def test_trade_counts_and_volumes_follow_the_symbols_activity() -> None:
     assert 300 < usd_per_trade / day.trades_count < 1000  # the mean of live's Pareto sizes over 150 USD is ~490
 
 
-def test_bars_before_are_the_latest_bars() -> None:
-    for period_id in ("1MIN", "5MIN", "1HRS", "1DAY"):
-        length = PERIOD_SECONDS[period_id] * SECOND_NS
-        every = SHARED.bars(BTC_USDT, period_id, SHARED.first_ns, START_NS, 100_000)
-        assert SHARED.bars_before(BTC_USDT, period_id, START_NS + DAY, 7) == every[-7:]
-        end = START_NS - 3 * length - 1
-        assert SHARED.bars_before(BTC_USDT, period_id, end, 2) == [b for b in every if b.time_ns <= end][-2:]
-    assert SHARED.bars_before(BTC_USDT, "1MIN", SHARED.first_ns, 5) == []
-    assert len(SHARED.bars_before(BTC_USDT, "1DAY", START_NS, 100)) == 3
-
-
 # -- requests outside the history, and periods it does not have --------------------------------------------------
 
 
@@ -222,8 +211,6 @@ def test_windows_outside_the_history_are_empty_and_rates_there_are_refused() -> 
 def test_periods_under_a_minute_or_calendar_periods_are_refused(period_id: str) -> None:
     with pytest.raises(ValueError, match=PERIODS_MESSAGE):
         SHARED.bars(BTC_USDT, period_id, START_NS - DAY, START_NS, 10)
-    with pytest.raises(ValueError, match=PERIODS_MESSAGE):
-        SHARED.bars_before(BTC_USDT, period_id, START_NS, 10)
     with pytest.raises(ValueError, match=PERIODS_MESSAGE):
         SHARED.rate_bars("BTC", "USD", period_id, START_NS - DAY, START_NS, 10)
     assert PERIODS_MESSAGE == "history before the start has periods from 1MIN to 10DAY"

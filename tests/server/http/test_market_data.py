@@ -245,3 +245,27 @@ def test_without_retention_history_is_refused_but_the_current_state_is_served() 
     assert "--retain 0" in get(client, f"/v1/trades/{BTC}/latest", 400)["error"]
     assert get(client, f"/v1/orderbooks/{BTC}/current?limit_levels=1")["asks"]
     assert get(client, f"/v1/quotes/{BTC}/current")["last_trade"] is None
+
+
+def test_rate_candles_join_the_history_before_the_start_to_the_live_ones() -> None:
+    emulator = paused_emulator(history_ns=86_400 * SECOND_NS)
+    client = TestClient(create_app(emulator=emulator))
+    emulator.shared.step(120 * SECOND_NS)
+    path = "/v1/exchangerate/BTC/USD/history?period_id=1HRS&time_start=2023-12-31T21:00:00&limit=10"
+    candles = get(client, path)
+    assert [c["time_period_start"][11:13] for c in candles] == ["21", "22", "23", "00"]
+    assert candles[2]["rate_close"] == candles[3]["rate_open"], "the history ends at the live market's opening rate"
+    assert all(c["rate_low"] <= min(c["rate_open"], c["rate_close"]) for c in candles)
+
+
+def test_a_rate_candle_spanning_an_unaligned_start_needs_no_history() -> None:
+    emulator = Emulator(
+        Settings(start_time_ns=START_NS + 30 * SECOND_NS, exchanges=5, paused=True),
+        monotonic_ns=lambda: 0,
+        epoch_ns=lambda: START_NS,
+    )
+    client = TestClient(create_app(emulator=emulator))
+    emulator.shared.step(60 * SECOND_NS)
+    [first, _] = get(client, "/v1/exchangerate/BTC/USD/history?period_id=1MIN&time_start=2024-01-01T00:00:30")
+    assert first["time_period_start"] == "2024-01-01T00:00:00.0000000Z"
+    assert first["time_open"] == "2024-01-01T00:00:30.0000000Z"
