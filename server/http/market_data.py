@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from coinapi_emulator.server.emulator import Emulator
-from coinapi_emulator.server.http.responses import JsonResponse, RestError
+from coinapi_emulator.server.http.responses import NO_DATA, JsonResponse, RestError
 from coinapi_emulator.server.plane.book_history import BookSnapshot
 from coinapi_emulator.server.plane.retention import (
     RetainedQuote,
@@ -33,6 +33,7 @@ from coinapi_emulator.server.protocol.rest_query import (
     parse_limit_levels,
     parse_period,
     parse_time,
+    select_symbols,
     split_list,
 )
 from coinapi_emulator.server.protocol.routes import CatalogIndex
@@ -43,8 +44,6 @@ from coinapi_emulator.simulator.ohlcv import OhlcvPeriod
 
 _NS_PER_S = 1_000_000_000
 _NS_PER_MIN = 60 * _NS_PER_S
-#: REST's answer when an id is unknown (PROTOCOL.md §7)
-NO_DATA = 550
 #: levels a side of an order-book history snapshot unless ``limit_levels`` says otherwise (CoinAPI's own cap)
 HISTORY_LEVELS = 20
 
@@ -351,10 +350,7 @@ class MarketDataApi:
 
     def _filtered(self, request: Request) -> Iterable[Symbol]:
         prefixes = split_list(request.query_params.get("filter_symbol_id"))
-        if not prefixes:
-            return self._emulator.catalog.symbols
-        found = {sid for prefix in prefixes for sid in self._index.symbols_with_prefix(prefix)}
-        return [self._index.symbol(sid) for sid in sorted(found, key=self._index.position.__getitem__)]
+        return select_symbols(self._index, within=None, prefixes=prefixes, exchange_ids=[], asset_ids=[])
 
     def _window(self, request: Request) -> tuple[int, int, int]:
         params = request.query_params

@@ -23,6 +23,10 @@ class JsonResponse(Response):
         return orjson.dumps(content)
 
 
+#: PROTOCOL.md §7: the status of CoinAPI's "no data" answers (an unknown id)
+NO_DATA = 550
+
+
 class RestError(Exception):
     """A request that gets CoinAPI's error body: raised by REST handlers, answered by the REST guard."""
 

@@ -23,50 +23,17 @@ from coinapi_emulator.server.http.auth import key_from_request
 from coinapi_emulator.server.http.market_data import MarketDataApi
 from coinapi_emulator.server.http.metrics import metrics_registry
 from coinapi_emulator.server.http.rate_limit import RestQuota, request_cost
-from coinapi_emulator.server.http.responses import JsonResponse, RestError, error_response
+from coinapi_emulator.server.http.responses import NO_DATA, JsonResponse, RestError, error_response
 from coinapi_emulator.server.plane.implementation import implementations, package_version
 from coinapi_emulator.server.plane.retention import RetentionWindowError
 from coinapi_emulator.server.protocol.encode import format_significant, format_time
 from coinapi_emulator.server.protocol.metadata import JsonObject
-from coinapi_emulator.server.protocol.rest_query import QueryError, parse_time, split_list
+from coinapi_emulator.server.protocol.rest_query import QueryError, parse_time, select_symbols, split_list
 from coinapi_emulator.server.protocol.routes import CatalogIndex
 from coinapi_emulator.simulator.catalog import Symbol
 from coinapi_emulator.simulator.ohlcv import OHLCV_PERIODS
 
 Handler = Callable[[Request], Awaitable[Response]]
-
-#: PROTOCOL.md §7: status code of "no data" answers
-NO_DATA = 550
-
-
-def select_symbols(
-    index: CatalogIndex,
-    *,
-    within: Iterable[Symbol] | None,
-    prefixes: list[str],
-    exchange_ids: list[str],
-    asset_ids: list[str],
-) -> list[Symbol]:
-    """The symbols (of ``within``, else of the whole catalogue) that pass every filter given, in catalogue order
-    (PROTOCOL.md §7): a ``filter_symbol_id`` entry is a plain prefix, ``filter_asset_id`` names a base or quote.
-
-    Each kind is looked up in the index and the candidate sets intersected, so a request costs what it finds, not
-    symbols x entries (7,000 prefixes once took 1.5 s of the event loop).
-    """
-    candidates: list[set[str]] = []
-    if within is not None:
-        candidates.append({symbol.symbol_id for symbol in within})
-    if prefixes:
-        candidates.append({sid for prefix in prefixes for sid in index.symbols_with_prefix(prefix)})
-    if exchange_ids:
-        candidates.append({sid for exchange_id in exchange_ids for sid in index.symbols_for_exchange(exchange_id)})
-    if asset_ids:
-        candidates.append({sid for asset_id in asset_ids for sid in index.symbols_for_asset(asset_id)})
-    if not candidates:
-        return list(index.catalog.symbols)
-    candidates.sort(key=len)
-    selected = candidates[0].intersection(*candidates[1:])
-    return [index.symbol(sid) for sid in sorted(selected, key=index.position.__getitem__)]
 
 
 class RestApi:

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.http.app import create_app
-from coinapi_emulator.server.http.rest import select_symbols
+from coinapi_emulator.server.protocol.rest_query import select_symbols
 from coinapi_emulator.server.protocol.routes import CatalogIndex
 from coinapi_emulator.simulator.catalog import CatalogConfig, Symbol, build_catalog
 
