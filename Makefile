@@ -14,7 +14,7 @@ CSRC   := $(wildcard simulator/*.c server/*/*.c)
 # coinapi_emulator through this folder of links to server/ and simulator/
 NAMESPACE := $(VENV)/namespace/coinapi_emulator
 
-.PHONY: run test lint typecheck unit hardening soak docker-test bench lock clean
+.PHONY: run test lint typecheck unit browser contracts hardening soak docker-test bench lock clean
 
 # The stamp files make re-runs instant; they depend on the lock so a changed pin reinstalls.
 $(BIN)/python:
@@ -46,8 +46,24 @@ lint: $(VENV)/.installed-dev $(NAMESPACE)
 typecheck: $(VENV)/.installed-dev $(NAMESPACE)
 	$(BIN)/mypy --strict
 
-unit: $(VENV)/.installed-dev $(NAMESPACE)
+unit: $(VENV)/.installed-dev $(NAMESPACE) browser
 	$(BIN)/pytest --cov --cov-report=term $(ARGS)
+
+# The dashboard tests drive a real headless Chromium through playwright, which cannot download its own browser
+# here: Debian's build is installed when none is on the PATH (root, or sudo). Elsewhere, point
+# COINAPI_EMULATOR_CHROMIUM at a Chromium; without one those tests skip and say so (and fail under CI).
+BROWSER_PACKAGES := chromium-headless-shell fonts-dejavu-core
+browser:
+	@if [ -n "$$COINAPI_EMULATOR_CHROMIUM" ] || command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null; then \
+		exit 0; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing $(BROWSER_PACKAGES) for the dashboard tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; \
+	elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; \
+	else \
+		echo "warning: no Chromium and no apt-get: the dashboard tests will skip (set COINAPI_EMULATOR_CHROMIUM)"; \
+	fi
 
 test: lint typecheck unit
 
@@ -65,6 +81,10 @@ soak: $(VENV)/.installed-dev
 # build/docker-test.md.
 docker-test: $(VENV)/.installed-dev
 	$(BIN)/pytest -m docker tests/docker -v $(ARGS)
+
+# docs/asyncapi.yaml from the document the server serves as /asyncapi.json (tests/contracts checks it is current)
+contracts: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.contracts.asyncapi_yaml
 
 $(VENV)/.installed-bench: $(BIN)/python pyproject.toml $(LOCK) $(CSRC)
 	$(BIN)/pip install -q -c $(LOCK) -e ".[dev,bench]"

@@ -67,6 +67,8 @@ class Settings:
     ws_ping_timeout_s: float = 30.0
     #: serve the admin API (clock, faults, scenarios) under /admin
     admin: bool = False
+    #: serve the live dashboard page under /dashboard
+    dashboard: bool = True
     #: the bearer token the admin API asks for, from any address; None: no token, this machine only
     admin_token: str | None = None
     #: a file whose first line is that token (keeps it out of the process list and the environment)

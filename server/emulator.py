@@ -9,14 +9,18 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.control.faults import Fault, FaultInjector
+from coinapi_emulator.server.control.injection import Injection, InjectionError
+from coinapi_emulator.server.control.journal import ConnectionJournal, Journal
 from coinapi_emulator.server.control.scenario import Scenario, load_scenario
 from coinapi_emulator.server.fanout.budget import OutboxBudget
 from coinapi_emulator.server.plane.plane import MarketPlane, MarketSpec
 from coinapi_emulator.server.plane.private import PRIVATE_EPOCH_NS, PrivatePlanes
-from coinapi_emulator.server.protocol.routes import RouteResolver
+from coinapi_emulator.server.protocol.datatypes import DataType
+from coinapi_emulator.server.protocol.routes import RouteKey, RouteResolver, ohlcv_topic_parts
 from coinapi_emulator.server.protocol.session import KeyPolicy
 from coinapi_emulator.server.replay.catalog import routing_catalog
 from coinapi_emulator.server.replay.source import ReplaySource
@@ -40,6 +44,15 @@ def _key_policy(settings: Settings) -> KeyPolicy:
     if path is not None:
         keys.update(KeyPolicy.from_lines(path.read_text(encoding="utf-8"), source=str(path)).allowed or ())
     return KeyPolicy(allowed=frozenset(keys) or None)
+
+
+def _receives(route: RouteKey, data_type: str, symbol_id: str | None) -> bool:
+    route_type, topic = route
+    if route_type.value != data_type:
+        return False
+    if symbol_id is None or topic == symbol_id:
+        return True
+    return route_type is DataType.OHLCV and ohlcv_topic_parts(topic)[0] == symbol_id
 
 
 class Emulator:
@@ -67,6 +80,8 @@ class Emulator:
         #: one numbering for the connections of every plane (the admin API's ids)
         ids = itertools.count(1)
         self.faults = FaultInjector(call_later=_call_later)
+        #: what each client sent (the admin API's request journal)
+        self.journal = Journal(epoch_ns=epoch_ns)
         #: what the slow clients of every plane may hold together
         self.outbox_budget = OutboxBudget(settings.max_buffered_bytes_total)
         synthetic = self._resolver(self.catalog)
@@ -155,6 +170,42 @@ class Emulator:
         """Carry out ``fault`` on the connections of every plane; how many it touched."""
         return self.faults.apply(fault, self.planes())
 
+    def inject(self, injection: Injection) -> int:
+        """Send an injected frame to its connections (every open one when it names none), in their streams'
+        order; how many got it. ``InjectionError`` naming the connections that are not open."""
+        targets = [
+            (plane, subscriber)
+            for plane in self.planes()
+            for subscriber in plane.hub.subscribers
+            if not injection.connections or subscriber.id in injection.connections
+        ]
+        missing = injection.connections - {subscriber.id for _, subscriber in targets}
+        if missing:
+            raise InjectionError(f"no open connection {', '.join(map(str, sorted(missing)))}")
+        payloads: dict[int, bytes] = {}  # built once per plane: its virtual time stamps a built message
+        for plane, subscriber in targets:
+            payload = payloads.get(id(plane))
+            if payload is None:
+                payload = payloads[id(plane)] = injection.payload(plane.now_ns)
+            plane.hub.send(subscriber, payload)
+        for plane in {id(plane): plane for plane, _ in targets}.values():
+            plane.hub.flush()
+        return len(targets)
+
+    def journals(self, *, data_type: str | None = None, symbol_id: str | None = None) -> list[ConnectionJournal]:
+        """The request journals, oldest connection first; with ``data_type`` (and ``symbol_id``), only the open
+        connections that receive it now: a route of that type whose topic is the symbol (an ohlcv topic's
+        symbol part, or an exrate's ``BASE/QUOTE``)."""
+        if data_type is None:
+            return list(self.journal)
+        wanted = {
+            subscriber.id
+            for plane in self.planes()
+            for subscriber in plane.hub.subscribers
+            if any(_receives(route, data_type, symbol_id) for route in subscriber.routes)
+        }
+        return [journal for journal in self.journal if journal.id in wanted]
+
     def _scenario_fault(self, fault: Fault) -> None:
         touched = self.apply_fault(fault)
         logger.info("scenario fault %s applied to %d connections", fault.kind, touched)
@@ -166,11 +217,11 @@ class Emulator:
         logger.info("scenario %r loaded: %d steps from %s", scenario.name, len(scenario.steps), source)
         return scenario
 
-    def status(self) -> dict[str, object]:
-        """The shared market's status (``MarketPlane.status``) and every connection, private markets' included, for
-        the admin API."""
+    def clients(self) -> list[dict[str, Any]]:
+        """Every open connection, private markets' included, oldest first: id, peer, market, seed, messages sent
+        and routes."""
         connections = [(s, plane.spec) for plane in self.planes() for s in plane.hub.subscribers]
-        clients = [
+        return [
             {
                 "id": s.id,
                 "peer": s.peer,
@@ -181,6 +232,11 @@ class Emulator:
             }
             for s, spec in sorted(connections, key=lambda connection: connection[0].id)
         ]
+
+    def status(self) -> dict[str, object]:
+        """The shared market's status (``MarketPlane.status``) and every connection (``clients``), for the admin
+        API."""
+        clients = self.clients()
         return {
             **self.shared.status(),
             "connections": len(clients),

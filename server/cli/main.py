@@ -244,6 +244,11 @@ def main() -> None:
 )
 @_option("--admin/--no-admin", default=False, help="Serve the admin API under /admin (clock, faults, scenarios).")
 @_option(
+    "--dashboard/--no-dashboard",
+    default=_DEFAULTS.dashboard,
+    help="Serve the live dashboard on /dashboard: connections, messages per second, the clock, a price chart.",
+)
+@_option(
     "--admin-token",
     default=None,
     help="Bearer token the admin API asks for; with it, any address may call it (without: this machine only).",
@@ -316,6 +321,7 @@ def serve(**options: Any) -> None:
         max_filter_values=options["max_filter_values"],
         max_messages_per_second=options["max_messages_per_second"],
         admin=options["admin"],
+        dashboard=options["dashboard"],
         admin_token=options["admin_token"],
         admin_token_file=options["admin_token_file"],
         paused=options["paused"],

@@ -65,12 +65,13 @@ class EmulatorServer(uvicorn.Server):
         netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         ws, http = ("wss", "https") if settings.tls else ("ws", "http")
         logger.info(
-            "CoinAPI WebSocket on %s://%s/v1/, REST on %s://%s/v1/%s",
+            "CoinAPI WebSocket on %s://%s/v1/, REST on %s://%s/v1/%s%s",
             ws,
             netloc,
             http,
             netloc,
             ", admin API on /admin" if settings.admin else "",
+            f", dashboard on {http}://{netloc}/dashboard" if settings.dashboard else "",
         )
         running = implementations()
         logger.info(

@@ -30,6 +30,7 @@ events live in ``HubStats``.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator
@@ -60,6 +61,18 @@ class HubStats:
     #: of those, closed because the backlogs of all clients together were over the budget
     budget_closes: int = 0
     heartbeats: int = 0
+    #: messages routed to at least one subscriber, by data type (each counted once, however many get it)
+    routed: dict[DataType, int] = field(default_factory=lambda: dict.fromkeys(DataType, 0))
+
+    def add(self, other: HubStats) -> None:
+        """Add ``other``'s counts to these (the private markets' sum)."""
+        for counter in dataclasses.fields(HubStats):
+            mine = getattr(self, counter.name)
+            if isinstance(mine, dict):
+                for key, count in getattr(other, counter.name).items():
+                    mine[key] += count
+            else:
+                setattr(self, counter.name, mine + getattr(other, counter.name))
 
 
 @dataclass(slots=True, eq=False)
@@ -278,6 +291,7 @@ class Hub:
 
     def deliver(self, groups: dict[Group, None], key: RouteKey, frame: bytes, time_ns: int) -> None:
         """Queue one pre-framed message for every member of one route (``groups = hub.routes[key]``)."""
+        self.stats.routed[key[0]] += 1
         size = len(frame)
         for group in groups:
             if group.throttles and self._throttled(group, key, time_ns):

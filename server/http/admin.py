@@ -1,4 +1,5 @@
-"""The admin API (``--admin``): clock control, fault injection and scenarios, under ``/admin``.
+"""The admin API (``--admin``): clock control, fault and frame injection, scenarios and the request journal, under
+``/admin``.
 
 Off by default: it can pause the market or close connections. Without ``--admin-token`` it answers this machine
 only (``admin_access.py`` says who may call it and why). JSON in and out; errors are ``{"error": "..."}`` with 400
@@ -17,10 +18,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from coinapi_emulator.server.control.faults import FaultError, parse_fault
+from coinapi_emulator.server.control.injection import InjectionError, parse_injection
 from coinapi_emulator.server.control.scenario import ScenarioError, parse_duration_ns
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.admin_access import AdminAccess
 from coinapi_emulator.server.http.responses import JsonResponse, error_response
+from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.simulator.clock import MAX_SPEED, check_speed
 
 #: the media types a request body may have: never one a browser sends cross-site without a preflight
@@ -31,9 +34,14 @@ MAX_STEP_NS = 86_400 * 1_000_000_000
 #: a step is published a virtual second at a time with the event loop free in between: in one go, 300 s blocked
 #: every other connection for 1.16 s
 STEP_CHUNK_NS = 1_000_000_000
+DATA_TYPE_VALUES = tuple(data_type.value for data_type in DataType)
 
 
 class _BadRequest(Exception):
+    pass
+
+
+class _NotFound(Exception):
     pass
 
 
@@ -73,8 +81,10 @@ def admin_routes(emulator: Emulator, access: AdminAccess) -> list[BaseRoute]:
                 return refusal
             try:
                 result = await action(request)
-            except (_BadRequest, FaultError, ScenarioError, ValueError) as error:
+            except (_BadRequest, FaultError, InjectionError, ScenarioError, ValueError) as error:
                 return error_response(400, str(error))
+            except _NotFound as error:
+                return error_response(404, str(error))
             return JsonResponse(result)
 
         return handle
@@ -114,8 +124,30 @@ def admin_routes(emulator: Emulator, access: AdminAccess) -> list[BaseRoute]:
         loaded = emulator.load_scenario(text, source="admin request")
         return {"name": loaded.name, "steps": len(loaded.steps)}
 
+    async def journals(request: Request) -> Any:
+        data_type, symbol_id = request.query_params.get("data_type"), request.query_params.get("symbol_id")
+        if data_type is None and symbol_id is not None:
+            raise _BadRequest("symbol_id selects within a data_type: give data_type=... with it")
+        if data_type is not None and data_type not in DATA_TYPE_VALUES:
+            raise _BadRequest(f"unknown data_type {data_type[:32]!r}: one of {', '.join(DATA_TYPE_VALUES)}")
+        found = emulator.journals(data_type=data_type, symbol_id=symbol_id)
+        return {"connections": [journal.as_json() for journal in found]}
+
+    async def journal(request: Request) -> Any:
+        connection_id = request.path_params["connection_id"]
+        found = emulator.journal.get(connection_id)
+        if found is None:
+            raise _NotFound(f"no journal of connection {connection_id}: unknown, or closed long ago")
+        return found.as_json()
+
+    async def inject(request: Request) -> Any:
+        return {"connections": emulator.inject(parse_injection(await _json_body(request)))}
+
     return [
         Route("/admin/status", endpoint(status)),
+        Route("/admin/journal", endpoint(journals)),
+        Route("/admin/journal/{connection_id:int}", endpoint(journal)),
+        Route("/admin/inject", endpoint(inject), methods=["POST"]),
         Route("/admin/clock/pause", endpoint(pause), methods=["POST"]),
         Route("/admin/clock/resume", endpoint(resume), methods=["POST"]),
         Route("/admin/clock/step", endpoint(step), methods=["POST"]),

@@ -15,6 +15,8 @@ from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.admin import admin_routes
 from coinapi_emulator.server.http.admin_access import AdminAccess, admin_token
+from coinapi_emulator.server.http.contracts import contract_routes
+from coinapi_emulator.server.http.dashboard import dashboard_routes
 from coinapi_emulator.server.http.responses import not_found
 from coinapi_emulator.server.http.rest import rest_routes
 from coinapi_emulator.server.http.websocket import WebSocketEndpoint
@@ -38,10 +40,12 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
 
     endpoint = WebSocketEndpoint(emulator)
     routes: list[BaseRoute] = [WebSocketRoute(path, endpoint.serve) for path in WEBSOCKET_PATHS]
-    routes += rest_routes(emulator)
+    routes += rest_routes(emulator) + contract_routes(emulator.settings)
     access = AdminAccess(admin_token(emulator.settings))  # checked even when off: a token without --admin is a mistake
     if emulator.settings.admin:
         routes += admin_routes(emulator, access)
+    if emulator.settings.dashboard:
+        routes += dashboard_routes(emulator)
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -58,7 +58,9 @@ class EmulatorCollector(Collector):
         """Metric families built from the emulator's state now."""
         emulator = self._emulator
         shared, private = emulator.shared.hub, [plane.hub for plane in emulator.private]
-        yield from _hub_counters({"shared": shared.stats, "private": emulator.private.stats()})
+        by_market = {"shared": shared.stats, "private": emulator.private.stats()}
+        yield from _hub_counters(by_market)
+        yield _routed(by_market)
         yield _by_market(
             "connections", "Open WebSocket connections.", len(shared.subscribers), (len(h.subscribers) for h in private)
         )
@@ -119,6 +121,18 @@ def _hub_counters(stats_by_market: dict[str, HubStats]) -> Iterator[Metric]:
         for market, stats in stats_by_market.items():
             family.add_metric([market], getattr(stats, field))
         yield family
+
+
+def _routed(stats_by_market: dict[str, HubStats]) -> Metric:
+    family = CounterMetricFamily(
+        PREFIX + "routed_messages",
+        "Messages published to at least one client, by data type, each counted once however many clients got it.",
+        labels=["market", "type"],
+    )
+    for market, stats in stats_by_market.items():
+        for data_type, count in stats.routed.items():
+            family.add_metric([market, data_type.value], count)
+    return family
 
 
 def _by_market(name: str, documentation: str, shared: int, private: Iterable[int], *, counter: bool = False) -> Metric:

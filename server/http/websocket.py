@@ -20,6 +20,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
 
+from coinapi_emulator.server.control.journal import ConnectionJournal
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.fanout.hub import Subscriber
 from coinapi_emulator.server.http.auth import key_from_request
@@ -42,6 +43,8 @@ class Connection:
     session: Session
     subscriber: Subscriber
     plane: MarketPlane
+    #: what the client sent (the admin API's request journal)
+    journal: ConnectionJournal
     #: ``?seed=N[&start_time=...][&speed=...]``: the private market it gets once its first hello is accepted
     private: PrivateRequest | None = None
     #: closes the connection unless a hello is accepted in time (``--hello-timeout``)
@@ -130,7 +133,11 @@ class WebSocketEndpoint:
             ),
         )
         plane = emulator.shared
-        return Connection(session=session, subscriber=plane.hub.attach(sink, peer), plane=plane, private=private)
+        subscriber = plane.hub.attach(sink, peer)
+        journal = emulator.journal.opened(subscriber.id, peer)
+        if private is not None:
+            journal.market, journal.seed = "private", private.seed
+        return Connection(session=session, subscriber=subscriber, plane=plane, journal=journal, private=private)
 
     def _resume(self, connection: Connection) -> None:
         connection.plane.hub.resume(connection.subscriber)
@@ -185,6 +192,7 @@ class WebSocketEndpoint:
             self._release(connection.host)
             connection.host = None
         self.disconnect(connection)
+        self._emulator.journal.closed(connection.journal)
         logger.info("%s disconnected", connection.subscriber.peer)
 
     def _release(self, host: str) -> None:
@@ -197,11 +205,10 @@ class WebSocketEndpoint:
         if connection.held is not None:
             self._hold(connection, raw)
             return
-        session, now_s = connection.session, time.monotonic()
-        if isinstance(raw, str):
-            session.receive_text(raw, now_s=now_s)
-        else:
-            session.receive_binary(raw, now_s=now_s)
+        session = connection.session
+        if session.state is SessionState.CLOSED:
+            return
+        self._receive(connection, raw)
         if session.scope_changed():
             if connection.private is not None and connection.plane.spec.kind == "shared":
                 connection.held = []
@@ -211,13 +218,28 @@ class WebSocketEndpoint:
                 return
         self._answer(connection)
 
+    def _receive(self, connection: Connection, raw: str | bytes) -> None:
+        """Feed one message to the session and write down what came of it in the journal."""
+        session, journal = connection.session, self._emulator.journal
+        verb = None
+        if isinstance(raw, str):
+            verb = session.receive_text(raw, now_s=time.monotonic())
+        else:
+            session.receive_binary(raw)
+        if verb is not None:
+            journal.accepted(connection.journal, raw, verb, session.scope)
+        elif session.error is not None:
+            journal.rejected(connection.journal, raw, session.error.message)
+
     def _hold(self, connection: Connection, raw: str | bytes) -> None:
         """Keep a message that came while the connection's private market is built, as many as a second's worth."""
         assert connection.held is not None
         limit = self._emulator.settings.max_messages_per_second
         if len(connection.held) >= limit:
             connection.held = None
-            connection.plane.hub.fail(connection.subscriber, TooManyMessages(limit))
+            error = TooManyMessages(limit)
+            self._emulator.journal.rejected(connection.journal, raw, error.message)
+            connection.plane.hub.fail(connection.subscriber, error)
         else:
             connection.held.append(raw)
 
@@ -237,6 +259,7 @@ class WebSocketEndpoint:
         try:
             routes = connection.plane.resolver.routes_of(connection.session.scope)
         except ProtocolError as error:
+            self._emulator.journal.refused_last(connection.journal, error.message)
             connection.plane.hub.fail(connection.subscriber, error)
             return False
         session, subscriber, plane = connection.session, connection.subscriber, connection.plane

@@ -140,7 +140,7 @@ class PrivatePlanes:
         plane.stop()
         if plane in self._open:
             self._open.discard(plane)
-            _add_stats(self._ended, plane.hub.stats)
+            self._ended.add(plane.hub.stats)
             self._ended_pass_errors += plane.driver.errors
             _release_memory_soon()
 
@@ -150,9 +150,10 @@ class PrivatePlanes:
 
     def stats(self) -> HubStats:
         """Counters of every private plane so far, open or ended."""
-        total = dataclasses.replace(self._ended)
+        total = HubStats()
+        total.add(self._ended)
         for plane in self._open:
-            _add_stats(total, plane.hub.stats)
+            total.add(plane.hub.stats)
         return total
 
 
@@ -164,8 +165,3 @@ def _release_memory_soon() -> None:
         release_memory()
     else:
         loop.call_later(_RELEASE_DELAY_S, release_memory)
-
-
-def _add_stats(total: HubStats, stats: HubStats) -> None:
-    for counter in dataclasses.fields(HubStats):
-        setattr(total, counter.name, getattr(total, counter.name) + getattr(stats, counter.name))

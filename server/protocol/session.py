@@ -105,6 +105,7 @@ class Session:
         "_allow_unfiltered_books",
         "_authenticated",
         "_close",
+        "_error",
         "_key_policy",
         "_limits",
         "_out",
@@ -137,6 +138,7 @@ class Session:
         self._reported = self._subscription
         self._out: list[bytes] = []
         self._close: tuple[int, str] | None = None
+        self._error: ProtocolError | None = None
         self._limits = limits
         #: (second, messages in it) of the rate limit
         self._window = (0, 0)
@@ -155,6 +157,11 @@ class Session:
     def close(self) -> tuple[int, str] | None:
         """``(code, reason)`` once the session must close, else None. ``reason`` fits a close frame."""
         return self._close
+
+    @property
+    def error(self) -> ProtocolError | None:
+        """The error that closed the session, if one did."""
+        return self._error
 
     @property
     def scope(self) -> Scope:
@@ -183,19 +190,21 @@ class Session:
         out, self._out = self._out, []
         return out
 
-    def receive_text(self, raw: str | bytes, *, now_s: float | None = None) -> None:
+    def receive_text(self, raw: str | bytes, *, now_s: float | None = None) -> Verb | None:
         """Handle one client text message received at ``now_s`` (seconds on any monotonic clock; None: not
-        rate-limited). A protocol error becomes an error message plus ``close``; nothing is raised."""
+        rate-limited); the verb of the message if it was accepted, else None. A protocol error becomes an error
+        message plus ``close`` (and ``error``); nothing is raised. Once closed, messages are ignored."""
         if self._state is SessionState.CLOSED:
-            return
+            return None
         limits = self._limits
         try:
             self._count(now_s)
             if len(raw) > limits.max_message_chars:
                 raise MessageTooBig(len(raw), limits.max_message_chars)
-            self._receive(parse_client_message(raw, max_filter_values=limits.max_filter_values))
+            return self._receive(parse_client_message(raw, max_filter_values=limits.max_filter_values))
         except ProtocolError as error:
             self.fail(error)
+            return None
 
     def receive_binary(self, data: bytes, *, now_s: float | None = None) -> None:
         """Handle a binary client message: CoinAPI's are text, so it is an error (``BinaryMessage``)."""
@@ -216,14 +225,16 @@ class Session:
         if self._state is SessionState.CLOSED:
             return
         self._state = SessionState.CLOSED
+        self._error = error
         self._out.append(error.payload())
         self._close = (error.close_code, error.close_reason)
 
-    def _receive(self, msg: ClientMessage) -> None:
+    def _receive(self, msg: ClientMessage) -> Verb:
         if self._state is SessionState.AWAITING_HELLO:
             self._authenticate(msg)
         self._subscription = self._apply(msg)
         self._state = SessionState.OPEN
+        return msg.verb
 
     def _authenticate(self, msg: ClientMessage) -> None:
         if msg.verb is Verb.UNSUBSCRIBE:

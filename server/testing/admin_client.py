@@ -4,6 +4,8 @@ admin = AdminClient("http://127.0.0.1:8765")  # token="..." for a server started
 admin.pause(); admin.step(1.5); admin.resume()
 admin.inject_fault("drop_quotes", fraction=0.2, duration_s=10)
 admin.wait_for_messages(1000)
+conn = admin.wait_for_subscription("trade", "BINANCE_SPOT_BTC_USDT")  # the journal of the client that asked
+admin.inject(message={"type": "trade", "symbol_id": "BINANCE_SPOT_BTC_USDT", "price": 1.0}, connections=conn["id"])
 
 For asyncio code, ``AsyncAdminClient(admin)`` (``async_admin_client.py``) has the same methods to ``await``.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +97,41 @@ class AdminClient:
         )
         return result
 
+    def journal(self, connection: int | None = None) -> Any:
+        """What clients sent: the journal of one connection (a dict: ``id``, ``peer``, ``scope``, ``entries``
+        oldest first, each with ``time``, ``type`` (hello, subscribe, unsubscribe or rejected), ``message``,
+        ``scope`` and ``error``), or without ``connection`` the list of every connection's, oldest first."""
+        if connection is not None:
+            return self._call("GET", f"/journal/{int(connection)}")
+        return self._call("GET", "/journal")["connections"]
+
+    def inject(
+        self,
+        text: str | None = None,
+        *,
+        message: Mapping[str, Any] | None = None,
+        connections: int | Iterable[int] = (),
+    ) -> int:
+        """Send a text frame as it is, or a CoinAPI ``message`` built from its type and fields (times and a
+        trade's uuid filled in when left out), to the given connections (every one by default), in their
+        streams' order; how many got it."""
+        targets = [connections] if isinstance(connections, int) else list(connections)
+        body = {"text": text} if message is None else {"message": dict(message)}
+        result: dict[str, int] = self._post("/inject", connections=targets, **body)
+        return result["connections"]
+
+    def wait_for_subscription(
+        self,
+        data_type: str,
+        symbol_id: str | None = None,
+        timeout_s: float = waiting.SUBSCRIPTION_TIMEOUT_S,
+        *,
+        poll_s: float = waiting.SUBSCRIBERS_POLL_S,
+    ) -> dict[str, Any]:
+        """Block until a connection receives ``data_type`` (of ``symbol_id``: a symbol id, or ``BASE/QUOTE`` for
+        exrate); the journal of the newest such connection. ``TimeoutError`` if none does in time."""
+        return waiting.newest_journal(self._wait(waiting.for_subscription(data_type, symbol_id, timeout_s, poll_s)))
+
     def wait_for_messages(
         self, count: int, timeout_s: float = waiting.MESSAGES_TIMEOUT_S, *, poll_s: float = waiting.MESSAGES_POLL_S
     ) -> dict[str, Any]:
@@ -111,10 +149,15 @@ class AdminClient:
         status. Call it before ``step()`` on a paused server, so the step's messages reach the code under test."""
         return self._wait(waiting.for_subscribers(count, timeout_s, poll_s))
 
+    def poll(self, wait: waiting.Wait) -> dict[str, Any]:
+        """One answer of the admin API path ``wait`` watches."""
+        result: dict[str, Any] = self._call("GET", wait.path)
+        return result
+
     def _wait(self, wait: waiting.Wait) -> dict[str, Any]:
-        while not wait.done(status := self.status()):
+        while not wait.done(answer := self.poll(wait)):
             time.sleep(wait.poll_s)
-        return status
+        return answer
 
 
 def scenario_text(text_or_path: str | os.PathLike[str]) -> str:

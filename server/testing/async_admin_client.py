@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from coinapi_emulator.server.testing import waiting
@@ -53,6 +54,32 @@ class AsyncAdminClient:
         """Load a scenario from a path or TOML text (``AdminClient.load_scenario``)."""
         return await asyncio.to_thread(self.client.load_scenario, text_or_path)
 
+    async def journal(self, connection: int | None = None) -> Any:
+        """What clients sent (``AdminClient.journal``)."""
+        return await asyncio.to_thread(self.client.journal, connection)
+
+    async def inject(
+        self,
+        text: str | None = None,
+        *,
+        message: Mapping[str, Any] | None = None,
+        connections: int | Iterable[int] = (),
+    ) -> int:
+        """Send a frame to connections (``AdminClient.inject``); how many got it."""
+        return await asyncio.to_thread(self.client.inject, text, message=message, connections=connections)
+
+    async def wait_for_subscription(
+        self,
+        data_type: str,
+        symbol_id: str | None = None,
+        timeout_s: float = waiting.SUBSCRIPTION_TIMEOUT_S,
+        *,
+        poll_s: float = waiting.SUBSCRIBERS_POLL_S,
+    ) -> dict[str, Any]:
+        """Until a connection receives ``data_type`` (of ``symbol_id``); its journal. ``TimeoutError`` if not."""
+        wait = waiting.for_subscription(data_type, symbol_id, timeout_s, poll_s)
+        return waiting.newest_journal(await self._wait(wait))
+
     async def wait_for_messages(
         self, count: int, timeout_s: float = waiting.MESSAGES_TIMEOUT_S, *, poll_s: float = waiting.MESSAGES_POLL_S
     ) -> dict[str, Any]:
@@ -70,6 +97,6 @@ class AsyncAdminClient:
         return await self._wait(waiting.for_subscribers(count, timeout_s, poll_s))
 
     async def _wait(self, wait: waiting.Wait) -> dict[str, Any]:
-        while not wait.done(status := await self.status()):
+        while not wait.done(answer := await asyncio.to_thread(self.client.poll, wait)):
             await asyncio.sleep(wait.poll_s)
-        return status
+        return answer

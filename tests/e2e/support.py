@@ -24,7 +24,10 @@ from referencing import Registry, Resource
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-SCHEMA_DIR: Final = Path(__file__).resolve().parent.parent / "schemas"
+from coinapi_emulator.server.protocol.json_schemas import load_schema, schema_dir, schema_names
+
+#: the JSON Schemas shipped with the package (server/protocol/schemas/), which the contracts are built from
+SCHEMA_DIR: Final = Path(str(schema_dir()))
 
 #: the key every test sends where the server accepts any non-empty key, and the one listed in --api-keys files
 API_KEY: Final = "5b1e7c3a-2f4d-4e8a-9c61-0d3f8a7b2e45"
@@ -45,22 +48,18 @@ Frame = dict[str, Any]
 
 @cache
 def _registry() -> Registry[Any]:
-    resources = []
-    for path in sorted(SCHEMA_DIR.glob("*.json")):
-        contents = json.loads(path.read_text(encoding="utf-8"))
-        resources.append((contents["$id"], Resource.from_contents(contents)))
+    resources = [(contents["$id"], Resource.from_contents(contents)) for contents in map(load_schema, schema_names())]
     return Registry().with_resources(resources)
 
 
 def schema(name: str) -> dict[str, Any]:
-    """The parsed ``tests/schemas/<name>.json``."""
-    loaded: dict[str, Any] = json.loads((SCHEMA_DIR / f"{name}.json").read_text(encoding="utf-8"))
-    return loaded
+    """The parsed ``server/protocol/schemas/<name>.json``."""
+    return load_schema(name)
 
 
 @cache
 def validator(name: str) -> Draft202012Validator:
-    """A validator for ``tests/schemas/<name>.json`` that resolves references between the schema files."""
+    """A validator for schema ``name`` that resolves references between the schema files."""
     return Draft202012Validator(schema(name), registry=_registry())
 
 

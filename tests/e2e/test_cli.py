@@ -63,6 +63,7 @@ FLAGS: Final = [
     ("--max-messages-per-second", "COINAPI_EMULATOR_MAX_MESSAGES_PER_SECOND"),
     ("--replay", "COINAPI_EMULATOR_REPLAY"),
     ("--admin", "COINAPI_EMULATOR_ADMIN"),
+    ("--dashboard", "COINAPI_EMULATOR_DASHBOARD"),
     ("--admin-token", "COINAPI_EMULATOR_ADMIN_TOKEN"),
     ("--admin-token-file", "COINAPI_EMULATOR_ADMIN_TOKEN_FILE"),
     ("--paused", "COINAPI_EMULATOR_PAUSED"),

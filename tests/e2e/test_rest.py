@@ -26,7 +26,7 @@ FIRST_EXCHANGES: Final = [
     {"exchange_id": "KRAKEN", "name": "Kraken", "website": "https://www.kraken.com/"},
     {"exchange_id": "COINBASE", "name": "Coinbase Pro (GDAX)", "website": "https://pro.coinbase.com/"},
 ]
-#: PROTOCOL.md §4.5, in its order (the same list as the period_id enum of tests/schemas/common.json)
+#: PROTOCOL.md §4.5, in its order (the same list as the period_id enum of server/protocol/schemas/common.json)
 ALL_PERIOD_IDS: Final = schema("common")["$defs"]["period_id"]["enum"]
 #: a number token with an exponent, outside strings (good enough for bodies whose strings hold no digits+e)
 EXPONENT: Final = re.compile(r"[:\[,]\s*-?\d+(?:\.\d+)?[eE]")

@@ -1,6 +1,6 @@
-"""The JSON Schemas in tests/schemas/ themselves: valid 2020-12 schemas that accept CoinAPI's documented example
-messages and reject what the protocol rules out. No server process: these guard the yardstick the e2e tests
-measure with."""
+"""The JSON Schemas in server/protocol/schemas/ themselves: valid 2020-12 schemas that accept CoinAPI's documented
+example messages and reject what the protocol rules out. No server process: these guard the yardstick the e2e tests
+and the contracts (docs/asyncapi.yaml, GET /openapi.json) measure with."""
 
 from __future__ import annotations
 
@@ -148,6 +148,20 @@ SPEC_EXAMPLES: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     ("rest_error", {"error": "Invalid API key"}),
+    (
+        "hello",
+        {
+            "type": "hello",
+            "apikey": "73034021-THIS-IS-SAMPLE-KEY",
+            "heartbeat": False,
+            "subscribe_data_type": ["trade"],
+            "subscribe_filter_symbol_id": ["BITSTAMP_SPOT_BTC_USD$", "BITFINEX_SPOT_BTC_LTC$"],
+            "subscribe_filter_asset_id": ["BTC", "ETH/USD"],
+            "subscribe_update_limit_ms_quote": None,
+        },
+    ),
+    ("subscribe", {"type": "subscribe", "subscribe_data_type": ["quote"], "subscribe_filter_exchange_id": ["KRAKEN"]}),
+    ("unsubscribe", {"type": "unsubscribe", "subscribe_data_type": None, "subscribe_filter_symbol_id": ["BITSTAMP_"]}),
 ]
 
 #: (schema, example index, change, why it must fail)
@@ -166,6 +180,11 @@ BAD_VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     ("hearbeat", "correct spelling", {"type": "heartbeat"}),
     ("hearbeat", "extra field", {"time": "2024-01-01T00:00:00.0000000Z"}),
     ("symbol", "undocumented field", {"tick_size": 0.01}),
+    ("hello", "no data type", {"subscribe_data_type": []}),
+    ("hello", "a type the emulator does not stream", {"subscribe_data_type": ["book_l3"]}),
+    ("hello", "an asset filter of three parts", {"subscribe_filter_asset_id": ["BTC/USD/EUR"]}),
+    ("hello", "a negative throttle", {"subscribe_update_limit_ms_quote": -1}),
+    ("subscribe", "another verb", {"type": "hello"}),
 ]
 
 
@@ -199,3 +218,28 @@ def test_metadata_frame_schema_is_the_rest_object_plus_type(kind: str) -> None:
     assert fields == rest["properties"]
     assert frame["required"] == ["type", *rest["required"]]
     assert frame["additionalProperties"] is rest["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    ("rest", "frame", "left_out"),
+    [
+        ("rest_trade", "trade", ("type", "sequence")),
+        ("rest_quote", "quote", ("type", "sequence")),
+        ("rest_ohlcv", "ohlcv", ("type", "sequence", "symbol_id", "period_id")),
+    ],
+)
+def test_rest_market_data_schema_is_the_frame_without_some_fields(
+    rest: str, frame: str, left_out: tuple[str, ...]
+) -> None:
+    fields = {name: value for name, value in schema(frame)["properties"].items() if name not in left_out}
+    assert schema(rest)["properties"] == fields
+    assert schema(rest)["required"] == [name for name in schema(frame)["required"] if name not in left_out]
+
+
+def test_a_current_quote_is_a_quote_with_the_last_trade() -> None:
+    current, trade = schema("rest_current_quote"), schema("rest_trade")
+    assert {name: value for name, value in current["properties"].items() if name != "last_trade"} == schema(
+        "rest_quote"
+    )["properties"]
+    last_trade = current["$defs"]["last_trade"]["properties"]
+    assert last_trade == {name: value for name, value in trade["properties"].items() if name != "symbol_id"}

@@ -90,7 +90,7 @@ def test_the_wheel_holds_one_top_level_name_and_every_module(wheel: Path) -> Non
         f"coinapi_emulator/{path.relative_to(REPO).as_posix()}"
         for folder in ("server", "simulator")
         for path in (REPO / folder).rglob("*")
-        if path.suffix in (".py", ".pyi", ".json") or path.name == "py.typed"
+        if path.suffix in (".py", ".pyi", ".json", ".html", ".js", ".css", ".LICENSE") or path.name == "py.typed"
     }
     assert sources - set(names) == set()
     assert sum(name.endswith(".so") for name in names) == 2, "both C speedups are built into the wheel"

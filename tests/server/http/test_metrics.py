@@ -151,3 +151,21 @@ def test_build_info_names_the_version_and_what_runs() -> None:
         "loop": "asyncio",
     }
     assert sample.labels["version"]
+
+
+def test_routed_messages_are_counted_by_type_once_however_many_clients_get_them() -> None:
+    emulator = paused_emulator()
+    client = TestClient(create_app(emulator=emulator))
+    connect(emulator, **TRADES_AND_QUOTES)
+    connect(emulator, **TRADES_AND_QUOTES)
+    emulator.shared.step(5 * SECOND_NS)
+    routed = {
+        (sample.labels["market"], sample.labels["type"]): sample.value
+        for family in text_string_to_metric_families(client.get("/metrics").text)
+        for sample in family.samples
+        if sample.name == "coinapi_emulator_routed_messages_total"
+    }
+    stats = emulator.shared.hub.stats
+    assert routed[("shared", "trade")] > 0 and routed[("shared", "quote")] > 0
+    assert routed[("shared", "trade")] + routed[("shared", "quote")] == stats.messages_sent / 2
+    assert routed[("shared", "book")] == 0 == routed[("private", "trade")]

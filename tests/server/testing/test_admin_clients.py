@@ -18,8 +18,8 @@ from coinapi_emulator.server.testing.async_admin_client import AsyncAdminClient
 
 
 class ScriptedServer(AdminClient):
-    """Answers ``status()`` from a script of (messages sent, connections subscribed), repeating the last answer;
-    each answer takes ``latency_s``."""
+    """Answers ``GET /status`` from a script of (messages sent, connections subscribed), repeating the last answer,
+    and ``GET /journal?...`` with as many journals as connections are subscribed; each answer takes ``latency_s``."""
 
     def __init__(self, script: list[tuple[int, int]], latency_s: float = 0.0) -> None:
         super().__init__("http://127.0.0.1:1")
@@ -27,10 +27,13 @@ class ScriptedServer(AdminClient):
         self.latency_s = latency_s
         self.calls = 0
 
-    def status(self) -> dict[str, Any]:
+    def _call(self, method: str, path: str, body: bytes | None = None, content_type: str = "application/json") -> Any:
         time.sleep(self.latency_s)
         sent, subscribed = self.script[min(self.calls, len(self.script) - 1)]
         self.calls += 1
+        if path.startswith("/journal?"):
+            return {"connections": [{"id": n, "path": path} for n in range(subscribed)]}
+        assert (method, path) == ("GET", "/status")
         routes = [1] * subscribed + [0]  # and one connection whose hello has not come yet
         return {"messages_sent": sent, "clients": [{"routes": count} for count in routes]}
 
@@ -40,6 +43,18 @@ def test_waits_return_the_first_status_that_meets_the_count() -> None:
     assert server.wait_for_messages(9, poll_s=0)["messages_sent"] == 9
     assert server.wait_for_subscribers(2, poll_s=0)["messages_sent"] == 12
     assert server.calls == 4
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_a_subscription_wait_returns_the_newest_matching_journal(is_async: bool) -> None:
+    server = ScriptedServer([(0, 0), (0, 0), (0, 2)])
+    if is_async:
+        found = asyncio.run(AsyncAdminClient(server).wait_for_subscription("ohlcv", "A_B", poll_s=0))
+    else:
+        found = server.wait_for_subscription("ohlcv", "A_B", poll_s=0)
+    assert found == {"id": 1, "path": "/journal?data_type=ohlcv&symbol_id=A_B"} and server.calls == 3
+    with pytest.raises(TimeoutError, match=r"^0 of 1 connection receiving trade after 0.02 s$"):
+        ScriptedServer([(0, 0)]).wait_for_subscription("trade", timeout_s=0.02, poll_s=0.01)
 
 
 def test_async_waits_return_the_same_statuses() -> None:
@@ -93,7 +108,7 @@ def test_calls_run_on_worker_threads() -> None:
             self, method: str, path: str, body: bytes | None = None, content_type: str = "application/json"
         ) -> Any:
             seen.append(f"{method} {path} {body!r} {content_type} {threading.current_thread() is main}")
-            return {}
+            return {"connections": 2}
 
     main = threading.current_thread()
     client = AsyncAdminClient(Recorder("http://127.0.0.1:1"))
@@ -106,6 +121,9 @@ def test_calls_run_on_worker_threads() -> None:
         await client.inject_fault("close", code=4000, connections=[7])
         await client.load_scenario('name = "x"\n')
         await client.status()
+        await client.journal(3)
+        await client.inject("raw", connections=4)
+        await client.inject(message={"type": "error", "message": "m"}, connections=[5, 6])
 
     asyncio.run(calls())
     assert seen == [
@@ -116,6 +134,10 @@ def test_calls_run_on_worker_threads() -> None:
         'POST /faults b\'{"fault": "close", "code": 4000, "connections": [7]}\' application/json False',
         "POST /scenario b'name = \"x\"\\n' application/toml False",
         "GET /status None application/json False",
+        "GET /journal/3 None application/json False",
+        'POST /inject b\'{"connections": [4], "text": "raw"}\' application/json False',
+        'POST /inject b\'{"connections": [5, 6], "message": {"type": "error", "message": "m"}}\''
+        " application/json False",
     ]
 
 
