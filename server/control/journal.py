@@ -6,7 +6,8 @@ the scope it left, or a rejected frame with the error the client was answered. J
 for a while, so that a test can still read what a client sent after the client hung up.
 
 Bounded, since any client can fill it: ``MAX_ENTRIES`` per connection (older entries drop, counted in ``dropped``),
-``MAX_MESSAGE_CHARS`` of each message, and ``MAX_CONNECTIONS`` journals, the oldest closed one forgotten first. API
+``MAX_MESSAGE_CHARS`` of each message, ``MAX_SCOPE_VALUES`` filter values of each scope, and ``MAX_CONNECTIONS``
+journals, the oldest closed one forgotten first: a few KB an entry, some 60 MB at worst. API
 keys in recorded messages are masked: keys are never echoed (PROTOCOL.md §1.4).
 """
 
@@ -26,7 +27,9 @@ from coinapi_emulator.server.protocol.scope import Scope
 
 MAX_CONNECTIONS: Final = 256
 MAX_ENTRIES: Final = 64
-MAX_MESSAGE_CHARS: Final = 2048
+MAX_MESSAGE_CHARS: Final = 1024
+#: filter values shown in an entry's scope, all kinds together (``scope_json``)
+MAX_SCOPE_VALUES: Final = 32
 #: the entry type of a message that was refused
 REJECTED: Final = "rejected"
 
@@ -34,18 +37,31 @@ _APIKEY = re.compile(r'("apikey"\s*:\s*)"(?:[^"\\]|\\.)*"')
 
 
 def scope_json(scope: Scope) -> dict[str, dict[str, list[str]]]:
-    """A scope as JSON: each data type with the filter values that select its instruments (sorted; none = all)."""
-    return {data_type.value: _filters_json(filters) for data_type, filters in scope.items()}
+    """A scope as JSON: each data type with the filter values that select its instruments (sorted; none = all).
+
+    At most ``MAX_SCOPE_VALUES`` values in all: a list cut short ends with ``"... and N more"``. A hello may carry
+    10,000 filter values, and the journal keeps many entries of many connections.
+    """
+    budget = MAX_SCOPE_VALUES
+    shown: dict[str, dict[str, list[str]]] = {}
+    for data_type, filters in scope.items():
+        kinds = shown[data_type.value] = {}
+        for kind, values in _filter_kinds(filters):
+            listed = sorted(values)[:budget]
+            budget -= len(listed)
+            cut = len(values) - len(listed)
+            kinds[kind] = [*listed, f"... and {cut} more"] if cut else listed
+    return shown
 
 
-def _filters_json(filters: Filters) -> dict[str, list[str]]:
-    kinds = {
-        "symbol_id": filters.symbol_ids,
-        "exchange_id": filters.exchange_ids,
-        "asset_id": filters.asset_ids,
-        "period_id": filters.period_ids,
-    }
-    return {kind: sorted(values) for kind, values in kinds.items() if values}
+def _filter_kinds(filters: Filters) -> Iterator[tuple[str, frozenset[str]]]:
+    kinds = (
+        ("symbol_id", filters.symbol_ids),
+        ("exchange_id", filters.exchange_ids),
+        ("asset_id", filters.asset_ids),
+        ("period_id", filters.period_ids),
+    )
+    return ((kind, values) for kind, values in kinds if values)
 
 
 def _message_text(raw: str | bytes) -> str:

@@ -229,7 +229,7 @@ class WebSocketEndpoint:
         if verb is not None:
             journal.accepted(connection.journal, raw, verb, session.scope)
         elif session.error is not None:
-            journal.rejected(connection.journal, raw, session.error.message)
+            journal.rejected(connection.journal, raw, session.error)
 
     def _hold(self, connection: Connection, raw: str | bytes) -> None:
         """Keep a message that came while the connection's private market is built, as many as a second's worth."""

@@ -138,7 +138,7 @@ class Session:
         self._reported = self._subscription
         self._out: list[bytes] = []
         self._close: tuple[int, str] | None = None
-        self._error: ProtocolError | None = None
+        self._error: str | None = None
         self._limits = limits
         #: (second, messages in it) of the rate limit
         self._window = (0, 0)
@@ -159,8 +159,9 @@ class Session:
         return self._close
 
     @property
-    def error(self) -> ProtocolError | None:
-        """The error that closed the session, if one did."""
+    def error(self) -> str | None:
+        """The text of the ``error`` message that closed the session, if one did. The text only: the exception's
+        traceback would keep the offending message (up to 4 MiB) alive in a reference cycle."""
         return self._error
 
     @property
@@ -225,7 +226,7 @@ class Session:
         if self._state is SessionState.CLOSED:
             return
         self._state = SessionState.CLOSED
-        self._error = error
+        self._error = error.message
         self._out.append(error.payload())
         self._close = (error.close_code, error.close_reason)
 

@@ -7,7 +7,13 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coinapi_emulator.server.control.journal import MAX_ENTRIES, MAX_MESSAGE_CHARS, Journal, scope_json
+from coinapi_emulator.server.control.journal import (
+    MAX_ENTRIES,
+    MAX_MESSAGE_CHARS,
+    MAX_SCOPE_VALUES,
+    Journal,
+    scope_json,
+)
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.filters import Filters
 from coinapi_emulator.server.protocol.messages import Verb
@@ -93,6 +99,18 @@ def test_closed_journals_are_forgotten_first() -> None:
     journal.opened(5, "p")
     assert [j.id for j in journal] == [3, 4, 5] and journal.get(1) is None and journal.get(5) is not None
     assert first.closed is None
+
+
+def test_scope_json_shows_at_most_max_scope_values() -> None:
+    many = frozenset(f"S{n:05}" for n in range(10_000))
+    scope = Scope.of(
+        {DataType.TRADE: Filters(symbol_ids=many), DataType.QUOTE: Filters(exchange_ids=frozenset({"X", "Y"}))}
+    )
+    shown = scope_json(scope)
+    assert shown["trade"]["symbol_id"][:2] == ["S00000", "S00001"]
+    assert shown["trade"]["symbol_id"][-1] == f"... and {10_000 - MAX_SCOPE_VALUES} more"
+    assert len(shown["trade"]["symbol_id"]) == MAX_SCOPE_VALUES + 1
+    assert shown["quote"] == {"exchange_id": ["... and 2 more"]}, "nothing left of the budget"
 
 
 def test_scope_json_lists_only_the_filters_given() -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.errors import SlowConsumer, UnknownFilterValue
 from coinapi_emulator.server.protocol.filters import Filters
-from coinapi_emulator.server.protocol.messages import UpdateLimits
+from coinapi_emulator.server.protocol.messages import UpdateLimits, Verb
 from coinapi_emulator.server.protocol.scope import EMPTY_SCOPE, Scope
 from coinapi_emulator.server.protocol.session import KeyPolicy, Session, SessionLimits, SessionState
 from tests.server.protocol.factories import (
@@ -47,8 +47,16 @@ def open_session(*data_types: str, **fields: object) -> Session:
 
 def assert_closed_with(session: Session, code: int, text: str) -> None:
     assert_frames(session, [error_frame(text)])
-    assert session.close == (code, text)
+    assert session.close == (code, text) and session.error == text
     assert session.state is SessionState.CLOSED
+
+
+def test_receive_text_says_which_verb_it_accepted_and_nothing_once_closed() -> None:
+    session = new_session()
+    assert session.receive_text(hello("trade")) is Verb.HELLO and session.error is None
+    assert session.receive_text('{"type":"unsubscribe","subscribe_data_type":["trade"]}') is Verb.UNSUBSCRIBE
+    assert session.receive_text("{") is None and session.error is not None and "JSON" in session.error
+    assert session.receive_text(hello("trade")) is None, "a closed session ignores what comes"
 
 
 # --- key policy ------------------------------------------------------------------------------------------
