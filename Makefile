@@ -14,7 +14,7 @@ CSRC   := $(wildcard simulator/*.c server/*/*.c)
 # coinapi_emulator through this folder of links to server/ and simulator/
 NAMESPACE := $(VENV)/namespace/coinapi_emulator
 
-.PHONY: run test lint typecheck unit browser contracts hardening soak docker-test bench lock clean
+.PHONY: run test lint typecheck unit browser contracts realism hardening soak docker-test bench lock clean
 
 # The stamp files make re-runs instant; they depend on the lock so a changed pin reinstalls.
 $(BIN)/python:
@@ -81,6 +81,11 @@ soak: $(VENV)/.installed-dev
 # build/docker-test.md.
 docker-test: $(VENV)/.installed-dev
 	$(BIN)/pytest -m docker tests/docker -v $(ARGS)
+
+# How close the simulated market is to real ones: two seeds, 72 virtual hours each, ~7 min on 2 cores; writes
+# docs/REALISM.md and its plots (docs/realism/). `make realism ARGS="--hours 6"` is a quick look.
+realism: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.realism $(ARGS)
 
 # docs/asyncapi.yaml from the document the server serves as /asyncapi.json (tests/contracts checks it is current)
 contracts: $(VENV)/.installed-dev

@@ -1,0 +1,142 @@
+"""The record of a simulated market that the facts are measured on: trades, quotes and sampled books of a few
+symbols, as numpy arrays in real units (prices in quote currency, sizes in base units)."""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from coinapi_emulator.simulator.catalog import Catalog, CatalogConfig, Symbol, build_catalog
+from coinapi_emulator.simulator.events import Level, Quote, TakerSide, Trade
+from coinapi_emulator.simulator.market import Market
+
+NS_PER_S: Final = 1_000_000_000
+#: Friday 2024-01-05T00:00:00Z: a 72 h run covers a weekday and a weekend
+START_NS: Final = 1_704_412_800 * NS_PER_S
+#: the symbols measured (the issue's table: three venues' BTC, and ETH on the biggest)
+SYMBOLS: Final = ("BINANCE_SPOT_BTC_USDT", "COINBASE_SPOT_BTC_USD", "KRAKEN_SPOT_BTC_USD", "BINANCE_SPOT_ETH_USDT")
+#: the catalogue: the three biggest venues (BINANCE, KRAKEN, COINBASE) and their first symbols
+CATALOG: Final = CatalogConfig(exchanges=3, max_symbols_per_exchange=12)
+#: a book sample every virtual minute, its best ``BOOK_LEVELS`` levels a side
+BOOK_EVERY_S: Final = 60
+BOOK_LEVELS: Final = 100
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+
+
+@dataclass
+class SymbolTape:
+    """What one symbol did: its trades, its quotes (the top of its book after each change) and book samples."""
+
+    symbol_id: str
+    tick: float
+    #: the smallest size step, in base units
+    lot: float
+    trade_t: Ints
+    trade_price: Floats
+    trade_size: Floats
+    #: +1 buyer-initiated, -1 seller-initiated
+    trade_sign: Floats
+    quote_t: Ints
+    bid: Floats
+    ask: Floats
+    bid_size: Floats
+    ask_size: Floats
+    #: one (bids, asks) pair a minute: arrays of (price, size) rows, best first
+    books: list[tuple[Floats, Floats]] = field(default_factory=list)
+
+
+@dataclass
+class Tape:
+    """One seeded run."""
+
+    seed: int
+    start_ns: int
+    hours: float
+    symbols: dict[str, SymbolTape]
+
+
+class _Recorder:
+    """Collects one symbol's events into compact arrays while the market runs."""
+
+    def __init__(self, symbol: Symbol) -> None:
+        self.symbol = symbol
+        self.price_unit = 10.0**-symbol.price_decimals
+        self.size_unit = 10.0**-symbol.size_decimals
+        self.trades = {name: array("q") for name in ("t", "price", "size", "sign")}
+        self.quotes = {name: array("q") for name in ("t", "bid", "ask", "bid_size", "ask_size")}
+        self.books: list[tuple[Floats, Floats]] = []
+
+    def trade(self, event: Trade) -> None:
+        buy = event.taker_side in (TakerSide.BUY, TakerSide.BUY_ESTIMATED)
+        for name, value in (
+            ("t", event.time_exchange_ns),
+            ("price", event.price_ticks),
+            ("size", event.size_lots),
+            ("sign", 1 if buy else -1),
+        ):
+            self.trades[name].append(value)
+
+    def quote(self, event: Quote) -> None:
+        for name, value in (
+            ("t", event.time_exchange_ns),
+            ("bid", event.bid_price_ticks),
+            ("ask", event.ask_price_ticks),
+            ("bid_size", event.bid_size_lots),
+            ("ask_size", event.ask_size_lots),
+        ):
+            self.quotes[name].append(value)
+
+    def sample_book(self, market: Market) -> None:
+        asks, bids = market.book(self.symbol.symbol_id).top(BOOK_LEVELS)
+        self.books.append((self._levels(bids), self._levels(asks)))
+
+    def _levels(self, levels: tuple[Level, ...]) -> Floats:
+        rows = [(level.price_ticks * self.price_unit, level.size_lots * self.size_unit) for level in levels]
+        return np.array(rows, dtype=np.float64).reshape(-1, 2)
+
+    def tape(self) -> SymbolTape:
+        price, size = self.price_unit, self.size_unit
+        trades = {name: np.frombuffer(values, dtype=np.int64) for name, values in self.trades.items()}
+        quotes = {name: np.frombuffer(values, dtype=np.int64) for name, values in self.quotes.items()}
+        return SymbolTape(
+            symbol_id=self.symbol.symbol_id,
+            tick=price,
+            lot=size,
+            trade_t=trades["t"],
+            trade_price=trades["price"] * price,
+            trade_size=trades["size"] * size,
+            trade_sign=trades["sign"].astype(np.float64),
+            quote_t=quotes["t"],
+            bid=quotes["bid"] * price,
+            ask=quotes["ask"] * price,
+            bid_size=quotes["bid_size"] * size,
+            ask_size=quotes["ask_size"] * size,
+            books=self.books,
+        )
+
+
+def record(seed: int, hours: float, *, catalog: Catalog | None = None, symbols: tuple[str, ...] = SYMBOLS) -> Tape:
+    """Run a market with ``seed`` for ``hours`` of virtual time from ``START_NS`` and record ``symbols``."""
+    catalog = catalog or build_catalog(CATALOG, seed=seed)
+    by_id = {symbol.symbol_id: symbol for symbol in catalog.symbols}
+    recorders = {symbol_id: _Recorder(by_id[symbol_id]) for symbol_id in symbols}
+    market = Market(catalog, seed=seed, start_ns=START_NS, bars="wanted")
+    end_ns = START_NS + int(hours * 3600 * NS_PER_S)
+    t = START_NS
+    while t < end_ns:
+        t = min(t + BOOK_EVERY_S * NS_PER_S, end_ns)
+        for event in market.advance(t):
+            if isinstance(event, Trade):
+                if (recorder := recorders.get(event.symbol_id)) is not None:
+                    recorder.trade(event)
+            elif isinstance(event, Quote) and (recorder := recorders.get(event.symbol_id)) is not None:
+                recorder.quote(event)
+        for recorder in recorders.values():
+            recorder.sample_book(market)
+    return Tape(seed, START_NS, hours, {symbol_id: r.tape() for symbol_id, r in recorders.items()})
