@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from coinapi_emulator.server.protocol import json_schemas
 from coinapi_emulator.server.protocol.json_schemas import COMPONENTS, components, load_schema, schema_names
 
 
@@ -51,3 +53,38 @@ def test_every_component_stands_alone(name: str) -> None:
 def test_load_schema_hands_out_a_copy() -> None:
     load_schema("trade")["properties"].clear()
     assert load_schema("trade")["properties"]
+
+
+@pytest.fixture
+def schema_files(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, dict[str, Any]]]:
+    """Stand-in schema files for the loader (its index is rebuilt for them, and again afterwards)."""
+    files: dict[str, dict[str, Any]] = {}
+    monkeypatch.setattr(json_schemas, "_files", lambda: files)
+    json_schemas._index.cache_clear()
+    yield files
+    json_schemas._index.cache_clear()
+
+
+def test_a_name_defined_twice_is_refused(schema_files: dict[str, dict[str, Any]]) -> None:
+    schema_files["one"] = {"$defs": {"time": {"type": "string"}}}
+    schema_files["two"] = {"$defs": {"time": {"type": "integer"}}}
+    with pytest.raises(ValueError, match="'time' is defined twice"):
+        components(["time"])
+
+
+@pytest.mark.parametrize("ref", ["common.json#/properties/x", "common.json#/$defs/a/b"])
+def test_a_reference_to_anything_but_a_file_or_its_defs_is_refused(
+    schema_files: dict[str, dict[str, Any]], ref: str
+) -> None:
+    schema_files["thing"] = {"type": "object", "properties": {"x": {"$ref": ref}}}
+    with pytest.raises(ValueError, match="unsupported \\$ref"):
+        components(["thing"])
+
+
+def test_a_reference_to_a_whole_file_names_its_root(schema_files: dict[str, dict[str, Any]]) -> None:
+    schema_files["leg"] = {"$schema": "x", "type": "string"}
+    schema_files["pair"] = {"type": "array", "items": {"$ref": "leg.json"}}
+    assert components(["pair"]) == {
+        "leg": {"type": "string"},
+        "pair": {"type": "array", "items": {"$ref": COMPONENTS + "leg"}},
+    }
