@@ -29,13 +29,18 @@ from coinapi_emulator.server.plane.implementation import package_version
 STATIC: Final = Path(__file__).parent / "static"
 #: symbols offered in the page's chooser: the first of the catalogue (its biggest exchanges come first)
 CHOOSER_SYMBOLS: Final = 500
+#: connections listed in the state: a fleet of 10,000 bots would make every poll a 2 MB answer and a page that
+#: redraws 10,000 rows a second
+LISTED_CONNECTIONS: Final = 100
 DEFAULT_SYMBOL: Final = "BINANCE_SPOT_BTC_USDT"
 
 
 def dashboard_state(emulator: Emulator) -> dict[str, Any]:
-    """What the page shows: the shared market's clock, every connection with its scope, messages by type."""
+    """What the page shows: the shared market's clock, the connections with their scopes (the first
+    ``LISTED_CONNECTIONS``), messages by type."""
+    clients = emulator.clients()
     connections = []
-    for client in emulator.clients():
+    for client in clients[:LISTED_CONNECTIONS]:
         journal = emulator.journal.get(client["id"])
         connections.append({**client, "scope": {} if journal is None else journal.scope})
     routed = HubStats()
@@ -51,6 +56,7 @@ def dashboard_state(emulator: Emulator) -> dict[str, Any]:
         "admin": settings.admin,
         "admin_token": settings.admin_token is not None or settings.admin_token_file is not None,
         "connections": connections,
+        "connections_total": len(clients),
         "routed": {data_type.value: count for data_type, count in routed.routed.items() if count},
         "symbols": symbol_ids,
         "default_symbol": DEFAULT_SYMBOL if DEFAULT_SYMBOL in symbol_ids else symbol_ids[0],

@@ -49,7 +49,7 @@ function render(state) {
   $("clock-speed").textContent = `speed ${state.speed}`;
   $("controls").hidden = !state.admin;
   $("admin-token-label").hidden = !state.admin_token;
-  renderConnections(state.connections);
+  renderConnections(state.connections, state.connections_total);
   renderRates(state.routed);
   if (!page.chooserFilled) fillChooser(state);
 }
@@ -82,8 +82,9 @@ function scopeText(scope) {
   return parts.join("; ") || "(no subscription yet)";
 }
 
-function renderConnections(connections) {
-  $("connection-count").textContent = connections.length;
+function renderConnections(connections, total) {
+  const shown = connections.length < total ? ` (the first ${connections.length} shown)` : "";
+  $("connection-count").textContent = `${total}${shown}`;
   const body = $("connection-rows");
   body.replaceChildren();
   for (const connection of connections) {

@@ -48,6 +48,7 @@ def test_the_state_shows_the_clock_connections_with_scopes_and_messages_by_type(
     assert (state["time"], state["paused"], state["speed"]) == ("2024-01-01T00:00:05.0000000Z", True, 1.0)
     assert state["admin"] is True and state["admin_token"] is False
     (connection,) = state["connections"]
+    assert state["connections_total"] == 1
     assert connection["scope"] == {"trade": {"symbol_id": ["BINANCE_SPOT_"]}} and connection["market"] == "shared"
     assert set(state["routed"]) == {"trade"} and state["routed"]["trade"] > 0
     assert state["default_symbol"] == "BINANCE_SPOT_BTC_USDT" and state["default_symbol"] in state["symbols"]
@@ -65,3 +66,12 @@ def test_a_catalogue_without_the_default_symbol_offers_its_first(monkeypatch: py
 def test_the_dashboard_can_be_turned_off() -> None:
     with TestClient(create_app(Settings(start_time_ns=START_NS, paused=True, exchanges=5, dashboard=False))) as c:
         assert c.get("/dashboard").status_code == 404 and c.get("/dashboard/state").status_code == 404
+
+
+def test_a_fleet_is_counted_but_only_the_first_connections_are_listed(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dashboard, "LISTED_CONNECTIONS", 2)
+    with client.websocket_connect("/v1/"), client.websocket_connect("/v1/"), client.websocket_connect("/v1/"):
+        state = client.get("/dashboard/state").json()
+    assert state["connections_total"] == 3 and [c["id"] for c in state["connections"]] == [1, 2]
