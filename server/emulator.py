@@ -182,13 +182,12 @@ class Emulator:
         missing = injection.connections - {subscriber.id for _, subscriber in targets}
         if missing:
             raise InjectionError(f"no open connection {', '.join(map(str, sorted(missing)))}")
-        payloads: dict[int, bytes] = {}  # built once per plane: its virtual time stamps a built message
+        payloads: dict[MarketPlane, bytes] = {}  # built once per plane: its virtual time stamps a built message
         for plane, subscriber in targets:
-            payload = payloads.get(id(plane))
-            if payload is None:
-                payload = payloads[id(plane)] = injection.payload(plane.now_ns)
-            plane.hub.send(subscriber, payload)
-        for plane in {id(plane): plane for plane, _ in targets}.values():
+            if plane not in payloads:
+                payloads[plane] = injection.payload(plane.now_ns)
+            plane.hub.send(subscriber, payloads[plane])
+        for plane in payloads:
             plane.hub.flush()
         return len(targets)
 
