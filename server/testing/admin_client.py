@@ -21,6 +21,14 @@ from typing import Any
 
 from coinapi_emulator.server.testing import waiting
 
+#: a connection as the controls take it: its id, or its journal (a dict with its ``id``)
+Connection = int | Mapping[str, Any]
+
+
+def connection_id(connection: Connection) -> int:
+    """The id of a connection given by id or by its journal."""
+    return int(connection["id"]) if isinstance(connection, Mapping) else int(connection)
+
 
 class AdminError(RuntimeError):
     """The admin API answered an error (its ``error`` text is the message)."""
@@ -97,12 +105,13 @@ class AdminClient:
         )
         return result
 
-    def journal(self, connection: int | None = None) -> Any:
+    def journal(self, connection: Connection | None = None) -> Any:
         """What clients sent: the journal of one connection (a dict: ``id``, ``peer``, ``scope``, ``entries``
         oldest first, each with ``time``, ``type`` (hello, subscribe, unsubscribe or rejected), ``message``,
-        ``scope`` and ``error``), or without ``connection`` the list of every connection's, oldest first."""
+        ``scope`` and ``error``), or without ``connection`` the list of every connection's, oldest first.
+        ``connection``: its id, or a journal (what ``wait_for_subscription`` returns)."""
         if connection is not None:
-            return self._call("GET", f"/journal/{int(connection)}")
+            return self._call("GET", f"/journal/{connection_id(connection)}")
         return self._call("GET", "/journal")["connections"]
 
     def inject(
@@ -110,12 +119,15 @@ class AdminClient:
         text: str | None = None,
         *,
         message: Mapping[str, Any] | None = None,
-        connections: int | Iterable[int] = (),
+        connections: Connection | Iterable[Connection] = (),
     ) -> int:
         """Send a text frame as it is, or a CoinAPI ``message`` built from its type and fields (times and a
-        trade's uuid filled in when left out), to the given connections (every one by default), in their
-        streams' order; how many got it."""
-        targets = [connections] if isinstance(connections, int) else list(connections)
+        trade's uuid filled in when left out), to the given connections (ids or journals; every one by default), in
+        their streams' order; how many got it."""
+        if isinstance(connections, int | Mapping):
+            targets = [connection_id(connections)]
+        else:
+            targets = [connection_id(connection) for connection in connections]
         body = {"text": text} if message is None else {"message": dict(message)}
         result: dict[str, int] = self._post("/inject", connections=targets, **body)
         return result["connections"]

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from coinapi_emulator.server.testing import waiting
-from coinapi_emulator.server.testing.admin_client import AdminClient
+from coinapi_emulator.server.testing.admin_client import AdminClient, Connection
 
 
 class AsyncAdminClient:
@@ -54,7 +54,7 @@ class AsyncAdminClient:
         """Load a scenario from a path or TOML text (``AdminClient.load_scenario``)."""
         return await asyncio.to_thread(self.client.load_scenario, text_or_path)
 
-    async def journal(self, connection: int | None = None) -> Any:
+    async def journal(self, connection: Connection | None = None) -> Any:
         """What clients sent (``AdminClient.journal``)."""
         return await asyncio.to_thread(self.client.journal, connection)
 
@@ -63,7 +63,7 @@ class AsyncAdminClient:
         text: str | None = None,
         *,
         message: Mapping[str, Any] | None = None,
-        connections: int | Iterable[int] = (),
+        connections: Connection | Iterable[Connection] = (),
     ) -> int:
         """Send a frame to connections (``AdminClient.inject``); how many got it."""
         return await asyncio.to_thread(self.client.inject, text, message=message, connections=connections)

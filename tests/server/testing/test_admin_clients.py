@@ -122,7 +122,9 @@ def test_calls_run_on_worker_threads() -> None:
         await client.load_scenario('name = "x"\n')
         await client.status()
         await client.journal(3)
+        await client.journal({"id": 8, "entries": []})
         await client.inject("raw", connections=4)
+        await client.inject("raw", connections={"id": 9})
         await client.inject(message={"type": "error", "message": "m"}, connections=[5, 6])
 
     asyncio.run(calls())
@@ -135,7 +137,9 @@ def test_calls_run_on_worker_threads() -> None:
         "POST /scenario b'name = \"x\"\\n' application/toml False",
         "GET /status None application/json False",
         "GET /journal/3 None application/json False",
+        "GET /journal/8 None application/json False",
         'POST /inject b\'{"connections": [4], "text": "raw"}\' application/json False',
+        'POST /inject b\'{"connections": [9], "text": "raw"}\' application/json False',
         'POST /inject b\'{"connections": [5, 6], "message": {"type": "error", "message": "m"}}\''
         " application/json False",
     ]
