@@ -5,7 +5,7 @@ admin.pause(); admin.step(1.5); admin.resume()
 admin.inject_fault("drop_quotes", fraction=0.2, duration_s=10)
 admin.wait_for_messages(1000)
 conn = admin.wait_for_subscription("trade", "BINANCE_SPOT_BTC_USDT")  # the journal of the client that asked
-admin.inject(message={"type": "trade", "symbol_id": "BINANCE_SPOT_BTC_USDT", "price": 1.0}, connections=conn["id"])
+admin.inject(message={"type": "trade", "symbol_id": "BINANCE_SPOT_BTC_USDT", "price": 1.0}, connections=conn)
 
 For asyncio code, ``AsyncAdminClient(admin)`` (``async_admin_client.py``) has the same methods to ``await``.
 """
