@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.realism import plots, report
 from bench.realism.facts import FACTS
-from bench.realism.tape import record
+from bench.realism.tape import DAYS, record
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -19,14 +19,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.realism", description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[3, 7], help="market seeds (default: 3 7)")
     parser.add_argument("--hours", type=float, default=72.0, help="virtual hours per seed (default: 72)")
+    parser.add_argument("--days", type=int, default=DAYS, help=f"virtual days of daily returns (default: {DAYS})")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "REALISM.md", help="the report to write")
     args = parser.parse_args(argv)
     if args.hours < 1:
         parser.error("--hours must be at least 1")
+    if args.days < 5:
+        parser.error("--days must be at least 5")
     tapes = []
     for seed in args.seeds:
         started = time.perf_counter()
-        tapes.append(record(seed, args.hours))
+        tapes.append(record(seed, args.hours, days=args.days))
         print(f"seed {seed}: {args.hours:g} h recorded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     values = {fact.key: [fact.measure(tape) for tape in tapes] for fact in FACTS}
     written = plots.draw_all(tapes, args.out.parent / "realism")

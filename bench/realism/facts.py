@@ -404,6 +404,15 @@ FACTS: Final = (
         "Cont 2001",
     ),
     Fact(
+        "daily_tails",
+        "excess kurtosis of daily returns (BTC's USD factor, 60 days)",
+        lambda tape: excess_kurtosis(tape.daily_returns),
+        5.0,
+        10.0,
+        "5-10",
+        "Cont 2001; BTC daily returns 2018-2024",
+    ),
+    Fact(
         "tail_index",
         "tail index of |1-min returns|, Hill estimator on the top 2.5% (BTC, Binance)",
         lambda tape: hill_tail_index(_btc_minute(tape)),

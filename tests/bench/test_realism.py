@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from bench.realism import facts, plots, report
 from bench.realism.facts import FACTS, Fact
-from bench.realism.tape import NS_PER_S, START_NS, SymbolTape, Tape, record
+from bench.realism.tape import CATALOG, DAILY_ASSET, NS_PER_S, START_NS, SymbolTape, Tape, factor_path, record
+from coinapi_emulator.simulator.catalog import build_catalog
+from coinapi_emulator.simulator.market import Market
 
 SECOND = NS_PER_S
 
@@ -139,11 +141,12 @@ def test_a_fact_passes_in_its_range_only() -> None:
 
 
 def test_the_pipeline_on_a_short_run(tmp_path: Path) -> None:
-    tapes = [record(3, 0.25)]
+    tapes = [record(3, 0.25, days=3)]
     tape = tapes[0]
     btc = tape.symbols[facts.BTC]
     assert len(btc.trade_t) > 100 and len(btc.quote_t) > 100 and len(btc.books) == 15
     assert np.all(np.diff(btc.trade_t) >= 0) and np.all(btc.bid < btc.ask)
+    assert len(tape.daily_returns) == 3 and np.all(np.abs(tape.daily_returns) < 0.5)
     values = {fact.key: [fact.measure(tape)] for fact in FACTS}
     assert all(isinstance(v[0], float) for v in values.values())
     written = plots.draw_all(tapes, tmp_path / "realism")
@@ -154,3 +157,15 @@ def test_the_pipeline_on_a_short_run(tmp_path: Path) -> None:
     text = out.read_text(encoding="utf-8")
     assert text.count("| seed 3 |") == 1 and all(fact.reference in text for fact in FACTS)
     assert "![return_tails](realism/return_tails.png)" in text
+
+
+def test_the_factor_path_is_the_market_s_own() -> None:
+    catalog = build_catalog(CATALOG, seed=5)
+    market = Market(catalog, seed=5, start_ns=START_NS)
+    for _ in market.advance(START_NS + 600 * SECOND):
+        pass
+    btc = market.asset_factor(DAILY_ASSET)
+    assert btc is not None
+    path = factor_path(catalog, 5, 600, 1)
+    assert path[0] == math.log(next(a for a in catalog.assets if a.asset_id == DAILY_ASSET).initial_price_usd)
+    assert path[1] == btc.log_price
