@@ -82,8 +82,8 @@ soak: $(VENV)/.installed-dev
 docker-test: $(VENV)/.installed-dev
 	$(BIN)/pytest -m docker tests/docker -v $(ARGS)
 
-# How close the simulated market is to real ones: two seeds, 72 virtual hours each, ~7 min on 2 cores; writes
-# docs/REALISM.md and its plots (docs/realism/). `make realism ARGS="--hours 6"` is a quick look.
+# How close the simulated market is to real ones: two seeds, 72 virtual hours and 60 days of daily returns each,
+# ~7 min on 2 cores; writes docs/REALISM.md and its plots (docs/realism/). `ARGS="--hours 6 --days 10"`: a quick look.
 realism: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.realism $(ARGS)
 
