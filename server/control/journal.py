@@ -13,7 +13,7 @@ keys in recorded messages are masked: keys are never echoed (PROTOCOL.md §1.4).
 
 from __future__ import annotations
 
-import datetime
+import heapq
 import re
 import time
 from collections import deque
@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from coinapi_emulator.server.protocol.encode import format_time
 from coinapi_emulator.server.protocol.filters import Filters
 from coinapi_emulator.server.protocol.messages import Verb
 from coinapi_emulator.server.protocol.scope import Scope
@@ -47,7 +48,7 @@ def scope_json(scope: Scope) -> dict[str, dict[str, list[str]]]:
     for data_type, filters in scope.items():
         kinds = shown[data_type.value] = {}
         for kind, values in _filter_kinds(filters):
-            listed = sorted(values)[:budget]
+            listed = heapq.nsmallest(budget, values)  # sorted, without sorting 10,000 values for 32
             budget -= len(listed)
             cut = len(values) - len(listed)
             kinds[kind] = [*listed, f"... and {cut} more"] if cut else listed
@@ -72,16 +73,11 @@ def _message_text(raw: str | bytes) -> str:
     return _APIKEY.sub(r'\1"***"', raw[: MAX_MESSAGE_CHARS * 2])[:MAX_MESSAGE_CHARS]
 
 
-def _iso(epoch_ns: int) -> str:
-    stamp = datetime.datetime.fromtimestamp(epoch_ns / 1e9, tz=datetime.UTC)
-    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @dataclass(slots=True)
 class JournalEntry:
     """One client message and its outcome."""
 
-    #: wall-clock receipt time, ISO 8601 UTC
+    #: wall-clock receipt time, ISO 8601 UTC as CoinAPI writes times
     time: str
     #: ``hello``, ``subscribe``, ``unsubscribe``, or ``rejected``
     type: str
@@ -187,4 +183,4 @@ class Journal:
         journal.closed = self._now()
 
     def _now(self) -> str:
-        return _iso(self._epoch_ns())
+        return format_time(self._epoch_ns())

@@ -34,10 +34,10 @@ def test_accepted_and_rejected_entries() -> None:
     journal.accepted(conn, '{"type":"hello"}', Verb.HELLO, SCOPE)
     journal.rejected(conn, "nope", "Invalid JSON")
     shown = conn.as_json()
-    assert shown["opened"] == "2024-01-01T00:00:00.000Z" and shown["closed"] is None
+    assert shown["opened"] == "2024-01-01T00:00:00.0000000Z" and shown["closed"] is None
     first, second = shown["entries"]
     assert first == {
-        "time": "2024-01-01T00:00:00.001Z",
+        "time": "2024-01-01T00:00:00.0010000Z",
         "type": "hello",
         "message": '{"type":"hello"}',
         "scope": {"trade": {"symbol_id": ["A", "B$"]}, "quote": {}},
@@ -46,7 +46,7 @@ def test_accepted_and_rejected_entries() -> None:
     assert second["type"] == "rejected" and second["scope"] is None and second["error"] == "Invalid JSON"
     assert shown["scope"] == first["scope"], "the current scope is the last accepted one"
     journal.closed(conn)
-    assert conn.as_json()["closed"] == "2024-01-01T00:00:00.003Z"
+    assert conn.as_json()["closed"] == "2024-01-01T00:00:00.0030000Z"
 
 
 def test_refused_last_turns_an_accepted_entry_into_a_rejected_one() -> None:
