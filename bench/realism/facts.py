@@ -104,13 +104,20 @@ def flow_price_r2(tape: Tape) -> float:
     return corr(signed[1:], returns) ** 2
 
 
+def imbalance_and_next_move(symbol: SymbolTape) -> tuple[Floats, Floats]:
+    """For each mid move: the L1 queue imbalance (bid - ask) / (bid + ask) of the quote before it, and the move's
+    sign."""
+    moves = np.sign(np.diff((symbol.bid + symbol.ask) / 2.0))
+    imbalance = (symbol.bid_size - symbol.ask_size) / (symbol.bid_size + symbol.ask_size)
+    moved = moves != 0
+    return imbalance[:-1][moved], moves[moved]
+
+
 def imbalance_hit_rate(symbol: SymbolTape) -> float:
     """Share of mid moves in the direction of the L1 queue imbalance just before them."""
-    mid = (symbol.bid + symbol.ask) / 2.0
-    moves = np.sign(np.diff(mid))
-    imbalance = (symbol.bid_size - symbol.ask_size) / (symbol.bid_size + symbol.ask_size)
-    before = np.sign(imbalance[:-1])
-    counted = (moves != 0) & (before != 0)
+    imbalance, moves = imbalance_and_next_move(symbol)
+    before = np.sign(imbalance)
+    counted = before != 0
     return float(np.mean(moves[counted] == before[counted])) if counted.any() else math.nan
 
 

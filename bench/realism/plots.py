@@ -80,11 +80,7 @@ def imbalance(ax: Axes, tapes: Sequence[Tape]) -> None:
     """Share of next mid moves upward, by L1 queue imbalance decile."""
     edges = np.linspace(-1, 1, 11)
     for tape in tapes:
-        symbol = tape.symbols[facts.BTC]
-        mid = (symbol.bid + symbol.ask) / 2.0
-        moves = np.sign(np.diff(mid))
-        ratio = (symbol.bid_size - symbol.ask_size) / (symbol.bid_size + symbol.ask_size)
-        before, moved = ratio[:-1][moves != 0], moves[moves != 0]
+        before, moved = facts.imbalance_and_next_move(tape.symbols[facts.BTC])
         bucket = np.clip(np.digitize(before, edges) - 1, 0, 9)
         up = [np.mean(moved[bucket == b] > 0) if (bucket == b).any() else np.nan for b in range(10)]
         ax.plot((edges[:-1] + edges[1:]) / 2, up, marker="o", label=f"seed {tape.seed}")

@@ -22,7 +22,6 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from coinapi_emulator.server.emulator import Emulator
-from coinapi_emulator.server.fanout.hub import HubStats
 from coinapi_emulator.server.http.responses import JsonResponse
 from coinapi_emulator.server.plane.implementation import package_version
 
@@ -43,9 +42,8 @@ def dashboard_state(emulator: Emulator) -> dict[str, Any]:
     for client in clients[:LISTED_CONNECTIONS]:
         journal = emulator.journal.get(client["id"])
         connections.append({**client, "scope": {} if journal is None else journal.scope})
-    routed = HubStats()
+    routed = emulator.private.stats()  # a fresh sum: the shared market's counts go on top
     routed.add(emulator.shared.hub.stats)
-    routed.add(emulator.private.stats())
     symbol_ids = [symbol.symbol_id for symbol in islice(emulator.catalog.symbols, CHOOSER_SYMBOLS)]
     settings, clock = emulator.settings, emulator.shared.status()
     return {
