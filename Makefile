@@ -102,7 +102,7 @@ bench: $(VENV)/.installed-bench
 # Re-pin after editing pyproject.toml dependencies (uv only resolves; installs use pip -c).
 lock:
 	$(PYTHON) -m venv /tmp/coinapi-emulator-uv && /tmp/coinapi-emulator-uv/bin/pip install -q uv
-	/tmp/coinapi-emulator-uv/bin/uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11 -o $(LOCK)
+	/tmp/coinapi-emulator-uv/bin/uv pip compile pyproject.toml --extra dev --extra bench --extra nats --python-version 3.11 -o $(LOCK)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage simulator/*.so server/*/*.so build

@@ -17,14 +17,15 @@ from coinapi_emulator.server.control.injection import Injection, InjectionError
 from coinapi_emulator.server.control.journal import ConnectionJournal, Journal
 from coinapi_emulator.server.control.scenario import Scenario, load_scenario
 from coinapi_emulator.server.fanout.budget import OutboxBudget
-from coinapi_emulator.server.plane.plane import MarketPlane, MarketSpec
+from coinapi_emulator.server.plane.plane import MarketPlane, MarketSpec, Upstream
 from coinapi_emulator.server.plane.private import PRIVATE_EPOCH_NS, PrivatePlanes
+from coinapi_emulator.server.plane.tee import FlushingOutlet
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.routes import RouteKey, RouteResolver, ohlcv_topic_parts
 from coinapi_emulator.server.protocol.session import KeyPolicy
 from coinapi_emulator.server.replay.catalog import routing_catalog
 from coinapi_emulator.server.replay.source import ReplaySource
-from coinapi_emulator.simulator.catalog import Catalog, catalog_for_start
+from coinapi_emulator.simulator.catalog import Catalog, catalog_for_start, shard_catalog
 from coinapi_emulator.simulator.history import MarketHistory
 from coinapi_emulator.simulator.ohlcv import LIVE_PERIODS
 
@@ -63,20 +64,28 @@ class Emulator:
         self,
         settings: Settings,
         *,
+        also: FlushingOutlet | None = None,
+        upstream: Upstream | None = None,
+        shard: tuple[int, int] | None = None,
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
         epoch_ns: Callable[[], int] = time.time_ns,
     ) -> None:
+        """``also``: where the shared market is published besides its hub (``simulate``'s bus); ``upstream``: the
+        shared market comes from there instead of running here (a ``gateway``); ``shard``: (i, n), this process
+        simulates shard i of n of the catalogue's exchanges (``simulate --shard``)."""
         self.settings = settings
         self.key_policy = _key_policy(settings)
         start_ns = settings.start_time_ns if settings.start_time_ns is not None else epoch_ns()
         # Read the whole recording before anything listens, so that a bad file fails start-up (RecordingError).
         replay = None if settings.replay_file is None else ReplaySource.open(settings.replay_file, start_ns=start_ns)
-        self.catalog = catalog_for_start(
+        #: the catalogue of the whole market, and ``catalog``: what this process simulates (a shard's part of it)
+        self.full_catalog = catalog_for_start(
             start_ns,
             exchanges=settings.exchanges,
             max_symbols_per_exchange=settings.max_symbols_per_exchange,
             seed=settings.seed,
         )
+        self.catalog = self.full_catalog if shard is None else shard_catalog(self.full_catalog, *shard)
         #: one numbering for the connections of every plane (the admin API's ids)
         ids = itertools.count(1)
         self.faults = FaultInjector(call_later=_call_later)
@@ -104,6 +113,8 @@ class Emulator:
             ids=ids,
             budget=self.outbox_budget,
             on_fault=self._scenario_fault,
+            also=also,
+            upstream=upstream,
             monotonic_ns=monotonic_ns,
             epoch_ns=epoch_ns,
         )

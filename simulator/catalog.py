@@ -177,6 +177,16 @@ def catalog_for_start(start_ns: int, *, exchanges: int, max_symbols_per_exchange
     return build_catalog(config, seed=seed)
 
 
+def shard_catalog(catalog: Catalog, shard: int, shards: int) -> Catalog:
+    """The part of ``catalog`` that shard ``shard`` of ``shards`` simulates: the exchanges at index ``shard``,
+    ``shard + shards``, ... and their symbols, with every asset (each shard computes every asset factor)."""
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard {shard} of {shards}: it must be from 0 to {shards - 1}")
+    exchanges = catalog.exchanges[shard::shards]
+    ids = {exchange.exchange_id for exchange in exchanges}
+    return Catalog(exchanges, catalog.assets, tuple(s for s in catalog.symbols if s.exchange_id in ids))
+
+
 def build_catalog(config: CatalogConfig = CatalogConfig(), seed: int = 0) -> Catalog:
     """Build the catalogue; the same (config, seed) always gives the same catalogue.
 

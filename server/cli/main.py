@@ -274,6 +274,25 @@ def serve(**options: Any) -> None:
     Exit status: 0 stopped (143 or 130 when a shell sent the signal), 1 could not start, 2 bad settings,
     3 the market failed.
     """
+    settings = _settings(options)
+    # imported here: the other subcommands (a container's healthcheck every few seconds) need none of the server
+    from coinapi_emulator.server.cli.serve import run
+
+    try:
+        run(settings)
+    except ValueError as error:  # settings that only fail once loaded, e.g. an empty API key file
+        raise click.UsageError(str(error)) from error
+
+
+def _settings(options: dict[str, Any]) -> Settings:
+    """The settings of ``serve``'s options (a gateway has no market options: their defaults stand)."""
+    context = click.get_current_context()
+    defaults = {
+        param.name: param.type_cast_value(context, param.get_default(context))
+        for param in serve.params
+        if param.name is not None and param.name not in options
+    }
+    options = defaults | options
     if options["ssl_keyfile"] is not None and options["ssl_certfile"] is None:
         raise click.UsageError("--ssl-keyfile needs --ssl-certfile (COINAPI_EMULATOR_SSL_CERTFILE)")
     if options["scenario"] is not None and options["replay"] is not None:
@@ -281,7 +300,7 @@ def serve(**options: Any) -> None:
             "--scenario cannot be combined with --replay: a recording plays as recorded, so a scenario's market "
             "events would have no market to act on (inject transport faults through the admin API instead)"
         )
-    settings = Settings(
+    return Settings(
         host=options["host"],
         port=options["port"],
         seed=options["seed"],
@@ -328,15 +347,95 @@ def serve(**options: Any) -> None:
         scenario_file=options["scenario"],
         replay_file=options["replay"],
     )
-    # imported here: the other subcommands (a container's healthcheck every few seconds) need none of the server
-    from coinapi_emulator.server.cli.serve import run
+
+
+class ShardType(click.ParamType[tuple[int, int], Any]):
+    """``i/n``: shard i of n (from 0)."""
+
+    name = "I/N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        index, slash, count = str(value).partition("/")
+        try:
+            shard, shards = int(index), int(count)
+        except ValueError:
+            self.fail(f"{value!r} is not i/n, such as 0/2", param, ctx)
+        if not slash or not 0 <= shard < shards:
+            self.fail(f"{value!r}: i must be from 0 to n - 1", param, ctx)
+        return shard, shards
+
+
+_BUS = _option("--bus", required=True, help="NATS URL of the bus, e.g. nats://127.0.0.1:4222.")
+_BUS_WAIT = _option(
+    "--bus-wait",
+    default=30.0,
+    type=click.FloatRange(min=0),
+    help="Seconds to keep trying to reach NATS (and, for a gateway, a simulator) at start-up.",
+)
+_SHARD = _option("--shard", default="0/1", type=ShardType(), help="Simulate shard i of n of the exchanges.")
+#: ``serve`` options that belong to the market: a gateway takes the simulators' market as it is
+_MARKET_OPTIONS = frozenset(
+    {"seed", "start_time", "speed", "exchanges", "max_symbols_per_exchange", "rate_scale", "retain", "retain_bars"}
+    | {"paused", "scenario", "replay", "history"}
+)
+
+
+class BusFailed(click.ClickException):
+    """The bus (or a simulator on it) could not be reached at start-up: exit status 1, not bad usage (2)."""
+
+    exit_code = 1
+
+
+@_SHARD
+@_BUS_WAIT
+@_BUS
+def _simulate(bus: str, bus_wait: float, shard: tuple[int, int], **options: Any) -> None:
+    if options["replay"] is not None:
+        raise click.UsageError("--replay cannot be published on a bus: a gateway serves the simulated market")
+    settings = _settings(options)
+    from coinapi_emulator.server.bus.connection import BusUnreachable
+    from coinapi_emulator.server.cli.bus import run_simulator
 
     try:
-        run(settings)
-    except ValueError as error:  # settings that only fail once loaded, e.g. an empty API key file
-        raise click.UsageError(str(error)) from error
+        run_simulator(settings, url=bus, shard=shard[0], shards=shard[1], wait_s=bus_wait)
+    except BusUnreachable as error:
+        raise BusFailed(str(error)) from error
 
 
+@_BUS_WAIT
+@_BUS
+def _gateway(bus: str, bus_wait: float, **options: Any) -> None:
+    settings = _settings(options)
+    from coinapi_emulator.server.bus.connection import BusUnreachable
+    from coinapi_emulator.server.cli.bus import run_gateway
+
+    try:
+        run_gateway(settings, url=bus, wait_s=bus_wait)
+    except (BusUnreachable, TimeoutError) as error:
+        raise BusFailed(str(error)) from error
+
+
+simulate = click.Command(
+    "simulate",
+    callback=_simulate,
+    params=[*serve.params, *getattr(_simulate, "__click_params__", [])],
+    help="Run the market and publish it on a NATS bus for gateways (and serve it on --port as 'serve' does).\n\n"
+    "Exit status: as 'serve'; 1 also when NATS cannot be reached within --bus-wait.",
+)
+gateway = click.Command(
+    "gateway",
+    callback=_gateway,
+    params=[
+        *(param for param in serve.params if param.name not in _MARKET_OPTIONS),
+        *getattr(_gateway, "__click_params__", []),
+    ],
+    help="Serve the CoinAPI WebSocket and REST from the market that 'simulate' publishes on a NATS bus.\n\n"
+    "Exit status: as 'serve'; 1 also when no simulator answers within --bus-wait.",
+)
+main.add_command(simulate)
+main.add_command(gateway)
 main.add_command(record_command)
 main.add_command(healthcheck_command)
 main.add_command(symbols_command)

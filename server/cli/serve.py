@@ -14,6 +14,7 @@ import logging
 import math
 import socket
 import time
+from collections.abc import Sequence
 from types import FrameType
 
 import uvicorn
@@ -22,7 +23,7 @@ from coinapi_emulator.server.cli.logs import log_config
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.admin_access import is_loopback
-from coinapi_emulator.server.http.app import create_app
+from coinapi_emulator.server.http.app import Service, create_app
 from coinapi_emulator.server.plane.implementation import implementations, package_version
 from coinapi_emulator.server.transport.http import HeadLimits, head_limited_protocol
 from coinapi_emulator.server.transport.raw import FanoutWebSocketProtocol
@@ -105,10 +106,10 @@ class EmulatorServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def uvicorn_config(settings: Settings, emulator: Emulator) -> uvicorn.Config:
-    """The uvicorn configuration serving ``emulator``."""
+def uvicorn_config(settings: Settings, emulator: Emulator, services: Sequence[Service] = ()) -> uvicorn.Config:
+    """The uvicorn configuration serving ``emulator`` (and starting ``services`` with it)."""
     return uvicorn.Config(
-        create_app(settings, emulator=emulator),
+        create_app(settings, emulator=emulator, services=services),
         host=settings.host,
         port=settings.port,
         # uvloop when installed (not on Windows), else asyncio's own loop
@@ -149,13 +150,14 @@ def _warn_of_exposure(settings: Settings) -> None:
         )
 
 
-def run(settings: Settings) -> None:
-    """Serve until interrupted."""
-    emulator = Emulator(settings)  # validates the settings (e.g. the API key file) before anything listens
+def run(settings: Settings, *, emulator: Emulator | None = None, services: Sequence[Service] = ()) -> None:
+    """Serve until interrupted (``emulator``: one built with a bus; ``services``: its bus link)."""
+    # building the emulator validates the settings (e.g. the API key file) before anything listens
+    emulator = emulator or Emulator(settings)
     # The catalogue, the market's state and the app live as long as the process: moved out of the collector's
     # reach, they no longer make every full collection a pause of tens of ms on the event loop.
     gc.freeze()
-    server = EmulatorServer(uvicorn_config(settings, emulator), emulator)
+    server = EmulatorServer(uvicorn_config(settings, emulator, services), emulator)
     _warn_of_exposure(settings)
     server.run()
     if server.exit_code:

@@ -45,6 +45,10 @@ class _NotFound(Exception):
     pass
 
 
+class _Conflict(Exception):
+    pass
+
+
 async def _json_body(request: Request) -> dict[str, Any]:
     body = await request.body()
     if not body:
@@ -85,22 +89,34 @@ def admin_routes(emulator: Emulator, access: AdminAccess) -> list[BaseRoute]:
                 return error_response(400, str(error))
             except _NotFound as error:
                 return error_response(404, str(error))
+            except _Conflict as error:
+                return error_response(409, str(error))
             return JsonResponse(result)
 
         return handle
+
+    def local_market() -> None:
+        if emulator.shared.upstream is not None:
+            raise _Conflict(
+                "this gateway serves the market of its simulators: control their clock and scenarios through the "
+                "simulator's admin API (coinapi-emulator simulate --admin)"
+            )
 
     async def status(request: Request) -> Any:
         return emulator.status()
 
     async def pause(request: Request) -> Any:
+        local_market()
         emulator.shared.pause()
         return emulator.status()
 
     async def resume(request: Request) -> Any:
+        local_market()
         emulator.shared.resume()
         return emulator.status()
 
     async def step(request: Request) -> Any:
+        local_market()
         body = await _json_body(request)
         remaining_ns = parse_duration_ns(body.get("seconds", 1), "'seconds'", at_most_ns=MAX_STEP_NS)
         while True:
@@ -112,6 +128,7 @@ def admin_routes(emulator: Emulator, access: AdminAccess) -> list[BaseRoute]:
             await asyncio.sleep(0)  # let the other connections be served between chunks
 
     async def speed(request: Request) -> Any:
+        local_market()
         emulator.shared.set_speed(_speed((await _json_body(request)).get("speed")))
         return emulator.status()
 
@@ -120,6 +137,7 @@ def admin_routes(emulator: Emulator, access: AdminAccess) -> list[BaseRoute]:
         return {"fault": fault.kind, "connections": emulator.apply_fault(fault)}
 
     async def scenario(request: Request) -> Any:
+        local_market()
         text = (await request.body()).decode("utf-8", errors="replace")
         loaded = emulator.load_scenario(text, source="admin request")
         return {"name": loaded.name, "steps": len(loaded.steps)}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -26,17 +27,34 @@ from coinapi_emulator.server.http.websocket import WebSocketEndpoint
 WEBSOCKET_PATHS = ("/", "/v1", "/v1/", "/APIKEY-{key}", "/v1/APIKEY-{key}")
 
 
-def create_app(settings: Settings | None = None, *, emulator: Emulator | None = None) -> Starlette:
-    """The ASGI app for ``settings`` (or for a prepared ``emulator``, e.g. with a test clock)."""
+class Service(Protocol):
+    """Something the app starts before it serves and stops after (a gateway's or simulator's bus link)."""
+
+    async def start(self) -> None:
+        """Start; raising fails the start-up."""
+
+    async def stop(self) -> None:
+        """Stop (after the emulator)."""
+
+
+def create_app(
+    settings: Settings | None = None, *, emulator: Emulator | None = None, services: Sequence[Service] = ()
+) -> Starlette:
+    """The ASGI app for ``settings`` (or for a prepared ``emulator``, e.g. with a test clock); ``services`` start
+    before the emulator and stop after it."""
     emulator = emulator or Emulator(settings or Settings())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        for service in services:
+            await service.start()
         emulator.start()
         try:
             yield
         finally:
             emulator.stop()
+            for service in reversed(services):
+                await service.stop()
 
     endpoint = WebSocketEndpoint(emulator)
     routes: list[BaseRoute] = [WebSocketRoute(path, endpoint.serve) for path in WEBSOCKET_PATHS]

@@ -103,7 +103,11 @@ class EmulatorCollector(Collector):
         yield GaugeMetricFamily(
             PREFIX + "market_paused", "1 while the shared market's clock is paused.", value=float(clock.paused)
         )
-        if plane.replay is not None:
+        if plane.upstream is not None:
+            for name, documentation, value, counter in plane.upstream.metrics():
+                family = CounterMetricFamily if counter else GaugeMetricFamily
+                yield family(PREFIX + name, documentation, value=value)
+        elif plane.replay is not None:
             yield CounterMetricFamily(
                 PREFIX + "replayed_messages", "Recorded messages replayed so far.", value=plane.replay.messages_replayed
             )

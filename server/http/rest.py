@@ -117,7 +117,7 @@ class RestApi:
                 "exchanges": len(self._catalog.exchanges),
                 "assets": len(self._catalog.assets),
                 "symbols": len(self._catalog.symbols),
-                "market_time": format_time(self._emulator.shared.market.now_ns),
+                "market_time": format_time(self._emulator.shared.now_ns),
             }
         )
 
@@ -131,8 +131,11 @@ class RestApi:
             return JsonResponse({"status": "failed"}, status_code=503)
         if self._emulator.draining:
             return JsonResponse({"status": "draining"}, status_code=503)
+        upstream = self._emulator.shared.upstream
+        if upstream is not None and not upstream.healthy:
+            return JsonResponse({"status": "no market data from the bus"}, status_code=503)
         if self._emulator.running:
-            return JsonResponse({"status": "ready", "market_time": format_time(self._emulator.shared.market.now_ns)})
+            return JsonResponse({"status": "ready", "market_time": format_time(self._emulator.shared.now_ns)})
         return JsonResponse({"status": "starting"}, status_code=503)
 
     async def metrics(self, request: Request) -> Response:

@@ -28,6 +28,7 @@ from coinapi_emulator.server.plane.plane import MarketPlane
 from coinapi_emulator.server.plane.private import PrivateRequest
 from coinapi_emulator.server.protocol.errors import HelloTimeout, ProtocolError, TooManyMessages
 from coinapi_emulator.server.protocol.rest_query import parse_time
+from coinapi_emulator.server.protocol.routes import RouteKey
 from coinapi_emulator.server.protocol.session import Session, SessionLimits, SessionState
 from coinapi_emulator.server.transport.asgi import transport_for
 from coinapi_emulator.server.transport.sink import Sink
@@ -51,8 +52,9 @@ class Connection:
     hello_deadline: asyncio.TimerHandle | None = None
     #: the client's address, counted against ``--max-connections-per-ip`` while the connection is open
     host: str | None = None
-    #: while its private market is being built: the task that builds it (held here because the event loop keeps
-    #: only a weak reference to a task) and the client messages that came meanwhile
+    #: while its private market is built (or a gateway fetches its book snapshots): the task that does it (held
+    #: here because the event loop keeps only a weak reference to a task) and the client messages that came
+    #: meanwhile
     moving: asyncio.Task[None] | None = None
     held: list[str | bytes] | None = None
 
@@ -161,6 +163,27 @@ class WebSocketEndpoint:
         connection.plane.hub.detach(old)
         connection.plane = plane
         connection.subscriber = plane.hub.attach(old.sink, old.peer, connection_id=old.id)
+        self._apply_then_release(connection)
+
+    async def _fetch_snapshots(self, connection: Connection, missing: list[RouteKey]) -> None:
+        """A gateway's new book routes: fetch their snapshots from the market's simulator, then apply the scope
+        and the messages held meanwhile."""
+        upstream = connection.plane.upstream
+        assert upstream is not None
+        try:
+            await upstream.fetch(missing)
+        except ProtocolError as error:
+            connection.held = None
+            self._emulator.journal.refused_last(connection.journal, error.message)
+            connection.plane.hub.fail(connection.subscriber, error)
+            return
+        finally:
+            connection.moving = None
+        if not connection.subscriber.closed:
+            self._apply_then_release(connection)
+
+    def _apply_then_release(self, connection: Connection) -> None:
+        """Apply the scope a wait was for, then the client messages held while it lasted."""
         held, connection.held = connection.held or [], None
         if self._apply_scope(connection):
             self._answer(connection)
@@ -255,7 +278,8 @@ class WebSocketEndpoint:
             hub.flush()
 
     def _apply_scope(self, connection: Connection) -> bool:
-        """Route the connection by its new scope; False if it failed (then it has been told, and closed)."""
+        """Route the connection by its new scope; False if it failed (then it has been told, and closed) or waits
+        for book snapshots from a gateway's bus (then ``_fetch_snapshots`` applies it)."""
         try:
             routes = connection.plane.resolver.routes_of(connection.session.scope)
         except ProtocolError as error:
@@ -263,6 +287,11 @@ class WebSocketEndpoint:
             connection.plane.hub.fail(connection.subscriber, error)
             return False
         session, subscriber, plane = connection.session, connection.subscriber, connection.plane
+        missing = [] if plane.upstream is None else plane.upstream.missing(routes - subscriber.routes)
+        if missing:
+            connection.held = []
+            connection.moving = asyncio.create_task(self._fetch_snapshots(connection, missing))
+            return False
         plane.hub.set_routes(
             subscriber,
             routes,

@@ -7,8 +7,9 @@ The shared market is one plane; each ``?seed=N`` connection gets a private one (
 and the admin API go over planes.
 
 The split for scale-out runs through the middle: source, clock, driver and feed publish (a ``simulate``
-process); hub, snapshots and heartbeats serve (a ``gateway``). Between them pass only frames, one way, and
-interest notes, the other (``feed.Outlet``).
+process: ``also`` is its bus); hub, snapshots and heartbeats serve (a ``gateway``: its shared plane has an
+``upstream`` instead of a running market). Between them pass only frames, one way, and interest notes, the other
+(``feed.Outlet``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.control.faults import Fault
@@ -31,10 +32,11 @@ from coinapi_emulator.server.plane.feed import MarketFeed, ReplayFeed
 from coinapi_emulator.server.plane.retention import Retention
 from coinapi_emulator.server.plane.snapshots import MarketSnapshots, Snapshots
 from coinapi_emulator.server.plane.streams import Stamper, channels_of
+from coinapi_emulator.server.plane.tee import FlushingOutlet, TeeOutlet
 from coinapi_emulator.server.protocol.encode import encode_reconnect, format_time
 from coinapi_emulator.server.protocol.errors import MarketFailed
 from coinapi_emulator.server.protocol.metadata import Metadata
-from coinapi_emulator.server.protocol.routes import RouteResolver
+from coinapi_emulator.server.protocol.routes import RouteKey, RouteResolver
 from coinapi_emulator.server.replay.source import ReplaySource
 from coinapi_emulator.simulator.catalog import Catalog
 from coinapi_emulator.simulator.clock import VirtualClock
@@ -67,6 +69,31 @@ class MarketSpec:
     starts_on_subscription: bool = False
 
 
+class Upstream(Protocol):
+    """Where a gateway's shared plane gets its market from instead of running one (``server/bus/gateway.py``):
+    frames arrive in its hub from outside, and book snapshots may need fetching first."""
+
+    @property
+    def now_ns(self) -> int:
+        """Virtual time of the newest frames that arrived."""
+
+    def missing(self, keys: Iterable[RouteKey]) -> list[RouteKey]:
+        """Of ``keys``, the routes whose snapshot ``fetch`` must get before ``initial_frames`` can give it."""
+
+    async def fetch(self, keys: list[RouteKey]) -> None:
+        """Get the snapshots of ``keys`` (``missing``'s answer); ``ProtocolError`` when the market cannot."""
+
+    def initial_frames(self, keys: Iterable[RouteKey]) -> list[bytes]:
+        """What a subscriber adding ``keys`` gets first (``snapshots.Snapshots``)."""
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the market's frames are arriving (``/ready``)."""
+
+    def metrics(self) -> list[tuple[str, str, float, bool]]:
+        """(name, description, value, is a counter) of each figure ``/metrics`` exports about the upstream."""
+
+
 class MarketPlane:
     """One market, its connections' hub and the machinery between them; ``start``/``stop`` on the event loop."""
 
@@ -81,17 +108,22 @@ class MarketPlane:
         ids: Iterator[int] | None = None,
         budget: OutboxBudget | None = None,
         on_fault: Callable[[Fault], None] | None = None,
+        also: FlushingOutlet | None = None,
+        upstream: Upstream | None = None,
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
         epoch_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         """``resolver``: routes of the catalogue connections subscribe in (a replay's includes the recording's
         ids); ``ids``: connection numbers shared with the other planes; ``budget``: the
         outbox budget of every plane; ``on_fault``: carries out a scenario's
-        transport faults (they reach the connections of every plane)."""
+        transport faults (they reach the connections of every plane); ``also``: where the market is published
+        besides the hub (``simulate``'s bus); ``upstream``: the market comes from there and this plane runs none
+        (a ``gateway``)."""
         self.spec = spec
         self.catalog = catalog
         self.resolver = resolver
         self.replay = replay
+        self.upstream = upstream
         self._on_fault = on_fault
         self._monotonic_ns = monotonic_ns
         # Anchor before the slow market set-up, or the virtual clock would lag the wall clock by its duration.
@@ -116,6 +148,7 @@ class MarketPlane:
         self.metadata = Metadata(catalog, self.market)
         self.feed: MarketFeed | ReplayFeed
         self.snapshots: Snapshots
+        flush = self.hub.flush
         #: what REST serves of the past (the shared simulated market only; None with --retain 0)
         self.retention: Retention | None = None
         if replay is None:
@@ -129,16 +162,22 @@ class MarketPlane:
                     start_ns=spec.start_ns,
                     book_of=self.market.book,
                 )
-            self.feed = MarketFeed(self.market, channels, self.hub, stamper, CrossRates(), self.retention)
+            outlet: Hub | TeeOutlet = self.hub
+            if also is not None:
+                outlet = TeeOutlet(self.hub, also)
+                flush = outlet.flush
+            self.feed = MarketFeed(self.market, channels, outlet, stamper, CrossRates(), self.retention)
             self.snapshots = MarketSnapshots(self.market, channels, self.metadata, stamper)
         else:
             self.feed = ReplayFeed(replay, self.hub)
             self.snapshots = replay
+        if upstream is not None:
+            self.snapshots = upstream
         self.timeline = Timeline()
         self.driver = Driver(
             clock=self.clock,
             feed=self.feed,
-            flush=self.hub.flush,
+            flush=flush,
             timeline=self.timeline,
             run_step=self._run_step,
             tick_s=settings.tick_s,
@@ -150,8 +189,8 @@ class MarketPlane:
 
     @property
     def now_ns(self) -> int:
-        """Virtual time up to which the market has been published."""
-        return self.feed.now_ns
+        """Virtual time up to which the market has been published (a gateway's: of the newest frames)."""
+        return self.feed.now_ns if self.upstream is None else self.upstream.now_ns
 
     @property
     def failed(self) -> bool:
@@ -161,8 +200,10 @@ class MarketPlane:
     # -- life -------------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the market ticks and the heartbeat checks on the running loop (idempotent)."""
-        self.driver.start()
+        """Start the market ticks (none with an upstream) and the heartbeat checks on the running loop
+        (idempotent)."""
+        if self.upstream is None:
+            self.driver.start()
         if self._heartbeat_timer is None:
             self._beat()
 

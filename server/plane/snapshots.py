@@ -21,6 +21,14 @@ from coinapi_emulator.simulator.market import Market
 _SNAPSHOT_TYPES = frozenset(data_type for data_type in DataType if data_type is DataType.BOOK or data_type.is_metadata)
 
 
+def with_snapshots(keys: Iterable[RouteKey]) -> list[RouteKey]:
+    """The routes of ``keys`` whose new subscribers get a first frame, in the order they get them."""
+    # filtered before sorting: a hello for every symbol's trades and quotes adds thousands of keys, none of
+    # which has a snapshot, and sorting them all took ~30 ms per subscriber
+    with_snapshot = [key for key in keys if key[0] in _SNAPSHOT_TYPES]
+    return sorted(with_snapshot, key=lambda key: (key[0].value, key[1]))
+
+
 class Snapshots(Protocol):
     """Where a plane's new subscriptions get their first frames from."""
 
@@ -40,10 +48,7 @@ class MarketSnapshots:
     def initial_frames(self, keys: Iterable[RouteKey]) -> list[bytes]:
         """A book snapshot per new ``book`` route and the object of each new metadata route, sorted."""
         frames = []
-        # filtered before sorting: a hello for every symbol's trades and quotes adds thousands of keys, none of
-        # which has a snapshot, and sorting them all took ~30 ms per subscriber
-        with_snapshot = [key for key in keys if key[0] in _SNAPSHOT_TYPES]
-        for data_type, topic in sorted(with_snapshot, key=lambda key: (key[0].value, key[1])):
+        for data_type, topic in with_snapshots(keys):
             if data_type is DataType.BOOK:
                 frames.append(self._book_snapshot(self._channels[topic]))
             else:  # a metadata type: _SNAPSHOT_TYPES holds nothing else

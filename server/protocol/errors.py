@@ -243,6 +243,15 @@ class MarketFailed(ProtocolError):
         super().__init__("The market failed and stopped: reconnect")
 
 
+class MarketUnavailable(ProtocolError):
+    """A gateway could not get what a subscription needs from the market's simulator (a book snapshot) in time."""
+
+    close_code = CLOSE_TRY_AGAIN_LATER
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"The market is unavailable ({what}): try again later")
+
+
 class TooManyPrivateMarkets(ProtocolError):
     """A ``?seed=N`` hello while ``--max-private-markets`` private markets are open."""
 

@@ -72,9 +72,9 @@ class RunningServer:
         return rest_get(self.http_url, path, **params)
 
 
-def serve_argv(*args: str) -> list[str]:
-    """``coinapi-emulator serve <args>``."""
-    return [str(emulator_executable()), "serve", *args]
+def serve_argv(*args: str, command: str = "serve") -> list[str]:
+    """``coinapi-emulator serve <args>`` (or another server command: ``simulate``, ``gateway``)."""
+    return [str(emulator_executable()), command, *args]
 
 
 def wait_until_healthy(port: int, process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
@@ -118,15 +118,16 @@ def spawn(
     port: int | None = None,
     env: Mapping[str, str] | None = None,
     pass_port: bool = True,
+    command: str = "serve",
 ) -> RunningServer:
     """Start ``coinapi-emulator serve --port N <args>`` without waiting for it (see ``run_servers``).
 
     ``pass_port=False`` leaves ``--port`` out (for tests of ``COINAPI_EMULATOR_PORT``); ``port`` is then the
-    port the process is expected to listen on.
+    port the process is expected to listen on. ``command``: ``simulate`` or ``gateway`` instead of ``serve``.
     """
     port = free_port() if port is None else port
-    argv = serve_argv(*(["--port", str(port)] if pass_port else []), *args)
-    log_path = log_dir / f"server-{port}.log"
+    argv = serve_argv(*(["--port", str(port)] if pass_port else []), *args, command=command)
+    log_path = log_dir / f"{command}-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})}

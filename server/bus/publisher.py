@@ -1,0 +1,290 @@
+"""The simulator's side of the bus: ``simulate`` publishes its shared market to the gateways that want it.
+
+``BusOutlet`` is a feed outlet (``plane/tee.py`` puts it beside the plane's own hub): a route's members are the
+``GatewayStream`` of each gateway that wants it, and each stream collects its frames of a pass in one batch, sent
+when the pass ends. The feed encodes a route only while some gateway (or a local client) wants it, as in one
+process. ``Publisher`` connects it to NATS: it answers the gateways' messages (interest, snapshot requests, the
+market's description), sends a keep-alive to quiet streams, and forgets gateways that went silent.
+
+Slow bus: the batches of a pass wait in one bounded queue for the NATS client; past ``MAX_QUEUED`` a batch is
+dropped, which its gateway sees as a gap in its stream (and tells its clients to reconnect). Nothing blocks the
+market.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from coinapi_emulator.server.bus.connection import connect, disconnect
+from coinapi_emulator.server.bus.wire import (
+    SYNC,
+    UP,
+    BatchBuilder,
+    BatchHeader,
+    Interest,
+    MarketDescription,
+    MarketRequest,
+    SnapshotRequest,
+    decode_up,
+    down_subject,
+)
+from coinapi_emulator.server.plane.plane import MarketPlane
+from coinapi_emulator.server.protocol.datatypes import DataType
+from coinapi_emulator.server.protocol.routes import RouteKey
+
+logger = logging.getLogger(__name__)
+
+#: a batch is sent once its frames pass this size, before the pass ends: NATS refuses messages over its
+#: max_payload (1 MiB by default)
+MAX_BATCH_BYTES = 512 * 1024
+#: batches waiting for the NATS client; past it the newest are dropped (their gateways see the gap)
+MAX_QUEUED = 4096
+#: a stream with nothing to send gets an empty batch this often: the gateway's sign that the market is alive
+KEEPALIVE_S = 0.5
+#: a gateway not heard from for this long is forgotten, with its interest (gateways re-send theirs every 2 s)
+GATEWAY_TIMEOUT_S = 10.0
+
+_STREAMED = frozenset(data_type for data_type in DataType if not data_type.is_metadata)
+
+
+@dataclass(eq=False, slots=True)
+class GatewayStream:
+    """One gateway's stream from this simulator: its routes, its batch of this pass and its numbering."""
+
+    gateway: str
+    subject: str
+    routes: set[RouteKey] = field(default_factory=set)
+    batch: BatchBuilder = field(default_factory=BatchBuilder)
+    #: batches sent so far (the last one's ``stream_seq``)
+    sent: int = 0
+    last_sent_s: float = 0.0
+    last_heard_s: float = 0.0
+
+
+class BusOutlet:
+    """Routes the market's frames into per-gateway batches and sends them once per pass (``FlushingOutlet``)."""
+
+    def __init__(
+        self,
+        *,
+        shard: int,
+        owns: Callable[[RouteKey], bool],
+        send: Callable[[str, bytes], None],
+        monotonic_s: Callable[[], float] = time.monotonic,
+        epoch_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        """``owns``: whether this shard publishes a route; ``send``: queues one NATS message."""
+        #: route -> the streams of the gateways that want it
+        self.routes: dict[RouteKey, dict[GatewayStream, None]] = {}
+        self.streams: dict[str, GatewayStream] = {}
+        #: a random id per process: a gateway that sees another one knows the market restarted
+        self.instance = random.getrandbits(63)
+        self.shard = shard
+        self.pass_number = 0
+        #: the market's virtual time, stamped on each batch (``Publisher.bind`` sets it)
+        self.virtual_now: Callable[[], int] = lambda: 0
+        self.owns = owns
+        self._send = send
+        self._monotonic_s = monotonic_s
+        self._epoch_ns = epoch_ns
+        self._interest: dict[RouteKey, bool] = {}
+        self._dirty: dict[GatewayStream, None] = {}
+
+    # -- the feed's side (hot path) -------------------------------------------------------------------------------
+
+    def deliver(self, members: dict[GatewayStream, None], key: RouteKey, frame: bytes, time_ns: int) -> None:
+        """Add one frame to the batch of each gateway that wants ``key``."""
+        for stream in members:
+            batch = stream.batch
+            batch.add(key, frame, time_ns)
+            if batch.count == 1:
+                self._dirty[stream] = None
+            elif batch.size > MAX_BATCH_BYTES:
+                self._seal(stream, self.pass_number + 1)
+
+    def take_interest(self) -> dict[RouteKey, bool]:
+        """Routes that gained their first or lost their last gateway since the last call."""
+        interest, self._interest = self._interest, {}
+        return interest
+
+    def flush(self) -> None:
+        """End a pass: send each gateway's batch (the keep-alives go on a timer, ``keep_alive``)."""
+        ending = self.pass_number + 1
+        dirty, self._dirty = self._dirty, {}
+        for stream in dirty:
+            if stream.batch.count:
+                self._seal(stream, ending)
+        self.pass_number = ending
+
+    def _seal(self, stream: GatewayStream, pass_number: int) -> None:
+        """Send ``stream``'s batch as part of pass ``pass_number`` (a pass under way, for a batch sealed by size)."""
+        stream.sent += 1
+        stream.last_sent_s = self._monotonic_s()
+        self._send(stream.subject, stream.batch.build(self.header(stream, pass_number)))
+
+    def header(self, stream: GatewayStream, pass_number: int) -> BatchHeader:
+        """The header of what ``stream`` is sent now: its last batch's number, a pass, the market's time."""
+        return BatchHeader(
+            self.instance, self.shard, stream.sent, pass_number, self.virtual_now(), sent_ns=self._epoch_ns()
+        )
+
+    # -- the gateways' side ---------------------------------------------------------------------------------------
+
+    def stream_of(self, gateway: str) -> GatewayStream:
+        """The gateway's stream, opened on its first message; it counts as heard from now."""
+        stream = self.streams.get(gateway)
+        if stream is None:
+            stream = self.streams[gateway] = GatewayStream(gateway, down_subject(gateway))
+            logger.info("bus: gateway %s joined", gateway)
+        stream.last_heard_s = self._monotonic_s()
+        return stream
+
+    def apply(self, interest: Interest) -> None:
+        """A gateway's interest: its whole route set, or what changed."""
+        stream = self.stream_of(interest.gateway)
+        wanted = {key for key in interest.add if key[0] in _STREAMED and self.owns(key)}
+        if interest.full:
+            self.unwant(stream, stream.routes - wanted)
+        else:
+            self.unwant(stream, interest.remove)
+        self.want(stream, wanted)
+
+    def want(self, stream: GatewayStream, keys: set[RouteKey] | frozenset[RouteKey]) -> None:
+        """Route ``keys`` to ``stream`` from the next pass on."""
+        for key in keys - stream.routes:
+            stream.routes.add(key)
+            members = self.routes.get(key)
+            if members is None:
+                members = self.routes[key] = {}
+                self._interest[key] = True
+            members[stream] = None
+
+    def unwant(self, stream: GatewayStream, keys: set[RouteKey] | frozenset[RouteKey]) -> None:
+        """Stop routing ``keys`` to ``stream``."""
+        for key in keys & stream.routes:
+            stream.routes.discard(key)
+            members = self.routes[key]
+            del members[stream]
+            if not members:
+                del self.routes[key]
+                self._interest[key] = False
+
+    def keep_alive(self) -> None:
+        """Send an empty batch to each stream that sent nothing for ``KEEPALIVE_S``; forget silent gateways."""
+        now_s = self._monotonic_s()
+        for stream in list(self.streams.values()):
+            if now_s - stream.last_heard_s > GATEWAY_TIMEOUT_S:
+                logger.info("bus: gateway %s silent for %g s, forgotten", stream.gateway, GATEWAY_TIMEOUT_S)
+                self.unwant(stream, set(stream.routes))
+                self._dirty.pop(stream, None)
+                del self.streams[stream.gateway]
+            elif not stream.batch.count and now_s - stream.last_sent_s >= KEEPALIVE_S:
+                self._seal(stream, self.pass_number)
+
+
+class Publisher:
+    """``simulate``'s NATS side: sends the outlet's batches, answers gateways, keeps streams alive."""
+
+    def __init__(self, url: str, *, shard: int, owns: Callable[[RouteKey], bool], wait_s: float) -> None:
+        """``wait_s``: how long ``start`` tries to reach NATS."""
+        self._url = url
+        self._wait_s = wait_s
+        self.outlet = BusOutlet(shard=shard, owns=owns, send=self._queue)
+        self._plane: MarketPlane | None = None
+        self._description: MarketDescription | None = None
+        self._client: Client | None = None
+        self._queue_: deque[tuple[str, bytes]] = deque()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        #: batches dropped because the bus did not take them fast enough (``/metrics``)
+        self.dropped = 0
+
+    def bind(self, plane: MarketPlane, description: MarketDescription) -> None:
+        """The plane whose market this publishes (its snapshots answer the gateways), and how gateways rebuild
+        its catalogue."""
+        self._plane = plane
+        self._description = description
+        self.outlet.virtual_now = lambda: plane.now_ns
+
+    async def start(self) -> None:
+        """Connect (``BusUnreachable`` after ``wait_s``), ask every gateway for its interest, start sending."""
+        self._client = await connect(
+            self._url, name=f"simulate-{self.outlet.shard}", wait_s=self._wait_s, on_reconnected=self._sync
+        )
+        await self._client.subscribe(UP, cb=self._on_up)
+        await self._sync()
+        self._tasks = [asyncio.create_task(self._sender()), asyncio.create_task(self._keep_alive())]
+
+    async def stop(self) -> None:
+        """Stop sending and close the connection."""
+        await disconnect(self._client, self._tasks)
+
+    async def _sync(self) -> None:
+        assert self._client is not None
+        await self._client.publish(SYNC, b"")
+
+    def _queue(self, subject: str, message: bytes) -> None:
+        if len(self._queue_) >= MAX_QUEUED:
+            self.dropped += 1
+            return
+        self._queue_.append((subject, message))
+        self._wake.set()
+
+    async def _sender(self) -> None:
+        client = self._client
+        assert client is not None
+        queue = self._queue_
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while queue:
+                subject, message = queue.popleft()
+                try:
+                    await client.publish(subject, message)
+                except Exception as error:  # disconnected past the client's buffer: the gateway sees a gap
+                    self.dropped += 1
+                    logger.debug("bus: batch dropped (%s)", error)
+
+    async def _keep_alive(self) -> None:
+        while True:
+            await asyncio.sleep(KEEPALIVE_S / 2)
+            self.outlet.keep_alive()
+
+    async def _on_up(self, message: Msg) -> None:
+        try:
+            request = decode_up(message.data)
+        except ValueError as error:
+            logger.warning("bus: ignored a message on %s: %s", UP, error)
+            return
+        match request:
+            case Interest():
+                self.outlet.apply(request)
+            case SnapshotRequest():
+                if request.shard == self.outlet.shard:
+                    await message.respond(self._snapshot(request))
+            case MarketRequest():
+                assert self._description is not None
+                await message.respond(self._description.encode())
+
+    def _snapshot(self, request: SnapshotRequest) -> bytes:
+        """Book snapshots of the routes asked for, as of the last pass; the gateway gets their deltas from the
+        next pass on. The reply's ``stream_seq`` is the last batch sent to that gateway so far."""
+        assert self._plane is not None
+        outlet = self.outlet
+        stream = outlet.stream_of(request.gateway)
+        keys = {key for key in request.keys if key[0] is DataType.BOOK and outlet.owns(key)}
+        outlet.want(stream, keys)
+        batch = BatchBuilder()
+        for key in sorted(keys, key=lambda key: key[1]):
+            for frame in self._plane.snapshots.initial_frames([key]):
+                batch.add(key, frame, self._plane.now_ns)
+        return batch.build(outlet.header(stream, outlet.pass_number))

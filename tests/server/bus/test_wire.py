@@ -1,0 +1,126 @@
+"""The bus's sans-I/O format: batches and gateway messages read back as written, and bad input is refused."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from coinapi_emulator.server.bus.wire import (
+    BatchBuilder,
+    BatchHeader,
+    Interest,
+    MarketDescription,
+    MarketRequest,
+    SnapshotRequest,
+    decode_up,
+    encode_up,
+    key_text,
+    parse_key,
+    read_frames,
+    read_header,
+)
+from coinapi_emulator.server.protocol.datatypes import DataType
+
+topics = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FFF, exclude_characters=" "), min_size=1, max_size=40)
+keys = st.tuples(st.sampled_from(list(DataType)), topics)
+entries = st.lists(st.tuples(keys, st.binary(max_size=300), st.integers(-(2**63), 2**63 - 1)), max_size=40)
+headers = st.builds(
+    BatchHeader,
+    instance=st.integers(0, 2**64 - 1),
+    shard=st.integers(0, 2**16 - 1),
+    stream_seq=st.integers(0, 2**64 - 1),
+    pass_number=st.integers(0, 2**64 - 1),
+    time_ns=st.integers(-(2**63), 2**63 - 1),
+    sent_ns=st.integers(-(2**63), 2**63 - 1),
+)
+
+
+@given(headers, entries)
+def test_a_batch_reads_back_as_built_in_order(header: BatchHeader, frames: list) -> None:
+    builder = BatchBuilder()
+    for key, frame, time_ns in frames:
+        builder.add(key, frame, time_ns)
+    assert builder.count == len(frames)
+    assert builder.size == sum(len(frame) for _, frame, _ in frames)
+    message = builder.build(header)
+    assert read_header(message) == header
+    assert list(read_frames(message, {})) == frames
+    assert builder.count == builder.size == 0  # emptied for the next pass
+
+
+def test_the_route_cache_is_filled_and_reused() -> None:
+    builder = BatchBuilder()
+    key = (DataType.TRADE, "BINANCE_SPOT_BTC_USDT")
+    builder.add(key, b"a", 1)
+    builder.add(key, b"b", 2)
+    cache: dict = {}
+    frames = list(read_frames(builder.build(BatchHeader(1, 0, 1, 1, 0, 0)), cache))
+    assert [frame for _, frame, _ in frames] == [b"a", b"b"]
+    assert list(cache.values()) == [key]
+    assert frames[0][0] is frames[1][0]
+
+
+@pytest.mark.parametrize("message", [b"", b"XXXX" + bytes(60), b"CAE1"])
+def test_what_is_not_a_batch_is_refused(message: bytes) -> None:
+    with pytest.raises(ValueError, match="not a frame batch"):
+        read_header(message)
+
+
+@given(keys)
+def test_a_route_reads_back_from_its_text(key: tuple[DataType, str]) -> None:
+    assert parse_key(key_text(key)) == key
+
+
+@pytest.mark.parametrize("text", ["trade", "trade ", "nothing BTC", " BTC", ""])
+def test_what_is_not_a_route_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not a route"):
+        parse_key(text)
+
+
+@given(
+    st.one_of(
+        st.builds(
+            Interest,
+            gateway=st.text(min_size=1, max_size=12),
+            add=st.frozensets(keys, max_size=5),
+            remove=st.frozensets(keys, max_size=5),
+            full=st.booleans(),
+        ),
+        st.builds(
+            SnapshotRequest,
+            gateway=st.text(min_size=1, max_size=12),
+            shard=st.integers(0, 64),
+            keys=st.lists(keys, max_size=5).map(tuple),
+        ),
+        st.just(MarketRequest()),
+    )
+)
+def test_gateway_messages_read_back(message: Interest | SnapshotRequest | MarketRequest) -> None:
+    assert decode_up(encode_up(message)) == message
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"{", "not JSON"),
+        (b"[]", "not a JSON object"),
+        (b"{}", "neither interest, snapshot nor market"),
+        (b'{"interest": ""}', "'interest' must be a gateway id"),
+        (b'{"interest": "g", "add": "trade X"}', "'add' must be a list of routes"),
+        (b'{"interest": "g", "add": ["trade"]}', "not a route"),
+        (b'{"snapshot": "g", "shard": -1, "keys": []}', "'shard' must be a shard number"),
+        (b'{"market": false}', "neither interest, snapshot nor market"),
+    ],
+)
+def test_bad_gateway_messages_say_what_is_wrong(data: bytes, error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        decode_up(data)
+
+
+def test_the_market_description_reads_back_and_refuses_garbage() -> None:
+    description = MarketDescription(seed=3, start_ns=10**18, exchanges=20, max_symbols_per_exchange=60, shards=2)
+    assert MarketDescription.decode(description.encode()) == description
+    for garbage in (b"{", b"{}", b'{"seed": "x"}', b"[]"):
+        with pytest.raises(ValueError, match="not a market description"):
+            MarketDescription.decode(garbage)
