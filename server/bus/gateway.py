@@ -34,6 +34,8 @@ from coinapi_emulator.server.bus.shards import ShardMap
 from coinapi_emulator.server.bus.wire import (
     SYNC,
     UP,
+    BatchHeader,
+    Control,
     Interest,
     MarketDescription,
     MarketRequest,
@@ -95,6 +97,9 @@ class ShardStream:
     seq: int = 0
     pass_number: int = 0
     time_ns: int = 0
+    #: the market clock's speed (0: max) and pause, as of the last batch or control answer
+    speed: float = 1.0
+    paused: bool = False
     last_heard_s: float = 0.0
     recent: deque[tuple[int, bytes]] = field(default_factory=lambda: deque(maxlen=RECENT_BATCHES))
     #: (stream_seq, future) of the snapshots waiting for that batch
@@ -238,6 +243,10 @@ class BusLink:
         )
         await self._client.subscribe(down_subject(self.gateway_id), cb=self._on_batch)
         await self._client.subscribe(SYNC, cb=self._on_sync)
+        description = self.description
+        logger.info(
+            "bus: serving the market of seed %d from %d simulator shard(s)", description.seed, description.shards
+        )
         now_s = time.monotonic()
         for stream in self._streams:
             stream.last_heard_s = now_s  # a grace period before a silent shard counts as gone
@@ -269,7 +278,8 @@ class BusLink:
             return  # already delivered (a keep-alive raced a batch)
         if header.stream_seq > stream.seq + 1:
             self._lost(f"{header.stream_seq - stream.seq - 1} batches from shard {header.shard} lost on the bus")
-        stream.seq, stream.pass_number, stream.time_ns = header.stream_seq, header.pass_number, header.time_ns
+        stream.seq, stream.pass_number = header.stream_seq, header.pass_number
+        self._note_clock(stream, header)
         self.stats.batches += 1
         self.stats.lag_s = max(0.0, (time.time_ns() - header.sent_ns) / 1e9)
         hub = self._hub
@@ -285,6 +295,45 @@ class BusLink:
             self.stats.frames += count
             hub.flush()
         self._wake(stream)
+
+    @staticmethod
+    def _note_clock(stream: ShardStream, header: BatchHeader) -> None:
+        stream.time_ns, stream.speed, stream.paused = header.time_ns, header.speed, header.paused
+
+    @property
+    def speed(self) -> float | None:
+        """Shard 0's clock speed, None for "max" (every shard is told the same)."""
+        return self._streams[0].speed or None
+
+    @property
+    def paused(self) -> bool:
+        """Whether shard 0's clock is paused."""
+        return self._streams[0].paused
+
+    async def control(self, action: str, value: float) -> None:
+        """Have every shard move its clock; each answers with its clock, noted here before this returns."""
+        client = self._client
+        if client is None or not client.is_connected:
+            raise TimeoutError("not connected to the bus")
+        inbox = client.new_inbox()
+        answers = await client.subscribe(inbox, max_msgs=len(self._streams))
+        try:
+            await client.publish(UP, encode_up(Control(action, value)), reply=inbox)
+            answered: set[int] = set()
+            # a step of up to a virtual day runs a second at a time on the simulators
+            deadline = time.monotonic() + SNAPSHOT_TIMEOUT_S + (value / 1e9 * 0.1 if action == "step" else 0)
+            while len(answered) < len(self._streams):
+                remaining = deadline - time.monotonic()
+                try:
+                    message = await answers.next_msg(timeout=max(remaining, 0.001))
+                except TimeoutError:
+                    missing = sorted(set(range(len(self._streams))) - answered)
+                    raise TimeoutError(f"no answer from simulator shard(s) {missing} on the bus") from None
+                header = read_header(message.data)
+                answered.add(header.shard)
+                self._note_clock(self._streams[header.shard], header)
+        finally:
+            await answers.unsubscribe()
 
     @staticmethod
     def _wake(stream: ShardStream) -> None:

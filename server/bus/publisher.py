@@ -30,6 +30,7 @@ from coinapi_emulator.server.bus.wire import (
     UP,
     BatchBuilder,
     BatchHeader,
+    Control,
     Interest,
     MarketDescription,
     MarketRequest,
@@ -90,8 +91,8 @@ class BusOutlet:
         self.instance = random.getrandbits(63)
         self.shard = shard
         self.pass_number = 0
-        #: the market's virtual time, stamped on each batch (``Publisher.bind`` sets it)
-        self.virtual_now: Callable[[], int] = lambda: 0
+        #: the market's virtual time, clock speed (None: max) and pause, stamped on each batch (``Publisher.bind``)
+        self.clock_state: Callable[[], tuple[int, float | None, bool]] = lambda: (0, 1.0, False)
         self.owns = owns
         self._send = send
         self._monotonic_s = monotonic_s
@@ -133,8 +134,16 @@ class BusOutlet:
 
     def header(self, stream: GatewayStream, pass_number: int) -> BatchHeader:
         """The header of what ``stream`` is sent now: its last batch's number, a pass, the market's time."""
+        time_ns, speed, paused = self.clock_state()
         return BatchHeader(
-            self.instance, self.shard, stream.sent, pass_number, self.virtual_now(), sent_ns=self._epoch_ns()
+            self.instance,
+            self.shard,
+            stream.sent,
+            pass_number,
+            time_ns,
+            sent_ns=self._epoch_ns(),
+            speed=0.0 if speed is None else speed,
+            paused=paused,
         )
 
     # -- the gateways' side ---------------------------------------------------------------------------------------
@@ -213,7 +222,7 @@ class Publisher:
         its catalogue."""
         self._plane = plane
         self._description = description
-        self.outlet.virtual_now = lambda: plane.now_ns
+        self.outlet.clock_state = lambda: (plane.now_ns, plane.clock.speed, plane.clock.paused)
 
     async def start(self) -> None:
         """Connect (``BusUnreachable`` after ``wait_s``), ask every gateway for its interest, start sending."""
@@ -221,6 +230,8 @@ class Publisher:
             self._url, name=f"simulate-{self.outlet.shard}", wait_s=self._wait_s, on_reconnected=self._sync
         )
         await self._client.subscribe(UP, cb=self._on_up)
+        assert self._description is not None
+        logger.info("bus: publishing shard %d/%d of the market", self.outlet.shard, self._description.shards)
         await self._sync()
         self._tasks = [asyncio.create_task(self._sender()), asyncio.create_task(self._keep_alive())]
 
@@ -274,6 +285,25 @@ class Publisher:
             case MarketRequest():
                 assert self._description is not None
                 await message.respond(self._description.encode())
+            case Control():
+                await self._control(request)
+                if message.reply:
+                    await message.respond(BatchBuilder().build(self.outlet.header(GatewayStream("", ""), 0)))
+
+    async def _control(self, control: Control) -> None:
+        """A gateway's admin API moves the clock: this shard does as asked (every shard gets the same)."""
+        assert self._plane is not None
+        plane = self._plane
+        logger.info("bus: clock %s %g from a gateway", control.action, control.value)
+        match control.action:
+            case "pause":
+                plane.pause()
+            case "resume":
+                plane.resume()
+            case "speed":
+                plane.set_speed(control.value or None)
+            case "step":
+                await plane.step_in_chunks(int(control.value))
 
     def _snapshot(self, request: SnapshotRequest) -> bytes:
         """Book snapshots of the routes asked for, as of the last pass; the gateway gets their deltas from the

@@ -56,8 +56,8 @@ def parse_key(text: str) -> RouteKey:
 # -- batches ------------------------------------------------------------------------------------------------------
 
 _MAGIC = b"CAE1"
-#: magic, instance, shard, stream_seq, pass_number, time_ns, sent_ns, route count, frame count
-_HEADER = struct.Struct("<4sQHQQqqII")
+#: magic, instance, shard, stream_seq, pass_number, time_ns, sent_ns, speed, paused, route count, frame count
+_HEADER = struct.Struct("<4sQHQQqqd?II")
 _KEY = struct.Struct("<H")
 #: route index, time_ns, frame length
 _ENTRY = struct.Struct("<Iqi")
@@ -75,6 +75,9 @@ class BatchHeader:
     time_ns: int
     #: the simulator's wall clock when it sent the batch (ns since the epoch): the gateway's measure of bus lag
     sent_ns: int
+    #: the market clock's speed (virtual seconds per wall second; 0 for "max") and whether it is paused
+    speed: float = 1.0
+    paused: bool = False
 
 
 @dataclass(slots=True)
@@ -108,6 +111,8 @@ class BatchBuilder:
             header.pass_number,
             header.time_ns,
             header.sent_ns,
+            header.speed,
+            header.paused,
             len(keys),
             self.count,
         )
@@ -122,8 +127,8 @@ def read_header(message: bytes) -> BatchHeader:
     """The header of a batch; ``ValueError`` when ``message`` is not one."""
     if len(message) < _HEADER.size or message[:4] != _MAGIC:
         raise ValueError("not a frame batch")
-    _, instance, shard, stream_seq, pass_number, time_ns, sent_ns, _, _ = _HEADER.unpack_from(message)
-    return BatchHeader(instance, shard, stream_seq, pass_number, time_ns, sent_ns)
+    _, instance, shard, stream_seq, pass_number, time_ns, sent_ns, speed, paused, _, _ = _HEADER.unpack_from(message)
+    return BatchHeader(instance, shard, stream_seq, pass_number, time_ns, sent_ns, speed, paused)
 
 
 def read_frames(message: bytes, keys: dict[bytes, RouteKey]) -> Iterator[tuple[RouteKey, bytes, int]]:
@@ -176,7 +181,20 @@ class MarketRequest:
     """A gateway asks what market the simulators run (to build the same catalogue)."""
 
 
-UpMessage = Interest | SnapshotRequest | MarketRequest
+#: what a ``Control`` may ask of every simulator's clock
+CONTROL_ACTIONS = frozenset({"pause", "resume", "speed", "step"})
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """A gateway's admin API moves the market's clock: every shard does the same and answers with its status.
+    ``value``: the speed (0 for "max") or the step's virtual ns."""
+
+    action: str
+    value: float = 0.0
+
+
+UpMessage = Interest | SnapshotRequest | MarketRequest | Control
 
 
 def encode_up(message: UpMessage) -> bytes:
@@ -193,6 +211,8 @@ def encode_up(message: UpMessage) -> bytes:
             body = {"snapshot": message.gateway, "shard": message.shard, "keys": list(map(key_text, message.keys))}
         case MarketRequest():
             body = {"market": True}
+        case Control():
+            body = {"control": message.action, "value": message.value}
     return orjson.dumps(body)
 
 
@@ -218,7 +238,12 @@ def decode_up(data: bytes) -> UpMessage:
         return SnapshotRequest(gateway=_text(body, "snapshot"), shard=shard, keys=tuple(_keys(body, "keys")))
     if body.get("market") is True:
         return MarketRequest()
-    raise ValueError("neither interest, snapshot nor market")
+    if "control" in body:
+        action, value = body["control"], body.get("value", 0.0)
+        if action not in CONTROL_ACTIONS or isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"'control' must be one of {', '.join(sorted(CONTROL_ACTIONS))}, with a number")
+        return Control(action, float(value))
+    raise ValueError("neither interest, snapshot, market nor control")
 
 
 def _text(body: dict[str, Any], name: str) -> str:

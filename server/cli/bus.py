@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 
 from coinapi_emulator.server.bus.gateway import BusLink, describe_market
 from coinapi_emulator.server.bus.publisher import Publisher
@@ -18,8 +17,6 @@ from coinapi_emulator.server.bus.wire import MarketDescription
 from coinapi_emulator.server.cli.serve import run
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.emulator import Emulator
-
-logger = logging.getLogger(__name__)
 
 
 def run_simulator(settings: Settings, *, url: str, shard: int, shards: int, wait_s: float) -> None:
@@ -36,20 +33,12 @@ def run_simulator(settings: Settings, *, url: str, shard: int, shards: int, wait
         shards=shards,
     )
     publisher.bind(emulator.shared, description)
-    logger.info("simulate: shard %d/%d, %d symbols, bus %s", shard, shards, len(emulator.catalog.symbols), url)
     run(settings, emulator=emulator, services=[publisher])
 
 
 def run_gateway(settings: Settings, *, url: str, wait_s: float) -> None:
     """Serve the market the simulators on the bus at ``url`` publish (``TimeoutError`` if none answers)."""
     description = asyncio.run(describe_market(url, wait_s=wait_s))
-    logger.info(
-        "gateway: the market of seed %d, %d exchanges, %d shards, from %s",
-        description.seed,
-        description.exchanges,
-        description.shards,
-        url,
-    )
     settings = dataclasses.replace(
         settings,
         seed=description.seed,

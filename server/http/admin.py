@@ -8,7 +8,6 @@ only (``admin_access.py`` says who may call it and why). JSON in and out; errors
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
@@ -31,9 +30,6 @@ JSON_BODY = ("application/json",)
 TOML_BODY = ("application/toml",)
 #: the longest one step request may take, in virtual time
 MAX_STEP_NS = 86_400 * 1_000_000_000
-#: a step is published a virtual second at a time with the event loop free in between: in one go, 300 s blocked
-#: every other connection for 1.16 s
-STEP_CHUNK_NS = 1_000_000_000
 DATA_TYPE_VALUES = tuple(data_type.value for data_type in DataType)
 
 
@@ -46,6 +42,10 @@ class _NotFound(Exception):
 
 
 class _Conflict(Exception):
+    pass
+
+
+class _Unavailable(Exception):
     pass
 
 
@@ -91,6 +91,8 @@ def admin_routes(emulator: Emulator, access: AdminAccess) -> list[BaseRoute]:
                 return error_response(404, str(error))
             except _Conflict as error:
                 return error_response(409, str(error))
+            except _Unavailable as error:
+                return error_response(503, str(error))
             return JsonResponse(result)
 
         return handle
@@ -98,38 +100,50 @@ def admin_routes(emulator: Emulator, access: AdminAccess) -> list[BaseRoute]:
     def local_market() -> None:
         if emulator.shared.upstream is not None:
             raise _Conflict(
-                "this gateway serves the market of its simulators: control their clock and scenarios through the "
-                "simulator's admin API (coinapi-emulator simulate --admin)"
+                "this gateway serves the market of its simulators: load scenarios through a simulator's admin API "
+                "(coinapi-emulator simulate --admin), where the market's symbols are"
             )
+
+    async def upstream_control(action: str, value: float = 0.0) -> None:
+        upstream = emulator.shared.upstream
+        assert upstream is not None
+        try:
+            await upstream.control(action, value)
+        except TimeoutError as error:
+            raise _Unavailable(str(error)) from error
 
     async def status(request: Request) -> Any:
         return emulator.status()
 
     async def pause(request: Request) -> Any:
-        local_market()
-        emulator.shared.pause()
+        if emulator.shared.upstream is not None:
+            await upstream_control("pause")
+        else:
+            emulator.shared.pause()
         return emulator.status()
 
     async def resume(request: Request) -> Any:
-        local_market()
-        emulator.shared.resume()
+        if emulator.shared.upstream is not None:
+            await upstream_control("resume")
+        else:
+            emulator.shared.resume()
         return emulator.status()
 
     async def step(request: Request) -> Any:
-        local_market()
         body = await _json_body(request)
-        remaining_ns = parse_duration_ns(body.get("seconds", 1), "'seconds'", at_most_ns=MAX_STEP_NS)
-        while True:
-            chunk_ns = min(remaining_ns, STEP_CHUNK_NS)
-            emulator.shared.step(chunk_ns)
-            remaining_ns -= chunk_ns
-            if remaining_ns <= 0:
-                return emulator.status()
-            await asyncio.sleep(0)  # let the other connections be served between chunks
+        duration_ns = parse_duration_ns(body.get("seconds", 1), "'seconds'", at_most_ns=MAX_STEP_NS)
+        if emulator.shared.upstream is not None:
+            await upstream_control("step", duration_ns)
+        else:
+            await emulator.shared.step_in_chunks(duration_ns)
+        return emulator.status()
 
     async def speed(request: Request) -> Any:
-        local_market()
-        emulator.shared.set_speed(_speed((await _json_body(request)).get("speed")))
+        speed = _speed((await _json_body(request)).get("speed"))
+        if emulator.shared.upstream is not None:
+            await upstream_control("speed", 0.0 if speed is None else speed)
+        else:
+            emulator.shared.set_speed(speed)
         return emulator.status()
 
     async def faults(request: Request) -> Any:

@@ -91,17 +91,17 @@ class EmulatorCollector(Collector):
 
     def _market(self) -> Iterator[Metric]:
         plane = self._emulator.shared
-        clock = plane.clock
+        speed = plane.speed
         yield GaugeMetricFamily(
             PREFIX + "market_time_seconds", "Virtual time of the shared market (Unix epoch).", value=plane.now_ns / 1e9
         )
         yield GaugeMetricFamily(
             PREFIX + "market_speed",
             "Virtual seconds per wall second of the shared market; +Inf for --speed max.",
-            value=math.inf if clock.speed is None else clock.speed,
+            value=math.inf if speed is None else speed,
         )
         yield GaugeMetricFamily(
-            PREFIX + "market_paused", "1 while the shared market's clock is paused.", value=float(clock.paused)
+            PREFIX + "market_paused", "1 while the shared market's clock is paused.", value=float(plane.paused)
         )
         if plane.upstream is not None:
             for name, documentation, value, counter in plane.upstream.metrics():

@@ -49,6 +49,9 @@ _HEARTBEAT_CHECK_S = 0.25
 _NS_PER_S = 1_000_000_000
 
 MarketKind = Literal["shared", "private"]
+#: a long step is published a virtual second at a time with the event loop free in between: in one go, 300 s
+#: blocked every other connection for 1.16 s
+STEP_CHUNK_NS = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +93,20 @@ class Upstream(Protocol):
     def healthy(self) -> bool:
         """Whether the market's frames are arriving (``/ready``)."""
 
+    @property
+    def speed(self) -> float | None:
+        """The market clock's speed, None for "max" (as the simulators last said)."""
+
+    @property
+    def paused(self) -> bool:
+        """Whether the market's clock is paused (as the simulators last said)."""
+
     def metrics(self) -> list[tuple[str, str, float, bool]]:
         """(name, description, value, is a counter) of each figure ``/metrics`` exports about the upstream."""
+
+    async def control(self, action: str, value: float) -> None:
+        """Have every simulator ``pause``, ``resume``, set its ``speed`` (0: max) or ``step`` (virtual ns), and
+        wait for each to answer (``TimeoutError`` saying which did not)."""
 
 
 class MarketPlane:
@@ -197,6 +212,16 @@ class MarketPlane:
         """True once the market stopped after repeated failures (``driver.MAX_CONSECUTIVE_FAILURES``)."""
         return self.driver.failed
 
+    @property
+    def speed(self) -> float | None:
+        """Virtual seconds per wall second, None for "max" (a gateway's: its simulators')."""
+        return self.clock.speed if self.upstream is None else self.upstream.speed
+
+    @property
+    def paused(self) -> bool:
+        """Whether the clock is paused (a gateway's: its simulators')."""
+        return self.clock.paused if self.upstream is None else self.upstream.paused
+
     # -- life -------------------------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -264,14 +289,23 @@ class MarketPlane:
         self.clock.step(duration_ns)
         self.driver.run_until(min(self.clock.now_ns(self._monotonic_ns()), self.feed.now_ns + duration_ns))
 
+    async def step_in_chunks(self, duration_ns: int) -> None:
+        """``step`` a virtual second at a time, with the event loop free in between (``STEP_CHUNK_NS``)."""
+        while duration_ns > 0:
+            chunk_ns = min(duration_ns, STEP_CHUNK_NS)
+            self.step(chunk_ns)
+            duration_ns -= chunk_ns
+            if duration_ns > 0:
+                await asyncio.sleep(0)  # let the other connections be served between chunks
+
     def status(self) -> dict[str, object]:
         """The market's clock, the hub's counters and the scenarios of this plane (the admin API's status)."""
-        stats, clock = self.hub.stats, self.clock
+        stats, speed = self.hub.stats, self.speed
         return {
             "time": format_time(self.now_ns),
             "time_ns": self.now_ns,
-            "speed": "max" if clock.speed is None else clock.speed,
-            "paused": clock.paused,
+            "speed": "max" if speed is None else speed,
+            "paused": self.paused,
             "failed": self.failed,
             "messages_sent": stats.messages_sent,
             "bytes_sent": stats.bytes_sent,

@@ -69,8 +69,8 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def simulator(url: str, log_dir: Path, port: int | None = None) -> RunningServer:
-    return spawn([*MARKET, "--bus", url], log_dir, port=port, command="simulate")
+def simulator(url: str, log_dir: Path, port: int | None = None, shard: str = "0/1") -> RunningServer:
+    return spawn([*MARKET, "--bus", url, "--shard", shard], log_dir, port=port, command="simulate")
 
 
 def gateway(url: str, log_dir: Path) -> RunningServer:
@@ -182,6 +182,54 @@ def test_gateway_metadata_status_and_metrics(stack: tuple[RunningServer, Running
     metrics = httpx.get(f"{first.http_url}/metrics", timeout=5).text
     assert "coinapi_emulator_bus_connected 1.0" in metrics
     assert "coinapi_emulator_bus_batches_total" in metrics
+
+
+def test_two_shards_through_a_gateway_give_the_bytes_of_one_serve(tmp_path: Path) -> None:
+    """Shard 0/2 has BINANCE and COINBASE, 1/2 KRAKEN (every other exchange of the catalogue): through one
+    gateway, their streams are those of one unsharded ``serve`` of the same seed and start."""
+    with (
+        nats_server(tmp_path) as url,
+        run_servers([simulator(url, tmp_path, shard="0/2"), simulator(url, tmp_path, shard="1/2")]),
+        run_servers([gateway(url, tmp_path), spawn(MARKET, tmp_path)]) as (gate, whole),
+    ):
+        through_bus, alone = (by_message_id(messages) for messages in collect_all([(gate, 0), (whole, 0)], 3.0))
+        assert {symbol for _, symbol, _ in through_bus} == {symbol.rstrip("$") for symbol in SYMBOLS}
+        common = through_bus.keys() & alone.keys()
+        assert len(common) > 0.8 * len(alone)
+        assert all(through_bus[key] == alone[key] for key in common)
+        books = book_sequences(collect(gate, 1.0))
+        assert all(sequences[0][1] for sequences in books.values()) and len(books) == len(SYMBOLS)
+
+
+def test_a_gateways_admin_api_moves_every_simulators_clock(tmp_path: Path) -> None:
+    with (
+        nats_server(tmp_path) as url,
+        run_servers([spawn([*MARKET, "--bus", url, "--admin"], tmp_path, command="simulate")]) as (sim,),
+        run_servers([spawn(["--bus", url, "--admin"], tmp_path, command="gateway")]) as (gate,),
+    ):
+        paused = _admin(gate, "clock/pause")
+        assert paused["paused"] is True
+        stepped = _admin(gate, "clock/step", {"seconds": 5})
+        assert stepped["time_ns"] - paused["time_ns"] == 5_000_000_000
+        assert _admin(gate, "clock/speed", {"speed": "max"})["speed"] == "max"
+        assert _admin(gate, "clock/speed", {"speed": 10})["speed"] == 10
+        on_the_simulator = httpx.get(f"{sim.http_url}/admin/status", timeout=5).json()
+        assert (on_the_simulator["time_ns"], on_the_simulator["speed"], on_the_simulator["paused"]) == (
+            stepped["time_ns"],
+            10,
+            True,
+        )
+        assert _admin(gate, "clock/resume")["paused"] is False
+        toml = {"content-type": "application/toml"}
+        refused = httpx.post(f"{gate.http_url}/admin/scenario", content=b"x", headers=toml, timeout=5)
+        assert refused.status_code == 409 and "simulate --admin" in refused.json()["error"]
+
+
+def _admin(server: RunningServer, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    answer = httpx.post(f"{server.http_url}/admin/{path}", json=body or {}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
 
 
 def _told_to_reconnect(ws: websocket.WebSocket, within_s: float) -> tuple[dict[str, Any] | None, int | None]:

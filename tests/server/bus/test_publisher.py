@@ -32,7 +32,7 @@ def outlet(clock: Clock | None = None) -> tuple[BusOutlet, list[tuple[str, bytes
         monotonic_s=clock or Clock(),
         epoch_ns=lambda: 5,
     )
-    bus.virtual_now = lambda: 42
+    bus.clock_state = lambda: (42, None, True)
     return bus, sent
 
 
@@ -68,6 +68,7 @@ def test_each_gateway_gets_its_frames_of_a_pass_in_one_numbered_batch() -> None:
     assert [subject for subject, _ in sent] == [down_subject("a"), down_subject("b")] * 2
     first, later = read_header(sent[0][1]), read_header(sent[2][1])
     assert (first.stream_seq, first.pass_number, first.time_ns, first.sent_ns) == (1, 1, 42, 5)
+    assert (first.speed, first.paused) == (0.0, True)  # speed "max" travels as 0
     assert (later.stream_seq, later.pass_number) == (2, 3)
     assert [frame for _, frame, _ in read_frames(sent[0][1], {})] == [b"one", b"two"]
 

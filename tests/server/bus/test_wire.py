@@ -7,8 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coinapi_emulator.server.bus.wire import (
+    CONTROL_ACTIONS,
     BatchBuilder,
     BatchHeader,
+    Control,
     Interest,
     MarketDescription,
     MarketRequest,
@@ -33,6 +35,8 @@ headers = st.builds(
     pass_number=st.integers(0, 2**64 - 1),
     time_ns=st.integers(-(2**63), 2**63 - 1),
     sent_ns=st.integers(-(2**63), 2**63 - 1),
+    speed=st.floats(0, 1e6),
+    paused=st.booleans(),
 )
 
 
@@ -94,9 +98,10 @@ def test_what_is_not_a_route_is_refused(text: str) -> None:
             keys=st.lists(keys, max_size=5).map(tuple),
         ),
         st.just(MarketRequest()),
+        st.builds(Control, action=st.sampled_from(sorted(CONTROL_ACTIONS)), value=st.floats(0, 1e12)),
     )
 )
-def test_gateway_messages_read_back(message: Interest | SnapshotRequest | MarketRequest) -> None:
+def test_gateway_messages_read_back(message: Interest | SnapshotRequest | MarketRequest | Control) -> None:
     assert decode_up(encode_up(message)) == message
 
 
@@ -105,12 +110,14 @@ def test_gateway_messages_read_back(message: Interest | SnapshotRequest | Market
     [
         (b"{", "not JSON"),
         (b"[]", "not a JSON object"),
-        (b"{}", "neither interest, snapshot nor market"),
+        (b"{}", "neither interest, snapshot, market nor control"),
+        (b'{"control": "stop"}', "'control' must be one of pause, resume, speed, step"),
+        (b'{"control": "speed", "value": true}', "'control' must be one of"),
         (b'{"interest": ""}', "'interest' must be a gateway id"),
         (b'{"interest": "g", "add": "trade X"}', "'add' must be a list of routes"),
         (b'{"interest": "g", "add": ["trade"]}', "not a route"),
         (b'{"snapshot": "g", "shard": -1, "keys": []}', "'shard' must be a shard number"),
-        (b'{"market": false}', "neither interest, snapshot nor market"),
+        (b'{"market": false}', "neither interest, snapshot, market nor control"),
     ],
 )
 def test_bad_gateway_messages_say_what_is_wrong(data: bytes, error: str) -> None:
