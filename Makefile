@@ -14,7 +14,7 @@ CSRC   := $(wildcard simulator/*.c server/*/*.c)
 # coinapi_emulator through this folder of links to server/ and simulator/
 NAMESPACE := $(VENV)/namespace/coinapi_emulator
 
-.PHONY: run test lint typecheck unit browser contracts realism hardening soak docker-test bench lock clean
+.PHONY: run test lint typecheck unit browser contracts realism hardening soak docker-test bench bench-scale lock clean
 
 # The stamp files make re-runs instant; they depend on the lock so a changed pin reinstalls.
 $(BIN)/python:
@@ -98,6 +98,11 @@ $(VENV)/.installed-bench: $(BIN)/python pyproject.toml $(LOCK) $(CSRC)
 # Benchmarks (docs/BENCHMARKS.md): ~20 min on 2 cores; `make bench ARGS=--quick` is a ~4 min smoke run.
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench $(ARGS)
+
+# One simulator and K gateways over NATS against one `serve` (docs/BENCHMARKS.md, "Scale-out"): ~10 min on
+# 2 cores; `make bench-scale ARGS="--gateways 1,2,4,8 --hello trades"` on a bigger machine.
+bench-scale: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.scale $(ARGS)
 
 # Re-pin after editing pyproject.toml dependencies (uv only resolves; installs use pip -c).
 lock:

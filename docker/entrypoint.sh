@@ -5,6 +5,6 @@ set -e
 case "$1" in
     -h | --help | --version) set -- coinapi-emulator "$@" ;;
     -*) set -- coinapi-emulator serve "$@" ;;
-    serve | record | healthcheck | symbols) set -- coinapi-emulator "$@" ;;
+    serve | simulate | gateway | record | healthcheck | symbols) set -- coinapi-emulator "$@" ;;
 esac
 exec "$@"

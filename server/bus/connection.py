@@ -62,7 +62,8 @@ async def connect(
     try:
         client = await asyncio.wait_for(
             nats.connect(
-                url,
+                # a cluster: several seed URLs, comma-separated (the client also learns the others from the server)
+                [server.strip() for server in url.split(",")],
                 name=name,
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=_RETRY_S,

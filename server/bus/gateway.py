@@ -139,6 +139,7 @@ class BusLink:
         #: book routes being fetched: the simulators must keep sending them (``_wanted``) before the hub routes them
         self._fetching: Counter[RouteKey] = Counter()
         self._tasks: list[asyncio.Task[None]] = []
+        self._flush_due = False
 
     def bind(self, hub: Hub, metadata: Metadata, shards: ShardMap) -> None:
         """The hub this link feeds, the metadata its subscriptions' metadata routes are answered from, and which
@@ -293,8 +294,22 @@ class BusLink:
         if count:
             stream.recent.append((header.pass_number, data))
             self.stats.frames += count
-            hub.flush()
+            self._flush_soon()
         self._wake(stream)
+
+    def _flush_soon(self) -> None:
+        """Flush the hub once the batches that arrived together are delivered: nats-py hands a subscription's
+        queued messages over without returning to the event loop, so a gateway that fell behind writes each
+        socket once per burst, not once per batch (once per batch, 1,000 clients at ~1,200 msgs/s each fell
+        further and further behind: p50 7.4 s)."""
+        if not self._flush_due:
+            self._flush_due = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        assert self._hub is not None
+        self._flush_due = False
+        self._hub.flush()
 
     @staticmethod
     def _note_clock(stream: ShardStream, header: BatchHeader) -> None:

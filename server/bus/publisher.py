@@ -279,9 +279,11 @@ class Publisher:
         match request:
             case Interest():
                 self.outlet.apply(request)
+                self._note_subscribers()
             case SnapshotRequest():
                 if request.shard == self.outlet.shard:
                     await message.respond(self._snapshot(request))
+                    self._note_subscribers()
             case MarketRequest():
                 assert self._description is not None
                 await message.respond(self._description.encode())
@@ -304,6 +306,12 @@ class Publisher:
                 plane.set_speed(control.value or None)
             case "step":
                 await plane.step_in_chunks(int(control.value))
+
+    def _note_subscribers(self) -> None:
+        """A gateway's clients count as subscribers: a market that waits for the first one (``--speed max``)
+        starts."""
+        if self.outlet.routes and self._plane is not None:
+            self._plane.subscribed()
 
     def _snapshot(self, request: SnapshotRequest) -> bytes:
         """Book snapshots of the routes asked for, as of the last pass; the gateway gets their deltas from the

