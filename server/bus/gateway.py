@@ -34,6 +34,7 @@ from coinapi_emulator.server.bus.shards import ShardMap
 from coinapi_emulator.server.bus.wire import (
     SYNC,
     UP,
+    Ack,
     BatchHeader,
     Control,
     Interest,
@@ -380,9 +381,14 @@ class BusLink:
 
     async def _interest_loop(self) -> None:
         last_full_s = 0.0
+        acked = [0] * len(self._streams)
         while True:
             await asyncio.sleep(INTEREST_POLL_S)
             assert self._hub is not None
+            for shard, stream in enumerate(self._streams):
+                if stream.seq != acked[shard]:
+                    acked[shard] = stream.seq
+                    await self._send(Ack(self.gateway_id, shard, stream.seq))
             changes = self._hub.take_interest()
             if time.monotonic() - last_full_s >= INTEREST_EVERY_S:
                 last_full_s = time.monotonic()
@@ -400,7 +406,7 @@ class BusLink:
     async def _send_full(self) -> None:
         await self._send(Interest(self.gateway_id, add=self._wanted(), full=True))
 
-    async def _send(self, interest: Interest) -> None:
+    async def _send(self, interest: Interest | Ack) -> None:
         client = self._client
         if client is None or not client.is_connected:
             return  # the next full interest after the reconnect says it all

@@ -28,6 +28,7 @@ from coinapi_emulator.server.bus.connection import connect, disconnect
 from coinapi_emulator.server.bus.wire import (
     SYNC,
     UP,
+    Ack,
     BatchBuilder,
     BatchHeader,
     Control,
@@ -53,6 +54,12 @@ MAX_QUEUED = 4096
 KEEPALIVE_S = 0.5
 #: a gateway not heard from for this long is forgotten, with its interest (gateways re-send theirs every 2 s)
 GATEWAY_TIMEOUT_S = 10.0
+#: at ``--speed max`` the market waits while a gateway has not acknowledged this many batches: without it, a
+#: simulator outruns its gateways until NATS cuts them off as slow consumers (measured: every bench run at
+#: --speed max lost batches, and its clients were told to reconnect). 32 batches of at most 512 KiB stay well
+#: under nats-server's 64 MB of pending data per client. At a set speed the market never waits: a gateway that
+#: cannot keep up loses batches and tells its clients.
+MAX_UNACKED = 32
 
 _STREAMED = frozenset(data_type for data_type in DataType if not data_type.is_metadata)
 
@@ -65,8 +72,9 @@ class GatewayStream:
     subject: str
     routes: set[RouteKey] = field(default_factory=set)
     batch: BatchBuilder = field(default_factory=BatchBuilder)
-    #: batches sent so far (the last one's ``stream_seq``)
+    #: batches sent so far (the last one's ``stream_seq``), and the last the gateway said it delivered
     sent: int = 0
+    acked: int = 0
     last_sent_s: float = 0.0
     last_heard_s: float = 0.0
 
@@ -111,6 +119,10 @@ class BusOutlet:
                 self._dirty[stream] = None
             elif batch.size > MAX_BATCH_BYTES:
                 self._seal(stream, self.pass_number + 1)
+
+    def behind(self) -> bool:
+        """Whether a gateway has more than ``MAX_UNACKED`` batches unacknowledged (``Ack``)."""
+        return any(stream.sent - stream.acked > MAX_UNACKED for stream in self.streams.values())
 
     def take_interest(self) -> dict[RouteKey, bool]:
         """Routes that gained their first or lost their last gateway since the last call."""
@@ -287,6 +299,10 @@ class Publisher:
             case MarketRequest():
                 assert self._description is not None
                 await message.respond(self._description.encode())
+            case Ack():
+                stream = self.outlet.streams.get(request.gateway)
+                if request.shard == self.outlet.shard and stream is not None:
+                    stream.acked = max(stream.acked, request.stream_seq)
             case Control():
                 await self._control(request)
                 if message.reply:

@@ -194,7 +194,17 @@ class Control:
     value: float = 0.0
 
 
-UpMessage = Interest | SnapshotRequest | MarketRequest | Control
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """A gateway has delivered shard ``shard``'s batches up to ``stream_seq``: a simulator at ``--speed max``
+    publishes no further ahead of its slowest gateway than ``publisher.MAX_UNACKED`` batches."""
+
+    gateway: str
+    shard: int
+    stream_seq: int
+
+
+UpMessage = Interest | SnapshotRequest | MarketRequest | Control | Ack
 
 
 def encode_up(message: UpMessage) -> bytes:
@@ -213,6 +223,8 @@ def encode_up(message: UpMessage) -> bytes:
             body = {"market": True}
         case Control():
             body = {"control": message.action, "value": message.value}
+        case Ack():
+            body = {"ack": message.gateway, "shard": message.shard, "seq": message.stream_seq}
     return orjson.dumps(body)
 
 
@@ -232,10 +244,10 @@ def decode_up(data: bytes) -> UpMessage:
             full=body.get("full") is True,
         )
     if "snapshot" in body:
-        shard = body.get("shard")
-        if not isinstance(shard, int) or shard < 0:
-            raise ValueError("'shard' must be a shard number")
-        return SnapshotRequest(gateway=_text(body, "snapshot"), shard=shard, keys=tuple(_keys(body, "keys")))
+        keys = tuple(_keys(body, "keys"))
+        return SnapshotRequest(gateway=_text(body, "snapshot"), shard=_number(body, "shard"), keys=keys)
+    if "ack" in body:
+        return Ack(gateway=_text(body, "ack"), shard=_number(body, "shard"), stream_seq=_number(body, "seq"))
     if body.get("market") is True:
         return MarketRequest()
     if "control" in body:
@@ -243,13 +255,20 @@ def decode_up(data: bytes) -> UpMessage:
         if action not in CONTROL_ACTIONS or isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"'control' must be one of {', '.join(sorted(CONTROL_ACTIONS))}, with a number")
         return Control(action, float(value))
-    raise ValueError("neither interest, snapshot, market nor control")
+    raise ValueError("neither interest, snapshot, market, control nor ack")
 
 
 def _text(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value:
         raise ValueError(f"{name!r} must be a gateway id")
+    return value
+
+
+def _number(body: dict[str, Any], name: str) -> int:
+    value = body.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name!r} must be a number from 0")
     return value
 
 

@@ -30,6 +30,8 @@ MAX_CONSECUTIVE_FAILURES = 10
 _MAX_MODE_BATCH_NS = 20_000_000
 #: ... and at most this many steps, so that a frozen test clock cannot spin forever
 _MAX_MODE_STEPS_PER_BATCH = 50
+#: at speed "max", how soon a held market looks again whether its consumers caught up
+HOLD_RETRY_S = 0.001
 
 
 class Publisher(Protocol):
@@ -57,9 +59,11 @@ class Driver:
         tick_s: float,
         max_step_ns: int,
         on_failed: Callable[[], None] = lambda: None,
+        hold: Callable[[], bool] = lambda: False,
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
-        """``on_failed``: called once, when the driver gives up after ``MAX_CONSECUTIVE_FAILURES`` failed passes."""
+        """``on_failed``: called once, when the driver gives up after ``MAX_CONSECUTIVE_FAILURES`` failed passes;
+        ``hold``: True while speed "max" must wait (the gateways of ``simulate`` are too far behind)."""
         self._clock = clock
         self._feed = feed
         self._flush = flush
@@ -68,6 +72,7 @@ class Driver:
         self._tick_s = tick_s
         self._max_step_ns = max_step_ns
         self._on_failed = on_failed
+        self._hold = hold
         self._monotonic_ns = monotonic_ns
         self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
         #: passes that raised since the start (``/metrics``); a pass that raises is logged and the next one runs
@@ -117,6 +122,8 @@ class Driver:
     def _run_pass(self) -> float:
         """One tick's publishing; returns the seconds until the next tick should start (0: at once)."""
         if self._clock.speed is None and not self._clock.paused:
+            if self._hold():
+                return HOLD_RETRY_S
             self._run_max_batch()
             return 0.0
         started_ns = self._monotonic_ns()

@@ -72,6 +72,10 @@ class MarketSpec:
     starts_on_subscription: bool = False
 
 
+def _never() -> bool:
+    return False
+
+
 class Upstream(Protocol):
     """Where a gateway's shared plane gets its market from instead of running one (``server/bus/gateway.py``):
     frames arrive in its hub from outside, and book snapshots may need fetching first."""
@@ -164,6 +168,7 @@ class MarketPlane:
         self.feed: MarketFeed | ReplayFeed
         self.snapshots: Snapshots
         flush = self.hub.flush
+        hold: Callable[[], bool] = _never
         #: what REST serves of the past (the shared simulated market only; None with --retain 0)
         self.retention: Retention | None = None
         if replay is None:
@@ -180,7 +185,7 @@ class MarketPlane:
             outlet: Hub | TeeOutlet = self.hub
             if also is not None:
                 outlet = TeeOutlet(self.hub, also)
-                flush = outlet.flush
+                flush, hold = outlet.flush, outlet.behind
             self.feed = MarketFeed(self.market, channels, outlet, stamper, CrossRates(), self.retention)
             self.snapshots = MarketSnapshots(self.market, channels, self.metadata, stamper)
         else:
@@ -198,6 +203,7 @@ class MarketPlane:
             tick_s=settings.tick_s,
             max_step_ns=settings.max_step_ns,
             on_failed=self._failed,
+            hold=hold,
             monotonic_ns=monotonic_ns,
         )
         self._heartbeat_timer: asyncio.TimerHandle | None = None

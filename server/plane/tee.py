@@ -29,6 +29,9 @@ class FlushingOutlet(Protocol):
     def flush(self) -> None:
         """Send what this pass queued."""
 
+    def behind(self) -> bool:
+        """A consumer is too far behind for more at ``--speed max`` (the driver waits for it)."""
+
 
 class _BothRoutes(Mapping[RouteKey, tuple[Any, Any]]):
     """The members of a route on each side, or None when neither side has any."""
@@ -91,3 +94,7 @@ class TeeOutlet:
         """Write the hub's sockets, then send the other outlet's pass."""
         self._hub.flush()
         self._other.flush()
+
+    def behind(self) -> bool:
+        """The other outlet's consumers are too far behind (the hub's own clients never hold the market)."""
+        return self._other.behind()

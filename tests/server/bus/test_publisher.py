@@ -99,6 +99,17 @@ def test_quiet_streams_get_keep_alives_and_silent_gateways_are_forgotten() -> No
     assert bus.take_interest() == {BTC: False}
 
 
+def test_a_gateway_too_far_behind_holds_the_market_until_it_acknowledges() -> None:
+    bus, _ = outlet()
+    bus.apply(Interest("a", add=frozenset({BTC})))
+    for _ in range(publisher.MAX_UNACKED + 1):
+        deliver(bus, BTC, b"x")
+        bus.flush()
+    assert bus.behind()
+    bus.streams["a"].acked = 1
+    assert not bus.behind()
+
+
 def test_the_tee_routes_to_the_hub_and_the_bus_and_merges_their_interest() -> None:
     hub = Hub(max_messages=10, max_bytes=10_000, clock=Clock())
     bus, sent = outlet()

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from coinapi_emulator.server.bus.wire import (
     CONTROL_ACTIONS,
+    Ack,
     BatchBuilder,
     BatchHeader,
     Control,
@@ -15,6 +16,7 @@ from coinapi_emulator.server.bus.wire import (
     MarketDescription,
     MarketRequest,
     SnapshotRequest,
+    UpMessage,
     decode_up,
     encode_up,
     key_text,
@@ -99,9 +101,10 @@ def test_what_is_not_a_route_is_refused(text: str) -> None:
         ),
         st.just(MarketRequest()),
         st.builds(Control, action=st.sampled_from(sorted(CONTROL_ACTIONS)), value=st.floats(0, 1e12)),
+        st.builds(Ack, gateway=st.text(min_size=1, max_size=12), shard=st.integers(0, 64), stream_seq=st.integers(0)),
     )
 )
-def test_gateway_messages_read_back(message: Interest | SnapshotRequest | MarketRequest | Control) -> None:
+def test_gateway_messages_read_back(message: UpMessage) -> None:
     assert decode_up(encode_up(message)) == message
 
 
@@ -110,14 +113,15 @@ def test_gateway_messages_read_back(message: Interest | SnapshotRequest | Market
     [
         (b"{", "not JSON"),
         (b"[]", "not a JSON object"),
-        (b"{}", "neither interest, snapshot, market nor control"),
+        (b"{}", "neither interest, snapshot, market, control nor ack"),
         (b'{"control": "stop"}', "'control' must be one of pause, resume, speed, step"),
         (b'{"control": "speed", "value": true}', "'control' must be one of"),
         (b'{"interest": ""}', "'interest' must be a gateway id"),
         (b'{"interest": "g", "add": "trade X"}', "'add' must be a list of routes"),
         (b'{"interest": "g", "add": ["trade"]}', "not a route"),
-        (b'{"snapshot": "g", "shard": -1, "keys": []}', "'shard' must be a shard number"),
-        (b'{"market": false}', "neither interest, snapshot, market nor control"),
+        (b'{"snapshot": "g", "shard": -1, "keys": []}', "'shard' must be a number from 0"),
+        (b'{"ack": "g", "shard": 0, "seq": true}', "'seq' must be a number from 0"),
+        (b'{"market": false}', "neither interest, snapshot, market, control nor ack"),
     ],
 )
 def test_bad_gateway_messages_say_what_is_wrong(data: bytes, error: str) -> None:
