@@ -114,6 +114,8 @@ def measure(
         "open_at_end": sum(r["open_at_end"] for r in results),
         "missing": sum((r.get("sequence") or {}).get("missing", 0) for r in results),
         "per_gateway_msgs_per_s": [r["msgs_per_s"] for r in results],
+        "closes": [(r.get("server_closes"), r.get("last_close_code")) for r in results],
+        "gap_events": sum((r.get("sequence") or {}).get("gap_events", 0) for r in results),
     }
     if latency:
         # the worst gateway's percentile: a client sees its own gateway's delay

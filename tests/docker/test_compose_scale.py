@@ -51,6 +51,18 @@ def _compose(env: dict[str, str], *args: str, check: bool = True) -> str:
     return done.stdout + done.stderr
 
 
+def _wait_listening(url: str, timeout_s: float = 20.0) -> None:
+    """HAProxy has no healthcheck of its own: `up --wait` returns once it runs, before it may listen."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            websocket.create_connection(url, timeout=5).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing listens on {url}"
+            time.sleep(0.2)
+
+
 def _connections(port: str) -> int:
     state = httpx.get(f"http://127.0.0.1:{port}/dashboard/state", timeout=5).json()
     total: int = state["connections_total"]
@@ -59,6 +71,7 @@ def _connections(port: str) -> int:
 
 def test_clients_of_the_load_balancer_are_served_by_both_gateways(scaled: dict[str, str]) -> None:
     url = f"ws://127.0.0.1:{scaled['COINAPI_LB_PORT']}/v1/"
+    _wait_listening(url)
     clients = [websocket.create_connection(url, timeout=10) for _ in range(4)]
     try:
         for ws in clients:
