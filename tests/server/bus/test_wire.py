@@ -101,7 +101,12 @@ def test_what_is_not_a_route_is_refused(text: str) -> None:
         ),
         st.just(MarketRequest()),
         st.builds(Control, action=st.sampled_from(sorted(CONTROL_ACTIONS)), value=st.floats(0, 1e12)),
-        st.builds(Ack, gateway=st.text(min_size=1, max_size=12), shard=st.integers(0, 64), stream_seq=st.integers(0)),
+        st.builds(
+            Ack,
+            gateway=st.text(min_size=1, max_size=12),
+            shard=st.integers(0, 64),
+            stream_seq=st.integers(0, 2**64 - 1),
+        ),
     )
 )
 def test_gateway_messages_read_back(message: UpMessage) -> None:
