@@ -49,6 +49,8 @@ async def connect(
             await on_reconnected()
 
     async def disconnected() -> None:
+        if client.is_closed:  # closed on purpose (a gateway's first question, or a shutdown)
+            return
         logger.warning("bus: disconnected from %s, reconnecting", url)
         if on_disconnected is not None:
             await on_disconnected()
