@@ -100,7 +100,8 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench $(ARGS)
 
 # One simulator and K gateways over NATS against one `serve` (docs/BENCHMARKS.md, "Scale-out"): ~10 min on
-# 2 cores; `make bench-scale ARGS="--gateways 1,2,4,8 --hello trades"` on a bigger machine.
+# 2 cores; `ARGS="--b3"` adds the kit's fan-out ceiling B3; `ARGS="--gateways 1,2,4,8 --hello trades"` on a
+# bigger machine.
 bench-scale: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.scale $(ARGS)
 

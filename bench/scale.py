@@ -30,9 +30,11 @@ from typing import Any
 
 from .client import Client, Load, build
 from .procs import Server, free_port, install_signal_handlers, raise_nofile, require_tools, stop_all
-from .servers import EMULATOR_HELLOS, emulator_exe
+from .servers import BASELINES, EMULATOR_HELLOS, TRADE_HELLO, emulator_exe
 
 ALL_CPUS = f"0-{(os.cpu_count() or 1) - 1}"
+#: the setup number of the kit's deep-coalescing baseline: B2 with 1,024 frames per write, every trade (speed max)
+B3 = -1
 
 
 def parse() -> argparse.Namespace:
@@ -45,6 +47,7 @@ def parse() -> argparse.Namespace:
     ap.add_argument(
         "--hello", choices=sorted(EMULATOR_HELLOS), default="updates", help="every trade and quote, or every trade"
     )
+    ap.add_argument("--b3", action="store_true", help="also B3 (B2 --batch 1024), the fan-out ceiling, at speed max")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("build/bench-scale.json"))
     ap.add_argument("--render", type=Path, help="only print the table of a results file this wrote")
@@ -66,6 +69,13 @@ def setup(k: int, mode: str, args: argparse.Namespace, log_dir: Path) -> Iterato
     common = ["--host", "127.0.0.1", "--log-level", "warning", "--shutdown-grace", "0"]
     market = ["--seed", str(args.seed), *speed]
     with contextlib.ExitStack() as stack:
+        if k == B3:
+            port = free_port()
+            script = str(BASELINES / "b2_picows_coalesce.py")
+            argv = [sys.executable, script, "--port", str(port), "--rate", "0", "--batch", "1024"]
+            stack.enter_context(start("B3", argv, port, log_dir))
+            yield [port]
+            return
         if k == 0:
             port = free_port()
             stack.enter_context(start("serve", [*exe, "serve", "--port", str(port), *common, *market], port, log_dir))
@@ -136,7 +146,7 @@ def main() -> None:
     exe, _ = build()
     client = Client(exe, ALL_CPUS)
     hello = EMULATOR_HELLOS[args.hello]
-    setups = [0, *(int(k) for k in args.gateways.split(","))]
+    setups = [*([B3] if args.b3 else []), 0, *(int(k) for k in args.gateways.split(","))]
     clients = [int(n) for n in args.clients.split(",")]
     results: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -150,13 +160,14 @@ def main() -> None:
         for round_index in range(args.repeat):
             order = setups[round_index % len(setups) :] + setups[: round_index % len(setups)]
             for k in order:
-                label = "serve" if k == 0 else f"K={k}"
-                for mode in ("max", "rate"):
+                label = {B3: "B3", 0: "serve"}.get(k, f"K={k}")
+                for mode in ("max",) if k == B3 else ("max", "rate"):
                     with setup(k, mode, args, log_dir) as ports:
                         time.sleep(1.0)  # the gateways' first interest and the simulator's first passes
                         for n in clients:
                             try:
-                                result = measure(client, ports, n, hello, args, latency=mode == "rate")
+                                said = TRADE_HELLO if k == B3 else hello
+                                result = measure(client, ports, n, said, args, latency=mode == "rate")
                             except (RuntimeError, subprocess.TimeoutExpired) as error:
                                 result = {"error": str(error)[-500:]}
                             results["runs"].setdefault(label, {}).setdefault(f"{mode} N={n}", []).append(result)
@@ -179,28 +190,37 @@ def brief(result: dict[str, Any]) -> str:
 
 
 def table(results: dict[str, Any], clients: list[int]) -> str:
-    """Markdown: per setup and N, median delivered msgs/s (and its ratio to serve), p50/p99, losses."""
+    """Markdown: per setup and N, median delivered msgs/s and its ratio to serve (and to B3 when measured),
+    p50/p99, losses."""
     runs = results["runs"]
     lines = [
         f"hello: {results['hello']}; {results['command']}; {results['date']}; {results['cpus']} CPUs",
         "",
-        "| setup | N | delivered msgs/s (speed max) | vs serve | p50 / p99 at speed 1 | missing seq at speed 1 |",
-        "|---|---|---|---|---|---|",
+        "| setup | N | delivered msgs/s (speed max) | vs serve | vs B3 | p50 / p99 at speed 1 | missing at speed 1 |",
+        "|---|---|---|---|---|---|---|",
     ]
     for label, by_run in runs.items():
         for n in clients:
-            fast = [r for r in by_run.get(f"max N={n}", []) if "error" not in r]
-            slow = [r for r in by_run.get(f"rate N={n}", []) if "error" not in r]
-            base = [r for r in runs["serve"].get(f"max N={n}", []) if "error" not in r]
+            fast = _ok(by_run.get(f"max N={n}", []))
+            slow = _ok(by_run.get(f"rate N={n}", []))
             rate = median([r["msgs_per_s"] for r in fast])
-            versus = rate / median([r["msgs_per_s"] for r in base]) if base and fast else float("nan")
+            versus = [rate / _median_rate(runs.get(base, {}), n) for base in ("serve", "B3")]
             p50, p99 = median([r["p50_us"] for r in slow]) / 1e3, median([r["p99_us"] for r in slow]) / 1e3
             # at speed max a backlogged client's quotes are conflated (their sequence skips by design): losses
             # are counted where nothing is backlogged
             missing = sum(r["missing"] for r in slow)
-            latency = f"{p50:.1f} / {p99:.1f} ms"
-            lines.append(f"| {label} | {n} | {rate / 1e3:,.0f}k | {versus:.2f} | {latency} | {missing} |")
+            latency = f"{p50:.1f} / {p99:.1f} ms" if slow else "-"
+            ratios = " | ".join(f"{ratio:.2f}" for ratio in versus)
+            lines.append(f"| {label} | {n} | {rate / 1e3:,.0f}k | {ratios} | {latency} | {missing if slow else '-'} |")
     return "\n".join(lines)
+
+
+def _ok(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [run for run in runs if "error" not in run]
+
+
+def _median_rate(by_run: dict[str, Any], n: int) -> float:
+    return median([run["msgs_per_s"] for run in _ok(by_run.get(f"max N={n}", []))])
 
 
 def median(values: list[float]) -> float:
