@@ -151,8 +151,7 @@ class WebSocketEndpoint:
         try:
             plane = await self._emulator.private.open(connection.private)
         except ProtocolError as error:
-            connection.held = None
-            connection.plane.hub.fail(connection.subscriber, error)
+            self._refuse(connection, error)
             return
         finally:
             connection.moving = None
@@ -173,14 +172,19 @@ class WebSocketEndpoint:
         try:
             await upstream.fetch(missing)
         except ProtocolError as error:
-            connection.held = None
-            self._emulator.journal.refused_last(connection.journal, error.message)
-            connection.plane.hub.fail(connection.subscriber, error)
+            self._refuse(connection, error)
             return
         finally:
             connection.moving = None
         if not connection.subscriber.closed:
             self._apply_then_release(connection)
+
+    def _refuse(self, connection: Connection, error: ProtocolError) -> None:
+        """The last message, accepted by the protocol, cannot be carried out: journal it as rejected, drop what
+        was held for it, tell the client and close."""
+        connection.held = None
+        self._emulator.journal.refused_last(connection.journal, error.message)
+        connection.plane.hub.fail(connection.subscriber, error)
 
     def _apply_then_release(self, connection: Connection) -> None:
         """Apply the scope a wait was for, then the client messages held while it lasted."""
@@ -283,8 +287,7 @@ class WebSocketEndpoint:
         try:
             routes = connection.plane.resolver.routes_of(connection.session.scope)
         except ProtocolError as error:
-            self._emulator.journal.refused_last(connection.journal, error.message)
-            connection.plane.hub.fail(connection.subscriber, error)
+            self._refuse(connection, error)
             return False
         session, subscriber, plane = connection.session, connection.subscriber, connection.plane
         missing = [] if plane.upstream is None else plane.upstream.missing(routes - subscriber.routes)

@@ -67,6 +67,9 @@ def test_beyond_the_limit_a_private_hello_is_told_to_try_later(emulator: Emulato
                 second.receive_text()
             assert closed.value.code == 1013
         assert len(emulator.private) == 1
+        # the hello the protocol accepted is journalled as refused, with what the client was told
+        newest = max(emulator.journal, key=lambda journal: journal.id).as_json()
+        assert [(entry["type"], entry["error"]) for entry in newest["entries"]] == [("rejected", error["message"])]
 
 
 def test_messages_sent_while_the_market_is_built_are_applied_after_it(emulator: Emulator) -> None:
