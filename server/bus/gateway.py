@@ -371,8 +371,7 @@ class BusLink:
         logger.warning("bus: %s; %d clients told to reconnect", reason, len(subscribed))
         notice = encode_reconnect(0, self.now_ns)
         for subscriber in subscribed:
-            hub.send(subscriber, notice)
-            hub.close(subscriber, _CLOSE_GOING_AWAY, "market data interrupted: reconnect")
+            hub.close(subscriber, _CLOSE_GOING_AWAY, "market data interrupted: reconnect", [notice])
         for stream in self._streams:
             stream.recent.clear()
         self._ready.clear()

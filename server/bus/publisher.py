@@ -143,15 +143,16 @@ class BusOutlet:
         """Send ``stream``'s batch as part of pass ``pass_number`` (a pass under way, for a batch sealed by size)."""
         stream.sent += 1
         stream.last_sent_s = self._monotonic_s()
-        self._send(stream.subject, stream.batch.build(self.header(stream, pass_number)))
+        self._send(stream.subject, stream.batch.build(self.header(stream.sent, pass_number)))
 
-    def header(self, stream: GatewayStream, pass_number: int) -> BatchHeader:
-        """The header of what ``stream`` is sent now: its last batch's number, a pass, the market's time."""
+    def header(self, stream_seq: int, pass_number: int) -> BatchHeader:
+        """A header numbered ``stream_seq`` in a gateway's stream and ``pass_number``, with the market's clock
+        now."""
         time_ns, speed, paused = self.clock_state()
         return BatchHeader(
             self.instance,
             self.shard,
-            stream.sent,
+            stream_seq,
             pass_number,
             time_ns,
             sent_ns=self._epoch_ns(),
@@ -307,7 +308,8 @@ class Publisher:
             case Control():
                 await self._control(request)
                 if message.reply:
-                    await message.respond(BatchBuilder().build(self.outlet.header(GatewayStream("", ""), 0)))
+                    # an empty batch outside every stream (number 0): its header carries this shard's clock
+                    await message.respond(BatchBuilder().build(self.outlet.header(0, 0)))
 
     async def _control(self, control: Control) -> None:
         """A gateway's admin API moves the clock: this shard does as asked (every shard gets the same)."""
@@ -342,4 +344,4 @@ class Publisher:
         for key in sorted(keys, key=lambda key: key[1]):
             for frame in self._plane.snapshots.initial_frames([key]):
                 batch.add(key, frame, self._plane.now_ns)
-        return batch.build(outlet.header(stream, outlet.pass_number))
+        return batch.build(outlet.header(stream.sent, outlet.pass_number))
