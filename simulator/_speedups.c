@@ -28,8 +28,14 @@ typedef long long i64;
 /* Fewest levels a side keeps after a book event, and most it holds (book.py MIN_LEVELS, MAX_LEVELS). */
 #define MIN_LEVELS 20
 #define MAX_LEVELS 50
-/* Resting sizes are Pareto with alpha 1.8 (book.py _SIZE_EXPONENT). */
+/* Resting sizes are Pareto with alpha 1.8 (book.py _SIZE_EXPONENT) times size_profile[depth] (SIZE_PROFILE). */
 #define SIZE_EXPONENT (-0.5555555555555556)
+#define HUMP_DEPTH 5.0  /* book.py HUMP_DEPTH */
+#define HUMP_HEIGHT 3.0 /* book.py HUMP_HEIGHT */
+#define DENSE_DEPTH 10  /* book.py DENSE_DEPTH */
+#define LEAN_START 0.2  /* book.py LEAN_START */
+#define PROFILE_LEN (MAX_LEVELS + 2)
+static double size_profile[PROFILE_LEN]; /* filled at import with book.py's formula */
 
 /* ------------------------------------------------------------------------------------------------------ */
 /* event construction                                                                                     */
@@ -742,9 +748,10 @@ typedef struct {
     PyObject_HEAD
     PyObject *rng;
     PyObject *random; /* rng.random, bound once */
-    i64 gap_ticks;
+    i64 gap_ticks, touch_gap_ticks;
     double half_spread_ticks;
     double size_lots;
+    double spacing[PROFILE_LEN]; /* book.py BookMaker._spacing */
 } MakerObject;
 
 static PyTypeObject Maker_Type;
@@ -770,7 +777,7 @@ level_size(MakerObject *maker, PyObject *random, i64 depth, i64 *out)
         return -1;
     }
     double u = 1.0 - r;
-    i64 size = (i64)floor(maker->size_lots * (1.0 + depth * 0.1) * pow(u, SIZE_EXPONENT));
+    i64 size = (i64)floor(maker->size_lots * size_profile[depth] * pow(u, SIZE_EXPONENT));
     *out = size ? size : 1;
     return 0;
 }
@@ -779,7 +786,6 @@ level_size(MakerObject *maker, PyObject *random, i64 depth, i64 *out)
 static int
 extend(MakerObject *maker, Side *side, i64 first_price, i64 count, PyObject *random, int record)
 {
-    i64 gap2 = 2 * maker->gap_ticks;
     int sign = side->sign;
     i64 key = first_price * sign;
     Py_ssize_t start = side->len;
@@ -794,7 +800,7 @@ extend(MakerObject *maker, Side *side, i64 first_price, i64 count, PyObject *ran
             (record && side_record(side, price, size) < 0) || draw(random, &r) < 0) {
             return -1;
         }
-        key += (i64)floor(r * gap2) + 1;
+        key += (i64)floor(r * maker->spacing[depth]) + 1;
     }
     return 0;
 }
@@ -818,24 +824,36 @@ fix_depth(MakerObject *maker, Side *side)
     return extend(maker, side, first, MIN_LEVELS - side->len, maker->random, 1);
 }
 
-/* book.py ``BookMaker._fill``: up to 4 levels from ``touch_price`` towards the current best. */
+/* book.py ``BookMaker._fill``: up to 4 levels from ``touch_price`` towards the current best, then the old best
+ * joins the queue of its new depth. */
 static int
 fill(MakerObject *maker, Side *side, i64 touch_price)
 {
     int sign = side->sign, has_best = side->len > 0;
     i64 best_key = has_best ? side->keys[0] : 0;
     i64 key = touch_price * sign;
-    for (i64 depth = 0; depth < 4; depth++) {
+    i64 added = 0;
+    while (added < 4) {
         if ((has_best && key >= best_key) || key * sign < 1) {
-            return 0;
+            break;
         }
         i64 size;
         double r;
-        if (level_size(maker, maker->random, depth, &size) < 0 || side_set(side, key * sign, size) < 0 ||
+        if (level_size(maker, maker->random, added, &size) < 0 || side_set(side, key * sign, size) < 0 ||
             draw(maker->random, &r) < 0) {
             return -1;
         }
-        key += (i64)floor(r * 2 * maker->gap_ticks) + 1;
+        key += (i64)floor(r * maker->spacing[added]) + 1;
+        added++;
+    }
+    if (added && has_best) {
+        i64 joined, old_best = best_key * sign;
+        if (level_size(maker, maker->random, added, &joined) < 0) {
+            return -1;
+        }
+        if (joined > side_size(side, old_best)) {
+            return side_set(side, old_best, joined);
+        }
     }
     return 0;
 }
@@ -879,6 +897,9 @@ noise(MakerObject *maker, Side *side, double mid, double tol)
     if (depth >= side->len) {
         depth = side->len - 1;
     }
+    if (depth > MAX_LEVELS) {
+        depth = MAX_LEVELS;
+    }
     i64 price = side->keys[depth] * sign;
     if (draw(random, &action) < 0) {
         return -1;
@@ -894,7 +915,7 @@ noise(MakerObject *maker, Side *side, double mid, double tol)
         if (draw(random, &r) < 0) {
             return -1;
         }
-        i64 new_price = price + sign * ((i64)floor(r * maker->gap_ticks) + 1);
+        i64 new_price = price + sign * ((i64)floor(r * 0.5 * maker->spacing[depth]) + 1);
         i64 size;
         if (side_has(side, new_price) || new_price < 1) {
             return 0;
@@ -907,7 +928,7 @@ noise(MakerObject *maker, Side *side, double mid, double tol)
     if (draw(random, &r) < 0) {
         return -1;
     }
-    i64 new_price = (side->keys[0] - (i64)floor(r * maker->gap_ticks) - 1) * sign;
+    i64 new_price = (side->keys[0] - (i64)floor(r * maker->touch_gap_ticks) - 1) * sign;
     int inside = sign > 0 ? new_price > mid + tol : new_price < mid - tol;
     i64 size;
     if (!inside || new_price < 1) {
@@ -916,15 +937,37 @@ noise(MakerObject *maker, Side *side, double mid, double tol)
     return level_size(maker, random, 0, &size) < 0 ? -1 : side_set(side, new_price, size);
 }
 
+/* book.py ``BookMaker._lean``: thin the touch queue on the side the fair mid has moved towards. */
+static int
+lean(MakerObject *maker, BookObject *book, double mid)
+{
+    i64 ask = book->asks.keys[0], bid = -book->bids.keys[0];
+    double offset = (2.0 * mid - (double)ask - (double)bid) / (double)(ask - bid);
+    if (-LEAN_START <= offset && offset <= LEAN_START) {
+        return 0;
+    }
+    Side *side = offset > 0.0 ? &book->asks : &book->bids;
+    i64 price = offset > 0.0 ? ask : bid;
+    double reach = fabs(offset) < 0.95 ? fabs(offset) : 0.95;
+    i64 target = (i64)floor(maker->size_lots * (1.0 - reach));
+    if (target == 0) {
+        target = 1;
+    }
+    return target < side->sizes[0] ? side_set(side, price, target) : 0;
+}
+
 static int
 maker_update(MakerObject *maker, BookObject *book, double mid, double spread_multiplier)
 {
-    double hs = maker->half_spread_ticks * spread_multiplier;
+    double hs = (maker->half_spread_ticks + 0.5) * spread_multiplier - 0.5;
+    if (hs < 0.01) {
+        hs = 0.01;
+    }
     if (mid < hs + 1.0) {
         mid = hs + 1.0; /* keep bids at positive prices */
     }
     double tol = 0.5 * hs;
-    double far = hs + 2 * maker->gap_ticks;
+    double far = hs + (double)maker->touch_gap_ticks;
     Side *asks = &book->asks, *bids = &book->bids;
     if (asks->len == 0 || bids->len == 0) {
         PyErr_SetString(PyExc_IndexError, "the book has an empty side");
@@ -947,19 +990,28 @@ maker_update(MakerObject *maker, BookObject *book, double mid, double spread_mul
     if (!(MIN_LEVELS <= bids->len && bids->len <= MAX_LEVELS) && fix_depth(maker, bids) < 0) {
         return -1;
     }
-    return 0;
+    return lean(maker, book, mid);
 }
 
 static PyObject *
 Maker_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"rng", "gap_ticks", "half_spread_ticks", "size_lots", NULL};
-    PyObject *rng;
-    i64 gap;
+    static char *keywords[] = {"rng", "gap_ticks", "half_spread_ticks", "size_lots", "touch_gap_ticks", NULL};
+    PyObject *rng, *touch_gap_obj = Py_None;
+    i64 gap, touch_gap;
     double hs, size_lots;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OLdd:BookMaker", keywords, &rng, &gap, &hs, &size_lots)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OLdd|O:BookMaker", keywords, &rng, &gap, &hs, &size_lots,
+                                     &touch_gap_obj)) {
         return NULL;
     }
+    gap = gap > 1 ? gap : 1;
+    if (touch_gap_obj == Py_None) {
+        touch_gap = gap;
+    }
+    else if (as_i64(Py_NewRef(touch_gap_obj), &touch_gap) < 0) {
+        return NULL;
+    }
+    touch_gap = touch_gap < 1 ? 1 : (touch_gap > gap ? gap : touch_gap);
     PyObject *random = PyObject_GetAttrString(rng, "random");
     if (random == NULL) {
         return NULL;
@@ -971,9 +1023,15 @@ Maker_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     }
     maker->rng = Py_NewRef(rng);
     maker->random = random;
-    maker->gap_ticks = gap > 1 ? gap : 1;
-    maker->half_spread_ticks = hs > 0.5 ? hs : 0.5;
+    maker->gap_ticks = gap;
+    maker->touch_gap_ticks = touch_gap;
+    maker->half_spread_ticks = hs > 0.01 ? hs : 0.01;
     maker->size_lots = size_lots > 1.0 ? size_lots : 1.0;
+    for (int d = 0; d < PROFILE_LEN; d++) {
+        double share = (double)d / DENSE_DEPTH;
+        double ramp = share < 1.0 ? share : 1.0;
+        maker->spacing[d] = 2.0 * ((double)touch_gap + (double)(gap - touch_gap) * (ramp * ramp));
+    }
     PyObject_GC_Track(maker);
     return (PyObject *)maker;
 }
@@ -1092,6 +1150,12 @@ Maker_get_gap(MakerObject *maker, void *Py_UNUSED(closure))
 }
 
 static PyObject *
+Maker_get_touch_gap(MakerObject *maker, void *Py_UNUSED(closure))
+{
+    return PyLong_FromLongLong(maker->touch_gap_ticks);
+}
+
+static PyObject *
 Maker_get_half_spread(MakerObject *maker, void *Py_UNUSED(closure))
 {
     return PyFloat_FromDouble(maker->half_spread_ticks);
@@ -1104,7 +1168,8 @@ Maker_get_size(MakerObject *maker, void *Py_UNUSED(closure))
 }
 
 static PyGetSetDef Maker_getset[] = {
-    {"gap_ticks", (getter)Maker_get_gap, NULL, "Typical spacing between levels, in ticks.", NULL},
+    {"gap_ticks", (getter)Maker_get_gap, NULL, "Typical spacing between deep levels, in ticks.", NULL},
+    {"touch_gap_ticks", (getter)Maker_get_touch_gap, NULL, "Typical spacing near the touch, in ticks.", NULL},
     {"half_spread_ticks", (getter)Maker_get_half_spread, NULL, "Distance of a fresh touch from the mid.", NULL},
     {"size_lots", (getter)Maker_get_size, NULL, "Scale of resting sizes, in lots.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -1775,6 +1840,11 @@ static PyTypeObject Folder_Type = {
 #define REFILL_RATE_PER_S 20.0            /* market.py _REFILL_RATE_PER_S */
 #define SIZE_TAIL_EXPONENT (-1.0 / 1.4)   /* flow.py _SIZE_EXPONENT */
 #define TRADE_SIZE_CAP 400.0              /* flow.py SIZE_CAP */
+#define ROUND_SHARE 0.4                   /* flow.py ROUND_SHARE */
+#define METAORDER_SHARE 0.7               /* flow.py METAORDER_SHARE */
+#define RUN_EXPONENT (-1.0 / 1.3)         /* flow.py _RUN_EXPONENT */
+#define RUN_CAP 20000.0                   /* flow.py RUN_CAP */
+#define SQRT12 3.4641016151377544
 #define YEAR_S (365.0 * 86400.0)
 enum { LINEAR = 0, FUTURE = 1, OPTION = 2 }; /* price.py _LINEAR, _FUTURE, _OPTION */
 
@@ -1790,8 +1860,9 @@ typedef struct {
     PyObject *rng;
     PyObject *random;      /* rng.random */
     PyObject *getrandbits; /* rng.getrandbits */
-    PyObject *factors;     /* PriceFactors: next_step_ns is read when the fair mid expires */
-    PyObject *log_usd;     /* factors.log_usd, stepped in place */
+    PyObject *factors;     /* PriceFactors: read when the fair mid expires and at each arrival (activity) */
+    /* offsets of the factors' slots read on the hot path: activity, vol_scale, step_count, next_step_ns, history */
+    Py_ssize_t at_activity, at_vol_scale, at_step_count, at_next_step_ns, at_history;
     PyObject *on_trade;
     FolderObject *folder;  /* on_trade itself when it is a TradeFolder: called without boxing */
     MakerObject *maker;
@@ -1800,11 +1871,13 @@ typedef struct {
     double mid0;
     /* flow.py TradeFlow */
     double beta, jump, base_rate, excitation, trade_size_lots;
-    int last_buy;
+    int last_buy, run_buy;
+    i64 run_left;
     /* price.py SymbolPricer */
-    Py_ssize_t base, quote;
+    Py_ssize_t base, quote, lag;
     int kind, is_call;
     double ticks, sd, decay_per_ns, mean, basis, carry_per_ns, strike, vol, mid;
+    double premium, premium_sd, premium_decay_per_ns;
     i64 last_ns, expiry_ns, valid_until_ns;
     /* market.py SymbolState */
     double us_per_book, spread_multiplier;
@@ -1844,6 +1917,40 @@ attr_bool(PyObject *obj, const char *name, int *out)
     return *out < 0 ? -1 : 0;
 }
 
+/* The value in the factors' slot at ``at`` (borrowed): read through the slot's offset, as for events, since
+ * a lookup by name on every event would cost more than the rest of a gap draw. */
+static PyObject *
+factors_slot(StateObject *st, Py_ssize_t at)
+{
+    PyObject *value = *(PyObject **)((char *)st->factors + at);
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "a PriceFactors slot is not set");
+    }
+    return value;
+}
+
+static int
+factors_double(StateObject *st, Py_ssize_t at, double *out)
+{
+    PyObject *value = factors_slot(st, at);
+    if (value == NULL) {
+        return -1;
+    }
+    *out = PyFloat_AsDouble(value);
+    return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
+}
+
+static int
+factors_i64(StateObject *st, Py_ssize_t at, i64 *out)
+{
+    PyObject *value = factors_slot(st, at);
+    if (value == NULL) {
+        return -1;
+    }
+    *out = PyLong_AsLongLong(value);
+    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
 static int
 attr_ref(PyObject *obj, const char *name, PyObject **out)
 {
@@ -1858,7 +1965,8 @@ take_flow(StateObject *st, PyObject *flow)
                    attr_double(flow, "base_rate_per_s", &st->base_rate) ||
                    attr_double(flow, "_excitation", &st->excitation) ||
                    attr_double(flow, "_size_lots", &st->trade_size_lots) ||
-                   attr_bool(flow, "_last_buy", &st->last_buy)
+                   attr_bool(flow, "_last_buy", &st->last_buy) || attr_bool(flow, "_run_buy", &st->run_buy) ||
+                   attr_i64(flow, "_run_left", &st->run_left)
                ? -1
                : 0;
 }
@@ -1866,8 +1974,10 @@ take_flow(StateObject *st, PyObject *flow)
 static int
 take_pricer(StateObject *st, PyObject *pricer)
 {
-    i64 base, quote, kind;
-    if (attr_i64(pricer, "_base", &base) || attr_i64(pricer, "_quote", &quote) ||
+    i64 base, quote, kind, lag;
+    if (attr_i64(pricer, "_base", &base) || attr_i64(pricer, "_quote", &quote) || attr_i64(pricer, "_lag", &lag) ||
+        attr_double(pricer, "premium", &st->premium) || attr_double(pricer, "_premium_sd", &st->premium_sd) ||
+        attr_double(pricer, "_premium_decay_per_ns", &st->premium_decay_per_ns) ||
         attr_i64(pricer, "_kind_code", &kind) || attr_bool(pricer, "_is_call", &st->is_call) ||
         attr_double(pricer, "_ticks", &st->ticks) || attr_double(pricer, "_sd", &st->sd) ||
         attr_double(pricer, "_decay_per_ns", &st->decay_per_ns) || attr_double(pricer, "_mean", &st->mean) ||
@@ -1879,8 +1989,21 @@ take_pricer(StateObject *st, PyObject *pricer)
     }
     st->base = (Py_ssize_t)base;
     st->quote = (Py_ssize_t)quote;
+    st->lag = (Py_ssize_t)lag;
     st->kind = (int)kind;
     return 0;
+}
+
+static int
+take_factor_slots(StateObject *st)
+{
+    PyTypeObject *type = Py_TYPE(st->factors);
+    return slot_offset(type, "activity", &st->at_activity) || slot_offset(type, "vol_scale", &st->at_vol_scale) ||
+                   slot_offset(type, "step_count", &st->at_step_count) ||
+                   slot_offset(type, "next_step_ns", &st->at_next_step_ns) ||
+                   slot_offset(type, "history", &st->at_history)
+               ? -1
+               : 0;
 }
 
 static int
@@ -1890,7 +2013,7 @@ take_state(StateObject *st, PyObject *ref)
     int failed = attr_ref(ref, "symbol", &st->symbol) || attr_ref(ref, "symbol_id", &st->symbol_id) ||
                  attr_ref(ref, "index", &st->index) || attr_ref(ref, "rng", &st->rng) ||
                  attr_ref(st->rng, "random", &st->random) || attr_ref(st->rng, "getrandbits", &st->getrandbits) ||
-                 attr_ref(ref, "_factors", &st->factors) || attr_ref(st->factors, "log_usd", &st->log_usd) ||
+                 attr_ref(ref, "_factors", &st->factors) || take_factor_slots(st) ||
                  attr_ref(ref, "_on_trade", &st->on_trade) || attr_ref(ref, "_init_seed", &st->init_seed) ||
                  attr_double(ref, "_mid0", &st->mid0) || attr_ref(ref, "book_maker", &maker) ||
                  attr_ref(ref, "flow", &flow) || attr_ref(ref, "pricer", &pricer) || attr_ref(ref, "_book", &book) ||
@@ -1903,10 +2026,6 @@ take_state(StateObject *st, PyObject *ref)
                  attr_i64(ref, "last_price_ticks", &st->last_price_ticks);
     Py_XDECREF(flow);
     Py_XDECREF(pricer);
-    if (!failed && !PyList_CheckExact(st->log_usd)) {
-        PyErr_SetString(PyExc_TypeError, "factors.log_usd must be a list");
-        failed = 1;
-    }
     if (!failed && Py_IS_TYPE(st->on_trade, &Folder_Type)) {
         st->folder = (FolderObject *)st->on_trade; /* borrowed: on_trade holds it */
     }
@@ -1964,7 +2083,6 @@ State_traverse(StateObject *st, visitproc visit, void *arg)
     Py_VISIT(st->random);
     Py_VISIT(st->getrandbits);
     Py_VISIT(st->factors);
-    Py_VISIT(st->log_usd);
     Py_VISIT(st->on_trade);
     Py_VISIT(st->maker);
     Py_VISIT(st->book);
@@ -1982,7 +2100,6 @@ State_clear(StateObject *st)
     Py_CLEAR(st->random);
     Py_CLEAR(st->getrandbits);
     Py_CLEAR(st->factors);
-    Py_CLEAR(st->log_usd);
     st->folder = NULL;
     Py_CLEAR(st->on_trade);
     Py_CLEAR(st->maker);
@@ -2039,6 +2156,28 @@ black_scholes(double spot, double strike, i64 remaining_ns, double vol, int is_c
     return strike * normal_cdf(-d2) - spot * normal_cdf(-d1);
 }
 
+/* The factor ratio base / quote as this venue sees it: ``lag`` steps back in ``factors.history`` (a ring). */
+static int
+lagged_spot(StateObject *st, i64 step_count, double *out)
+{
+    PyObject *history = factors_slot(st, st->at_history);
+    if (history == NULL) {
+        return -1;
+    }
+    Py_ssize_t size = PyList_Check(history) ? PyList_GET_SIZE(history) : 0;
+    PyObject *log_usd = size ? PyList_GET_ITEM(history, (Py_ssize_t)(((step_count - st->lag) % size + size) % size)) : NULL;
+    int failed = log_usd == NULL || !PyList_Check(log_usd) || st->base >= PyList_GET_SIZE(log_usd) ||
+                 st->quote >= PyList_GET_SIZE(log_usd);
+    if (failed) {
+        PyErr_SetString(PyExc_TypeError, "factors.history must be a non-empty list of lists covering every asset");
+    }
+    else {
+        *out = exp(PyFloat_AsDouble(PyList_GET_ITEM(log_usd, st->base)) -
+                   PyFloat_AsDouble(PyList_GET_ITEM(log_usd, st->quote)));
+    }
+    return failed || PyErr_Occurred() ? -1 : 0;
+}
+
 static int
 fair_mid(StateObject *st, i64 t, double *out)
 {
@@ -2046,53 +2185,60 @@ fair_mid(StateObject *st, i64 t, double *out)
         *out = st->mid;
         return 0;
     }
-    double basis = st->basis;
     i64 dt = t - st->last_ns;
     if (dt >= BASIS_REFRESH_NS) {
         st->last_ns = t;
+        double r, vol_scale;
+        if (factors_double(st, st->at_vol_scale, &vol_scale) < 0 || draw(st->random, &r) < 0) {
+            return -1;
+        }
         double decay = exp(-st->decay_per_ns * (double)dt);
-        double r;
+        double noise = (r - 0.5) * SQRT12;
+        st->basis = st->basis * decay + st->sd * vol_scale * sqrt(1.0 - decay * decay) * noise;
         if (draw(st->random, &r) < 0) {
             return -1;
         }
-        double noise = (r - 0.5) * 3.4641016151377544;
-        basis = st->mean + (basis - st->mean) * decay + st->sd * sqrt(1.0 - decay * decay) * noise;
-        st->basis = basis;
+        decay = exp(-st->premium_decay_per_ns * (double)dt);
+        noise = (r - 0.5) * SQRT12;
+        st->premium = st->mean + (st->premium - st->mean) * decay + st->premium_sd * sqrt(1.0 - decay * decay) * noise;
     }
-    i64 next_step_ns;
-    if (attr_i64(st->factors, "next_step_ns", &next_step_ns) < 0) {
+    i64 next_step_ns, step_count;
+    if (factors_i64(st, st->at_next_step_ns, &next_step_ns) < 0 ||
+        factors_i64(st, st->at_step_count, &step_count) < 0) {
         return -1;
     }
     i64 refresh_ns = st->last_ns + BASIS_REFRESH_NS;
     st->valid_until_ns = refresh_ns < next_step_ns ? refresh_ns : next_step_ns;
-    if (st->base >= PyList_GET_SIZE(st->log_usd) || st->quote >= PyList_GET_SIZE(st->log_usd)) {
-        PyErr_SetString(PyExc_IndexError, "asset index out of factors.log_usd");
+    double spot;
+    if (lagged_spot(st, step_count, &spot) < 0) {
         return -1;
     }
-    double spot = exp(PyFloat_AsDouble(PyList_GET_ITEM(st->log_usd, st->base)) -
-                      PyFloat_AsDouble(PyList_GET_ITEM(st->log_usd, st->quote)));
+    double deviation = 1.0 + st->premium + st->basis;
     double mid;
     if (st->kind == LINEAR) {
-        mid = spot * (1.0 + basis) * st->ticks;
+        mid = spot * deviation * st->ticks;
     }
     else if (st->kind == FUTURE) {
         i64 remaining = st->expiry_ns - t > 0 ? st->expiry_ns - t : 0;
-        mid = spot * (1.0 + basis + st->carry_per_ns * (double)remaining) * st->ticks;
+        mid = spot * (deviation + st->carry_per_ns * (double)remaining) * st->ticks;
     }
     else {
         double value = black_scholes(spot, st->strike, st->expiry_ns - t, st->vol, st->is_call);
-        mid = value * (1.0 + basis) * st->ticks;
+        mid = value * deviation * st->ticks;
     }
     st->mid = mid;
     *out = mid;
     return PyErr_Occurred() ? -1 : 0;
 }
 
-/* flow.py ``TradeFlow.next_gap_ns``. */
+/* flow.py ``TradeFlow.next_gap_ns`` at the factors' current activity. */
 static int
 next_trade_gap(StateObject *st, i64 *out)
 {
-    double r, beta = st->beta, gap_s = INFINITY;
+    double r, beta = st->beta, gap_s = INFINITY, activity;
+    if (factors_double(st, st->at_activity, &activity) < 0) {
+        return -1;
+    }
     if (st->base_rate > 0.0) {
         if (draw(st->random, &r) < 0) {
             return -1;
@@ -2117,7 +2263,7 @@ next_trade_gap(StateObject *st, i64 *out)
         return 0;
     }
     st->excitation = excitation * exp(-beta * gap_s) + st->jump;
-    *out = ((i64)floor(gap_s * 1e6) + 1) * 1000;
+    *out = ((i64)floor(gap_s / activity * 1e6) + 1) * 1000;
     return 0;
 }
 
@@ -2188,6 +2334,70 @@ append_trade(StateObject *st, PyObject *out, PyObject *time_ns, i64 price, i64 s
     return done == NULL ? -1 : 0;
 }
 
+/* flow.py ``TradeFlow.taker_is_buy``. */
+static int
+taker_side(StateObject *st, double pressure, int *is_buy)
+{
+    double r;
+    if (draw(st->random, &r) < 0) {
+        return -1;
+    }
+    if (r < METAORDER_SHARE) {
+        if (st->run_left <= 0) {
+            if (draw(st->random, &r) < 0) {
+                return -1;
+            }
+            double length = pow(1.0 - r, RUN_EXPONENT);
+            st->run_left = length < RUN_CAP ? (i64)floor(length) : (i64)RUN_CAP;
+            if (draw(st->random, &r) < 0) {
+                return -1;
+            }
+            st->run_buy = r < 0.5;
+        }
+        st->run_left -= 1;
+        *is_buy = st->run_buy;
+    }
+    else {
+        double lean = 0.4 * pressure / (1.0 + fabs(pressure)) + (st->last_buy ? 0.08 : -0.08);
+        if (draw(st->random, &r) < 0) {
+            return -1;
+        }
+        *is_buy = r < 0.5 + lean;
+    }
+    st->last_buy = *is_buy;
+    return 0;
+}
+
+/* flow.py ``TradeFlow.size_lots``. */
+static int
+trade_size(StateObject *st, i64 *out)
+{
+    double r;
+    if (draw(st->random, &r) < 0) {
+        return -1;
+    }
+    double scale = pow(1.0 - r, SIZE_TAIL_EXPONENT);
+    if (scale > TRADE_SIZE_CAP) {
+        scale = TRADE_SIZE_CAP;
+    }
+    i64 lots = (i64)floor(st->trade_size_lots * scale);
+    if (lots == 0) {
+        lots = 1;
+    }
+    if (draw(st->random, &r) < 0) {
+        return -1;
+    }
+    if (r < ROUND_SHARE && lots >= 10) {
+        i64 unit = 1;
+        while (unit <= lots / 10) {
+            unit *= 10;
+        }
+        lots = (i64)floor((double)lots / (double)unit + 0.5) * unit;
+    }
+    *out = lots;
+    return 0;
+}
+
 /* market.py ``SymbolState._trade``. */
 static PyObject *
 state_trade(StateObject *st, i64 t, PyObject *time_ns)
@@ -2207,21 +2417,12 @@ state_trade(StateObject *st, i64 t, PyObject *time_ns)
         return NULL;
     }
     double pressure = (mid - 0.5 * (double)(touch[0] + touch[2])) / (double)(touch[0] - touch[2]);
-    double lean = 0.4 * pressure / (1.0 + fabs(pressure)) + (st->last_buy ? 0.08 : -0.08);
-    if (draw(st->random, &r) < 0) {
+    int is_buy;
+    i64 size;
+    if (taker_side(st, pressure, &is_buy) < 0 || trade_size(st, &size) < 0) {
         return NULL;
     }
-    int is_buy = r < 0.5 + lean;
-    st->last_buy = is_buy;
-    if (draw(st->random, &r) < 0) {
-        return NULL;
-    }
-    double scale = pow(1.0 - r, SIZE_TAIL_EXPONENT);
-    if (scale > TRADE_SIZE_CAP) {
-        scale = TRADE_SIZE_CAP;
-    }
-    i64 size = (i64)floor(st->trade_size_lots * scale);
-    PyObject *fills = book_sweep(is_buy ? &book->asks : &book->bids, size ? size : 1);
+    PyObject *fills = book_sweep(is_buy ? &book->asks : &book->bids, size);
     if (fills == NULL) {
         return NULL;
     }
@@ -2266,11 +2467,11 @@ state_trade(StateObject *st, i64 t, PyObject *time_ns)
 static PyObject *
 state_book_event(StateObject *st, i64 t, PyObject *time_ns)
 {
-    double r, mid;
-    if (draw(st->random, &r) < 0) {
+    double r, mid, activity;
+    if (draw(st->random, &r) < 0 || factors_double(st, st->at_activity, &activity) < 0) {
         return NULL;
     }
-    st->next_book_ns = t + ((i64)floor(-log(1.0 - r) * st->us_per_book) + 1) * 1000;
+    st->next_book_ns = t + ((i64)floor(-log(1.0 - r) * st->us_per_book / activity) + 1) * 1000;
     if (st->halted) {
         return PyTuple_New(0);
     }
@@ -2372,7 +2573,7 @@ static PyGetSetDef State_getset[] = {
     {"last_price_ticks", (getter)State_get_last_price_ticks, NULL, "Price of the last trade, 0 before.", NULL},
     {"halted", (getter)State_get_halted, (setter)State_set_halted, "Scenario hook: no events while True.", NULL},
     {"spread_multiplier", (getter)State_get_spread_multiplier, (setter)State_set_spread_multiplier,
-     "Scenario hook: multiplies the quoted half-spread of new touch levels.", NULL},
+     "Scenario hook: multiplies the quoted spread of new touch levels.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -2808,6 +3009,9 @@ static struct PyModuleDef speedups_module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
+    for (int d = 0; d < PROFILE_LEN; d++) {
+        size_profile[d] = 1.0 + HUMP_HEIGHT * d / HUMP_DEPTH * exp(1.0 - d / HUMP_DEPTH);
+    }
     empty_tuple = PyTuple_New(0);
     if (empty_tuple == NULL || load_event_types() < 0 || PyType_Ready(&Book_Type) < 0 ||
         PyType_Ready(&Maker_Type) < 0 || PyType_Ready(&State_Type) < 0 ||

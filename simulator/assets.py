@@ -31,8 +31,8 @@ class AssetRow(NamedTuple):
 REFERENCE_ASSET = "USD"
 
 ASSET_ROWS: tuple[AssetRow, ...] = (
-    AssetRow("BTC", "Bitcoin", True, 42280.0, 0.55, 1.0, market_correlation=0.85),
-    AssetRow("ETH", "Ethereum", True, 2282.0, 0.60, 0.8, market_correlation=0.8),
+    AssetRow("BTC", "Bitcoin", True, 42280.0, 0.55, 1.0, market_correlation=0.9),
+    AssetRow("ETH", "Ethereum", True, 2282.0, 0.60, 0.8, market_correlation=0.9),
     AssetRow("SOL", "Solana", True, 101.5, 0.90, 0.45, market_correlation=0.65),
     AssetRow("XRP", "XRP", True, 0.616, 0.70, 0.4, market_correlation=0.6),
     AssetRow("BNB", "BNB", True, 312.0, 0.55, 0.35, market_correlation=0.65),

@@ -7,7 +7,10 @@ after every public mutation by the market: no level with size <= 0, asks ascendi
 
 ``BookMaker`` is the per-symbol liquidity model: it builds the initial book around the fair mid, pulls quotes
 that the mid has run over, refills the side that was left behind, and adds the small adds, cancels and size
-changes that make a real book flicker. Trades take liquidity through ``Book.sweep``.
+changes that make a real book flicker. Trades take liquidity through ``Book.sweep``. Levels are dense near the
+touch (``touch_gap_ticks`` apart: one tick on liquid symbols, whose spread is then mostly one tick) and sparser
+deeper; resting sizes hump a few levels out (Bouchaud, Mezard, Potters 2002); and the queue at a touch that the
+fair price is about to cross thins out, so book imbalance leans towards the next move (the micro-price).
 """
 
 from __future__ import annotations
@@ -26,8 +29,20 @@ _floor = math.floor
 #: Fewest levels a side keeps after a book event, and most it holds.
 MIN_LEVELS = 20
 MAX_LEVELS = 50
-#: Resting sizes are heavy-tailed (Pareto, alpha 1.8: ``u ** (-1 / 1.8)``), larger further from the touch.
+#: Resting sizes are heavy-tailed (Pareto, alpha 1.8: ``u ** (-1 / 1.8)``) times ``SIZE_PROFILE[depth]``.
 _SIZE_EXPONENT = -0.5555555555555556
+#: Mean size by depth (0 = touch): 1 at the touch, ``1 + HUMP_HEIGHT`` at ``HUMP_DEPTH``, back towards 1 deeper.
+HUMP_DEPTH = 5.0
+HUMP_HEIGHT = 3.0
+SIZE_PROFILE = tuple(
+    1.0 + HUMP_HEIGHT * depth / HUMP_DEPTH * math.exp(1.0 - depth / HUMP_DEPTH) for depth in range(MAX_LEVELS + 2)
+)
+#: Level spacing widens from ``touch_gap_ticks`` at the touch to ``gap_ticks`` at this depth and beyond (with
+#: the square of the depth: the first few levels stay close).
+DENSE_DEPTH = 10
+#: The queue at the touch the fair price is heading for thins once the fair price is this far across the
+#: half-spread (0 = at the book's mid, 1 = at the touch).
+LEAN_START = 0.2
 
 
 class _Side:
@@ -200,21 +215,35 @@ class Book:
 class BookMaker:
     """The liquidity model of one symbol: initial book, reaction to the fair mid, and background noise.
 
-    Distances are in ticks: ``gap_ticks`` is the typical spacing between levels, ``half_spread_ticks`` the
-    distance of a fresh touch from the fair mid; sizes scale with ``size_lots``.
+    Distances are in ticks: ``gap_ticks`` is the typical spacing between deep levels, ``touch_gap_ticks`` (at
+    most ``gap_ticks``; the same by default) the spacing near the touch, ``half_spread_ticks`` the distance of a
+    fresh touch from the fair mid; sizes scale with ``size_lots``.
     """
 
-    __slots__ = ("_rng", "gap_ticks", "half_spread_ticks", "size_lots")
+    __slots__ = ("_rng", "_spacing", "gap_ticks", "half_spread_ticks", "size_lots", "touch_gap_ticks")
 
-    def __init__(self, rng: random.Random, gap_ticks: int, half_spread_ticks: float, size_lots: float) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        gap_ticks: int,
+        half_spread_ticks: float,
+        size_lots: float,
+        touch_gap_ticks: int | None = None,
+    ) -> None:
         self._rng = rng
         self.gap_ticks = max(1, gap_ticks)
-        self.half_spread_ticks = max(0.5, half_spread_ticks)
+        self.touch_gap_ticks = (
+            self.gap_ticks if touch_gap_ticks is None else min(max(1, touch_gap_ticks), self.gap_ticks)
+        )
+        self.half_spread_ticks = max(0.01, half_spread_ticks)
         self.size_lots = max(1.0, size_lots)
+        #: twice the mean spacing behind a level at each depth: a new key is ``floor(u * spacing) + 1`` further out
+        near, deep = self.touch_gap_ticks, self.gap_ticks
+        self._spacing = [2.0 * (near + (deep - near) * min(1.0, d / DENSE_DEPTH) ** 2) for d in range(MAX_LEVELS + 2)]
 
     def _size(self, depth: int, rng: random.Random) -> int:
         u = 1.0 - rng.random()
-        return _floor(self.size_lots * (1.0 + depth * 0.1) * u**_SIZE_EXPONENT) or 1
+        return _floor(self.size_lots * SIZE_PROFILE[depth] * u**_SIZE_EXPONENT) or 1
 
     def initial_book(self, mid_ticks: float, rng: random.Random) -> Book:
         """A fresh book around ``mid_ticks`` with 25-45 levels per side and no pending changes.
@@ -239,7 +268,7 @@ class BookMaker:
         paths: ``first_price`` lies behind the side's worst level, so each new key sorts last and is appended
         rather than going through ``_Side.set``, and ``_size`` is inlined (the same draws).
         """
-        gap2, sign, size_lots = 2 * self.gap_ticks, side.sign, self.size_lots
+        spacing, sign, size_lots = self._spacing, side.sign, self.size_lots
         sizes, append, random = side.sizes, side.keys.append, rng.random
         key = first_price * sign
         start = len(side.keys)
@@ -247,22 +276,26 @@ class BookMaker:
             price = key * sign
             if price < 1:
                 return
-            sizes[price] = _floor(size_lots * (1.0 + depth * 0.1) * (1.0 - random()) ** _SIZE_EXPONENT) or 1
+            sizes[price] = _floor(size_lots * SIZE_PROFILE[depth] * (1.0 - random()) ** _SIZE_EXPONENT) or 1
             append(key)
-            key += _floor(random() * gap2) + 1
+            key += _floor(random() * spacing[depth]) + 1
 
     def update(self, book: Book, mid_ticks: float, spread_multiplier: float = 1.0) -> None:
         """One book event: follow the fair mid if it moved, else one small random change; then fix the depth.
 
         Asks at or below ``mid + tol`` and bids at or above ``mid - tol`` (``tol`` = half the half-spread) are
         pulled, so the book can never cross; a side whose touch is left far behind gets new levels near the mid.
-        Both sides must be non-empty (every book the maker built is).
+        Then the queue at the touch the fair mid leans towards thins (``_lean``). Both sides must be non-empty
+        (every book the maker built is).
         """
-        hs = self.half_spread_ticks * spread_multiplier
+        # the multiplier scales the quoted spread (2 * hs + 1 tick), so it widens a one-tick book too
+        hs = (self.half_spread_ticks + 0.5) * spread_multiplier - 0.5
+        if hs < 0.01:
+            hs = 0.01
         if mid_ticks < hs + 1.0:
             mid_ticks = hs + 1.0  # keep bids at positive prices
         tol = 0.5 * hs
-        far = hs + 2 * self.gap_ticks
+        far = hs + self.touch_gap_ticks
         asks, bids = book._asks, book._bids
         ask_keys, bid_keys = asks.keys, bids.keys
         if mid_ticks + tol < ask_keys[0] <= mid_ticks + far and mid_ticks - far <= -bid_keys[0] < mid_ticks - tol:
@@ -274,6 +307,18 @@ class BookMaker:
             self._fix_depth(asks)
         if not MIN_LEVELS <= len(bid_keys) <= MAX_LEVELS:
             self._fix_depth(bids)
+        self._lean(asks, bids, mid_ticks)
+
+    def _lean(self, asks: _Side, bids: _Side, mid_ticks: float) -> None:
+        """Thin the touch queue on the side the fair mid has moved towards: makers there cancel first."""
+        ask, bid = asks.keys[0], -bids.keys[0]
+        offset = (2.0 * mid_ticks - ask - bid) / (ask - bid)
+        if -LEAN_START <= offset <= LEAN_START:
+            return
+        side, price = (asks, ask) if offset > 0.0 else (bids, bid)
+        target = _floor(self.size_lots * (1.0 - min(abs(offset), 0.95))) or 1
+        if target < side.sizes[price]:
+            side.set(price, target)
 
     def step(
         self, book: Book, mid_ticks: float, spread_multiplier: float, symbol_id: str, time_ns: int
@@ -309,15 +354,26 @@ class BookMaker:
                 side.changes[key * sign] = side.sizes[key * sign]
 
     def _fill(self, side: _Side, touch_price: int) -> None:
-        """New levels from ``touch_price`` towards the current best (at most 4), the mid having moved away."""
-        rng, gap, sign = self._rng, self.gap_ticks, side.sign
+        """New levels from ``touch_price`` towards the current best (at most 4), the mid having moved away.
+
+        The old best is then that many levels deep, and makers join its queue as they do there: it takes a fresh
+        size for its new depth when that is larger (else a touch queue would stay small all the way down).
+        """
+        rng, spacing, sign = self._rng, self._spacing, side.sign
         best_key = side.keys[0] if side.keys else None
         key = touch_price * sign
-        for depth in range(4):
+        added = 0
+        while added < 4:
             if (best_key is not None and key >= best_key) or key * sign < 1:
-                return
-            side.set(key * sign, self._size(depth, rng))
-            key += _floor(rng.random() * 2 * gap) + 1
+                break
+            side.set(key * sign, self._size(added, rng))
+            key += _floor(rng.random() * spacing[added]) + 1
+            added += 1
+        if added and best_key is not None:
+            old_best = best_key * sign
+            joined = self._size(added, rng)
+            if joined > side.sizes[old_best]:
+                side.set(old_best, joined)
 
     def _noise(self, side: _Side, mid_ticks: float, tol: float) -> None:
         """One small change on ``side``: resize, add, cancel or improve a level near the touch."""
@@ -325,19 +381,21 @@ class BookMaker:
         depth = _floor(-4.0 * _log(1.0 - rng.random()))  # mostly near the touch
         if depth >= len(keys):
             depth = len(keys) - 1
+        if depth > MAX_LEVELS:  # only a hand-built book is deeper; the profile ends here
+            depth = MAX_LEVELS
         price = keys[depth] * sign
         action = rng.random()
         if action < 0.4:  # resize a resting level (partial cancel or join the queue)
             side.set(price, _floor(sizes[price] * (0.3 + 1.4 * rng.random())) or 1)
         elif action < 0.65:  # a new level just behind an existing one
-            new_price = price + sign * (_floor(rng.random() * self.gap_ticks) + 1)
+            new_price = price + sign * (_floor(rng.random() * 0.5 * self._spacing[depth]) + 1)
             if new_price not in sizes and new_price >= 1:
                 side.set(new_price, self._size(depth + 1, rng))
         elif action < 0.85:  # cancel a whole level (keeping the side non-empty)
             if len(keys) > 1:
                 side.set(price, 0)
         else:  # improve the touch, never past the fair mid's tolerance band
-            new_price = (keys[0] - _floor(rng.random() * self.gap_ticks) - 1) * sign
+            new_price = (keys[0] - _floor(rng.random() * self.touch_gap_ticks) - 1) * sign
             inside = new_price > mid_ticks + tol if sign > 0 else new_price < mid_ticks - tol
             if inside and new_price >= 1:
                 side.set(new_price, self._size(0, rng))

@@ -1,10 +1,16 @@
 """Order flow of one symbol: when trades arrive, how big they are, and which side takes.
 
-Arrivals follow an exponential Hawkes process: a baseline rate plus an excitation that every trade bumps and
-that decays exponentially, so trades cluster the way real prints do. The next arrival is drawn exactly
-(Dassios & Zhao, 2013) rather than by thinning, for two uniforms and a few logs per trade. Sizes are Pareto
-(heavy-tailed) in lots. The taker side leans towards where the fair price has moved relative to the book,
-with a little persistence (trade signs are autocorrelated in real markets).
+Arrivals follow an exponential Hawkes process in the market's operational time: a baseline rate plus an
+excitation that every trade bumps and that decays exponentially, so trades cluster the way real prints do, and
+the whole clock runs faster when the market is busy (``activity``: the daily and weekly profile and the current
+volatility, from ``simulator.regime``). The next arrival is drawn exactly (Dassios & Zhao, 2013) rather than by
+thinning, for two uniforms and a few logs per trade.
+
+Sizes are Pareto (heavy-tailed) in lots, and a share of them is rounded to one significant digit, as people
+type round amounts (trade-size clustering). The taker side comes mostly from the metaorder under way: large
+orders are split into runs of child trades whose lengths are Pareto with tail index ``RUN_TAIL``, which gives
+trade signs their long, power-law memory (Lillo, Mike, Farmer 2005); the other trades lean towards where the
+fair price has moved relative to the book.
 """
 
 from __future__ import annotations
@@ -18,18 +24,37 @@ BRANCHING_RATIO = 0.6
 SIZE_TAIL = 1.4
 #: Largest trade, in units of the size scale (keeps one print from eating a whole book in the common case).
 SIZE_CAP = 400.0
+#: Share of trade sizes rounded to one significant digit.
+ROUND_SHARE = 0.4
+#: Share of trades that belong to the metaorder under way (the rest react to the price).
+METAORDER_SHARE = 0.7
+#: Pareto tail index of metaorder lengths, in child trades: sign autocorrelation decays like lag ** (1 - tail).
+RUN_TAIL = 1.3
+#: Longest metaorder, in child trades.
+RUN_CAP = 20_000
 
 # per-trade hot path: module aliases instead of attribute lookups, and math.floor, equal to int() for the
 # non-negative floats here but several times cheaper in CPython 3.11
 _log, _exp, _floor = math.log, math.exp, math.floor
 _INF = math.inf
 _SIZE_EXPONENT = -1.0 / SIZE_TAIL
+_RUN_EXPONENT = -1.0 / RUN_TAIL
 
 
 class TradeFlow:
     """Trade arrivals, sizes and taker side for one symbol, drawing from the symbol's generator."""
 
-    __slots__ = ("_beta", "_excitation", "_jump", "_last_buy", "_rng", "_size_lots", "base_rate_per_s")
+    __slots__ = (
+        "_beta",
+        "_excitation",
+        "_jump",
+        "_last_buy",
+        "_rng",
+        "_run_buy",
+        "_run_left",
+        "_size_lots",
+        "base_rate_per_s",
+    )
 
     def __init__(self, rng: random.Random, trade_rate_per_s: float, size_lots: float) -> None:
         self._rng = rng
@@ -41,11 +66,15 @@ class TradeFlow:
         self._excitation = 0.0
         self._size_lots = max(size_lots, 1.0)
         self._last_buy = rng.random() < 0.5
+        #: the metaorder under way: its side and the child trades it has left
+        self._run_buy = self._last_buy
+        self._run_left = 0
 
-    def next_gap_ns(self) -> int:
+    def next_gap_ns(self, activity: float = 1.0) -> int:
         """Time from the previous arrival to the next one, >= 1 us; also bumps the excitation for that arrival.
 
-        Call once per arrival, in order, whether or not the arrival turns into a trade.
+        ``activity`` (> 0) is how fast the market's clock runs now: the gap drawn in operational time is divided
+        by it. Call once per arrival, in order, whether or not the arrival turns into a trade.
         """
         random, beta = self._rng.random, self._beta
         rate = self.base_rate_per_s
@@ -62,18 +91,32 @@ class TradeFlow:
             return 1 << 62  # never: a symbol with no baseline and no excitation stays quiet
         self._excitation = excitation * _exp(-beta * gap_s) + self._jump
         # exchange timestamps have microsecond resolution
-        return (_floor(gap_s * 1e6) + 1) * 1000
+        return (_floor(gap_s / activity * 1e6) + 1) * 1000
 
     def size_lots(self) -> int:
-        """A trade size in lots, >= 1, Pareto-distributed above the symbol's size scale."""
-        scale = (1.0 - self._rng.random()) ** _SIZE_EXPONENT
+        """A trade size in lots, >= 1: Pareto above the symbol's size scale, a share rounded to one digit."""
+        random = self._rng.random
+        scale = (1.0 - random()) ** _SIZE_EXPONENT
         if scale > SIZE_CAP:
             scale = SIZE_CAP
-        return _floor(self._size_lots * scale) or 1
+        lots = _floor(self._size_lots * scale) or 1
+        if random() < ROUND_SHARE and lots >= 10:
+            unit = 10 ** (len(str(lots)) - 1)
+            lots = _floor(lots / unit + 0.5) * unit
+        return lots
 
     def taker_is_buy(self, pressure: float) -> bool:
         """Draw the taker side. ``pressure`` is (fair mid - book mid) / spread: positive favours buyers."""
-        lean = 0.4 * pressure / (1.0 + abs(pressure)) + (0.08 if self._last_buy else -0.08)
-        is_buy = self._rng.random() < 0.5 + lean
+        random = self._rng.random
+        if random() < METAORDER_SHARE:
+            if self._run_left <= 0:
+                length = (1.0 - random()) ** _RUN_EXPONENT
+                self._run_left = _floor(length) if length < RUN_CAP else RUN_CAP
+                self._run_buy = random() < 0.5
+            self._run_left -= 1
+            is_buy = self._run_buy
+        else:
+            lean = 0.4 * pressure / (1.0 + abs(pressure)) + (0.08 if self._last_buy else -0.08)
+            is_buy = random() < 0.5 + lean
         self._last_buy = is_buy
         return is_buy

@@ -24,14 +24,24 @@ from coinapi_emulator.simulator.catalog import Catalog, Symbol, SymbolType
 from coinapi_emulator.simulator.events import MarketEvent, TakerSide
 from coinapi_emulator.simulator.flow import TradeFlow
 from coinapi_emulator.simulator.ohlcv import OhlcvEngine
-from coinapi_emulator.simulator.price import STEP_NS, AssetFactor, PriceFactors, SymbolPricer
+from coinapi_emulator.simulator.price import STEP_NS, AssetFactor, PriceFactors, SymbolPricer, venue_lag_steps
 from coinapi_emulator.simulator.rng import stable_seed, symbol_rng
+from coinapi_emulator.simulator.venues import venue_activity
 
 _NS = 1_000_000_000
 _STEP_SIGMA = math.sqrt(STEP_NS / 1e9 / (365.0 * 86_400.0))
-#: Median notional of a trade and of a resting level, in USD (both are heavy-tailed around it).
+#: Median notional of a trade, in USD (heavy-tailed around it).
 _TRADE_USD = 150.0
-_LEVEL_USD = 1500.0
+#: Scale of a resting level's notional, in USD: from ``_LEVEL_USD_MIN`` on quiet symbols to ``_LEVEL_USD_TOP`` on
+#: the busiest (10 trades a second), growing with the square root of the trade rate; with the depth profile this
+#: puts several $M within 10 bp of the mid of the big venues' BTC books (Kaiko market depth research).
+_LEVEL_USD_MIN = 1500.0
+_LEVEL_USD_TOP = 20_000.0
+_TOP_TRADE_RATE = 10.0
+#: Liquid symbols (at least one trade a second) quote a one-tick spread: their fresh touch sits this many ticks
+#: from the fair mid, and their levels are one tick apart near the touch.
+_LIQUID_TRADE_RATE = 1.0
+_LIQUID_HALF_SPREAD_TICKS = 0.01
 #: After a trade the makers refill within ~50 virtual ms on average.
 _REFILL_RATE_PER_S = 20.0
 _BUY, _SELL = TakerSide.BUY, TakerSide.SELL
@@ -92,7 +102,10 @@ class SymbolState:
         quote = catalog.asset(symbol.asset_id_quote)
         if base is None or quote is None:
             raise ValueError(f"{symbol.symbol_id}: asset missing from the catalogue")
-        self.pricer = SymbolPricer(symbol, factors, base, rng, start_ns)
+        exchange = catalog.exchange(symbol.exchange_id)
+        rank = exchange.rank if exchange is not None else len(catalog.exchanges)
+        lag = venue_lag_steps(venue_activity(symbol.exchange_id, rank))
+        self.pricer = SymbolPricer(symbol, factors, base, rng, start_ns, lag)
         self._mid0 = self.pricer.fair_mid_ticks(start_ns, factors)
         # level spacing ~ the price noise between two book events (at least one grid step): busy books are
         # dense, the long tail's books are sparse and wide; options move several times their underlying
@@ -106,10 +119,12 @@ class SymbolState:
             if symbol.contract_unit_asset == symbol.asset_id_quote
             else base.initial_price_usd
         )
-        half_spread = step_ticks * (0.6 if symbol.trade_rate >= 1.0 else 1.5)
+        liquid = symbol.trade_rate >= _LIQUID_TRADE_RATE
+        half_spread = _LIQUID_HALF_SPREAD_TICKS if liquid else step_ticks * 1.5
+        level_usd = max(_LEVEL_USD_MIN, _LEVEL_USD_TOP * math.sqrt(symbol.trade_rate / _TOP_TRADE_RATE))
         fast = _native.speedups
         maker_class = ReferenceBookMaker if fast is None else fast.BookMaker
-        self.book_maker = maker_class(rng, round(step_ticks), half_spread, _LEVEL_USD / lot_usd)
+        self.book_maker = maker_class(rng, round(step_ticks), half_spread, level_usd / lot_usd, 1 if liquid else None)
         self.flow = TradeFlow(rng, symbol.trade_rate * rate_scale, _TRADE_USD / lot_usd)
         #: mean time between background book changes, in microseconds
         self.us_per_book = 1e6 / (symbol.book_rate * rate_scale)
@@ -117,7 +132,7 @@ class SymbolState:
         self._book: Book | None = None
         #: scenario hook: no trades and no book changes while True
         self.halted = False
-        #: scenario hook: multiplies the quoted half-spread of new touch levels
+        #: scenario hook: multiplies the quoted spread of new touch levels
         self.spread_multiplier = 1.0
         self.trades_count = 0
         self.volume_lots = 0
@@ -126,14 +141,14 @@ class SymbolState:
         self._factors = factors
         #: called with (index, time_ns, price_ticks, size_lots) for every fill (the candles)
         self._on_trade = on_trade
-        self.next_trade_ns = start_ns + self.flow.next_gap_ns()
+        self.next_trade_ns = start_ns + self.flow.next_gap_ns(factors.activity)
         self.next_book_ns = start_ns + self.book_gap_ns()
         #: time of the symbol's next event: the earlier of the two above
         self.next_ns = min(self.next_trade_ns, self.next_book_ns)
 
     def book_gap_ns(self) -> int:
-        """Time to the next background book change (Poisson, microsecond resolution)."""
-        return (_floor(-_log(1.0 - self.rng.random()) * self.us_per_book) + 1) * 1000
+        """Time to the next background book change (Poisson in the market's operational time, microseconds)."""
+        return (_floor(-_log(1.0 - self.rng.random()) * self.us_per_book / self._factors.activity) + 1) * 1000
 
     @property
     def book(self) -> Book:
@@ -154,7 +169,7 @@ class SymbolState:
         return out
 
     def _book_event(self, t: int) -> Sequence[MarketEvent]:
-        self.next_book_ns = t + (_floor(-_log(1.0 - self.rng.random()) * self.us_per_book) + 1) * 1000
+        self.next_book_ns = t + self.book_gap_ns()
         if self.halted:
             return ()
         mid = self.pricer.fair_mid_ticks(t, self._factors)
@@ -162,7 +177,7 @@ class SymbolState:
 
     def _trade(self, t: int) -> Sequence[MarketEvent]:
         flow = self.flow
-        self.next_trade_ns = t + flow.next_gap_ns()
+        self.next_trade_ns = t + flow.next_gap_ns(self._factors.activity)
         if self.halted:
             return ()
         book = self._book or self.book

@@ -1,13 +1,17 @@
 """Prices: one USD log-price factor per asset, and each symbol's fair mid derived from the factors.
 
-``PriceFactors`` steps every asset's factor on a fixed grid (``STEP_NS``, aligned to the market start) with
-GARCH-like variance clustering, a shared crypto-market shock and rare jumps, so returns have fat tails and
-volatility comes in bursts. A factor at step k is a deterministic function of (seed, asset, k) and of the common
-market shocks up to step k (seed, k): shards that own different exchanges see the same factors.
+``PriceFactors`` steps every asset's factor on a fixed grid (``STEP_NS``, aligned to the market start). Crypto
+assets share the market's regime (``simulator.regime``: a common variance factor with memory from minutes to
+days, and a daily and weekly profile), a common shock each step (``market_correlation``) and rare co-jumps that
+move them all at once. Stablecoins revert to their peg; fiat currencies drift on their own small volatility. A
+factor at step k is a deterministic function of (seed, asset, k) and of the market's draws up to step k (seed,
+k): shards that own different exchanges see the same factors. The last ``HISTORY_STEPS`` steps are kept, so a
+follower venue can see the factors with a delay (price discovery led by the busiest venues).
 
-``SymbolPricer`` turns the factors into one symbol's fair mid: ``factor(base) / factor(quote) * (1 + basis)``,
-where the basis is a small mean-reverting (Ornstein-Uhlenbeck) deviation per symbol, plus carry for futures
-and a Black-Scholes value for options.
+``SymbolPricer`` turns the factors into one symbol's fair mid: ``factor(base) / factor(quote) * (1 + premium +
+basis)``, where the premium is the venue's slow deviation (half-life of hours; perpetuals carry a funding
+premium) and the basis a small fast one scaled with the market's volatility, plus carry for futures and a
+Black-Scholes value for options.
 
 Pure: no wall clock, no global random state. Scenario hooks are plain mutable fields
 (``AssetFactor.volatility_multiplier``); nothing here schedules them.
@@ -19,26 +23,29 @@ import math
 import random
 
 from coinapi_emulator.simulator.catalog import Asset, Symbol, SymbolType
+from coinapi_emulator.simulator.regime import REFRESH_NS, MarketRegime
 from coinapi_emulator.simulator.rng import asset_rng, stable_seed
 
 #: Grid of the asset factors: 100 ms of virtual time per step.
 STEP_NS = 100_000_000
+#: Steps of factor history kept for follower venues (3.2 s); a venue's lag is at most ``MAX_LAG_STEPS``.
+HISTORY_STEPS = 32
+MAX_LAG_STEPS = 20
 _YEAR_S = 365.0 * 86_400.0
 _STEP_S = STEP_NS / 1e9
-#: GARCH(1,1) on standardised shocks, normalised so the long-run variance multiplier is 1. Persistence
-#: 1 - 6e-5 per 100 ms step is a half-life of ~20 virtual minutes for volatility bursts.
-_GARCH_ALPHA = 0.01
-_GARCH_BETA = 1.0 - _GARCH_ALPHA - 6e-5
-_GARCH_OMEGA = 1.0 - _GARCH_ALPHA - _GARCH_BETA
-#: Jumps: about one per asset per two virtual hours, sized as a fraction of annual volatility, and followed
-#: by a volatility burst.
-_JUMP_PROBABILITY = _STEP_S / 7200.0
-_JUMP_SIZE = 0.005
-_JUMP_VARIANCE_BOOST = 3.0
-#: The per-symbol basis moves at most this often (virtual ns).
+_STEPS_PER_REFRESH = REFRESH_NS // STEP_NS
+#: Co-jumps of the crypto market: about one every two virtual weeks, carrying this share of each asset's
+#: variance (the rest is diffusive); they give daily returns their fat tails (excess kurtosis 5-10).
+JUMPS_PER_DAY = 0.07
+JUMP_VARIANCE_SHARE = 0.4
+#: A co-jump unfolds over this many grid steps (30 virtual seconds), as a cascade of selling or buying does.
+JUMP_STEPS = 300
+_JUMP_PROBABILITY = JUMPS_PER_DAY * _STEP_S / 86_400.0
+#: The per-symbol basis and premium move at most this often (virtual ns).
 BASIS_REFRESH_NS = 100_000_000
 #: Stablecoins revert to their peg with this half-life.
 _PEG_HALF_LIFE_S = 600.0
+_SQRT12 = 3.4641016151377544
 
 # hot-path shortcuts: module globals beat attribute lookups, small ints beat enum members
 _exp, _sqrt = math.exp, math.sqrt
@@ -51,19 +58,27 @@ _KIND_CODES = {
 }
 
 
+def venue_lag_steps(venue_activity: float) -> int:
+    """Grid steps by which a venue sees the factors late: 0 for the busiest (activity 1), up to ``MAX_LAG_STEPS``."""
+    return round(MAX_LAG_STEPS * (1.0 - min(1.0, max(0.0, venue_activity))))
+
+
 class AssetFactor:
     """One asset's USD log-price on the ``STEP_NS`` grid, generated step by step from the asset's generator."""
 
     __slots__ = (
         "_corr",
+        "_gauss",
         "_idio",
+        "_jump_drift",
+        "_jump_left",
         "_jump_sd",
         "_peg_log",
         "_pull",
         "_rng",
         "_sigma",
-        "_variance",
         "asset_id",
+        "follows_market",
         "log_price",
         "volatility_multiplier",
     )
@@ -74,48 +89,86 @@ class AssetFactor:
         self.log_price = math.log(asset.initial_price_usd)
         #: scenario hook: scales every shock (1.0 = the asset's own volatility)
         self.volatility_multiplier = 1.0
+        #: a crypto asset other than a stablecoin: shares the market's regime and co-jumps
+        self.follows_market = asset.type_is_crypto and not asset.is_stablecoin
         self._rng = asset_rng(seed, asset.asset_id)
-        self._sigma = asset.volatility * math.sqrt(_STEP_S / _YEAR_S)
+        self._gauss = self._rng.gauss
+        jump_share = JUMP_VARIANCE_SHARE if self.follows_market else 0.0
+        step_variance = asset.volatility**2 * _STEP_S / _YEAR_S
+        self._sigma = math.sqrt(step_variance * (1.0 - jump_share))
+        self._jump_sd = math.sqrt(step_variance * jump_share / _JUMP_PROBABILITY)
+        #: the co-jump under way: its move per step and the steps it has left
+        self._jump_drift = 0.0
+        self._jump_left = 0
         self._corr = asset.market_correlation
         self._idio = math.sqrt(1.0 - asset.market_correlation**2)
-        self._jump_sd = asset.volatility * _JUMP_SIZE
-        self._variance = 1.0
         self._peg_log = self.log_price if asset.is_stablecoin else None
         self._pull = 1.0 - math.exp(-math.log(2.0) * _STEP_S / _PEG_HALF_LIFE_S)
 
-    def step(self, market_shock: float) -> None:
-        """Advance one grid step; ``market_shock`` is the step's common N(0, 1) crypto-market draw."""
-        rng = self._rng
-        z = self._corr * market_shock + self._idio * rng.gauss(0.0, 1.0)
-        variance = self._variance
-        self.log_price += self._sigma * math.sqrt(variance) * self.volatility_multiplier * z
-        variance = _GARCH_OMEGA + (_GARCH_ALPHA * z * z + _GARCH_BETA) * variance
-        if rng.random() < _JUMP_PROBABILITY:
-            self.log_price += rng.gauss(0.0, self._jump_sd) * self.volatility_multiplier
-            variance *= _JUMP_VARIANCE_BOOST
-        self._variance = variance
+    def step(self, market_shock: float, vol_scale: float) -> None:
+        """Advance one grid step: ``market_shock`` is the step's common N(0, 1) draw, ``vol_scale`` the regime's."""
+        z = self._corr * market_shock + self._idio * self._gauss(0.0, 1.0)
+        self.log_price += self._sigma * vol_scale * self.volatility_multiplier * z
+        if self._jump_left:
+            self._jump_left -= 1
+            self.log_price += self._jump_drift
         if self._peg_log is not None:
             self.log_price += self._pull * (self._peg_log - self.log_price)
+
+    def jump(self, market_jump: float) -> None:
+        """A co-jump starts: ``market_jump`` is its common N(0, 1) draw, the asset adds its own share; the move is
+        spread over the next ``JUMP_STEPS`` steps."""
+        z = self._corr * market_jump + self._idio * self._rng.gauss(0.0, 1.0)
+        self._jump_drift = self._jump_sd * self.volatility_multiplier * z / JUMP_STEPS
+        self._jump_left = JUMP_STEPS
 
 
 class PriceFactors:
     """Every asset's factor, stepped together on the grid that starts at ``start_ns``.
 
     ``log_usd[i]`` is the log USD price of asset ``i`` (catalogue order) for the current step; the reference
-    currency (USD) is never stepped. Call ``step_to(t)`` before reading values for virtual time ``t``.
+    currency (USD) is never stepped. ``lagged(k)`` is the same list ``k`` steps earlier. Call ``step_to(t)``
+    before reading values for virtual time ``t``; ``vol_scale`` and ``activity`` are the regime's at that time.
     """
 
-    __slots__ = ("_by_id", "_factors", "_index", "_market_rng", "log_usd", "next_step_ns", "start_ns")
+    __slots__ = (
+        "_by_id",
+        "_index",
+        "_market",
+        "_others",
+        "_rng",
+        "_steps_to_jump",
+        "_trackers",
+        "activity",
+        "history",
+        "log_usd",
+        "next_step_ns",
+        "start_ns",
+        "step_count",
+        "vol_scale",
+    )
 
     def __init__(self, assets: tuple[Asset, ...], seed: int, start_ns: int, reference: str = "USD") -> None:
         self.start_ns = start_ns
         #: virtual time at which the next grid step takes effect
         self.next_step_ns = start_ns + STEP_NS
+        #: grid steps taken so far
+        self.step_count = 0
         self._index = {asset.asset_id: i for i, asset in enumerate(assets)}
-        self._factors = [(i, AssetFactor(a, seed)) for i, a in enumerate(assets) if a.asset_id != reference]
-        self._by_id = {factor.asset_id: factor for _, factor in self._factors}
-        self.log_usd = [math.log(a.initial_price_usd) for a in assets]
-        self._market_rng = random.Random(stable_seed(seed, "market-factor"))
+        factors = [(i, AssetFactor(a, seed)) for i, a in enumerate(assets) if a.asset_id != reference]
+        self._trackers = [(i, f) for i, f in factors if f.follows_market]
+        self._others = [(i, f) for i, f in factors if not f.follows_market]
+        self._by_id = {factor.asset_id: factor for _, factor in factors}
+        start = [math.log(a.initial_price_usd) for a in assets]
+        #: the last ``HISTORY_STEPS`` values of ``log_usd``, a ring indexed by ``step_count % HISTORY_STEPS``
+        self.history = [list(start) for _ in range(HISTORY_STEPS)]
+        self.log_usd = self.history[0]
+        self._rng = random.Random(stable_seed(seed, "market-factor"))
+        self._market = MarketRegime(random.Random(stable_seed(seed, "market-regime")), start_ns)
+        #: the regime's multipliers (copied here: the hot paths read them once per event)
+        self.vol_scale = self._market.vol_scale
+        self.activity = self._market.activity
+        self._steps_to_jump = self._draw_jump_wait()
 
     def index(self, asset_id: str) -> int:
         """Position of the asset in ``log_usd``; KeyError if unknown."""
@@ -124,6 +177,10 @@ class PriceFactors:
     def factor(self, asset_id: str) -> AssetFactor | None:
         """The asset's factor (to set scenario multipliers), or None for the reference currency or an unknown id."""
         return self._by_id.get(asset_id)
+
+    def lagged(self, steps: int) -> list[float]:
+        """``log_usd`` as it was ``steps`` grid steps ago (0 <= steps < ``HISTORY_STEPS``; the start before that)."""
+        return self.history[(self.step_count - steps) % HISTORY_STEPS]
 
     def jump(self, asset_id: str, log_return: float, time_ns: int) -> None:
         """Scenario hook: move the asset's USD log-price by ``log_return`` at ``time_ns`` (shared by every venue)."""
@@ -134,21 +191,56 @@ class PriceFactors:
 
     def step_to(self, time_ns: int) -> None:
         """Step the grid until it covers ``time_ns`` (no-op if it already does); times must not go backwards."""
-        log_usd = self.log_usd
-        gauss = self._market_rng.gauss
-        while self.next_step_ns <= time_ns:
+        next_step_ns = self.next_step_ns
+        if next_step_ns > time_ns:
+            return
+        gauss, history, trackers, others = self._rng.gauss, self.history, self._trackers, self._others
+        step, steps_to_jump = self.step_count, self._steps_to_jump
+        while next_step_ns <= time_ns:
+            step += 1
+            if step % _STEPS_PER_REFRESH == 0:
+                self._refresh(next_step_ns)
             shock = gauss(0.0, 1.0)
-            for i, factor in self._factors:
-                factor.step(shock)
+            vol_scale = self.vol_scale
+            log_usd = history[step % HISTORY_STEPS]
+            for i, factor in trackers:
+                factor.step(shock, vol_scale)
                 log_usd[i] = factor.log_price
-            self.next_step_ns += STEP_NS
+            for i, factor in others:
+                factor.step(shock, 1.0)
+                log_usd[i] = factor.log_price
+            steps_to_jump -= 1
+            if not steps_to_jump:
+                steps_to_jump = self._co_jump()
+            next_step_ns += STEP_NS
+        self.step_count, self._steps_to_jump, self.next_step_ns = step, steps_to_jump, next_step_ns
+        self.log_usd = history[step % HISTORY_STEPS]
+
+    def _refresh(self, time_ns: int) -> None:
+        market = self._market
+        market.refresh(time_ns)
+        self.vol_scale = market.vol_scale
+        self.activity = market.activity
+
+    def _co_jump(self) -> int:
+        """Start a jump of every crypto asset at once; returns the steps to the next co-jump."""
+        market_jump = self._rng.gauss(0.0, 1.0)
+        for _, factor in self._trackers:
+            factor.jump(market_jump)
+        self._market.kick(abs(market_jump))
+        return self._draw_jump_wait()
+
+    def _draw_jump_wait(self) -> int:
+        """Grid steps to the next co-jump: geometric, one draw per jump instead of one per step."""
+        return math.floor(math.log(1.0 - self._rng.random()) / math.log(1.0 - _JUMP_PROBABILITY)) + 1
 
 
 class SymbolPricer:
-    """One symbol's fair mid in ticks: the factor ratio times ``1 + basis``, with carry or option value.
+    """One symbol's fair mid in ticks: the (lagged) factor ratio times ``1 + premium + basis``, with carry or
+    option value.
 
-    The basis is an Ornstein-Uhlenbeck process updated exactly over the time since the previous call, so the
-    result does not depend on how often it is asked, only on the times at which it is asked.
+    Premium and basis are Ornstein-Uhlenbeck processes updated exactly over the time since the previous refresh,
+    so the result does not depend on how often it is asked, only on the times at which it is asked.
     """
 
     __slots__ = (
@@ -158,9 +250,12 @@ class SymbolPricer:
         "_expiry_ns",
         "_is_call",
         "_kind_code",
+        "_lag",
         "_last_ns",
         "_mean",
         "_mid",
+        "_premium_decay_per_ns",
+        "_premium_sd",
         "_quote",
         "_rng",
         "_sd",
@@ -169,21 +264,39 @@ class SymbolPricer:
         "_valid_until_ns",
         "_vol",
         "basis",
+        "premium",
     )
 
-    def __init__(self, symbol: Symbol, factors: PriceFactors, base: Asset, rng: random.Random, start_ns: int) -> None:
+    def __init__(
+        self,
+        symbol: Symbol,
+        factors: PriceFactors,
+        base: Asset,
+        rng: random.Random,
+        start_ns: int,
+        lag_steps: int = 0,
+    ) -> None:
+        if not 0 <= lag_steps <= MAX_LAG_STEPS:
+            raise ValueError(f"lag_steps must be within 0..{MAX_LAG_STEPS}")
         self._rng = rng
         self._base = factors.index(symbol.asset_id_base)
         self._quote = factors.index(symbol.asset_id_quote)
         self._ticks = 10.0**symbol.price_decimals
         self._kind_code = _KIND_CODES[symbol.symbol_type]
-        #: stationary spread of the basis (relative, ~1-4 bps) and its half-life (2-10 virtual seconds)
-        self._sd = rng.uniform(1e-4, 4e-4)
-        self._decay_per_ns = math.log(2.0) / (rng.uniform(2.0, 10.0) * 1e9)
-        # perpetuals trade at a small funding premium; the rest around zero
+        #: grid steps by which this venue sees the factors late
+        self._lag = lag_steps
+        # the fast basis: 4-8 % of a typical minute's move, half-life 1-5 virtual seconds; small enough that
+        # venues' 1-minute returns correlate at 0.95-0.99 (Makarov, Schoar 2020)
+        self._sd = rng.uniform(0.04, 0.08) * base.volatility * math.sqrt(60.0 / _YEAR_S)
+        self._decay_per_ns = math.log(2.0) / (rng.uniform(1.0, 5.0) * 1e9)
+        #: the venue's slow premium: 1-4 bp around its mean, half-life 1-6 virtual hours; perpetuals trade at
+        #: a small funding premium, the rest around zero
+        self._premium_sd = rng.uniform(1e-4, 4e-4)
+        self._premium_decay_per_ns = math.log(2.0) / (rng.uniform(1.0, 6.0) * 3600e9)
         self._mean = rng.uniform(-2e-4, 6e-4) if symbol.symbol_type is SymbolType.PERPETUAL else 0.0
-        #: current relative deviation from the factor ratio
-        self.basis = self._mean + rng.uniform(-1.0, 1.0) * self._sd
+        self.premium = self._mean + rng.uniform(-1.0, 1.0) * self._premium_sd
+        #: current fast relative deviation from the factor ratio and the premium
+        self.basis = rng.uniform(-1.0, 1.0) * self._sd
         self._last_ns = start_ns
         self._expiry_ns = symbol.expiry_ns if symbol.expiry_ns is not None else start_ns
         # futures: contango of 4-12 % a year until delivery
@@ -197,36 +310,39 @@ class SymbolPricer:
     def fair_mid_ticks(self, time_ns: int, factors: PriceFactors) -> float:
         """The fair mid at ``time_ns`` in ticks (a float). Times must not go backwards.
 
-        The basis moves at most once per ``BASIS_REFRESH_NS``, and the result is reused until the next factor
-        step or basis refresh: cheap for busy symbols, and still a function of the times it is asked at only.
+        Premium and basis move at most once per ``BASIS_REFRESH_NS``, and the result is reused until the next
+        factor step or refresh: cheap for busy symbols, and still a function of the times it is asked at only.
         ``factors`` must already be stepped to ``time_ns``.
         """
         if time_ns < self._valid_until_ns:
             return self._mid
-        basis = self.basis
         dt_ns = time_ns - self._last_ns
         if dt_ns >= BASIS_REFRESH_NS:
             self._last_ns = time_ns
-            mean = self._mean
+            random = self._rng.random
+            # uniform noise with unit variance: these need the right scale, not a Gaussian shape, and one uniform
+            # draw is several times cheaper than a Gaussian on this hot path
             decay = _exp(-self._decay_per_ns * dt_ns)
-            # uniform noise with unit variance: the basis needs the right scale, not a Gaussian shape, and
-            # one uniform draw is several times cheaper than a Gaussian on this hot path
-            noise = (self._rng.random() - 0.5) * 3.4641016151377544
-            basis = mean + (basis - mean) * decay + self._sd * _sqrt(1.0 - decay * decay) * noise
-            self.basis = basis
+            noise = (random() - 0.5) * _SQRT12
+            self.basis = self.basis * decay + self._sd * factors.vol_scale * _sqrt(1.0 - decay * decay) * noise
+            decay = _exp(-self._premium_decay_per_ns * dt_ns)
+            noise = (random() - 0.5) * _SQRT12
+            mean = self._mean
+            self.premium = mean + (self.premium - mean) * decay + self._premium_sd * _sqrt(1.0 - decay * decay) * noise
         refresh_ns = self._last_ns + BASIS_REFRESH_NS
         next_step_ns = factors.next_step_ns
         self._valid_until_ns = refresh_ns if refresh_ns < next_step_ns else next_step_ns
-        log_usd = factors.log_usd
+        log_usd = factors.history[(factors.step_count - self._lag) % HISTORY_STEPS]
         spot = _exp(log_usd[self._base] - log_usd[self._quote])
+        deviation = 1.0 + self.premium + self.basis
         code = self._kind_code
         if code == _LINEAR:
-            mid = spot * (1.0 + basis) * self._ticks
+            mid = spot * deviation * self._ticks
         elif code == _FUTURE:
-            mid = spot * (1.0 + basis + self._carry_per_ns * max(0, self._expiry_ns - time_ns)) * self._ticks
+            mid = spot * (deviation + self._carry_per_ns * max(0, self._expiry_ns - time_ns)) * self._ticks
         else:
             value = _black_scholes(spot, self._strike, self._expiry_ns - time_ns, self._vol, self._is_call)
-            mid = value * (1.0 + basis) * self._ticks
+            mid = value * deviation * self._ticks
         self._mid = mid
         return mid
 

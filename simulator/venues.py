@@ -127,6 +127,12 @@ def rank_activity(rank: int) -> float:
     return 0.25 / (1.0 + max(0, rank - 20) / 15.0)
 
 
+def venue_activity(exchange_id: str, rank: int) -> float:
+    """The venue's activity weight (BINANCE = 1.0): its profile's for the big ones, else its rank's."""
+    known = _BIG.get(exchange_id)
+    return known.activity if known is not None else rank_activity(rank)
+
+
 def venue_profile(exchange_id: str, rank: int, rng: random.Random) -> VenueProfile:
     """The profile of one venue: hand-written for the big ones, else derived from the id and rank.
 

@@ -10,7 +10,7 @@ from typing import Final
 
 import numpy as np
 
-from bench.realism.tape import NS_PER_S, Floats, SymbolTape, Tape
+from bench.realism.tape import DAYS, NS_PER_S, Floats, SymbolTape, Tape
 
 BTC: Final = "BINANCE_SPOT_BTC_USDT"
 BTC_COINBASE: Final = "COINBASE_SPOT_BTC_USD"
@@ -172,10 +172,11 @@ def volume_volatility_corr(tape: Tape) -> float:
     return corr(counts[1:], np.abs(returns))
 
 
-def realized_volatility(tape: Tape, symbol_id: str = BTC) -> float:
-    """Annualised realised volatility from 1-minute returns."""
-    returns = minute_returns(tape, symbol_id)
-    returns = returns[np.isfinite(returns)]
+def realized_volatility(tape: Tape) -> float:
+    """Annualised realised volatility of ``DAILY_ASSET``'s USD factor from its 1-minute returns over the whole
+    factor span: the long run the configuration describes (a few days say little when volatility has a memory
+    of days)."""
+    returns = tape.factor_minutes
     return float(math.sqrt(np.sum(returns**2) * YEAR_S / (len(returns) * MINUTE_S)))
 
 
@@ -348,7 +349,7 @@ FACTS: Final = (
     ),
     Fact(
         "realized_volatility",
-        "annualised realised volatility from 1-min returns (BTC, Binance; configured 0.55)",
+        f"annualised realised volatility from 1-min returns (BTC's USD factor, {DAYS} days; configured 0.55)",
         realized_volatility,
         BTC_VOLATILITY * 0.85,
         BTC_VOLATILITY * 1.15,
@@ -412,7 +413,7 @@ FACTS: Final = (
     ),
     Fact(
         "daily_tails",
-        "excess kurtosis of daily returns (BTC's USD factor, 60 days)",
+        f"excess kurtosis of daily returns (BTC's USD factor, {DAYS} days)",
         lambda tape: excess_kurtosis(tape.daily_returns),
         5.0,
         10.0,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bench.realism.facts import FACTS, Fact
 from bench.realism.tape import CATALOG, START_NS, SYMBOLS, Tape
+from coinapi_emulator.simulator import book, flow, price, regime
 
 INTRO = """# Realism
 
@@ -79,6 +80,7 @@ def write(
             "",
         ]
     lines += _method()
+    lines += _parameters()
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -107,3 +109,84 @@ def _method() -> list[str]:
         "fiftieth of the cost of running the whole market for months.",
         "",
     ]
+
+
+def _parameters() -> list[str]:
+    """The model's parameters, read from the simulator itself so the table cannot drift from the code."""
+    half_lives = ", ".join(f"{_duration(h)} (sd {sd:g})" for h, sd in regime.COMPONENTS)
+    rows = [
+        (
+            "common log-variance components: half-life (stationary sd)",
+            half_lives,
+            "Cont 2001: volatility memory "
+            "decays slowly over days; a sum of a few OU components stands in for the power law",
+        ),
+        (
+            "daily cycle: busiest UTC hour, amplitude",
+            f"{regime.BUSIEST_HOUR_UTC:g}:00, "
+            f"{regime.DAILY_AMPLITUDE:g} (busiest / quietest {_cycle_ratio(regime.DAILY_AMPLITUDE):.1f}x)",
+            "Eross et al. 2019; Kaiko intraday volume",
+        ),
+        ("weekend activity, share of a weekday's", f"{regime.WEEKEND_SHARE:g}", "Kaiko weekend volume reports"),
+        (
+            "activity ~ exp(k x fast component): k",
+            f"{regime.ACTIVITY_EXPONENT:g}",
+            "Clark 1973; Ané, Geman 2000: variance follows the number of trades",
+        ),
+        (
+            "co-jumps: per day, share of each asset's variance, duration, volatility kick per sigma of the jump",
+            f"{price.JUMPS_PER_DAY:g}, {price.JUMP_VARIANCE_SHARE:g}, {price.JUMP_STEPS * price.STEP_NS / 60e9:g} min, "
+            f"x{math.exp(regime.JUMP_KICK / 2):.1f}",
+            "BTC daily returns 2018-2024: a handful of 10 % days a year",
+        ),
+        (
+            "follower venues' delay: 0 at activity 1, up to",
+            f"{price.MAX_LAG_STEPS * price.STEP_NS / 1e9:g} s",
+            "Brandvold et al. 2015; Makarov, Schoar 2020",
+        ),
+        (
+            "metaorders: share of trades, length tail index",
+            f"{flow.METAORDER_SHARE:g}, {flow.RUN_TAIL:g}",
+            "Lillo, Mike, Farmer 2005",
+        ),
+        (
+            "trade sizes: Pareto tail index, share rounded to one digit",
+            f"{flow.SIZE_TAIL:g}, {flow.ROUND_SHARE:g}",
+            "Alexander, Peterson 2007",
+        ),
+        ("Hawkes branching ratio of trade arrivals", f"{flow.BRANCHING_RATIO:g}", "Filimonov, Sornette 2012"),
+        (
+            "book: resting size profile (peak level, height over the touch), dense levels near the touch",
+            f"level {book.HUMP_DEPTH + 1:g}, x{1 + book.HUMP_HEIGHT:g}; one tick apart on liquid symbols, "
+            f"sparser over {book.DENSE_DEPTH} levels",
+            "Bouchaud, Mezard, Potters 2002",
+        ),
+        (
+            "book: the touch queue the fair price heads for thins from this share of the half-spread",
+            f"{book.LEAN_START:g}",
+            "Stoikov 2018 (the micro-price)",
+        ),
+    ]
+    return [
+        "## Model parameters",
+        "",
+        "Read from `simulator/` when this file was written. Asset volatilities and correlations with the common "
+        "factor are in `simulator/assets.py`.",
+        "",
+        "| parameter | value | source |",
+        "|---|---|---|",
+        *[f"| {name} | {value} | {source} |" for name, value, source in rows],
+        "",
+    ]
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 86_400:
+        return f"{seconds / 86_400:g} d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} h"
+    return f"{seconds / 60:g} min"
+
+
+def _cycle_ratio(amplitude: float) -> float:
+    return (1 + amplitude) / (1 - amplitude)

@@ -25,10 +25,11 @@ CATALOG: Final = CatalogConfig(exchanges=3, max_symbols_per_exchange=12)
 #: a book sample every virtual minute, its best ``BOOK_LEVELS`` levels a side
 BOOK_EVERY_S: Final = 60
 BOOK_LEVELS: Final = 100
-#: the asset whose daily returns are measured, over this many virtual days (its USD factor alone: a day of the
-#: factor costs ~0.7 s, of the whole market ~50 s)
+#: the asset whose daily returns and long-run volatility are measured, over this many virtual days (its USD factor
+#: alone: a day of the factor costs ~1.2 s, of the whole market ~50 s; daily kurtosis needs months of days)
 DAILY_ASSET: Final = "BTC"
-DAYS: Final = 60
+DAYS: Final = 180
+MINUTES_PER_DAY: Final = 1440
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -64,8 +65,14 @@ class Tape:
     start_ns: int
     hours: float
     symbols: dict[str, SymbolTape]
-    #: daily log returns of ``DAILY_ASSET``'s USD factor over ``DAYS`` days from ``START_NS``
-    daily_returns: Floats = field(default_factory=lambda: np.array([], dtype=np.float64))
+    #: 1-minute log returns of ``DAILY_ASSET``'s USD factor over ``DAYS`` days from ``START_NS``
+    factor_minutes: Floats = field(default_factory=lambda: np.array([], dtype=np.float64))
+
+    @property
+    def daily_returns(self) -> Floats:
+        """Daily log returns of the factor: its 1-minute returns summed by whole days."""
+        days = len(self.factor_minutes) // MINUTES_PER_DAY
+        return self.factor_minutes[: days * MINUTES_PER_DAY].reshape(days, MINUTES_PER_DAY).sum(axis=1)
 
 
 class _Recorder:
@@ -164,4 +171,4 @@ def record(
         for recorder in recorders.values():
             recorder.sample_book(market)
     tapes = {symbol_id: recorder.tape() for symbol_id, recorder in recorders.items()}
-    return Tape(seed, START_NS, hours, tapes, np.diff(factor_path(catalog, seed, 86_400, days)))
+    return Tape(seed, START_NS, hours, tapes, np.diff(factor_path(catalog, seed, 60, days * MINUTES_PER_DAY)))

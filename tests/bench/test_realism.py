@@ -12,7 +12,17 @@ from hypothesis import strategies as st
 
 from bench.realism import facts, plots, report
 from bench.realism.facts import FACTS, Fact
-from bench.realism.tape import CATALOG, DAILY_ASSET, NS_PER_S, START_NS, SymbolTape, Tape, factor_path, record
+from bench.realism.tape import (
+    CATALOG,
+    DAILY_ASSET,
+    MINUTES_PER_DAY,
+    NS_PER_S,
+    START_NS,
+    SymbolTape,
+    Tape,
+    factor_path,
+    record,
+)
 from coinapi_emulator.simulator.catalog import build_catalog
 from coinapi_emulator.simulator.market import Market
 
@@ -107,18 +117,14 @@ def test_tail_index_and_kurtosis_on_known_distributions() -> None:
     assert math.isnan(facts.excess_kurtosis(floats(1, 1, 1, 1)))
 
 
-def test_realized_volatility_of_a_known_random_walk() -> None:
+def test_realized_volatility_and_daily_returns_of_a_known_random_walk() -> None:
     rng = np.random.default_rng(3)
-    minutes = 72 * 60
+    minutes = 20 * MINUTES_PER_DAY
     sigma = 0.55 * math.sqrt(60 / facts.YEAR_S)
-    mids = 100.0 * np.exp(np.cumsum(rng.normal(0, sigma, minutes)))
-    tape = Tape(
-        0,
-        START_NS,
-        72,
-        {facts.BTC: symbol(quote_t=START_NS + 60 * SECOND * np.arange(1, minutes + 1) - 1, bid=mids, ask=mids)},
-    )
+    tape = Tape(0, START_NS, 72, {}, rng.normal(0, sigma, minutes))
     assert facts.realized_volatility(tape) == pytest.approx(0.55, rel=0.05)
+    assert len(tape.daily_returns) == 20
+    assert tape.daily_returns[3] == pytest.approx(tape.factor_minutes[3 * MINUTES_PER_DAY : 4 * MINUTES_PER_DAY].sum())
 
 
 def test_activity_ratios() -> None:

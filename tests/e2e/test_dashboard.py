@@ -97,7 +97,11 @@ def test_the_page_shows_connections_traffic_prices_and_the_book(
         expect(page.locator(f'#rate-rows tr[data-type="{data_type}"]')).to_have_count(1, timeout=WAIT_MS)
     expect(page.locator("#clock-time")).to_have_text(re.compile(r"^2024-01-01T00:0"))
     assert page.locator("#chart canvas").count() > 0, "the chart library drew nothing"
-    bid, ask = (float(page.inner_text(f"#{side}-price")) for side in ("bid", "ask"))
+    # both read in one script turn: the page sets them together from one quote, and a one-tick book moves
+    # between two separate reads
+    bid, ask = (
+        float(v) for v in page.evaluate("['bid-price', 'ask-price'].map(id => document.getElementById(id).textContent)")
+    )
     assert 0 < bid < ask
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(3000)  # a few seconds of chart

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coinapi_emulator.simulator.book import MAX_LEVELS, Book, BookMaker
+from coinapi_emulator.simulator.book import HUMP_DEPTH, MAX_LEVELS, SIZE_PROFILE, Book, BookMaker
 from coinapi_emulator.simulator.catalog import Catalog
 from coinapi_emulator.simulator.events import BookDelta, Level, Quote, TakerSide, Trade
 from coinapi_emulator.simulator.market import Market
@@ -229,3 +230,61 @@ def test_noise_never_cancels_the_last_level_of_a_side() -> None:
     maker.update(book, 100.0)
     assert book.bids()[0] == Level(90, 5)
     assert book.depth() == (20, 9)  # refilled every 11 ticks down to the lowest positive price
+
+
+def test_a_liquid_book_quotes_one_tick_most_of_the_time() -> None:
+    maker = BookMaker(random.Random(4), 100, 0.01, 50.0, touch_gap_ticks=1)
+    rng = random.Random(5)
+    mid = 10_000.3
+    book = maker.initial_book(mid, random.Random(6))
+    spreads = []
+    for _ in range(3000):
+        mid += rng.gauss(0.0, 1.5)
+        if rng.random() < 0.2:  # a trade, mostly within the touch queue
+            book.sweep(rng.random() < 0.5, rng.randint(1, 50))
+        maker.update(book, mid)
+        ask, _, bid, _ = book.touch()
+        spreads.append(ask - bid)
+        assert bid < mid < ask or bid <= mid <= ask
+    assert spreads.count(1) / len(spreads) > 0.9
+
+
+def test_levels_are_dense_near_the_touch_and_sizes_hump_a_few_levels_out() -> None:
+    maker = BookMaker(random.Random(7), 40, 0.01, 100.0, touch_gap_ticks=1)
+    means = [0.0] * 20
+    for seed in range(300):
+        asks = maker.initial_book(50_000.5, random.Random(seed)).asks()
+        assert all(b.price_ticks - a.price_ticks <= 3 for a, b in itertools.pairwise(asks[:3]))
+        for depth, level in enumerate(asks[:20]):
+            means[depth] += level.size_lots / 300
+    assert 2 <= max(range(20), key=means.__getitem__) <= 9
+    assert means[0] < means[int(HUMP_DEPTH)] / 2
+    assert SIZE_PROFILE[0] == 1.0 and max(SIZE_PROFILE) == SIZE_PROFILE[int(HUMP_DEPTH)]
+
+
+def test_the_touch_the_fair_mid_leans_towards_thins() -> None:
+    maker = BookMaker(random.Random(8), 10, 0.01, 40.0, touch_gap_ticks=1)
+    book = Book(asks=(Level(101, 90), Level(102, 90)), bids=(Level(99, 90), Level(98, 90)))
+    maker._lean(book._asks, book._bids, 100.75)  # three quarters of the way to the ask
+    assert book.asks()[0] == Level(101, 10) and book.bids()[0] == Level(99, 90)
+    maker._lean(book._asks, book._bids, 100.1)  # within LEAN_START of the mid: nothing
+    assert book.asks()[0] == Level(101, 10)
+    maker._lean(book._asks, book._bids, 99.0)  # at the bid: the bid queue is what is left of 5 %
+    assert book.bids()[0] == Level(99, 2)
+
+
+def test_touch_gap_defaults_to_the_gap_and_is_clamped() -> None:
+    assert BookMaker(random.Random(1), 7, 1.0, 5.0).touch_gap_ticks == 7
+    assert BookMaker(random.Random(1), 7, 1.0, 5.0, touch_gap_ticks=0).touch_gap_ticks == 1
+    assert BookMaker(random.Random(1), 7, 1.0, 5.0, touch_gap_ticks=9).touch_gap_ticks == 7
+    assert BookMaker(random.Random(1), 7, 0.0, 5.0).half_spread_ticks == 0.01
+
+
+def test_noise_deeper_than_the_profile_acts_on_its_last_level() -> None:
+    book = Book(asks=tuple(Level(110 + i, 5) for i in range(60)), bids=tuple(Level(90 - i, 5) for i in range(20)))
+    # draws: side (asks), a depth of 60 (past the profile's end), action "a level behind", its offset: at depth
+    # MAX_LEVELS (price 160) the offset is floor(0.5 * 0.5 * 20) + 1 = 6 ticks, onto the existing 166
+    script = [0.1, 1 - 3e-7, 0.5, 0.5]
+    BookMaker(_Scripted(script), 10, 4.0, 5.0).update(book, 100.0)
+    assert script == []  # every draw taken, none past the profile (which would have raised IndexError)
+    assert [level.price_ticks for level in book.asks()] == list(range(110, 110 + MAX_LEVELS))

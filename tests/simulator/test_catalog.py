@@ -129,7 +129,7 @@ def test_assets(catalog: Catalog) -> None:
     shib = catalog.asset("SHIB")
     assert shib is not None and shib.initial_price_usd < 1e-4
     btc = catalog.asset("BTC")
-    assert btc == Asset("BTC", "Bitcoin", True, 42280.0, 0.55, False, 0.85)
+    assert btc == Asset("BTC", "Bitcoin", True, 42280.0, 0.55, False, 0.9)
     assert catalog.asset("NOPE") is None
 
 

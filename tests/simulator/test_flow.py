@@ -3,7 +3,7 @@ from __future__ import annotations
 import random
 import statistics
 
-from coinapi_emulator.simulator.flow import SIZE_CAP, TradeFlow
+from coinapi_emulator.simulator.flow import METAORDER_SHARE, ROUND_SHARE, SIZE_CAP, TradeFlow
 
 
 def _arrivals(flow: TradeFlow, count: int) -> list[int]:
@@ -51,9 +51,37 @@ def test_sizes_are_positive_and_heavy_tailed() -> None:
 
 
 def test_taker_side_follows_the_pressure() -> None:
-    flow = TradeFlow(random.Random(5), trade_rate_per_s=1.0, size_lots=1.0)
-    buys_up = sum(flow.taker_is_buy(5.0) for _ in range(4000))
-    buys_down = sum(flow.taker_is_buy(-5.0) for _ in range(4000))
-    buys_flat = sum(flow.taker_is_buy(0.0) for _ in range(4000))
-    assert buys_up > 3000 and buys_down < 1000
-    assert 1700 < buys_flat < 2300
+    # the same generator for both: the same metaorders, and every reacting trade leans with the pressure
+    up = TradeFlow(random.Random(5), trade_rate_per_s=1.0, size_lots=1.0)
+    down = TradeFlow(random.Random(5), trade_rate_per_s=1.0, size_lots=1.0)
+    buys_up = sum(up.taker_is_buy(5.0) for _ in range(4000))
+    buys_down = sum(down.taker_is_buy(-5.0) for _ in range(4000))
+    assert buys_up - buys_down > 4000 * (1 - METAORDER_SHARE) * 0.4
+
+
+def test_trade_signs_have_long_memory() -> None:
+    flow = TradeFlow(random.Random(6), trade_rate_per_s=1.0, size_lots=1.0)
+    signs = [1.0 if flow.taker_is_buy(0.0) else -1.0 for _ in range(200_000)]
+    mean = statistics.fmean(signs)
+    centred = [s - mean for s in signs]
+    variance = statistics.fmean(c * c for c in centred)
+
+    def acf(lag: int) -> float:
+        return statistics.fmean(a * b for a, b in zip(centred, centred[lag:], strict=False)) / variance
+
+    assert acf(100) > 0.05  # Lillo, Farmer 2004: still clearly positive a hundred trades later
+    assert acf(1) > acf(10) > acf(100)
+
+
+def test_a_share_of_sizes_is_round() -> None:
+    flow = TradeFlow(random.Random(7), trade_rate_per_s=1.0, size_lots=137.0)
+    sizes = [flow.size_lots() for _ in range(20_000)]
+    round_share = sum(len(str(s).rstrip("0")) == 1 for s in sizes) / len(sizes)
+    assert ROUND_SHARE * 0.9 < round_share < ROUND_SHARE + 0.1
+
+
+def test_activity_speeds_up_the_clock() -> None:
+    calm = TradeFlow(random.Random(8), trade_rate_per_s=3.0, size_lots=1.0)
+    busy = TradeFlow(random.Random(8), trade_rate_per_s=3.0, size_lots=1.0)
+    for _ in range(2000):
+        assert abs(calm.next_gap_ns(1.0) - 2 * busy.next_gap_ns(2.0)) <= 2000

@@ -261,8 +261,8 @@ def _golden_bars(catalog: Catalog, bars: Literal["all", "wanted"]) -> list[Bar]:
 @pytest.mark.parametrize(
     ("bars", "count", "expected"),
     [
-        ("all", 69022, "56e3a051eeb7ff3753a810895d34d819325c4b0db02416379707f640ba113d69"),
-        ("wanted", 400, "3259fa7512ccb00b214653117d5180b316c5ad572355b5dcc8be1964e5520636"),
+        ("all", 52168, "8b5af29e1d70eb7c1d74854153b9ee7a8e306bd18a05161f89c7c0eebaf603f6"),
+        ("wanted", 380, "f7b5355a4ca1c97e0322bf3561061061fb15436ff974441542064922f103d9fc"),
     ],
 )
 def test_bars_match_the_golden_digest(

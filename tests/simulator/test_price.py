@@ -9,11 +9,15 @@ import pytest
 from coinapi_emulator.simulator.catalog import Asset, Catalog, Symbol, SymbolType
 from coinapi_emulator.simulator.price import (
     BASIS_REFRESH_NS,
+    HISTORY_STEPS,
+    JUMP_STEPS,
+    MAX_LAG_STEPS,
     STEP_NS,
     AssetFactor,
     PriceFactors,
     SymbolPricer,
     _black_scholes,
+    venue_lag_steps,
 )
 from tests.simulator.helpers import SECOND_NS, START_NS
 
@@ -65,29 +69,92 @@ def test_seeds_give_different_paths(catalog: Catalog) -> None:
     assert a.log_usd != b.log_usd
 
 
-def test_returns_have_fat_tails_and_plausible_scale() -> None:
-    asset = Asset("BTC", "Bitcoin", True, 42280.0, 0.55, market_correlation=0.85)
-    factor = AssetFactor(asset, seed=3)
-    shocks = random.Random(4)
-    returns = []
-    for _ in range(40_000):  # about 67 virtual minutes
-        before = factor.log_price
-        factor.step(shocks.gauss(0.0, 1.0))
-        returns.append(factor.log_price - before)
+def test_returns_have_fat_tails_and_plausible_scale(catalog: Catalog) -> None:
+    # three virtual hours: the regime's fast component (half-life 2 min) mixes calm and busy spells
+    factors = PriceFactors(_assets(catalog, "BTC"), seed=3, start_ns=START_NS)
+    returns, before = [], factors.log_usd[0]
+    for step in range(1, 108_000):
+        factors.step_to(START_NS + step * STEP_NS)
+        returns.append(factors.log_usd[0] - before)
+        before = factors.log_usd[0]
     sd = statistics.pstdev(returns)
     step_sigma = 0.55 * math.sqrt(STEP_NS / 1e9 / (365 * 86400))
-    assert 0.5 * step_sigma < sd < 2.0 * step_sigma
+    assert 0.3 * step_sigma < sd < 2.0 * step_sigma
     kurtosis = statistics.fmean(r**4 for r in returns) / sd**4
     assert kurtosis > 3.3  # a Gaussian has 3
 
 
-def test_volatility_multiplier_scales_moves() -> None:
-    asset = Asset("ETH", "Ethereum", True, 2282.0, 0.6)
+def test_volatility_multiplier_scales_moves_and_jumps() -> None:
+    asset = Asset("ETH", "Ethereum", True, 2282.0, 0.6, market_correlation=0.8)
     calm = AssetFactor(asset, seed=5)
     calm.volatility_multiplier = 0.0
     for _ in range(1000):
-        calm.step(1.0)
+        calm.step(1.0, 2.0)
+    calm.jump(3.0)
     assert calm.log_price == math.log(2282.0)
+
+
+def test_vol_scale_scales_only_crypto_assets_and_a_co_jump_moves_them_together(catalog: Catalog) -> None:
+    quiet = PriceFactors(_assets(catalog, "BTC", "ETH", "USDT", "EUR"), seed=4, start_ns=START_NS)
+    jumping = PriceFactors(_assets(catalog, "BTC", "ETH", "USDT", "EUR"), seed=4, start_ns=START_NS)
+    btc, eth, usdt = (jumping.factor(a) for a in ("BTC", "ETH", "USDT"))
+    assert btc is not None and eth is not None and usdt is not None
+    assert btc.follows_market and eth.follows_market and not usdt.follows_market
+    quiet._steps_to_jump = jumping._steps_to_jump = JUMP_STEPS + 10  # no co-jump but the one forced below
+    jumping._steps_to_jump = 1
+    end = START_NS + JUMP_STEPS * STEP_NS
+    for factors in (quiet, jumping):
+        factors.step_to(START_NS + STEP_NS)
+    # the jump unfolds over JUMP_STEPS steps, on top of the same diffusive path
+    halfway = START_NS + JUMP_STEPS // 2 * STEP_NS
+    quiet.step_to(halfway)
+    jumping.step_to(halfway)
+    half_move = {a: jumping.log_usd[jumping.index(a)] - quiet.log_usd[quiet.index(a)] for a in ("BTC", "ETH")}
+    quiet.step_to(end)
+    jumping.step_to(end)
+    move = {a: jumping.log_usd[jumping.index(a)] - quiet.log_usd[quiet.index(a)] for a in ("BTC", "ETH", "USDT")}
+    assert abs(move["BTC"]) > 0.001 and abs(move["ETH"]) > 0.001  # a jump is ~5 % on average
+    assert half_move["BTC"] == pytest.approx(move["BTC"] / 2, rel=0.05)
+    assert move["USDT"] == 0.0
+    assert jumping.vol_scale > quiet.vol_scale  # the kick
+
+
+def test_lagged_values_are_the_values_of_earlier_steps(catalog: Catalog) -> None:
+    factors = PriceFactors(_assets(catalog, "BTC"), seed=8, start_ns=START_NS)
+    start = factors.log_usd[0]
+    seen = []
+    for step in range(1, 3 * HISTORY_STEPS):
+        factors.step_to(START_NS + step * STEP_NS)
+        seen.append(factors.log_usd[0])
+        assert factors.lagged(0) is factors.log_usd
+        for lag in (1, 5, MAX_LAG_STEPS):
+            expected = seen[-1 - lag] if lag < len(seen) else start
+            assert factors.lagged(lag)[0] == expected
+
+
+def test_a_lagging_venue_sees_the_factors_late(catalog: Catalog) -> None:
+    symbol = catalog.symbol("KRAKEN_SPOT_BTC_USD")
+    base = catalog.asset("BTC")
+    assert symbol is not None and base is not None
+    factors = PriceFactors(catalog.assets, seed=9, start_ns=START_NS)
+    leader = SymbolPricer(symbol, factors, base, random.Random(1), START_NS)
+    follower = SymbolPricer(symbol, factors, base, random.Random(1), START_NS, lag_steps=5)
+    for step in range(1, 40):
+        t = START_NS + step * STEP_NS
+        factors.step_to(t)
+        ratio = follower.fair_mid_ticks(t, factors) / leader.fair_mid_ticks(t, factors)
+        btc, usd = factors.index("BTC"), factors.index("USD")
+        expected = math.exp(
+            factors.lagged(5)[btc] - factors.lagged(5)[usd] - factors.log_usd[btc] + factors.log_usd[usd]
+        )
+        assert ratio == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="lag_steps"):
+        SymbolPricer(symbol, factors, base, random.Random(1), START_NS, lag_steps=MAX_LAG_STEPS + 1)
+
+
+@pytest.mark.parametrize(("activity", "lag"), [(1.0, 0), (1.5, 0), (0.6, 8), (0.0, MAX_LAG_STEPS), (0.25, 15)])
+def test_venue_lag_grows_as_activity_falls(activity: float, lag: int) -> None:
+    assert venue_lag_steps(activity) == lag
 
 
 def test_stablecoins_stay_pegged(catalog: Catalog) -> None:

@@ -48,10 +48,13 @@ def _state(book: Any) -> tuple[Any, ...]:
     return book.asks(), book.bids(), book.depth(), book.best_ask(), book.best_bid(), book.top(5)
 
 
-def _run(module: Any, seed: int, gap: int, half_spread: float, size_lots: float, operations: list[Any]) -> list[Any]:
+def _run(
+    module: Any, seed: int, gap: int, half_spread: float, size_lots: float, touch_gap: int | None, operations: list[Any]
+) -> list[Any]:
     """Apply ``operations`` to a fresh book of ``module``; everything observable, in order."""
     rng = random.Random(seed)
-    maker = module.BookMaker(rng, gap, half_spread, size_lots)
+    maker = module.BookMaker(rng, gap, half_spread, size_lots, touch_gap)
+    assert maker.touch_gap_ticks == (maker.gap_ticks if touch_gap is None else min(max(1, touch_gap), maker.gap_ticks))
     mid = 300.0
     book = maker.initial_book(mid, random.Random(seed + 1))
     seen: list[Any] = [_state(book)]
@@ -79,15 +82,16 @@ def _run(module: Any, seed: int, gap: int, half_spread: float, size_lots: float,
 @given(
     seed=st.integers(0, 2**32),
     gap=st.integers(1, 20),
-    half_spread=st.floats(0.5, 30.0),
+    half_spread=st.floats(0.01, 30.0),
     size_lots=st.floats(1.0, 1e6),
+    touch_gap=st.none() | st.integers(0, 25),
     operations=_OPERATIONS,
 )
 def test_the_c_book_and_maker_match_the_reference(
-    seed: int, gap: int, half_spread: float, size_lots: float, operations: list[Any]
+    seed: int, gap: int, half_spread: float, size_lots: float, touch_gap: int | None, operations: list[Any]
 ) -> None:
-    expected = _run(reference, seed, gap, half_spread, size_lots, operations)
-    assert _run(fast, seed, gap, half_spread, size_lots, operations) == expected
+    expected = _run(reference, seed, gap, half_spread, size_lots, touch_gap, operations)
+    assert _run(fast, seed, gap, half_spread, size_lots, touch_gap, operations) == expected
 
 
 def test_the_c_book_has_the_reference_api_on_hand_built_books() -> None:
@@ -216,3 +220,22 @@ def test_without_the_c_module_every_twin_falls_back_to_the_reference(
         monkeypatch.undo()
         importlib.reload(_native)
     assert _native.speedups is fast
+
+
+def test_the_c_symbol_state_refuses_factors_it_cannot_read_by_slot(
+    small_catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_native, "speedups", None)
+    market = Market(subset(small_catalog, [small_catalog.symbols[0].symbol_id]), seed=1, start_ns=START_NS)
+    reference = market.symbol_state(small_catalog.symbols[0].symbol_id)
+
+    class LooseFactors:  # the same names, as class attributes rather than slots
+        activity = vol_scale = 1.0
+        step_count = next_step_ns = 0
+
+    reference._factors = LooseFactors()  # type: ignore[assignment]
+    with pytest.raises(TypeError, match="is not a slot"):
+        fast.SymbolState(reference)
+    reference._factors = object()  # type: ignore[assignment]
+    with pytest.raises(AttributeError):
+        fast.SymbolState(reference)
