@@ -6,7 +6,7 @@
 ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS build
-# A C compiler for the speedups (simulator/_speedups.c, server/plane/_speedups.c); the runtime image needs none.
+# A C compiler for the speedups (simulator/csrc/, server/plane/_speedups.c); the runtime image needs none.
 # The official python images carry Python.h; a base image with Debian's python3 needs python3-dev for it.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
  && { python -c "import os, sysconfig; raise SystemExit(not os.path.isfile(sysconfig.get_path('include') + '/Python.h'))" \

@@ -9,7 +9,7 @@ HOST   ?= $(or $(COINAPI_EMULATOR_HOST),127.0.0.1)
 PORT   ?= $(or $(COINAPI_EMULATOR_PORT),8765)
 ARGS   ?=
 # the C speedups are built by the install: a changed source reinstalls
-CSRC   := $(wildcard simulator/*.c server/*/*.c)
+CSRC   := $(wildcard simulator/csrc/*.[ch] server/*/*.c)
 # static tools (mypy, the layering test) cannot follow the editable install's import hook: they read the package
 # coinapi_emulator through this folder of links to server/ and simulator/
 NAMESPACE := $(VENV)/namespace/coinapi_emulator

@@ -1,4 +1,4 @@
-"""The C speedups (``simulator/_speedups.c``) when the install built them, else None: the one switch.
+"""The C speedups (``simulator/csrc/``) when the install built them, else None: the one switch.
 
 Every module that has a C twin reads ``_native.speedups`` when it builds its objects, so a test can run the
 pure-Python reference by setting it to None.

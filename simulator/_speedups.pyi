@@ -1,4 +1,4 @@
-# The C twins of simulator/book.py and of simulator.market.SymbolState (simulator/_speedups.c): the same API
+# The C twins of simulator/book.py and of simulator.market.SymbolState (simulator/csrc/): the same API
 # and behaviour, which tests/simulator/test_speedups.py checks call for call. Typed as the reference classes
 # they stand in for.
 from array import array

@@ -25,7 +25,7 @@ GOLDEN_EVENTS = 10_000
 
 @pytest.fixture(scope="module", autouse=True, params=["c", "python"])
 def implementation(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Every test here runs on the C twins (simulator/_speedups.c) and on the pure-Python reference."""
+    """Every test here runs on the C twins (simulator/csrc/) and on the pure-Python reference."""
     with pytest.MonkeyPatch.context() as patch:
         if request.param == "python":
             patch.setattr(_native, "speedups", None)
