@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from coinapi_emulator.simulator import _native
 from coinapi_emulator.simulator.catalog import Catalog, Symbol, SymbolType
-from coinapi_emulator.simulator.events import Bar, BookDelta, ExchangeRate, MarketEvent, Quote, Trade
+from coinapi_emulator.simulator.events import Bar, BookDelta, ExchangeRate, MarketEvent, Quote, TakerSide, Trade
 from coinapi_emulator.simulator.market import Market
 from tests.simulator.helpers import SECOND_NS, START_NS, canonical, digest, run, subset
 
@@ -261,3 +261,34 @@ def test_no_trade_when_the_opposite_side_holds_a_single_lot(small_catalog: Catal
     state = market.symbol_state(symbol_id)
     assert state.event(state.next_trade_ns) == ()
     assert market.trades_count(symbol_id) == 0
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    seed=st.integers(0, 2**32),
+    start_s=st.integers(0, 7 * 86_400),
+    picks=st.lists(st.integers(0, 10_000), min_size=1, max_size=3),
+)
+def test_book_invariants_hold_event_by_event(small_catalog: Catalog, seed: int, start_s: int, picks: list[int]) -> None:
+    """bid < ask after every change, every quote is the top of the book, every trade is at or through the touch."""
+    by_rate = sorted(small_catalog.symbols, key=lambda s: -s.trade_rate)
+    # the busiest symbol, so that there are trades, and any others: busy ones and the quiet tail
+    symbol_ids = sorted({by_rate[0].symbol_id} | {by_rate[pick % len(by_rate)].symbol_id for pick in picks})
+    start = START_NS + start_s * SECOND_NS
+    market = Market(subset(small_catalog, symbol_ids), seed=seed, start_ns=start, rate_scale=4.0)
+    replicas = {symbol_id: market.book(symbol_id).copy() for symbol_id in symbol_ids}
+    trades = 0
+    for event in market.advance(start + 20 * SECOND_NS):
+        if isinstance(event, Trade):
+            ask, _, bid, _ = replicas[event.symbol_id].touch()
+            assert event.price_ticks >= ask if event.taker_side is TakerSide.BUY else event.price_ticks <= bid
+            trades += 1
+        elif isinstance(event, BookDelta):
+            replica = replicas[event.symbol_id]
+            replica.apply(event)
+            ask, _, bid, _ = replica.touch()
+            assert bid < ask
+        elif isinstance(event, Quote):
+            top = replicas[event.symbol_id].touch()
+            assert (event.ask_price_ticks, event.ask_size_lots, event.bid_price_ticks, event.bid_size_lots) == top
+    assert trades > 0
