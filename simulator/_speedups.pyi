@@ -9,11 +9,12 @@ from coinapi_emulator.simulator.book import MIN_LEVELS as MIN_LEVELS
 from coinapi_emulator.simulator.book import Book as Book
 from coinapi_emulator.simulator.book import BookMaker as BookMaker
 from coinapi_emulator.simulator.events import MarketEvent
+from coinapi_emulator.simulator.market import SymbolHandover
 from coinapi_emulator.simulator.market import SymbolState as _ReferenceState
 from coinapi_emulator.simulator.price import PriceFactors
 
 class SymbolState(_ReferenceState):
-    def __init__(self, reference: _ReferenceState) -> None: ...
+    def __init__(self, handover: SymbolHandover) -> None: ...
 
 class Scheduler:
     def __init__(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import random
+from typing import NamedTuple
 
 #: Share of trades triggered by earlier trades (Hawkes branching ratio, < 1 for a stationary process).
 BRANCHING_RATIO = 0.6
@@ -39,6 +40,19 @@ _log, _exp, _floor = math.log, math.exp, math.floor
 _INF = math.inf
 _SIZE_EXPONENT = -1.0 / SIZE_TAIL
 _RUN_EXPONENT = -1.0 / RUN_TAIL
+
+
+class FlowHandover(NamedTuple):
+    """A ``TradeFlow``'s parameters and state, as its C twin (simulator/csrc/flow.c) takes them over."""
+
+    beta: float
+    jump: float
+    base_rate_per_s: float
+    excitation: float
+    size_lots: float
+    last_buy: bool
+    run_buy: bool
+    run_left: int
 
 
 class TradeFlow:
@@ -69,6 +83,19 @@ class TradeFlow:
         #: the metaorder under way: its side and the child trades it has left
         self._run_buy = self._last_buy
         self._run_left = 0
+
+    def handover(self) -> FlowHandover:
+        """Everything a C twin needs to carry on from here."""
+        return FlowHandover(
+            self._beta,
+            self._jump,
+            self.base_rate_per_s,
+            self._excitation,
+            self._size_lots,
+            self._last_buy,
+            self._run_buy,
+            self._run_left,
+        )
 
     def next_gap_ns(self, activity: float = 1.0) -> int:
         """Time from the previous arrival to the next one, >= 1 us; also bumps the excitation for that arrival.

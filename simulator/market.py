@@ -14,7 +14,7 @@ import math
 import random
 from collections.abc import Callable, Iterator, Sequence
 from heapq import heapify, heapreplace
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 from coinapi_emulator.simulator import _native
 from coinapi_emulator.simulator._fast import make_rate, make_trade
@@ -22,9 +22,16 @@ from coinapi_emulator.simulator.book import Book
 from coinapi_emulator.simulator.book import BookMaker as ReferenceBookMaker
 from coinapi_emulator.simulator.catalog import Catalog, Symbol, SymbolType
 from coinapi_emulator.simulator.events import MarketEvent, TakerSide
-from coinapi_emulator.simulator.flow import TradeFlow
+from coinapi_emulator.simulator.flow import FlowHandover, TradeFlow
 from coinapi_emulator.simulator.ohlcv import OhlcvEngine
-from coinapi_emulator.simulator.price import STEP_NS, AssetFactor, PriceFactors, SymbolPricer, venue_lag_steps
+from coinapi_emulator.simulator.price import (
+    STEP_NS,
+    AssetFactor,
+    PriceFactors,
+    PricerHandover,
+    SymbolPricer,
+    venue_lag_steps,
+)
 from coinapi_emulator.simulator.rng import stable_seed, symbol_rng
 from coinapi_emulator.simulator.venues import venue_activity
 
@@ -49,6 +56,37 @@ _log = math.log
 # hot-path truncation of non-negative floats: math.floor equals int() there, and int() on a float goes
 # through CPython's generic type call, about three times the cost
 _floor = math.floor
+
+
+class SymbolHandover(NamedTuple):
+    """A ``SymbolState`` as its C twin (simulator/csrc/symbol.c) takes it over: the explicit contract between the
+    two, so the C code reads no private attribute of the Python objects."""
+
+    symbol: Symbol
+    symbol_id: str
+    #: the symbol's position in the catalogue (``SymbolState.index``; ``index`` is taken by tuple)
+    catalog_index: int
+    rng: random.Random
+    factors: PriceFactors
+    #: called with (index, time_ns, price_ticks, size_lots) for every fill
+    on_trade: Callable[[int, int, int, int], None]
+    init_seed: int
+    mid0: float
+    #: the C ``BookMaker`` (the twin refuses the reference class)
+    book_maker: Any
+    flow: FlowHandover
+    pricer: PricerHandover
+    #: the C ``Book`` when already built, else None
+    book: Any
+    us_per_book: float
+    spread_multiplier: float
+    halted: bool
+    next_trade_ns: int
+    next_book_ns: int
+    next_ns: int
+    trades_count: int
+    volume_lots: int
+    last_price_ticks: int
 
 
 class SymbolState:
@@ -145,6 +183,32 @@ class SymbolState:
         self.next_book_ns = start_ns + self.book_gap_ns()
         #: time of the symbol's next event: the earlier of the two above
         self.next_ns = min(self.next_trade_ns, self.next_book_ns)
+
+    def handover(self) -> SymbolHandover:
+        """Everything a C twin needs to carry on from here (``simulator._speedups.SymbolState(handover)``)."""
+        return SymbolHandover(
+            self.symbol,
+            self.symbol_id,
+            self.index,
+            self.rng,
+            self._factors,
+            self._on_trade,
+            self._init_seed,
+            self._mid0,
+            self.book_maker,
+            self.flow.handover(),
+            self.pricer.handover(),
+            self._book,
+            self.us_per_book,
+            self.spread_multiplier,
+            self.halted,
+            self.next_trade_ns,
+            self.next_book_ns,
+            self.next_ns,
+            self.trades_count,
+            self.volume_lots,
+            self.last_price_ticks,
+        )
 
     def book_gap_ns(self) -> int:
         """Time to the next background book change (Poisson in the market's operational time, microseconds)."""
@@ -250,7 +314,7 @@ class Market:
         self._start_log_usd = list(self._factors.log_usd)
         fast = _native.speedups
         if fast is not None:
-            self._states = [fast.SymbolState(state) for state in self._states]
+            self._states = [fast.SymbolState(state.handover()) for state in self._states]
         self._by_id = {st.symbol_id: st for st in self._states}
         self._rate_assets = [
             (a.asset_id, self._factors.index(a.asset_id)) for a in catalog.assets if a.asset_id != "USD"

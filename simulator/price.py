@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import random
+from typing import NamedTuple
 
 from coinapi_emulator.simulator.catalog import Asset, Symbol, SymbolType
 from coinapi_emulator.simulator.regime import REFRESH_NS, MarketRegime
@@ -235,6 +236,31 @@ class PriceFactors:
         return math.floor(math.log(1.0 - self._rng.random()) / math.log(1.0 - _JUMP_PROBABILITY)) + 1
 
 
+class PricerHandover(NamedTuple):
+    """A ``SymbolPricer``'s parameters and state, as its C twin (simulator/csrc/price.c) takes them over."""
+
+    base: int
+    quote: int
+    lag: int
+    kind: int
+    is_call: bool
+    ticks: float
+    sd: float
+    decay_per_ns: float
+    mean: float
+    basis: float
+    premium: float
+    premium_sd: float
+    premium_decay_per_ns: float
+    carry_per_ns: float
+    strike: float
+    vol: float
+    mid: float
+    last_ns: int
+    expiry_ns: int
+    valid_until_ns: int
+
+
 class SymbolPricer:
     """One symbol's fair mid in ticks: the (lagged) factor ratio times ``1 + premium + basis``, with carry or
     option value.
@@ -306,6 +332,31 @@ class SymbolPricer:
         self._vol = base.volatility
         self._mid = 0.0
         self._valid_until_ns = start_ns
+
+    def handover(self) -> PricerHandover:
+        """Everything a C twin needs to carry on from here."""
+        return PricerHandover(
+            self._base,
+            self._quote,
+            self._lag,
+            self._kind_code,
+            self._is_call,
+            self._ticks,
+            self._sd,
+            self._decay_per_ns,
+            self._mean,
+            self.basis,
+            self.premium,
+            self._premium_sd,
+            self._premium_decay_per_ns,
+            self._carry_per_ns,
+            self._strike,
+            self._vol,
+            self._mid,
+            self._last_ns,
+            self._expiry_ns,
+            self._valid_until_ns,
+        )
 
     def fair_mid_ticks(self, time_ns: int, factors: PriceFactors) -> float:
         """The fair mid at ``time_ns`` in ticks (a float). Times must not go backwards.

@@ -12,12 +12,12 @@
 static int
 take_flow(StateObject *st, PyObject *flow)
 {
-    return attr_double(flow, "_beta", &st->beta) || attr_double(flow, "_jump", &st->jump) ||
+    return attr_double(flow, "beta", &st->beta) || attr_double(flow, "jump", &st->jump) ||
                    attr_double(flow, "base_rate_per_s", &st->base_rate) ||
-                   attr_double(flow, "_excitation", &st->excitation) ||
-                   attr_double(flow, "_size_lots", &st->trade_size_lots) ||
-                   attr_bool(flow, "_last_buy", &st->last_buy) || attr_bool(flow, "_run_buy", &st->run_buy) ||
-                   attr_i64(flow, "_run_left", &st->run_left)
+                   attr_double(flow, "excitation", &st->excitation) ||
+                   attr_double(flow, "size_lots", &st->trade_size_lots) ||
+                   attr_bool(flow, "last_buy", &st->last_buy) || attr_bool(flow, "run_buy", &st->run_buy) ||
+                   attr_i64(flow, "run_left", &st->run_left)
                ? -1
                : 0;
 }

@@ -11,16 +11,16 @@ static int
 take_pricer(StateObject *st, PyObject *pricer)
 {
     i64 base, quote, kind, lag;
-    if (attr_i64(pricer, "_base", &base) || attr_i64(pricer, "_quote", &quote) || attr_i64(pricer, "_lag", &lag) ||
-        attr_double(pricer, "premium", &st->premium) || attr_double(pricer, "_premium_sd", &st->premium_sd) ||
-        attr_double(pricer, "_premium_decay_per_ns", &st->premium_decay_per_ns) ||
-        attr_i64(pricer, "_kind_code", &kind) || attr_bool(pricer, "_is_call", &st->is_call) ||
-        attr_double(pricer, "_ticks", &st->ticks) || attr_double(pricer, "_sd", &st->sd) ||
-        attr_double(pricer, "_decay_per_ns", &st->decay_per_ns) || attr_double(pricer, "_mean", &st->mean) ||
-        attr_double(pricer, "basis", &st->basis) || attr_double(pricer, "_carry_per_ns", &st->carry_per_ns) ||
-        attr_double(pricer, "_strike", &st->strike) || attr_double(pricer, "_vol", &st->vol) ||
-        attr_double(pricer, "_mid", &st->mid) || attr_i64(pricer, "_last_ns", &st->last_ns) ||
-        attr_i64(pricer, "_expiry_ns", &st->expiry_ns) || attr_i64(pricer, "_valid_until_ns", &st->valid_until_ns)) {
+    if (attr_i64(pricer, "base", &base) || attr_i64(pricer, "quote", &quote) || attr_i64(pricer, "lag", &lag) ||
+        attr_double(pricer, "premium", &st->premium) || attr_double(pricer, "premium_sd", &st->premium_sd) ||
+        attr_double(pricer, "premium_decay_per_ns", &st->premium_decay_per_ns) ||
+        attr_i64(pricer, "kind", &kind) || attr_bool(pricer, "is_call", &st->is_call) ||
+        attr_double(pricer, "ticks", &st->ticks) || attr_double(pricer, "sd", &st->sd) ||
+        attr_double(pricer, "decay_per_ns", &st->decay_per_ns) || attr_double(pricer, "mean", &st->mean) ||
+        attr_double(pricer, "basis", &st->basis) || attr_double(pricer, "carry_per_ns", &st->carry_per_ns) ||
+        attr_double(pricer, "strike", &st->strike) || attr_double(pricer, "vol", &st->vol) ||
+        attr_double(pricer, "mid", &st->mid) || attr_i64(pricer, "last_ns", &st->last_ns) ||
+        attr_i64(pricer, "expiry_ns", &st->expiry_ns) || attr_i64(pricer, "valid_until_ns", &st->valid_until_ns)) {
         return -1;
     }
     st->base = (Py_ssize_t)base;

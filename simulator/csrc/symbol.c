@@ -1,5 +1,5 @@
 /*
- * symbol.c: the C twin of simulator/market.py ``SymbolState``: it takes over a freshly built reference state, and
+ * symbol.c: the C twin of simulator/market.py ``SymbolState``: it takes over a reference state's handover, and
  * turns a trade arrival or a book change into events (with flow.c, price.c and the book).
  */
 static int
@@ -14,17 +14,19 @@ take_factor_slots(StateObject *st)
                : 0;
 }
 
+/* Read a ``SymbolHandover`` (simulator/market.py): the explicit contract between the reference state and this
+ * twin, so no private attribute of the Python objects is read here. */
 static int
 take_state(StateObject *st, PyObject *ref)
 {
     PyObject *maker = NULL, *flow = NULL, *pricer = NULL, *book = NULL;
     int failed = attr_ref(ref, "symbol", &st->symbol) || attr_ref(ref, "symbol_id", &st->symbol_id) ||
-                 attr_ref(ref, "index", &st->index) || attr_ref(ref, "rng", &st->rng) ||
+                 attr_ref(ref, "catalog_index", &st->index) || attr_ref(ref, "rng", &st->rng) ||
                  attr_ref(st->rng, "random", &st->random) || attr_ref(st->rng, "getrandbits", &st->getrandbits) ||
-                 attr_ref(ref, "_factors", &st->factors) || take_factor_slots(st) ||
-                 attr_ref(ref, "_on_trade", &st->on_trade) || attr_ref(ref, "_init_seed", &st->init_seed) ||
-                 attr_double(ref, "_mid0", &st->mid0) || attr_ref(ref, "book_maker", &maker) ||
-                 attr_ref(ref, "flow", &flow) || attr_ref(ref, "pricer", &pricer) || attr_ref(ref, "_book", &book) ||
+                 attr_ref(ref, "factors", &st->factors) || take_factor_slots(st) ||
+                 attr_ref(ref, "on_trade", &st->on_trade) || attr_ref(ref, "init_seed", &st->init_seed) ||
+                 attr_double(ref, "mid0", &st->mid0) || attr_ref(ref, "book_maker", &maker) ||
+                 attr_ref(ref, "flow", &flow) || attr_ref(ref, "pricer", &pricer) || attr_ref(ref, "book", &book) ||
                  take_flow(st, flow) || take_pricer(st, pricer) ||
                  attr_double(ref, "us_per_book", &st->us_per_book) ||
                  attr_double(ref, "spread_multiplier", &st->spread_multiplier) ||
@@ -38,11 +40,11 @@ take_state(StateObject *st, PyObject *ref)
         st->folder = (FolderObject *)st->on_trade; /* borrowed: on_trade holds it */
     }
     if (!failed && !Py_IS_TYPE(maker, &Maker_Type)) {
-        PyErr_SetString(PyExc_TypeError, "the reference state must use simulator._speedups.BookMaker");
+        PyErr_SetString(PyExc_TypeError, "the handover's book maker must be a simulator._speedups.BookMaker");
         failed = 1;
     }
     if (!failed && book != Py_None && !Py_IS_TYPE(book, &Book_Type)) {
-        PyErr_SetString(PyExc_TypeError, "the reference state's book must be a coinapi_emulator.simulator._speedups.Book");
+        PyErr_SetString(PyExc_TypeError, "the handover's book must be a coinapi_emulator.simulator._speedups.Book");
         failed = 1;
     }
     if (failed) {
@@ -63,9 +65,9 @@ take_state(StateObject *st, PyObject *ref)
 static PyObject *
 State_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    PyObject *reference;
-    static char *keywords[] = {"reference", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:SymbolState", keywords, &reference)) {
+    PyObject *handover;
+    static char *keywords[] = {"handover", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:SymbolState", keywords, &handover)) {
         return NULL;
     }
     StateObject *st = PyObject_GC_New(StateObject, type);
@@ -74,7 +76,7 @@ State_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     }
     memset(&st->symbol, 0, sizeof(StateObject) - offsetof(StateObject, symbol));
     PyObject_GC_Track(st);
-    if (take_state(st, reference) < 0) {
+    if (take_state(st, handover) < 0) {
         Py_DECREF(st);
         return NULL;
     }
@@ -400,7 +402,7 @@ static PyTypeObject State_Type = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "coinapi_emulator.simulator._speedups.SymbolState",
     .tp_basicsize = sizeof(StateObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "The C twin of simulator.market.SymbolState, taking over a freshly built reference state.",
+    .tp_doc = "The C twin of simulator.market.SymbolState, taking over a reference state's handover().",
     .tp_new = State_new,
     .tp_dealloc = (destructor)State_dealloc,
     .tp_traverse = (traverseproc)State_traverse,

@@ -222,7 +222,7 @@ def test_without_the_c_module_every_twin_falls_back_to_the_reference(
     assert _native.speedups is fast
 
 
-def test_the_c_symbol_state_refuses_factors_it_cannot_read_by_slot(
+def test_the_c_symbol_state_refuses_a_handover_it_cannot_work_with(
     small_catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_native, "speedups", None)
@@ -233,9 +233,10 @@ def test_the_c_symbol_state_refuses_factors_it_cannot_read_by_slot(
         activity = vol_scale = 1.0
         step_count = next_step_ns = 0
 
-    reference._factors = LooseFactors()  # type: ignore[assignment]
+    handover = reference.handover()
     with pytest.raises(TypeError, match="is not a slot"):
-        fast.SymbolState(reference)
-    reference._factors = object()  # type: ignore[assignment]
+        fast.SymbolState(handover._replace(factors=LooseFactors()))
     with pytest.raises(AttributeError):
-        fast.SymbolState(reference)
+        fast.SymbolState(handover._replace(factors=object()))
+    with pytest.raises(TypeError, match="book maker"):
+        fast.SymbolState(handover)  # the reference BookMaker: the twin needs its own
