@@ -23,8 +23,10 @@ from typing import NamedTuple
 BRANCHING_RATIO = 0.6
 #: Pareto tail index of trade sizes: finite mean, infinite variance, as in real trade-size data.
 SIZE_TAIL = 1.4
-#: Largest trade, in units of the size scale (keeps one print from eating a whole book in the common case).
-SIZE_CAP = 400.0
+#: Largest trade, in units of the size scale: 20,000 x the typical $150 is $3M, so the big venues print the odd
+#: $1M+ trade against a deep level (exchange trade tapes) while a whole side of a liquid book (~$10M within 10 bp)
+#: is never eaten by one.
+SIZE_CAP = 20_000.0
 #: Share of trade sizes rounded to one significant digit.
 ROUND_SHARE = 0.4
 #: Share of trades that belong to the metaorder under way (the rest react to the price).

@@ -3,7 +3,7 @@
  * metaorder behind the taker side, and trade sizes.
  */
 #define SIZE_TAIL_EXPONENT (-1.0 / 1.4)   /* flow.py _SIZE_EXPONENT */
-#define TRADE_SIZE_CAP 400.0              /* flow.py SIZE_CAP */
+#define TRADE_SIZE_CAP 20000.0            /* flow.py SIZE_CAP */
 #define ROUND_SHARE 0.4                   /* flow.py ROUND_SHARE */
 #define METAORDER_SHARE 0.7               /* flow.py METAORDER_SHARE */
 #define RUN_EXPONENT (-1.0 / 1.3)         /* flow.py _RUN_EXPONENT */
