@@ -265,7 +265,7 @@ def _exchanges(config: CatalogConfig, seed: int) -> tuple[Exchange, ...]:
 
 #: Trades per second of a symbol whose activity score is 1 (BINANCE BTC/USDT); activity falls off with the
 #: square of the score, so a few dozen markets are busy, a few hundred moderate and the rest a long tail.
-_TOP_TRADE_RATE = 10.0
+TOP_TRADE_RATE = 10.0
 _MIN_TRADE_RATE = 0.02
 _KIND_ACTIVITY = {venues.SPOT: 1.0, venues.PERP: 1.0, venues.FTS: 0.25, venues.OPT: 0.1, venues.FIAT: 1.0}
 
@@ -289,7 +289,7 @@ def _symbol(exchange: Exchange, profile: venues.VenueProfile, c: Listing) -> Sym
         symbol_id=symbol_id,
     )
     activity = profile.activity * c.score * _KIND_ACTIVITY[c.kind]
-    trade_rate = max(_MIN_TRADE_RATE, _TOP_TRADE_RATE * activity**2)
+    trade_rate = max(_MIN_TRADE_RATE, TOP_TRADE_RATE * activity**2)
     if c.kind == venues.OPT:
         trade_rate = min(trade_rate, 0.05)  # options: a quiet corner of the feed
     size_decimals_ = size_decimals(c.base)

@@ -20,7 +20,7 @@ from coinapi_emulator.simulator import _native
 from coinapi_emulator.simulator._fast import make_rate, make_trade
 from coinapi_emulator.simulator.book import Book
 from coinapi_emulator.simulator.book import BookMaker as ReferenceBookMaker
-from coinapi_emulator.simulator.catalog import Catalog, Symbol, SymbolType
+from coinapi_emulator.simulator.catalog import TOP_TRADE_RATE, Catalog, Symbol, SymbolType
 from coinapi_emulator.simulator.events import MarketEvent, TakerSide
 from coinapi_emulator.simulator.flow import FlowHandover, TradeFlow
 from coinapi_emulator.simulator.ohlcv import OhlcvEngine
@@ -40,11 +40,11 @@ _STEP_SIGMA = math.sqrt(STEP_NS / 1e9 / (365.0 * 86_400.0))
 #: Median notional of a trade, in USD (heavy-tailed around it).
 _TRADE_USD = 150.0
 #: Scale of a resting level's notional, in USD: from ``_LEVEL_USD_MIN`` on quiet symbols to ``_LEVEL_USD_TOP`` on
-#: the busiest (10 trades a second), growing with the square root of the trade rate; with the depth profile this
-#: puts several $M within 10 bp of the mid of the big venues' BTC books (Kaiko market depth research).
+#: the busiest (``catalog.TOP_TRADE_RATE`` trades a second), growing with the square root of the trade rate; with
+#: the depth profile this puts several $M within 10 bp of the mid of the big venues' BTC books (Kaiko market
+#: depth research).
 _LEVEL_USD_MIN = 1500.0
 _LEVEL_USD_TOP = 20_000.0
-_TOP_TRADE_RATE = 10.0
 #: Liquid symbols (at least one trade a second) quote a one-tick spread: their fresh touch sits this many ticks
 #: from the fair mid, and their levels are one tick apart near the touch.
 _LIQUID_TRADE_RATE = 1.0
@@ -159,7 +159,7 @@ class SymbolState:
         )
         liquid = symbol.trade_rate >= _LIQUID_TRADE_RATE
         half_spread = _LIQUID_HALF_SPREAD_TICKS if liquid else step_ticks * 1.5
-        level_usd = max(_LEVEL_USD_MIN, _LEVEL_USD_TOP * math.sqrt(symbol.trade_rate / _TOP_TRADE_RATE))
+        level_usd = max(_LEVEL_USD_MIN, _LEVEL_USD_TOP * math.sqrt(symbol.trade_rate / TOP_TRADE_RATE))
         fast = _native.speedups
         maker_class = ReferenceBookMaker if fast is None else fast.BookMaker
         self.book_maker = maker_class(rng, round(step_ticks), half_spread, level_usd / lot_usd, 1 if liquid else None)
