@@ -383,7 +383,7 @@ class SymbolPricer:
         refresh_ns = self._last_ns + BASIS_REFRESH_NS
         next_step_ns = factors.next_step_ns
         self._valid_until_ns = refresh_ns if refresh_ns < next_step_ns else next_step_ns
-        log_usd = factors.history[(factors.step_count - self._lag) % HISTORY_STEPS]
+        log_usd = factors.lagged(self._lag)
         spot = _exp(log_usd[self._base] - log_usd[self._quote])
         deviation = 1.0 + self.premium + self.basis
         code = self._kind_code
