@@ -43,6 +43,10 @@ DENSE_DEPTH = 10
 #: The queue at the touch the fair price is heading for thins once the fair price is this far across the
 #: half-spread (0 = at the book's mid, 1 = at the touch).
 LEAN_START = 0.2
+#: Share of the way from the book's mid to the fair mid that one repricing goes: makers re-quote in steps, so the
+#: book trails a fast fair price for a few events, and meanwhile the touch it is heading for thins (``_lean``) and
+#: takers lean on it, which is what lets queue imbalance foretell the next move (Gould, Bonart 2016).
+CATCH_UP = 0.9
 
 
 class _Side:
@@ -302,7 +306,8 @@ class BookMaker:
             # the common case: both touches inside their band around the fair mid, so just flicker
             self._noise(asks if self._rng.random() < 0.5 else bids, mid_ticks, tol)
         else:
-            self._reprice(asks, bids, mid_ticks, hs, tol, far)
+            book_mid = 0.5 * (ask_keys[0] - bid_keys[0])
+            self._reprice(asks, bids, book_mid + CATCH_UP * (mid_ticks - book_mid), hs, tol, far)
         if not MIN_LEVELS <= len(ask_keys) <= MAX_LEVELS:
             self._fix_depth(asks)
         if not MIN_LEVELS <= len(bid_keys) <= MAX_LEVELS:

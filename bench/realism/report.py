@@ -166,6 +166,11 @@ def _parameters() -> list[str]:
             f"{book.LEAN_START:g}",
             "Stoikov 2018 (the micro-price)",
         ),
+        (
+            "book: share of the gap to the fair price one repricing closes (makers re-quote in steps)",
+            f"{book.CATCH_UP:g}",
+            "calibrated here: imbalance -> next move (Gould, Bonart 2016)",
+        ),
     ]
     return [
         "## Model parameters",

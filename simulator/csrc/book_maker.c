@@ -240,8 +240,12 @@ maker_update(MakerObject *maker, BookObject *book, double mid, double spread_mul
             return -1;
         }
     }
-    else if (reprice(maker, book, mid, hs, tol, far) < 0) {
-        return -1;
+    else {
+        /* makers re-quote in steps: one repricing goes CATCH_UP of the way from the book's mid to the fair mid */
+        double book_mid = 0.5 * (ask + bid);
+        if (reprice(maker, book, book_mid + CATCH_UP * (mid - book_mid), hs, tol, far) < 0) {
+            return -1;
+        }
     }
     if (!(MIN_LEVELS <= asks->len && asks->len <= MAX_LEVELS) && fix_depth(maker, asks) < 0) {
         return -1;

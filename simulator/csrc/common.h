@@ -21,5 +21,6 @@ typedef long long i64;
 #define HUMP_HEIGHT 3.0 /* book.py HUMP_HEIGHT */
 #define DENSE_DEPTH 10  /* book.py DENSE_DEPTH */
 #define LEAN_START 0.2  /* book.py LEAN_START */
+#define CATCH_UP 0.9    /* book.py CATCH_UP */
 #define PROFILE_LEN (MAX_LEVELS + 2)
 static double size_profile[PROFILE_LEN]; /* filled at import with book.py's formula */

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coinapi_emulator.simulator.book import HUMP_DEPTH, MAX_LEVELS, SIZE_PROFILE, Book, BookMaker
+from coinapi_emulator.simulator import _native
+from coinapi_emulator.simulator.book import CATCH_UP, HUMP_DEPTH, MAX_LEVELS, SIZE_PROFILE, Book, BookMaker
 from coinapi_emulator.simulator.catalog import Catalog
 from coinapi_emulator.simulator.events import BookDelta, Level, Quote, TakerSide, Trade
 from coinapi_emulator.simulator.market import Market
@@ -242,10 +243,13 @@ def test_a_liquid_book_quotes_one_tick_most_of_the_time() -> None:
         mid += rng.gauss(0.0, 1.5)
         if rng.random() < 0.2:  # a trade, mostly within the touch queue
             book.sweep(rng.random() < 0.5, rng.randint(1, 50))
+        ask, _, bid, _ = book.touch()
+        gap_before = abs(mid - 0.5 * (ask + bid))
         maker.update(book, mid)
         ask, _, bid, _ = book.touch()
         spreads.append(ask - bid)
-        assert bid < mid < ask or bid <= mid <= ask
+        # one repricing closes CATCH_UP of the gap to the fair mid (give or take a cancelled touch level)
+        assert abs(mid - 0.5 * (ask + bid)) <= (1.0 - CATCH_UP) * gap_before + 2.0
     assert spreads.count(1) / len(spreads) > 0.9
 
 
@@ -271,6 +275,30 @@ def test_the_touch_the_fair_mid_leans_towards_thins() -> None:
     assert book.asks()[0] == Level(101, 10)
     maker._lean(book._asks, book._bids, 99.0)  # at the bid: the bid queue is what is left of 5 %
     assert book.bids()[0] == Level(99, 2)
+
+
+def _imbalance_hit_rate(catalog: Catalog, symbol_id: str, seconds: float) -> float:
+    """The share of the symbol's mid moves whose direction the L1 queue imbalance of the quote before foretold."""
+    market = Market(subset(catalog, [symbol_id]), seed=5, start_ns=START_NS)
+    quotes = [e for e in run(market, seconds) if isinstance(e, Quote)]
+    hits = moves = 0
+    for before, after in itertools.pairwise(quotes):
+        move = (after.ask_price_ticks + after.bid_price_ticks) - (before.ask_price_ticks + before.bid_price_ticks)
+        if move and before.bid_size_lots != before.ask_size_lots:
+            moves += 1
+            hits += (move > 0) == (before.bid_size_lots > before.ask_size_lots)
+    return hits / moves
+
+
+def test_queue_imbalance_foretells_the_next_move_because_makers_catch_up_in_steps(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_native, "speedups", None)  # the reference, whose CATCH_UP a test may change
+    btc = "BINANCE_SPOT_BTC_USDT"
+    assert 0.6 < _imbalance_hit_rate(catalog, btc, 300) < 0.85
+    # a book re-centred on the fair mid at once leaves the imbalance nothing to foretell
+    monkeypatch.setattr("coinapi_emulator.simulator.book.CATCH_UP", 1.0)
+    assert _imbalance_hit_rate(catalog, btc, 300) < 0.56
 
 
 def test_touch_gap_defaults_to_the_gap_and_is_clamped() -> None:

@@ -261,8 +261,8 @@ def _golden_bars(catalog: Catalog, bars: Literal["all", "wanted"]) -> list[Bar]:
 @pytest.mark.parametrize(
     ("bars", "count", "expected"),
     [
-        ("all", 52157, "a46b0e22a0d381906e4a6bf4656308614aea32f40c71973eb9c2867b71864de3"),
-        ("wanted", 381, "21aaa78d0cc8dbe6e0b04bd45bbab7cee63a3b7a9a521b7d2ebe6513cc77d740"),
+        ("all", 53375, "82897fa20c4c2466099392b0ce70846e5f0e71676cd3c9a90e13c28c29364350"),
+        ("wanted", 382, "cf85a52a38039e4926e0765b25a86d9c7e7f6a6d2a3b34ac4a62df20861b7965"),
     ],
 )
 def test_bars_match_the_golden_digest(
