@@ -227,6 +227,14 @@ class Emulator:
         logger.info("scenario %r loaded: %d steps from %s", scenario.name, len(scenario.steps), source)
         return scenario
 
+    def load_scenario_part(self, text: str, *, source: str, start_ns: int) -> Scenario:
+        """Validate a scenario against the whole market (a gateway loaded it for every shard) and schedule, from
+        virtual ``start_ns``, the part this process's market carries out (``Scenario.within``)."""
+        scenario = load_scenario(text, self.full_catalog, source=source).within(self.catalog)
+        self.shared.schedule(scenario, start_ns)
+        logger.info("scenario %r loaded: %d steps here, from %s", scenario.name, len(scenario.steps), source)
+        return scenario
+
     def clients(self) -> list[dict[str, Any]]:
         """Every open connection, private markets' included, oldest first: id, peer, market, seed, messages sent
         and routes."""

@@ -23,13 +23,15 @@ import logging
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 
 from coinapi_emulator.server.bus.connection import connect, disconnect
+from coinapi_emulator.server.bus.rest import REST_TIMEOUT_S, RestForwarder
 from coinapi_emulator.server.bus.shards import ShardMap
 from coinapi_emulator.server.bus.wire import (
     SYNC,
@@ -40,19 +42,25 @@ from coinapi_emulator.server.bus.wire import (
     Interest,
     MarketDescription,
     MarketRequest,
+    RestRequest,
+    ScenarioAnswer,
+    ScenarioLoad,
     SnapshotRequest,
+    UpMessage,
+    decode_rest_reply,
     down_subject,
     encode_up,
     read_frames,
     read_header,
 )
+from coinapi_emulator.server.control.scenario import ScenarioError
 from coinapi_emulator.server.fanout.hub import Hub
 from coinapi_emulator.server.plane.snapshots import with_snapshots
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.encode import encode_reconnect
 from coinapi_emulator.server.protocol.errors import MarketUnavailable
 from coinapi_emulator.server.protocol.metadata import Metadata
-from coinapi_emulator.server.protocol.routes import RouteKey
+from coinapi_emulator.server.protocol.routes import CatalogIndex, RouteKey
 from coinapi_emulator.server.transport.frames import text_frame
 
 logger = logging.getLogger(__name__)
@@ -67,6 +75,9 @@ SILENCE_S = 3.0
 RECENT_BATCHES = 512
 #: how long a snapshot request may take
 SNAPSHOT_TIMEOUT_S = 5.0
+#: a scenario loaded through a gateway starts this long (wall time, at the market's speed) after the latest clock
+#: a shard reported, so that it reaches every shard before its first step is due
+SCENARIO_LEAD_S = 0.25
 #: CoinAPI's ``reconnect`` notice on a loss says "now": the stream is already broken
 _CLOSE_GOING_AWAY = 1001
 
@@ -130,6 +141,7 @@ class BusLink:
         self.gateway_id = uuid.uuid4().hex[:12]
         self.stats = BusStats()
         self._shards: ShardMap | None = None
+        self._rest: RestForwarder | None = None
         self._streams = [ShardStream() for _ in range(description.shards)]
         self._keys: dict[bytes, RouteKey] = {}
         self._client: Client | None = None
@@ -142,12 +154,13 @@ class BusLink:
         self._tasks: list[asyncio.Task[None]] = []
         self._flush_due = False
 
-    def bind(self, hub: Hub, metadata: Metadata, shards: ShardMap) -> None:
-        """The hub this link feeds, the metadata its subscriptions' metadata routes are answered from, and which
-        shard publishes which route."""
+    def bind(self, hub: Hub, metadata: Metadata, shards: ShardMap, index: CatalogIndex) -> None:
+        """The hub this link feeds, the metadata its subscriptions' metadata routes are answered from, which
+        shard publishes which route, and the catalogue's order (REST answers merged from several shards)."""
         self._hub = hub
         self._metadata = metadata
         self._shards = shards
+        self._rest = RestForwarder(self._ask_shard, shards, index)
 
     # -- Upstream -------------------------------------------------------------------------------------------------
 
@@ -328,28 +341,73 @@ class BusLink:
 
     async def control(self, action: str, value: float) -> None:
         """Have every shard move its clock; each answers with its clock, noted here before this returns."""
+        # a step of up to a virtual day runs a second at a time on the simulators
+        timeout_s = SNAPSHOT_TIMEOUT_S + (value / 1e9 * 0.1 if action == "step" else 0)
+        for data in await self._ask_every_shard(
+            Control(action, value), lambda data: read_header(data).shard, timeout_s
+        ):
+            header = read_header(data)
+            self._note_clock(self._streams[header.shard], header)
+
+    async def load_scenario(self, text: str, source: str) -> int:
+        """Have every shard schedule its part of a scenario (which this gateway validated) from one virtual time:
+        the latest clock any shard reported, plus ``SCENARIO_LEAD_S`` of wall time at the market's speed (at
+        ``--speed max`` none: a shard that is ahead runs the steps already due at once). Returns that time."""
+        speed = self.speed
+        start_ns = max(stream.time_ns for stream in self._streams) + (
+            int(SCENARIO_LEAD_S * speed * 1e9) if speed else 0
+        )
+        answers = [
+            ScenarioAnswer.decode(data)
+            for data in await self._ask_every_shard(
+                ScenarioLoad(text, source, start_ns), lambda data: ScenarioAnswer.decode(data).shard, SNAPSHOT_TIMEOUT_S
+            )
+        ]
+        refused = next((answer for answer in answers if answer.error is not None), None)
+        if refused is not None:
+            raise ScenarioError(f"simulator shard {refused.shard}: {refused.error}")
+        return start_ns
+
+    async def _ask_every_shard(
+        self, message: UpMessage, shard_of: Callable[[bytes], int], timeout_s: float
+    ) -> list[bytes]:
+        """Send ``message`` up with a reply inbox and wait for every shard's reply (``TimeoutError`` naming those
+        that did not answer within ``timeout_s``)."""
         client = self._client
         if client is None or not client.is_connected:
             raise TimeoutError("not connected to the bus")
         inbox = client.new_inbox()
         answers = await client.subscribe(inbox, max_msgs=len(self._streams))
+        replies: dict[int, bytes] = {}
         try:
-            await client.publish(UP, encode_up(Control(action, value)), reply=inbox)
-            answered: set[int] = set()
-            # a step of up to a virtual day runs a second at a time on the simulators
-            deadline = time.monotonic() + SNAPSHOT_TIMEOUT_S + (value / 1e9 * 0.1 if action == "step" else 0)
-            while len(answered) < len(self._streams):
+            await client.publish(UP, encode_up(message), reply=inbox)
+            deadline = time.monotonic() + timeout_s
+            while len(replies) < len(self._streams):
                 remaining = deadline - time.monotonic()
                 try:
-                    message = await answers.next_msg(timeout=max(remaining, 0.001))
+                    reply = await answers.next_msg(timeout=max(remaining, 0.001))
                 except TimeoutError:
-                    missing = sorted(set(range(len(self._streams))) - answered)
+                    missing = sorted(set(range(len(self._streams))) - set(replies))
                     raise TimeoutError(f"no answer from simulator shard(s) {missing} on the bus") from None
-                header = read_header(message.data)
-                answered.add(header.shard)
-                self._note_clock(self._streams[header.shard], header)
+                replies[shard_of(reply.data)] = reply.data
         finally:
             await answers.unsubscribe()
+        return [replies[shard] for shard in sorted(replies)]
+
+    async def rest(self, path: str, query: str, symbol_id: str | None) -> tuple[int, bytes]:
+        """The simulators' answer to a REST read of the running market (``bus.rest.RestForwarder``)."""
+        assert self._rest is not None
+        return await self._rest.answer(path, query, symbol_id)
+
+    async def _ask_shard(self, shard: int, path: str, query: str) -> tuple[int, bytes]:
+        client = self._client
+        if client is None or not client.is_connected:
+            raise TimeoutError("not connected to the bus")
+        try:
+            reply = await client.request(UP, encode_up(RestRequest(shard, path, query)), timeout=REST_TIMEOUT_S)
+        except (TimeoutError, NatsError):
+            raise TimeoutError(f"no answer from simulator shard {shard} on the bus") from None
+        return decode_rest_reply(reply.data)
 
     @staticmethod
     def _wake(stream: ShardStream) -> None:

@@ -20,11 +20,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from coinapi_emulator.server.bus.connection import connect, disconnect
+from coinapi_emulator.server.bus.rest import RestResponder
 from coinapi_emulator.server.bus.wire import (
     SYNC,
     UP,
@@ -35,15 +37,26 @@ from coinapi_emulator.server.bus.wire import (
     Interest,
     MarketDescription,
     MarketRequest,
+    RestRequest,
+    ScenarioAnswer,
+    ScenarioLoad,
     SnapshotRequest,
     decode_up,
     down_subject,
 )
+from coinapi_emulator.server.control.scenario import Scenario, ScenarioError
 from coinapi_emulator.server.plane.plane import MarketPlane
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.routes import RouteKey
 
 logger = logging.getLogger(__name__)
+
+
+class ScenarioLoader(Protocol):
+    """Schedules this shard's part of a scenario a gateway loaded (``Emulator.load_scenario_part``)."""
+
+    def __call__(self, text: str, *, source: str, start_ns: int) -> Scenario: ...
+
 
 #: a batch is sent once its frames pass this size, before the pass ends: NATS refuses messages over its
 #: max_payload (1 MiB by default)
@@ -224,6 +237,9 @@ class Publisher:
         self.outlet = BusOutlet(shard=shard, owns=owns, send=self._queue)
         self._plane: MarketPlane | None = None
         self._description: MarketDescription | None = None
+        self._rest: RestResponder | None = None
+        self._scenarios: ScenarioLoader | None = None
+        self._answering: set[asyncio.Task[None]] = set()
         self._client: Client | None = None
         self._queue_: deque[tuple[str, bytes]] = deque()
         self._wake = asyncio.Event()
@@ -231,11 +247,15 @@ class Publisher:
         #: batches dropped because the bus did not take them fast enough (``/metrics``)
         self.dropped = 0
 
-    def bind(self, plane: MarketPlane, description: MarketDescription) -> None:
-        """The plane whose market this publishes (its snapshots answer the gateways), and how gateways rebuild
-        its catalogue."""
+    def bind(
+        self, plane: MarketPlane, description: MarketDescription, rest: RestResponder, scenarios: ScenarioLoader
+    ) -> None:
+        """The plane whose market this publishes (its snapshots answer the gateways), how gateways rebuild its
+        catalogue, what answers the REST reads they forward, and what schedules the scenarios they load."""
         self._plane = plane
         self._description = description
+        self._rest = rest
+        self._scenarios = scenarios
         self.outlet.clock_state = lambda: (plane.now_ns, plane.clock.speed, plane.clock.paused)
 
     async def start(self) -> None:
@@ -305,11 +325,37 @@ class Publisher:
                 stream = self.outlet.streams.get(request.gateway)
                 if request.shard == self.outlet.shard and stream is not None:
                     stream.acked = max(stream.acked, request.stream_seq)
+            case RestRequest():
+                if request.shard == self.outlet.shard and message.reply:
+                    # in a task of its own: a long history read must not hold up the gateways' interest and acks
+                    task = asyncio.create_task(self._answer_rest(message, request))
+                    self._answering.add(task)
+                    task.add_done_callback(self._answering.discard)
+            case ScenarioLoad():
+                if message.reply:
+                    await message.respond(self._load_scenario(request).encode())
             case Control():
                 await self._control(request)
                 if message.reply:
                     # an empty batch outside every stream (number 0): its header carries this shard's clock
                     await message.respond(BatchBuilder().build(self.outlet.header(0, 0)))
+
+    async def _answer_rest(self, message: Msg, request: RestRequest) -> None:
+        assert self._rest is not None
+        try:
+            await message.respond(await self._rest.answer(request.path, request.query))
+        except Exception as error:  # the bus went away meanwhile: the gateway's request times out and says so
+            logger.warning("bus: a REST answer was not sent: %s", error)
+
+    def _load_scenario(self, request: ScenarioLoad) -> ScenarioAnswer:
+        """A gateway's admin API loaded a scenario: schedule this shard's part of it, or say why not."""
+        assert self._scenarios is not None
+        shard = self.outlet.shard
+        try:
+            scenario = self._scenarios(request.text, source=request.source, start_ns=request.start_ns)
+        except ScenarioError as error:
+            return ScenarioAnswer(shard, error=str(error))
+        return ScenarioAnswer(shard, steps=len(scenario.steps))
 
     async def _control(self, control: Control) -> None:
         """A gateway's admin API moves the clock: this shard does as asked (every shard gets the same)."""

@@ -21,5 +21,8 @@ class ShardMap:
     def shard(self, key: RouteKey) -> int:
         """The shard that publishes ``key`` (0 for a route of no known symbol: exchange rates)."""
         data_type, topic = key
-        symbol_id = ohlcv_topic_parts(topic)[0] if data_type is DataType.OHLCV else topic
+        return self.shard_of_symbol(ohlcv_topic_parts(topic)[0] if data_type is DataType.OHLCV else topic)
+
+    def shard_of_symbol(self, symbol_id: str) -> int:
+        """The shard that simulates ``symbol_id``'s exchange (0 for an unknown symbol, which it answers for)."""
         return self._of_symbol.get(symbol_id, 0)

@@ -204,7 +204,27 @@ class Ack:
     stream_seq: int
 
 
-UpMessage = Interest | SnapshotRequest | MarketRequest | Control | Ack
+@dataclass(frozen=True, slots=True)
+class RestRequest:
+    """A gateway forwards a REST read of the running market (``GET path?query``) to shard ``shard``, which
+    answers with ``encode_rest_reply``. The gateway has already checked the key and charged the quota."""
+
+    shard: int
+    path: str
+    query: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioLoad:
+    """A gateway's admin API loads a scenario on every shard, each carrying out its part from virtual
+    ``start_ns`` (``Scenario.within``); each answers with a ``ScenarioAnswer``."""
+
+    text: str
+    source: str
+    start_ns: int
+
+
+UpMessage = Interest | SnapshotRequest | MarketRequest | Control | Ack | RestRequest | ScenarioLoad
 
 
 def encode_up(message: UpMessage) -> bytes:
@@ -225,6 +245,10 @@ def encode_up(message: UpMessage) -> bytes:
             body = {"control": message.action, "value": message.value}
         case Ack():
             body = {"ack": message.gateway, "shard": message.shard, "seq": message.stream_seq}
+        case RestRequest():
+            body = {"rest": message.path, "shard": message.shard, "query": message.query}
+        case ScenarioLoad():
+            body = {"scenario": message.text, "source": message.source, "start_ns": message.start_ns}
     return orjson.dumps(body)
 
 
@@ -255,7 +279,17 @@ def decode_up(data: bytes) -> UpMessage:
         if action not in CONTROL_ACTIONS or isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"'control' must be one of {', '.join(sorted(CONTROL_ACTIONS))}, with a number")
         return Control(action, float(value))
-    raise ValueError("neither interest, snapshot, market, control nor ack")
+    if "rest" in body:
+        path, query = body["rest"], body.get("query", "")
+        if not isinstance(path, str) or not path.startswith("/") or not isinstance(query, str):
+            raise ValueError("'rest' must be a path from '/', with a text 'query'")
+        return RestRequest(shard=_number(body, "shard"), path=path, query=query)
+    if "scenario" in body:
+        text, source = body["scenario"], body.get("source")
+        if not isinstance(text, str) or not isinstance(source, str):
+            raise ValueError("'scenario' and 'source' must be text")
+        return ScenarioLoad(text, source, _number(body, "start_ns"))
+    raise ValueError("neither interest, snapshot, market, control, ack, rest nor scenario")
 
 
 def _text(body: dict[str, Any], name: str) -> str:
@@ -277,6 +311,43 @@ def _keys(body: dict[str, Any], name: str) -> Iterable[RouteKey]:
     if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
         raise ValueError(f"{name!r} must be a list of routes")
     return map(parse_key, values)
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioAnswer:
+    """A shard's answer to a ``ScenarioLoad``: the steps it scheduled, or why it refused the scenario."""
+
+    shard: int
+    steps: int = 0
+    error: str | None = None
+
+    def encode(self) -> bytes:
+        """As the reply to a ``ScenarioLoad``."""
+        return orjson.dumps({"shard": self.shard, "steps": self.steps, "error": self.error})
+
+    @classmethod
+    def decode(cls, data: bytes) -> ScenarioAnswer:
+        """The answer ``encode`` made; ``ValueError`` for anything else."""
+        try:
+            body = orjson.loads(data)
+            error = body["error"]
+            if error is not None and not isinstance(error, str):
+                raise TypeError("'error' is not text")
+            return cls(int(body["shard"]), int(body["steps"]), error)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"not a scenario answer: {error}") from None
+
+
+def encode_rest_reply(status: int, body: bytes) -> bytes:
+    """A shard's answer to a ``RestRequest``: the HTTP status in three digits, then the JSON body."""
+    return b"%03d" % status + body
+
+
+def decode_rest_reply(data: bytes) -> tuple[int, bytes]:
+    """(status, body) of ``encode_rest_reply``'s message; ``ValueError`` for anything else."""
+    if len(data) < 3 or not data[:3].isdigit():
+        raise ValueError("a REST reply starts with a three-digit status")
+    return int(data[:3]), data[3:]
 
 
 # -- the market's description ------------------------------------------------------------------------------------

@@ -12,11 +12,14 @@ import dataclasses
 
 from coinapi_emulator.server.bus.gateway import BusLink, describe_market
 from coinapi_emulator.server.bus.publisher import Publisher
+from coinapi_emulator.server.bus.rest import RestResponder
 from coinapi_emulator.server.bus.shards import ShardMap
 from coinapi_emulator.server.bus.wire import MarketDescription
 from coinapi_emulator.server.cli.serve import run
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.emulator import Emulator
+from coinapi_emulator.server.http.rest import market_reads_app
+from coinapi_emulator.server.protocol.routes import CatalogIndex
 
 
 def run_simulator(settings: Settings, *, url: str, shard: int, shards: int, wait_s: float) -> None:
@@ -32,7 +35,7 @@ def run_simulator(settings: Settings, *, url: str, shard: int, shards: int, wait
         max_symbols_per_exchange=settings.max_symbols_per_exchange,
         shards=shards,
     )
-    publisher.bind(emulator.shared, description)
+    publisher.bind(emulator.shared, description, RestResponder(market_reads_app(emulator)), emulator.load_scenario_part)
     run(settings, emulator=emulator, services=[publisher])
 
 
@@ -50,5 +53,6 @@ def run_gateway(settings: Settings, *, url: str, wait_s: float) -> None:
     )
     link = BusLink(url, description, wait_s=wait_s)
     emulator = Emulator(settings, upstream=link)
-    link.bind(emulator.shared.hub, emulator.shared.metadata, ShardMap(emulator.catalog, description.shards))
+    shards = ShardMap(emulator.catalog, description.shards)
+    link.bind(emulator.shared.hub, emulator.shared.metadata, shards, CatalogIndex(emulator.catalog))
     run(settings, emulator=emulator, services=[link])

@@ -17,6 +17,7 @@ raises ``ScenarioError`` naming the event and the field.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 import re
@@ -61,6 +62,26 @@ class Scenario:
 
     name: str
     steps: tuple[Step, ...]
+
+    def within(self, catalog: Catalog) -> Scenario:
+        """The part of the scenario a market of ``catalog`` (one shard of the whole) carries out: halts and
+        spreads of its own symbols, every asset's jumps and volatility (every shard moves the same factors), and
+        the transport faults of its own connections."""
+        steps = []
+        for step in self.steps:
+            action = step.action
+            if isinstance(action, Halt | SpreadWidening):
+                own = tuple(symbol_id for symbol_id in action.symbol_ids if catalog.symbol(symbol_id) is not None)
+                if not own:
+                    continue
+                action = dataclasses.replace(action, symbol_ids=own)
+            steps.append(dataclasses.replace(step, action=action))
+        return Scenario(self.name, tuple(steps))
+
+    @property
+    def has_faults(self) -> bool:
+        """Whether any step is a transport fault (which acts on the connections of the process that runs it)."""
+        return any(isinstance(step.action, Fault) for step in self.steps)
 
 
 def parse_duration_ns(value: object, what: str, *, at_most_ns: int = MAX_TIMELINE_NS) -> int:

@@ -18,11 +18,12 @@ from starlette.routing import BaseRoute, Route
 
 from coinapi_emulator.server.control.faults import FaultError, parse_fault
 from coinapi_emulator.server.control.injection import InjectionError, parse_injection
-from coinapi_emulator.server.control.scenario import ScenarioError, parse_duration_ns
+from coinapi_emulator.server.control.scenario import ScenarioError, load_scenario, parse_duration_ns
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.admin_access import AdminAccess
 from coinapi_emulator.server.http.responses import JsonResponse, error_response
 from coinapi_emulator.server.protocol.datatypes import DataType
+from coinapi_emulator.server.protocol.encode import format_time
 from coinapi_emulator.simulator.clock import MAX_SPEED, check_speed
 
 #: the media types a request body may have: never one a browser sends cross-site without a preflight
@@ -38,10 +39,6 @@ class _BadRequest(Exception):
 
 
 class _NotFound(Exception):
-    pass
-
-
-class _Conflict(Exception):
     pass
 
 
@@ -89,20 +86,11 @@ def admin_routes(emulator: Emulator, access: AdminAccess) -> list[BaseRoute]:
                 return error_response(400, str(error))
             except _NotFound as error:
                 return error_response(404, str(error))
-            except _Conflict as error:
-                return error_response(409, str(error))
             except _Unavailable as error:
                 return error_response(503, str(error))
             return JsonResponse(result)
 
         return handle
-
-    def local_market() -> None:
-        if emulator.shared.upstream is not None:
-            raise _Conflict(
-                "this gateway serves the market of its simulators: load scenarios through a simulator's admin API "
-                "(coinapi-emulator simulate --admin), where the market's symbols are"
-            )
 
     async def upstream_control(action: str, value: float = 0.0) -> None:
         upstream = emulator.shared.upstream
@@ -151,10 +139,22 @@ def admin_routes(emulator: Emulator, access: AdminAccess) -> list[BaseRoute]:
         return {"fault": fault.kind, "connections": emulator.apply_fault(fault)}
 
     async def scenario(request: Request) -> Any:
-        local_market()
         text = (await request.body()).decode("utf-8", errors="replace")
-        loaded = emulator.load_scenario(text, source="admin request")
-        return {"name": loaded.name, "steps": len(loaded.steps)}
+        upstream = emulator.shared.upstream
+        if upstream is None:
+            loaded = emulator.load_scenario(text, source="admin request")
+            return {"name": loaded.name, "steps": len(loaded.steps)}
+        loaded = load_scenario(text, emulator.catalog, source="admin request")
+        if loaded.has_faults:
+            raise _BadRequest(
+                "transport faults act on one process's connections: on a gateway, POST them to its /admin/faults; "
+                "a scenario loaded here may hold market events only"
+            )
+        try:
+            start_ns = await upstream.load_scenario(text, "admin request on a gateway")
+        except TimeoutError as error:
+            raise _Unavailable(str(error)) from error
+        return {"name": loaded.name, "steps": len(loaded.steps), "start_time": format_time(start_ns)}
 
     async def journals(request: Request) -> Any:
         data_type, symbol_id = request.query_params.get("data_type"), request.query_params.get("symbol_id")

@@ -7,14 +7,13 @@ start (``--history``). A request for one symbol costs what that symbol holds, ne
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.responses import NO_DATA, JsonResponse, RestError
@@ -46,9 +45,6 @@ _NS_PER_S = 1_000_000_000
 _NS_PER_MIN = 60 * _NS_PER_S
 #: levels a side of an order-book history snapshot unless ``limit_levels`` says otherwise (CoinAPI's own cap)
 HISTORY_LEVELS = 20
-
-
-Guard = Callable[[Callable[[Request], Any]], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +92,9 @@ class MarketDataApi:
         self._retention = emulator.shared.retention
         self._history = emulator.history
 
-    def routes(self, guarded: Guard) -> list[BaseRoute]:
-        """The routes, each wrapped by the REST guard (key, output format, errors)."""
-        paths: list[tuple[str, Callable[[Request], Any]]] = [
+    def endpoints(self) -> list[tuple[str, Callable[[Request], Awaitable[Response]]]]:
+        """(path, handler) of each route; ``RestApi`` wraps them in its guard (key, output format, errors)."""
+        return [
             ("/v1/quotes/current", self.quotes_current),
             ("/v1/quotes/latest", partial(self.latest_all, QUOTES)),
             ("/v1/quotes/{symbol_id}/current", self.quote_current),
@@ -115,7 +111,6 @@ class MarketDataApi:
             ("/v1/ohlcv/{symbol_id}/history", self.ohlcv_history),
             ("/v1/exchangerate/{asset_id_base}/{asset_id_quote}/history", self.rate_history),
         ]
-        return [Route(path, guarded(handler)) for path, handler in paths]
 
     # -- quotes -------------------------------------------------------------------------------------------------
 

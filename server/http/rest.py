@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, Router
 
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.auth import key_from_request
@@ -34,6 +35,12 @@ from coinapi_emulator.simulator.catalog import Symbol
 from coinapi_emulator.simulator.ohlcv import OHLCV_PERIODS
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+def market_reads_app(emulator: Emulator) -> Router:
+    """The routes that read the running market, without the key and quota checks: a simulator answers the reads
+    its gateways forward with it (``bus.rest``; each gateway has checked the key and charged the quota)."""
+    return Router(RestApi(emulator).market_routes(lambda handler: partial(RestApi._answer, handler)))
 
 
 class RestApi:
@@ -95,11 +102,30 @@ class RestApi:
             Route("/v1/symbols/{exchange_id}", guarded(self.exchange_symbols)),
             # PROTOCOL.md §7 (UNVERIFIED path): the documented active list is /v1/symbols/{exchange_id}.
             Route("/v1/symbols/{exchange_id}/active", guarded(self.exchange_symbols)),
-            Route("/v1/exchangerate/{asset_id_base}", guarded(self.rates)),
-            Route("/v1/exchangerate/{asset_id_base}/{asset_id_quote}", guarded(self.rate)),
             Route("/v1/ohlcv/periods", guarded(self.periods)),
-            *self._market_data.routes(guarded),
+            *self.market_routes(guarded),
         ]
+
+    def market_routes(self, guard: Callable[[Handler], Handler]) -> list[BaseRoute]:
+        """The routes that read the running market (exchange rates, quotes, books, trades, OHLCV), each wrapped by
+        ``guard``. A gateway, whose market runs in its simulators, answers them from there (``Upstream.rest``)."""
+        paths: list[tuple[str, Handler]] = [
+            ("/v1/exchangerate/{asset_id_base}", self.rates),
+            ("/v1/exchangerate/{asset_id_base}/{asset_id_quote}", self.rate),
+            *self._market_data.endpoints(),
+        ]
+        forwarded = self._emulator.shared.upstream is not None
+        return [Route(path, guard(self._forwarded if forwarded else handler)) for path, handler in paths]
+
+    async def _forwarded(self, request: Request) -> Response:
+        upstream = self._emulator.shared.upstream
+        assert upstream is not None
+        query = request.scope["query_string"].decode("latin-1")
+        try:
+            status, body = await upstream.rest(request.scope["path"], query, request.path_params.get("symbol_id"))
+        except TimeoutError as error:
+            return error_response(503, f"the market's simulators did not answer: {error}")
+        return Response(body, status_code=status, media_type="application/json")
 
     # -- service --------------------------------------------------------------------------------------------
 

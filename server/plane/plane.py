@@ -112,6 +112,14 @@ class Upstream(Protocol):
         """Have every simulator ``pause``, ``resume``, set its ``speed`` (0: max) or ``step`` (virtual ns), and
         wait for each to answer (``TimeoutError`` saying which did not)."""
 
+    async def load_scenario(self, text: str, source: str) -> int:
+        """Have every simulator schedule its part of a scenario (already validated here) from one virtual time,
+        which it returns; ``TimeoutError`` when one does not answer."""
+
+    async def rest(self, path: str, query: str, symbol_id: str | None) -> tuple[int, bytes]:
+        """(status, JSON body): the simulators' answer to ``GET path?query``, a REST read of the running market
+        (quotes, books, trades, OHLCV, rates) about ``symbol_id`` or none; ``TimeoutError`` when they do not."""
+
 
 class MarketPlane:
     """One market, its connections' hub and the machinery between them; ``start``/``stop`` on the event loop."""
@@ -321,9 +329,10 @@ class MarketPlane:
             "scenario_steps_pending": self.timeline.pending(),
         }
 
-    def schedule(self, scenario: Scenario) -> None:
-        """Run ``scenario``'s steps from the market's current virtual time."""
-        self.timeline.schedule(scenario, self.feed.now_ns)
+    def schedule(self, scenario: Scenario, start_ns: int | None = None) -> None:
+        """Run ``scenario``'s steps from ``start_ns`` (default: the market's current virtual time); steps already
+        due then run at the market's next step."""
+        self.timeline.schedule(scenario, self.feed.now_ns if start_ns is None else start_ns)
 
     def announce_reconnect(self, within_s: int, subscribers: Iterable[Subscriber] | None = None) -> None:
         """Send CoinAPI's ``reconnect`` notice (PROTOCOL.md §3.10), dated on this market's clock, to

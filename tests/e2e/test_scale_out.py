@@ -220,9 +220,108 @@ def test_a_gateways_admin_api_moves_every_simulators_clock(tmp_path: Path) -> No
             True,
         )
         assert _admin(gate, "clock/resume")["paused"] is False
-        toml = {"content-type": "application/toml"}
-        refused = httpx.post(f"{gate.http_url}/admin/scenario", content=b"x", headers=toml, timeout=5)
-        assert refused.status_code == 409 and "simulate --admin" in refused.json()["error"]
+
+
+SCENARIO = """name = "crash through a gateway"
+[[events]]
+at = 0
+type = "price_jump"
+asset = "BTC"
+percent = -30
+[[events]]
+at = 0
+type = "halt"
+symbol = "KRAKEN_SPOT_ETH_USD"
+duration = 60
+"""
+
+
+def test_a_scenario_loaded_on_a_gateway_runs_on_every_shard(tmp_path: Path) -> None:
+    """Shard 0/2 has BINANCE and COINBASE, 1/2 KRAKEN: the jump moves BTC on both, the halt stops the one
+    KRAKEN symbol on shard 1; what a gateway cannot carry out (transport faults) or what is wrong is refused."""
+    argv = [*MARKET, "--admin"]
+    with nats_server(tmp_path) as url:
+        shards = [spawn([*argv, "--bus", url, "--shard", f"{i}/2"], tmp_path, command="simulate") for i in (0, 1)]
+        with (
+            run_servers(shards) as sims,
+            run_servers([spawn(["--bus", url, "--admin"], tmp_path, command="gateway")]) as (gate,),
+        ):
+            time.sleep(1.0)
+            before = {symbol: _mid(gate, symbol) for symbol in ("BINANCE_SPOT_BTC_USDT", "KRAKEN_SPOT_BTC_USD")}
+            toml = {"content-type": "application/toml"}
+            loaded = httpx.post(f"{gate.http_url}/admin/scenario", content=SCENARIO, headers=toml, timeout=10)
+            assert loaded.status_code == 200, loaded.text
+            assert loaded.json()["steps"] == 3 and loaded.json()["name"] == "crash through a gateway"
+            time.sleep(1.5)
+            for symbol, mid in before.items():
+                assert 0.65 < _mid(gate, symbol) / mid < 0.75, symbol
+            halted = gate.rest("/v1/quotes/KRAKEN_SPOT_ETH_USD/current")
+            time.sleep(1.0)
+            assert gate.rest("/v1/quotes/KRAKEN_SPOT_ETH_USD/current") == halted
+            statuses = [httpx.get(f"{sim.http_url}/admin/status", timeout=5).json() for sim in sims]
+            assert [status["scenarios"] for status in statuses] == [["crash through a gateway"]] * 2
+            faulty = '[[events]]\nat = 1\ntype = "close"'
+            refused = httpx.post(f"{gate.http_url}/admin/scenario", content=faulty, headers=toml, timeout=5)
+            assert refused.status_code == 400 and "/admin/faults" in refused.json()["error"]
+            wrong = SCENARIO.replace("KRAKEN_SPOT_ETH_USD", "NOWHERE_SPOT_X_Y")
+            refused = httpx.post(f"{gate.http_url}/admin/scenario", content=wrong, headers=toml, timeout=5)
+            assert refused.status_code == 400 and "'symbol' 'NOWHERE_SPOT_X_Y' is not in the catalogue" in refused.text
+
+
+def _mid(server: RunningServer, symbol_id: str) -> float:
+    quote = server.rest(f"/v1/quotes/{symbol_id}/current")
+    return (float(quote["ask_price"]) + float(quote["bid_price"])) / 2
+
+
+def test_a_gateway_answers_rest_market_data_from_the_simulators_that_hold_it(tmp_path: Path) -> None:
+    """Two shards, clocks paused so that every answer holds still: a symbol's reads are its shard's bytes, the
+    reads over every symbol merge both shards as one market, and the gateway keeps its own key check."""
+    shard = [*MARKET, "--bus", "{url}", "--admin"]
+    with nats_server(tmp_path) as url:
+        sims = [
+            spawn([*(a.format(url=url) for a in shard), "--shard", f"{i}/2"], tmp_path, command="simulate")
+            for i in (0, 1)
+        ]
+        with (
+            run_servers(sims) as (binance_side, kraken_side),
+            run_servers([spawn(["--bus", url, "--admin"], tmp_path, command="gateway")]) as (gate,),
+        ):
+            time.sleep(1.5)  # some trades and quotes to read
+            _admin(gate, "clock/pause")
+            for path, owner in (
+                ("/v1/trades/BINANCE_SPOT_BTC_USDT/latest?limit=5", binance_side),
+                ("/v1/quotes/KRAKEN_SPOT_ETH_USD/current", kraken_side),
+                ("/v1/orderbooks/COINBASE_SPOT_BTC_USD/current?limit_levels=3", binance_side),
+                (
+                    "/v1/ohlcv/BINANCE_SPOT_BTC_USDT/history?period_id=1MIN&time_start=2023-12-31T23:00:00&limit=3",
+                    binance_side,
+                ),
+                ("/v1/exchangerate/BTC/USD?time=2024-01-01T00:00:00", binance_side),
+                (
+                    "/v1/exchangerate/BTC/USD/history?period_id=1HRS&time_start=2023-12-31T00:00:00&limit=2",
+                    binance_side,
+                ),
+            ):
+                assert _raw(gate, path) == _raw(owner, path), path
+            assert _raw(gate, "/v1/trades/NOWHERE_SPOT_X_Y/latest") == _raw(
+                binance_side, "/v1/trades/NOWHERE_SPOT_X_Y/latest"
+            )
+            order = [symbol["symbol_id"] for symbol in gate.rest("/v1/symbols")]
+            parts = [side.rest("/v1/quotes/current") for side in (binance_side, kraken_side)]
+            current = gate.rest("/v1/quotes/current")
+            assert all(parts) and len(current) == len(parts[0]) + len(parts[1])
+            assert sorted(current, key=lambda q: order.index(q["symbol_id"])) == current
+            assert sorted(map(json.dumps, current)) == sorted(json.dumps(q) for part in parts for q in part)
+            newest = [side.rest("/v1/trades/latest", limit="7") for side in (binance_side, kraken_side)]
+            merged = sorted((t for part in newest for t in part), key=lambda t: t["time_exchange"], reverse=True)[:7]
+            assert len(merged) == 7
+            assert [t["uuid"] for t in gate.rest("/v1/trades/latest", limit="7")] == [t["uuid"] for t in merged]
+            assert httpx.get(f"{gate.http_url}/v1/trades/latest", timeout=5).status_code == 401
+
+
+def _raw(server: RunningServer, path: str) -> tuple[int, bytes]:
+    answer = httpx.get(server.http_url + path, headers={"X-CoinAPI-Key": "test"}, timeout=10)
+    return answer.status_code, answer.content
 
 
 def _admin(server: RunningServer, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -15,9 +15,14 @@ from coinapi_emulator.server.bus.wire import (
     Interest,
     MarketDescription,
     MarketRequest,
+    RestRequest,
+    ScenarioAnswer,
+    ScenarioLoad,
     SnapshotRequest,
     UpMessage,
+    decode_rest_reply,
     decode_up,
+    encode_rest_reply,
     encode_up,
     key_text,
     parse_key,
@@ -107,6 +112,13 @@ def test_what_is_not_a_route_is_refused(text: str) -> None:
             shard=st.integers(0, 64),
             stream_seq=st.integers(0, 2**64 - 1),
         ),
+        st.builds(
+            RestRequest,
+            shard=st.integers(0, 64),
+            path=st.text(max_size=40).map(lambda tail: "/" + tail),
+            query=st.text(max_size=40),
+        ),
+        st.builds(ScenarioLoad, text=st.text(max_size=80), source=st.text(max_size=20), start_ns=st.integers(0, 2**63)),
     )
 )
 def test_gateway_messages_read_back(message: UpMessage) -> None:
@@ -118,7 +130,7 @@ def test_gateway_messages_read_back(message: UpMessage) -> None:
     [
         (b"{", "not JSON"),
         (b"[]", "not a JSON object"),
-        (b"{}", "neither interest, snapshot, market, control nor ack"),
+        (b"{}", "neither interest, snapshot, market, control, ack, rest nor scenario"),
         (b'{"control": "stop"}', "'control' must be one of pause, resume, speed, step"),
         (b'{"control": "speed", "value": true}', "'control' must be one of"),
         (b'{"interest": ""}', "'interest' must be a gateway id"),
@@ -126,12 +138,40 @@ def test_gateway_messages_read_back(message: UpMessage) -> None:
         (b'{"interest": "g", "add": ["trade"]}', "not a route"),
         (b'{"snapshot": "g", "shard": -1, "keys": []}', "'shard' must be a number from 0"),
         (b'{"ack": "g", "shard": 0, "seq": true}', "'seq' must be a number from 0"),
-        (b'{"market": false}', "neither interest, snapshot, market, control nor ack"),
+        (b'{"market": false}', "neither interest, snapshot, market, control, ack, rest nor scenario"),
+        (b'{"rest": "v1/quotes/current", "shard": 0}', "'rest' must be a path from '/'"),
+        (b'{"rest": "/v1/quotes/current", "shard": 0, "query": 1}', "'rest' must be a path from '/'"),
+        (b'{"rest": "/v1/quotes/current"}', "'shard' must be a number from 0"),
+        (b'{"scenario": 1, "source": "x", "start_ns": 0}', "'scenario' and 'source' must be text"),
+        (b'{"scenario": "", "source": "x"}', "'start_ns' must be a number from 0"),
     ],
 )
 def test_bad_gateway_messages_say_what_is_wrong(data: bytes, error: str) -> None:
     with pytest.raises(ValueError, match=error):
         decode_up(data)
+
+
+@given(st.integers(100, 999), st.binary(max_size=64))
+def test_rest_replies_read_back(status: int, body: bytes) -> None:
+    assert decode_rest_reply(encode_rest_reply(status, body)) == (status, body)
+
+
+@pytest.mark.parametrize("data", [b"", b"20", b"ok {}", b"2x0[]"])
+def test_what_is_not_a_rest_reply_is_refused(data: bytes) -> None:
+    with pytest.raises(ValueError, match="three-digit status"):
+        decode_rest_reply(data)
+
+
+@given(st.integers(0, 64), st.integers(0, 1000), st.one_of(st.none(), st.text(max_size=40)))
+def test_scenario_answers_read_back(shard: int, steps: int, error: str | None) -> None:
+    answer = ScenarioAnswer(shard, steps, error)
+    assert ScenarioAnswer.decode(answer.encode()) == answer
+
+
+@pytest.mark.parametrize("garbage", [b"{", b"[]", b"{}", b'{"shard": 0, "steps": 1, "error": 5}'])
+def test_what_is_not_a_scenario_answer_is_refused(garbage: bytes) -> None:
+    with pytest.raises(ValueError, match="not a scenario answer"):
+        ScenarioAnswer.decode(garbage)
 
 
 def test_the_market_description_reads_back_and_refuses_garbage() -> None:

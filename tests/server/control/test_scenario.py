@@ -5,8 +5,15 @@ import re
 import pytest
 
 from coinapi_emulator.server.control.faults import Fault
-from coinapi_emulator.server.control.scenario import ScenarioError, Step, Timeline, load_scenario, parse_duration_ns
-from coinapi_emulator.simulator.catalog import build_catalog
+from coinapi_emulator.server.control.scenario import (
+    Scenario,
+    ScenarioError,
+    Step,
+    Timeline,
+    load_scenario,
+    parse_duration_ns,
+)
+from coinapi_emulator.simulator.catalog import build_catalog, shard_catalog
 from coinapi_emulator.simulator.scenario import Halt, PriceJump, SpreadWidening, VolatilityBurst
 
 CATALOG = build_catalog()
@@ -138,3 +145,44 @@ def test_timeline_runs_steps_in_time_order() -> None:
     timeline.run_due(102 * S, ran.append)
     assert [step.action.kind for step in ran if isinstance(step.action, Fault)] == ["close", "stall"]
     assert timeline.next_ns() is None and timeline.loaded == ["scenario"]
+
+
+def test_a_shard_keeps_its_own_symbols_every_asset_event_and_the_faults() -> None:
+    scenario = load_scenario(
+        """
+        [[events]]
+        at = 0
+        type = "price_jump"
+        asset = "BTC"
+        percent = -8
+        [[events]]
+        at = 1
+        type = "outage"
+        exchange = "KRAKEN"
+        duration = 5
+        [[events]]
+        at = 2
+        type = "spread"
+        symbol = "BINANCE_SPOT_BTC_USDT"
+        multiplier = 3
+        duration = 5
+        [[events]]
+        at = 3
+        type = "close"
+        """,
+        CATALOG,
+    )
+    binance = shard_catalog(CATALOG, 0, 2)
+    assert binance.symbol("BINANCE_SPOT_BTC_USDT") is not None and binance.symbol("KRAKEN_SPOT_BTC_USD") is None
+    part = scenario.within(binance)
+    assert [type(step.action).__name__ for step in part.steps] == [
+        "PriceJump",
+        "SpreadWidening",
+        "SpreadWidening",
+        "Fault",
+    ]
+    kraken_part = scenario.within(shard_catalog(CATALOG, 1, 2))
+    halts = [step.action for step in kraken_part.steps if isinstance(step.action, Halt)]
+    assert len(halts) == 2 and all(s.startswith("KRAKEN_") for halt in halts for s in halt.symbol_ids)
+    assert scenario.within(CATALOG) == scenario
+    assert scenario.has_faults and not Scenario("x", part.steps[:3]).has_faults
