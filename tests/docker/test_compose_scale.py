@@ -33,7 +33,8 @@ HELLO = {"type": "hello", "apikey": "k", "subscribe_data_type": ["trade"], "subs
 @pytest.fixture(scope="module")
 def scaled(image: str) -> Iterator[dict[str, str]]:
     """The scale-out stack up and healthy on free ports; taken down afterwards."""
-    env = {**os.environ, **{name: str(free_port()) for name in PORTS}}
+    # the admin API on (loopback callers need no token): the clock is paused through the load balancer
+    env = {**os.environ, **{name: str(free_port()) for name in PORTS}, "COINAPI_EMULATOR_ADMIN": "true"}
     started = time.monotonic()
     _compose(env, "build", "-q")
     report(f"- compose.scale build (emulator, nats, haproxy): {time.monotonic() - started:.1f} s")
@@ -84,3 +85,20 @@ def test_clients_of_the_load_balancer_are_served_by_both_gateways(scaled: dict[s
     finally:
         for ws in clients:
             ws.close()
+
+
+def test_rest_market_data_and_the_clock_through_the_load_balancer(scaled: dict[str, str]) -> None:
+    """The admin API through HAProxy pauses the simulator's clock (a gateway forwards it over the bus); then every
+    gateway's answer to a REST market read is the simulator's, byte for byte."""
+    lb = f"http://127.0.0.1:{scaled['COINAPI_LB_PORT']}"
+    _wait_listening(f"ws://127.0.0.1:{scaled['COINAPI_LB_PORT']}/v1/")
+    paused = httpx.post(f"{lb}/admin/clock/pause", json={}, timeout=10)
+    assert paused.status_code == 200 and paused.json()["paused"] is True, paused.text
+    key = {"X-CoinAPI-Key": "k"}
+    read = "/v1/trades/BINANCE_SPOT_BTC_USDT/latest?limit=3"
+    direct = httpx.get(f"http://127.0.0.1:{scaled['COINAPI_SIMULATOR_PORT']}{read}", headers=key, timeout=10)
+    assert direct.status_code == 200 and len(direct.json()) == 3, direct.text
+    for name in ("COINAPI_LB_PORT", "COINAPI_GATEWAY_PORT_1", "COINAPI_GATEWAY_PORT_2"):
+        through = httpx.get(f"http://127.0.0.1:{scaled[name]}{read}", headers=key, timeout=10)
+        assert (through.status_code, through.content) == (200, direct.content), name
+    assert httpx.post(f"{lb}/admin/clock/resume", json={}, timeout=10).json()["paused"] is False
