@@ -11,9 +11,10 @@ arrived (the reply may overtake it: nats-py keeps order within a subscription on
 the route's frames of the later passes this gateway already delivered (``RECENT_BATCHES`` are kept for this), so
 that nothing is missing or doubled.
 
-Losses: a gap in a shard's batch numbers (NATS dropped messages, a NATS restart), a new simulator instance, or a
-shard silent for ``SILENCE_S`` means clients of this plane may have missed data: each gets CoinAPI's
-``reconnect`` notice and a 1001 close, and ``/ready`` answers 503 while a shard is silent.
+Losses: a gap in a shard's batch numbers (NATS dropped messages, a NATS restart), a new simulator instance, a
+stream started over (the simulator forgot this gateway while it was stalled), or a shard silent for ``SILENCE_S``
+means clients of this plane may have missed data: each gets CoinAPI's ``reconnect`` notice and a 1001 close, and
+``/ready`` answers 503 while a shard is silent.
 """
 
 from __future__ import annotations
@@ -290,8 +291,11 @@ class BusLink:
                 self._lost(f"the market's simulator (shard {header.shard}) restarted")
             stream.instance, stream.seq = header.instance, header.stream_seq - 1
         if header.stream_seq <= stream.seq:
-            return  # already delivered (a keep-alive raced a batch)
-        if header.stream_seq > stream.seq + 1:
+            # NATS neither repeats nor reorders one connection's messages on one subject: a number at or below the
+            # last one is a new stream, opened after the simulator forgot this gateway (silent for its timeout), and
+            # whatever the market made meanwhile never came
+            self._lost(f"simulator shard {header.shard} had forgotten this gateway and started its stream again")
+        elif header.stream_seq > stream.seq + 1:
             self._lost(f"{header.stream_seq - stream.seq - 1} batches from shard {header.shard} lost on the bus")
         stream.seq, stream.pass_number = header.stream_seq, header.pass_number
         self._note_clock(stream, header)

@@ -194,6 +194,14 @@ class BusOutlet:
             self.unwant(stream, interest.remove)
         self.want(stream, wanted)
 
+    def acknowledge(self, ack: Ack) -> None:
+        """A gateway delivered this shard's batches up to ``ack.stream_seq``; it is alive, too, though its whole
+        interest (every 2 s) may come late from a busy gateway."""
+        stream = self.streams.get(ack.gateway)
+        if ack.shard == self.shard and stream is not None:
+            stream.acked = max(stream.acked, ack.stream_seq)
+            stream.last_heard_s = self._monotonic_s()
+
     def want(self, stream: GatewayStream, keys: set[RouteKey] | frozenset[RouteKey]) -> None:
         """Route ``keys`` to ``stream`` from the next pass on."""
         for key in keys - stream.routes:
@@ -219,7 +227,7 @@ class BusOutlet:
         now_s = self._monotonic_s()
         for stream in list(self.streams.values()):
             if now_s - stream.last_heard_s > GATEWAY_TIMEOUT_S:
-                logger.info("bus: gateway %s silent for %g s, forgotten", stream.gateway, GATEWAY_TIMEOUT_S)
+                logger.warning("bus: gateway %s silent for %g s, forgotten", stream.gateway, GATEWAY_TIMEOUT_S)
                 self.unwant(stream, set(stream.routes))
                 self._dirty.pop(stream, None)
                 del self.streams[stream.gateway]
@@ -322,9 +330,7 @@ class Publisher:
                 assert self._description is not None
                 await message.respond(self._description.encode())
             case Ack():
-                stream = self.outlet.streams.get(request.gateway)
-                if request.shard == self.outlet.shard and stream is not None:
-                    stream.acked = max(stream.acked, request.stream_seq)
+                self.outlet.acknowledge(request)
             case RestRequest():
                 if request.shard == self.outlet.shard and message.reply:
                     # in a task of its own: a long history read must not hold up the gateways' interest and acks

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +25,8 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 import websocket
+
+from coinapi_emulator.server.bus.publisher import GATEWAY_TIMEOUT_S
 
 from .processes import START_TIME, RunningServer, free_port, run_servers, serve_argv, spawn, stop
 
@@ -406,6 +409,28 @@ def test_a_killed_then_restarted_simulator_tells_clients_to_reconnect(tmp_path: 
             _wait_ready(gate)
             _subscribed(gate).close()
         assert gate.process.poll() is None
+        assert "Traceback" not in gate.log()
+
+
+def test_a_gateway_stalled_past_the_simulators_timeout_recovers_without_losing_data_silently(tmp_path: Path) -> None:
+    """The gateway stopped (SIGSTOP) for longer than the simulator waits for a gateway: the simulator forgets it and,
+    when it speaks again, starts its stream over. Its client is told to reconnect, and a new client is served
+    again (a new stream's numbers below the old ones once read as duplicates and were dropped for good)."""
+    with (
+        nats_server(tmp_path) as url,
+        run_servers([simulator(url, tmp_path)]),
+        run_servers([gateway(url, tmp_path)]) as (gate,),
+    ):
+        with _closing(_subscribed(gate)) as ws:
+            gate.process.send_signal(signal.SIGSTOP)
+            time.sleep(GATEWAY_TIMEOUT_S + 1.5)
+            gate.process.send_signal(signal.SIGCONT)
+            notice, code = _told_to_reconnect(ws, 10)
+        assert notice is not None and notice["type"] == "reconnect" and code == CLOSE_GOING_AWAY
+        time.sleep(4.0)  # the gateway's whole interest (every 2 s) reaches the simulator, which opens a new stream
+        with _closing(_subscribed(gate)) as again:
+            messages, code = _until_close(again, 2.0)
+        assert code is None and len(messages) > 5 and not _gaps(messages)
         assert "Traceback" not in gate.log()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from coinapi_emulator.server.bus import publisher
 from coinapi_emulator.server.bus.publisher import BusOutlet
-from coinapi_emulator.server.bus.wire import Interest, down_subject, read_frames, read_header
+from coinapi_emulator.server.bus.wire import Ack, Interest, down_subject, read_frames, read_header
 from coinapi_emulator.server.fanout.hub import Hub
 from coinapi_emulator.server.plane.tee import TeeOutlet
 from coinapi_emulator.server.protocol.datatypes import DataType
@@ -108,6 +108,22 @@ def test_a_gateway_too_far_behind_holds_the_market_until_it_acknowledges() -> No
     assert bus.behind()
     bus.streams["a"].acked = 1
     assert not bus.behind()
+
+
+def test_a_gateway_that_acknowledges_is_alive_and_is_not_forgotten() -> None:
+    clock = Clock()
+    bus, _ = outlet(clock)
+    bus.apply(Interest("a", add=frozenset({BTC})))
+    deliver(bus, BTC, b"x")
+    bus.flush()
+    clock.now += publisher.GATEWAY_TIMEOUT_S - 1
+    bus.acknowledge(Ack("a", shard=0, stream_seq=1))
+    bus.acknowledge(Ack("a", shard=1, stream_seq=9))  # another shard's: not this stream's number
+    clock.now += publisher.GATEWAY_TIMEOUT_S - 1
+    bus.keep_alive()
+    assert bus.streams["a"].acked == 1 and BTC in bus.routes
+    bus.acknowledge(Ack("gone", shard=0, stream_seq=1))  # a gateway this shard does not know: nothing to do
+    assert list(bus.streams) == ["a"]
 
 
 def test_the_tee_routes_to_the_hub_and_the_bus_and_merges_their_interest() -> None:

@@ -1,0 +1,75 @@
+"""The gateway's link, without NATS: batches in order reach the hub, and every way a batch can show that frames
+went missing (a gap, a restarted simulator, a stream the simulator started again after forgetting this gateway)
+tells each subscribed client to reconnect, instead of losing data silently."""
+
+from __future__ import annotations
+
+import asyncio
+
+from coinapi_emulator.server.bus.gateway import BusLink
+from coinapi_emulator.server.bus.shards import ShardMap
+from coinapi_emulator.server.bus.wire import BatchBuilder, BatchHeader, MarketDescription
+from coinapi_emulator.server.fanout.hub import Hub
+from coinapi_emulator.server.protocol.datatypes import DataType
+from coinapi_emulator.server.protocol.metadata import Metadata
+from coinapi_emulator.server.protocol.routes import CatalogIndex
+from coinapi_emulator.server.transport.frames import text_frame
+from coinapi_emulator.simulator.catalog import CatalogConfig, build_catalog
+from coinapi_emulator.simulator.market import Market
+from tests.server.fakes import FakeClock, FakeSink
+
+CATALOG = build_catalog(CatalogConfig(exchanges=2, max_symbols_per_exchange=2), seed=0)
+START_NS = 1_704_067_200_000_000_000
+BTC = (DataType.TRADE, "BINANCE_SPOT_BTC_USDT")
+GOING_AWAY = 1001
+
+
+def batch(stream_seq: int, frame: bytes, *, instance: int = 7) -> bytes:
+    builder = BatchBuilder()
+    builder.add(BTC, text_frame(frame), START_NS)
+    return builder.build(BatchHeader(instance, 0, stream_seq, stream_seq, START_NS, sent_ns=0))
+
+
+def run(batches: list[bytes]) -> tuple[BusLink, FakeSink]:
+    """A link bound to a hub with one client of BTC's trades, fed ``batches`` in order."""
+    description = MarketDescription(seed=0, start_ns=START_NS, exchanges=2, max_symbols_per_exchange=2, shards=1)
+    link = BusLink("nats://127.0.0.1:1", description, wait_s=0.1)
+    hub = Hub(max_messages=100, max_bytes=100_000, clock=FakeClock())
+    metadata = Metadata(CATALOG, Market(CATALOG, seed=0, start_ns=START_NS))
+    link.bind(hub, metadata, ShardMap(CATALOG, 1), CatalogIndex(CATALOG))
+    sink = FakeSink()
+    hub.set_routes(hub.attach(sink, "test"), frozenset({BTC}), throttles_ms={}, heartbeat=False)
+
+    async def feed() -> None:
+        for data in batches:
+            link.deliver(data)
+            await asyncio.sleep(0)  # the hub's flush is scheduled with call_soon
+
+    asyncio.run(feed())
+    return link, sink
+
+
+def test_batches_in_order_reach_the_client() -> None:
+    link, sink = run([batch(1, b"a"), batch(2, b"b"), batch(3, b"c")])
+    assert link.stats.losses == 0 and sink.closed_with is None
+    assert sink.payloads() == [b"a", b"b", b"c"]
+
+
+def test_a_gap_in_the_numbers_tells_clients_to_reconnect() -> None:
+    link, sink = run([batch(1, b"a"), batch(3, b"c")])
+    assert link.stats.losses == 1
+    assert sink.closed_with is not None and sink.closed_with[0] == GOING_AWAY
+    assert b'"type":"reconnect"' in sink.payloads()[-1]
+
+
+def test_a_stream_started_again_after_the_simulator_forgot_the_gateway_tells_clients_to_reconnect() -> None:
+    """The simulator forgets a gateway silent for its timeout and opens a new stream, numbered from 1, when the
+    gateway speaks again: what the market made meanwhile never came, so this is a loss, not a duplicate."""
+    link, sink = run([batch(1, b"a"), batch(2, b"b"), batch(3, b"c"), batch(1, b"d")])
+    assert link.stats.losses == 1
+    assert sink.closed_with is not None and sink.closed_with[0] == GOING_AWAY
+
+
+def test_a_restarted_simulator_tells_clients_to_reconnect() -> None:
+    link, sink = run([batch(1, b"a"), batch(1, b"b", instance=8)])
+    assert link.stats.losses == 1 and sink.closed_with is not None
