@@ -434,6 +434,19 @@ def test_a_gateway_stalled_past_the_simulators_timeout_recovers_without_losing_d
         assert "Traceback" not in gate.log()
 
 
+def test_a_killed_gateway_is_forgotten_and_the_other_gateways_clients_see_no_gap(tmp_path: Path) -> None:
+    with (
+        nats_server(tmp_path) as url,
+        run_servers([simulator(url, tmp_path)]) as (sim,),
+        run_servers([gateway(url, tmp_path), gateway(url, tmp_path)]) as (doomed, survivor),
+    ):
+        with _closing(_subscribed(survivor)) as ws:
+            doomed.process.kill()
+            messages, code = _until_close(ws, GATEWAY_TIMEOUT_S + 2.0)
+        assert code is None and len(messages) > 50 and not _gaps(messages)
+        assert "forgotten" in sim.log() and "Traceback" not in sim.log()
+
+
 def test_a_nats_restart_tells_clients_to_reconnect(tmp_path: Path) -> None:
     nats_port = free_port()
     with contextlib.ExitStack() as stack:
