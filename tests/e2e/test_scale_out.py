@@ -405,6 +405,8 @@ def test_a_killed_then_restarted_simulator_tells_clients_to_reconnect(tmp_path: 
             notice, code = _told_to_reconnect(ws, 10)
         assert notice is not None and notice["type"] == "reconnect" and code == CLOSE_GOING_AWAY
         assert httpx.get(f"{gate.http_url}/ready", timeout=5).status_code == 503
+        unanswered = _raw(gate, "/v1/trades/BINANCE_SPOT_BTC_USDT/latest")
+        assert unanswered[0] == 503 and b"did not answer" in unanswered[1]
         with run_servers([simulator(url, tmp_path, sim_port)]):
             _wait_ready(gate)
             _subscribed(gate).close()
