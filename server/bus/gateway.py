@@ -20,6 +20,7 @@ means clients of this plane may have missed data: each gets CoinAPI's ``reconnec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -129,6 +130,8 @@ class BusStats:
     lag_s: float = 0.0
     losses: int = 0
     reconnects: int = 0
+    rest_reads: int = 0
+    rest_unanswered: int = 0
 
 
 class BusLink:
@@ -404,13 +407,14 @@ class BusLink:
         return await self._rest.answer(path, query, symbol_id)
 
     async def _ask_shard(self, shard: int, path: str, query: str) -> tuple[int, bytes]:
-        client = self._client
-        if client is None or not client.is_connected:
-            raise TimeoutError("not connected to the bus")
-        try:
-            reply = await client.request(UP, encode_up(RestRequest(shard, path, query)), timeout=REST_TIMEOUT_S)
-        except (TimeoutError, NatsError):
-            raise TimeoutError(f"no answer from simulator shard {shard} on the bus") from None
+        self.stats.rest_reads += 1
+        client, reply = self._client, None
+        if client is not None and client.is_connected:
+            with contextlib.suppress(TimeoutError, NatsError):  # no responders, or none in time
+                reply = await client.request(UP, encode_up(RestRequest(shard, path, query)), timeout=REST_TIMEOUT_S)
+        if reply is None:
+            self.stats.rest_unanswered += 1
+            raise TimeoutError(f"no answer from simulator shard {shard} on the bus")
         return decode_rest_reply(reply.data)
 
     @staticmethod
@@ -502,6 +506,13 @@ class BusLink:
                 True,
             ),
             ("bus_reconnects", "Reconnections to the NATS server.", stats.reconnects, True),
+            ("bus_rest_reads", "REST market reads sent to a simulator shard.", stats.rest_reads, True),
+            (
+                "bus_rest_unanswered",
+                "REST market reads a simulator shard did not answer (503 to the client).",
+                stats.rest_unanswered,
+                True,
+            ),
             ("bus_connected", "1 while connected to the NATS server.", float(self._connected()), False),
         ]
 

@@ -407,6 +407,9 @@ def test_a_killed_then_restarted_simulator_tells_clients_to_reconnect(tmp_path: 
         assert httpx.get(f"{gate.http_url}/ready", timeout=5).status_code == 503
         unanswered = _raw(gate, "/v1/trades/BINANCE_SPOT_BTC_USDT/latest")
         assert unanswered[0] == 503 and b"did not answer" in unanswered[1]
+        metrics = httpx.get(f"{gate.http_url}/metrics", timeout=5).text
+        assert "coinapi_emulator_bus_rest_reads_total 1.0" in metrics
+        assert "coinapi_emulator_bus_rest_unanswered_total 1.0" in metrics
         with run_servers([simulator(url, tmp_path, sim_port)]):
             _wait_ready(gate)
             _subscribed(gate).close()
