@@ -27,6 +27,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -66,6 +67,16 @@ from coinapi_emulator.server.protocol.routes import CatalogIndex, RouteKey
 from coinapi_emulator.server.transport.frames import text_frame
 
 logger = logging.getLogger(__name__)
+
+
+class _ShardReply(Protocol):
+    """What every shard answers to a question put to all of them (a clock's batch header, a scenario answer)."""
+
+    @property
+    def shard(self) -> int: ...
+
+
+_Reply = TypeVar("_Reply", bound=_ShardReply)
 
 #: the whole interest is re-sent this often (a simulator forgets a gateway silent for 10 s)
 INTEREST_EVERY_S = 2.0
@@ -350,10 +361,7 @@ class BusLink:
         """Have every shard move its clock; each answers with its clock, noted here before this returns."""
         # a step of up to a virtual day runs a second at a time on the simulators
         timeout_s = SNAPSHOT_TIMEOUT_S + (value / 1e9 * 0.1 if action == "step" else 0)
-        for data in await self._ask_every_shard(
-            Control(action, value), lambda data: read_header(data).shard, timeout_s
-        ):
-            header = read_header(data)
+        for header in await self._ask_every_shard(Control(action, value), read_header, timeout_s):
             self._note_clock(self._streams[header.shard], header)
 
     async def load_scenario(self, text: str, source: str) -> int:
@@ -361,31 +369,26 @@ class BusLink:
         the latest clock any shard reported, plus ``SCENARIO_LEAD_S`` of wall time at the market's speed (at
         ``--speed max`` none: a shard that is ahead runs the steps already due at once). Returns that time."""
         speed = self.speed
-        start_ns = max(stream.time_ns for stream in self._streams) + (
-            int(SCENARIO_LEAD_S * speed * 1e9) if speed else 0
-        )
-        answers = [
-            ScenarioAnswer.decode(data)
-            for data in await self._ask_every_shard(
-                ScenarioLoad(text, source, start_ns), lambda data: ScenarioAnswer.decode(data).shard, SNAPSHOT_TIMEOUT_S
-            )
-        ]
+        lead_ns = int(SCENARIO_LEAD_S * speed * 1e9) if speed else 0
+        start_ns = max(stream.time_ns for stream in self._streams) + lead_ns
+        load = ScenarioLoad(text, source, start_ns)
+        answers = await self._ask_every_shard(load, ScenarioAnswer.decode, SNAPSHOT_TIMEOUT_S)
         refused = next((answer for answer in answers if answer.error is not None), None)
         if refused is not None:
             raise ScenarioError(f"simulator shard {refused.shard}: {refused.error}")
         return start_ns
 
     async def _ask_every_shard(
-        self, message: UpMessage, shard_of: Callable[[bytes], int], timeout_s: float
-    ) -> list[bytes]:
-        """Send ``message`` up with a reply inbox and wait for every shard's reply (``TimeoutError`` naming those
-        that did not answer within ``timeout_s``)."""
+        self, message: UpMessage, decode: Callable[[bytes], _Reply], timeout_s: float
+    ) -> list[_Reply]:
+        """Send ``message`` up with a reply inbox and wait for every shard's reply, decoded, in shard order
+        (``TimeoutError`` naming those that did not answer within ``timeout_s``)."""
         client = self._client
         if client is None or not client.is_connected:
             raise TimeoutError("not connected to the bus")
         inbox = client.new_inbox()
         answers = await client.subscribe(inbox, max_msgs=len(self._streams))
-        replies: dict[int, bytes] = {}
+        replies: dict[int, _Reply] = {}
         try:
             await client.publish(UP, encode_up(message), reply=inbox)
             deadline = time.monotonic() + timeout_s
@@ -396,7 +399,8 @@ class BusLink:
                 except TimeoutError:
                     missing = sorted(set(range(len(self._streams))) - set(replies))
                     raise TimeoutError(f"no answer from simulator shard(s) {missing} on the bus") from None
-                replies[shard_of(reply.data)] = reply.data
+                answer = decode(reply.data)
+                replies[answer.shard] = answer
         finally:
             await answers.unsubscribe()
         return [replies[shard] for shard in sorted(replies)]
