@@ -31,7 +31,7 @@ REST_TIMEOUT_S = 10.0
 _CURRENT = frozenset({"/v1/quotes/current", "/v1/orderbooks/current"})
 _LATEST = frozenset({"/v1/quotes/latest", "/v1/trades/latest"})
 
-#: (shard, path, query) -> (status, body): the gateway's request to one shard (``BusLink.rest_request``)
+#: (shard, path, query) -> (status, body): the gateway's request to one shard over the bus (``BusLink._ask_shard``)
 AskShard = Callable[[int, str, str], Awaitable[tuple[int, bytes]]]
 
 
