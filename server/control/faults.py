@@ -164,9 +164,12 @@ class FaultySink:
         else:
             self.inner.send_frames(frames)
 
-    def send_shared(self, shared: SharedFrames) -> None:
-        """A group's frames: this connection's own copy goes through the faults."""
+    def offer_shared(self, shared: SharedFrames) -> bool:
+        """A group's frames, unless stalled or paused: this connection's own copy goes through the faults."""
+        if not self.writable():
+            return False
         self.send_frames(list(shared.frames))
+        return True
 
     def close(self, code: int, reason: str) -> None:
         """Close after the held batches."""

@@ -385,8 +385,7 @@ class Hub:
         count = len(frames)
         paused = []
         for member in group.shared:
-            if member.sink.writable():
-                member.sink.send_shared(shared)
+            if member.sink.offer_shared(shared):
                 member.messages_sent += count
                 member.last_sent_s = now_s
             else:

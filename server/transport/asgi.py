@@ -50,9 +50,12 @@ class AsgiTransport:
             self._queue.extend(frames)
             self._wake.set()
 
-    def send_shared(self, shared: SharedFrames) -> None:
-        """A group's frames: queued one by one like any others."""
+    def offer_shared(self, shared: SharedFrames) -> bool:
+        """A group's frames, unless above the high-water mark: queued one by one like any others."""
+        if not self.writable():
+            return False
         self.send_frames(shared.frames)
+        return True
 
     def writable(self) -> bool:
         """False above the high-water mark, until the writer drains below the low-water mark."""

@@ -235,12 +235,18 @@ class RawSink:
                 frames = self._deflater.compress(frames)
             self._protocol.transport.write(b"".join(frames))
 
-    def send_shared(self, shared: SharedFrames) -> None:
-        """A group's frames: the buffer joined once for the group, or this connection's own compression of them."""
+    def offer_shared(self, shared: SharedFrames) -> bool:
+        """A group's frames unless the transport is paused: the buffer joined once for the group, or this
+        connection's own compression of them. ``writable`` and ``_open`` inlined: this runs for every member of
+        every group each tick, the fan-out's per-subscriber cost."""
+        protocol = self._protocol
+        if not protocol.writable.is_set():
+            return False
         if self._deflater is not None:
             self.send_frames(shared.frames)
-        elif self._open():
-            self._protocol.transport.write(shared.joined())
+        elif not protocol.close_sent and not protocol.disconnected and not protocol.transport.is_closing():
+            protocol.transport.write(shared.joined())
+        return True
 
     def writable(self) -> bool:
         """False while the transport is paused."""

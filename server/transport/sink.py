@@ -16,8 +16,9 @@ class Sink(Protocol):
     def send_frames(self, frames: list[bytes]) -> None:
         """Queue pre-framed text frames for the socket, in order."""
 
-    def send_shared(self, shared: SharedFrames) -> None:
-        """Like ``send_frames``, for a group's frames: the same object goes to every member's sink."""
+    def offer_shared(self, shared: SharedFrames) -> bool:
+        """A group's frames (the same object goes to every member's sink): sent as ``send_frames`` would, unless
+        the sink is not ``writable``; whether it took them. One call per member and tick on the hub's hot path."""
 
     def writable(self) -> bool:
         """False while the socket cannot take more (its buffer is above the high-water mark)."""

@@ -23,8 +23,11 @@ class FakeSink:
     def send_frames(self, frames: list[bytes]) -> None:
         self.writes.append(list(frames))
 
-    def send_shared(self, shared: SharedFrames) -> None:
+    def offer_shared(self, shared: SharedFrames) -> bool:
+        if not self.writable():
+            return False
         self.send_frames(shared.frames)
+        return True
 
     def writable(self) -> bool:
         return self.is_writable
