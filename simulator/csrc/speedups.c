@@ -122,7 +122,7 @@ add_layout(PyObject *module)
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "coinapi_emulator.simulator._speedups",
-    .m_doc = "The order book and its liquidity model in C (simulator/book.py is the reference).",
+    .m_doc = "The market's hot path in C: one twin per Python class (book, flow, price, candles, symbol, scheduler).",
     .m_size = -1,
 };
 
