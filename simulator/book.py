@@ -7,7 +7,8 @@ after every public mutation by the market: no level with size <= 0, asks ascendi
 
 ``BookMaker`` is the per-symbol liquidity model: it builds the initial book around the fair mid, pulls quotes
 that the mid has run over, refills the side that was left behind, and adds the small adds, cancels and size
-changes that make a real book flicker. Trades take liquidity through ``Book.sweep``. Levels are dense near the
+changes that make a real book flicker. Trades take liquidity through ``Book.sweep`` (a limited sweep for a taker
+that stops at a price). Levels are dense near the
 touch (``touch_gap_ticks`` apart: one tick on liquid symbols, whose spread is then mostly one tick) and sparser
 deeper; resting sizes hump a few levels out (Bouchaud, Mezard, Potters 2002); and the queue at a touch that the
 fair price is about to cross thins out, so book imbalance leans towards the next move (the micro-price).
@@ -155,8 +156,11 @@ class Book:
         """Set the bid level at ``price_ticks`` to ``size_lots`` (0 deletes it); recorded for ``emit``."""
         self._bids.set(price_ticks, size_lots)
 
-    def sweep(self, is_buy: bool, size_lots: int) -> list[tuple[int, int]]:
+    def sweep(self, is_buy: bool, size_lots: int, limit_ticks: int | None = None) -> list[tuple[int, int]]:
         """Take up to ``size_lots`` from the opposite side, best level first: a taker BUY eats asks upwards.
+
+        With ``limit_ticks`` the taker is a limit order that takes no level priced worse than it (a BUY no ask
+        above it, a SELL no bid below it) and leaves the rest unfilled.
 
         Returns the fills ``[(price_ticks, size_lots), ...]`` in order, one per level touched. The side's last
         level is never emptied (a book always keeps both sides), so fills can total less than asked, or be
@@ -167,7 +171,9 @@ class Book:
         fills: list[tuple[int, int]] = []
         remaining = size_lots
         i, last = 0, len(keys) - 1
-        while remaining > 0 and i <= last:
+        # keys are sign * price, best first: the levels within the limit are a prefix
+        end = len(keys) if limit_ticks is None else bisect_left(keys, limit_ticks * sign + 1)
+        while remaining > 0 and i < end:
             price = keys[i] * sign
             available = sizes[price] - (1 if i == last else 0)
             take = min(remaining, available)

@@ -11,6 +11,9 @@ type round amounts (trade-size clustering). The taker side comes mostly from the
 orders are split into runs of child trades whose lengths are Pareto with tail index ``RUN_TAIL``, which gives
 trade signs their long, power-law memory (Lillo, Mike, Farmer 2005); the other trades lean towards where the
 fair price has moved relative to the book.
+
+When the fair price runs past a touch, a taker may win the race to the stale quotes (``racer_lots``): that flow
+is informed, so signed volume moves with the price as it does on real venues.
 """
 
 from __future__ import annotations
@@ -27,14 +30,27 @@ SIZE_TAIL = 1.4
 #: $1M+ trade against a deep level (exchange trade tapes) while a whole side of a liquid book (~$10M within 10 bp)
 #: is never eaten by one.
 SIZE_CAP = 20_000.0
-#: Share of trade sizes rounded to one significant digit.
-ROUND_SHARE = 0.4
-#: Share of trades that belong to the metaorder under way (the rest react to the price).
-METAORDER_SHARE = 0.7
+#: Share of trade sizes rounded to one significant digit. The racers' fills (below) take whatever a level holds,
+#: so the share on the whole tape is lower.
+ROUND_SHARE = 0.5
+#: Share of trades that belong to the metaorder under way (the rest react to the price). The racers' signs follow
+#: the price, which has no memory, so they dilute the tape's sign memory; calibrated with them in docs/REALISM.md.
+METAORDER_SHARE = 0.8
 #: Pareto tail index of metaorder lengths, in child trades: sign autocorrelation decays like lag ** (1 - tail).
 RUN_TAIL = 1.3
 #: Longest metaorder, in child trades.
 RUN_CAP = 20_000
+
+#: Latency arbitrage. When the fair price has run past a touch, takers race the makers to the stale quotes
+#: (Budish, Cramton, Shim 2015; Aquilina, Budish, O'Neill 2022). The run is measured in ``z``: grid steps' worth of
+#: the price's current volatility. A racer wins with probability ``z * activity / RACE_Z`` (at most 1): the larger
+#: the mispricing and the busier the market, the likelier a taker is first.
+RACE_Z = 1.5
+#: A winning racer's order: ``RACE_SIZE`` typical trades, limited at the fair price. The racers' expected flow is
+#: then proportional to the run in units of volatility and to the market's activity, as Kyle's (1985) informed
+#: trader's is: it keeps the same share of the variance of signed volume in calm and in wild markets. Calibrated
+#: in docs/REALISM.md so that signed volume explains a share of returns within the published range.
+RACE_SIZE = 100.0
 
 # per-trade hot path: module aliases instead of attribute lookups, and math.floor, equal to int() for the
 # non-negative floats here but several times cheaper in CPython 3.11
@@ -52,6 +68,7 @@ class FlowHandover(NamedTuple):
     base_rate_per_s: float
     excitation: float
     size_lots: float
+    step_sigma: float
     last_buy: bool
     run_buy: bool
     run_left: int
@@ -69,10 +86,13 @@ class TradeFlow:
         "_run_buy",
         "_run_left",
         "_size_lots",
+        "_step_sigma",
         "base_rate_per_s",
     )
 
-    def __init__(self, rng: random.Random, trade_rate_per_s: float, size_lots: float) -> None:
+    def __init__(self, rng: random.Random, trade_rate_per_s: float, size_lots: float, step_sigma: float) -> None:
+        """``size_lots`` is the typical trade's size; ``step_sigma`` the standard deviation of the symbol's log
+        price over one factor grid step at the market's typical volatility (the unit of a racer's run)."""
         self._rng = rng
         #: excitation decays with a time constant of 0.5-2 virtual seconds
         self._beta = 1.0 / rng.uniform(0.5, 2.0)
@@ -81,6 +101,7 @@ class TradeFlow:
         self.base_rate_per_s = trade_rate_per_s * (1.0 - BRANCHING_RATIO)
         self._excitation = 0.0
         self._size_lots = max(size_lots, 1.0)
+        self._step_sigma = step_sigma
         self._last_buy = rng.random() < 0.5
         #: the metaorder under way: its side and the child trades it has left
         self._run_buy = self._last_buy
@@ -94,6 +115,7 @@ class TradeFlow:
             self.base_rate_per_s,
             self._excitation,
             self._size_lots,
+            self._step_sigma,
             self._last_buy,
             self._run_buy,
             self._run_left,
@@ -133,6 +155,14 @@ class TradeFlow:
             unit = 10 ** (len(str(lots)) - 1)
             lots = _floor(lots / unit + 0.5) * unit
         return lots
+
+    def racer_lots(self, run: float, vol_scale: float, activity: float) -> int:
+        """The order of a taker racing to quotes that the fair price has run past by ``run`` (relative to the
+        price), at the market's current ``vol_scale`` and ``activity``: its size in lots, or 0 when the makers pull
+        the quotes first. One draw."""
+        if self._rng.random() * RACE_Z * self._step_sigma * vol_scale >= run * activity:
+            return 0
+        return _floor(self._size_lots * RACE_SIZE)
 
     def taker_is_buy(self, pressure: float) -> bool:
         """Draw the taker side. ``pressure`` is (fair mid - book mid) / spread: positive favours buyers."""

@@ -163,7 +163,7 @@ class SymbolState:
         fast = _native.speedups
         maker_class = ReferenceBookMaker if fast is None else fast.BookMaker
         self.book_maker = maker_class(rng, round(step_ticks), half_spread, level_usd / lot_usd, 1 if liquid else None)
-        self.flow = TradeFlow(rng, symbol.trade_rate * rate_scale, _TRADE_USD / lot_usd)
+        self.flow = TradeFlow(rng, symbol.trade_rate * rate_scale, _TRADE_USD / lot_usd, pair_vol * _STEP_SIGMA)
         #: mean time between background book changes, in microseconds
         self.us_per_book = 1e6 / (symbol.book_rate * rate_scale)
         self._init_seed = stable_seed(seed, "initial-book", symbol.symbol_id)
@@ -223,7 +223,8 @@ class SymbolState:
         return book
 
     def event(self, t: int) -> Sequence[MarketEvent]:
-        """The symbol's event at ``t`` (its ``next_ns``): a trade arrival or a background book change.
+        """The symbol's event at ``t`` (its ``next_ns``): a trade arrival or a background book change (with a
+        racer's trades first when the fair mid has run past a touch).
 
         Returns what it changed, in order (trades, then the ``BookDelta``, then the ``Quote`` if the top moved),
         and sets ``next_ns``. ``simulator._speedups.SymbolState`` is the C twin of this method and its state.
@@ -237,7 +238,24 @@ class SymbolState:
         if self.halted:
             return ()
         mid = self.pricer.fair_mid_ticks(t, self._factors)
-        return self.book_maker.step(self._book or self.book, mid, self.spread_multiplier, self.symbol_id, t)
+        book = self._book or self.book
+        ask, _, bid, _ = book.touch()
+        if bid <= mid <= ask:
+            return self.book_maker.step(book, mid, self.spread_multiplier, self.symbol_id, t)
+        out = self._race(t, book, mid, ask, bid)
+        out += self.book_maker.step(book, mid, self.spread_multiplier, self.symbol_id, t)
+        return out
+
+    def _race(self, t: int, book: Book, mid: float, ask: int, bid: int) -> list[MarketEvent]:
+        """The fair mid has run past a touch: a taker may pick off the stale quotes, up to the fair price, before
+        the makers reprice (a limit order: it takes nothing priced worse than the fair mid)."""
+        is_buy = mid > ask
+        run = mid - ask if is_buy else bid - mid
+        factors = self._factors
+        lots = self.flow.racer_lots(run / mid, factors.vol_scale, factors.activity)
+        if not lots:
+            return []
+        return self._record_fills(t, is_buy, book.sweep(is_buy, lots, _floor(mid) if is_buy else math.ceil(mid)))
 
     def _trade(self, t: int) -> Sequence[MarketEvent]:
         flow = self.flow
@@ -251,6 +269,16 @@ class SymbolState:
         fills = book.sweep(is_buy, flow.size_lots())
         if not fills:
             return ()
+        out = self._record_fills(t, is_buy, fills)
+        out += book.emit(self.symbol_id, t)
+        # rng.expovariate(rate), spelled out to save a Python-level call (the same formula and draw)
+        refill_ns = t + (_floor(-_log(1.0 - self.rng.random()) / _REFILL_RATE_PER_S * 1e6) + 1) * 1000
+        if refill_ns < self.next_book_ns:
+            self.next_book_ns = refill_ns
+        return out
+
+    def _record_fills(self, t: int, is_buy: bool, fills: list[tuple[int, int]]) -> list[MarketEvent]:
+        """One ``Trade`` per fill of a taker order, counted in the symbol's statistics and candles."""
         side = _BUY if is_buy else _SELL
         symbol_id, index, rng, on_trade = self.symbol_id, self.index, self.rng, self._on_trade
         out: list[MarketEvent] = []
@@ -259,14 +287,10 @@ class SymbolState:
             out.append(make_trade(symbol_id, t, price, size, side, _uuid4(rng.getrandbits(128))))
             on_trade(index, t, price, size)
             volume += size
-        self.trades_count += len(fills)
-        self.volume_lots += volume
-        self.last_price_ticks = fills[-1][0]
-        out += book.emit(symbol_id, t)
-        # rng.expovariate(rate), spelled out to save a Python-level call (the same formula and draw)
-        refill_ns = t + (_floor(-_log(1.0 - rng.random()) / _REFILL_RATE_PER_S * 1e6) + 1) * 1000
-        if refill_ns < self.next_book_ns:
-            self.next_book_ns = refill_ns
+        if fills:
+            self.trades_count += len(fills)
+            self.volume_lots += volume
+            self.last_price_ticks = fills[-1][0]
         return out
 
 

@@ -171,6 +171,11 @@ def _parameters() -> list[str]:
             f"{book.CATCH_UP:g}",
             "calibrated here: imbalance -> next move (Gould, Bonart 2016)",
         ),
+        (
+            "racers to stale quotes: a run of z steps' volatility wins with odds z x activity / RACE_Z; order size",
+            f"RACE_Z {flow.RACE_Z:g}; {flow.RACE_SIZE:g} typical trades, limited at the fair price",
+            "Budish, Cramton, Shim 2015; Kyle 1985; calibrated here: order flow -> price",
+        ),
     ]
     return [
         "## Model parameters",

@@ -428,9 +428,11 @@ Book_set_bid(BookObject *book, PyObject *const *args, Py_ssize_t nargs)
     return set_level(&book->bids, args, nargs);
 }
 
-/* A taker takes up to ``size`` from the touch of ``side``; never empties its last level. */
+/* A taker takes up to ``size`` from the touch of ``side``, no level whose key (sign * price) is above
+ * ``limit_key`` (NO_LIMIT: any); never empties the side's last level. */
+#define NO_LIMIT LLONG_MAX
 static PyObject *
-book_sweep(Side *side, i64 size)
+book_sweep(Side *side, i64 size, i64 limit_key)
 {
     PyObject *fills = PyList_New(0);
     if (fills == NULL) {
@@ -439,7 +441,7 @@ book_sweep(Side *side, i64 size)
     Py_ssize_t touched = 0;
     i64 remaining = size;
     Py_ssize_t last = side->len - 1;
-    while (remaining > 0 && touched <= last) {
+    while (remaining > 0 && touched <= last && side->keys[touched] <= limit_key) {
         i64 available = side->sizes[touched] - (touched == last ? 1 : 0);
         i64 take = remaining < available ? remaining : available;
         if (take <= 0) {
@@ -471,16 +473,23 @@ book_sweep(Side *side, i64 size)
 static PyObject *
 Book_sweep(BookObject *book, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "sweep(is_buy, size_lots)");
+    if (nargs < 2 || nargs > 3) {
+        PyErr_SetString(PyExc_TypeError, "sweep(is_buy, size_lots, limit_ticks=None)");
         return NULL;
     }
     int is_buy = PyObject_IsTrue(args[0]);
-    i64 size;
+    i64 size, limit_key = NO_LIMIT;
     if (is_buy < 0 || as_i64(Py_NewRef(args[1]), &size) < 0) {
         return NULL;
     }
-    return book_sweep(is_buy ? &book->asks : &book->bids, size);
+    Side *side = is_buy ? &book->asks : &book->bids;
+    if (nargs == 3 && args[2] != Py_None) {
+        if (as_i64(Py_NewRef(args[2]), &limit_key) < 0) {
+            return NULL;
+        }
+        limit_key *= side->sign;
+    }
+    return book_sweep(side, size, limit_key);
 }
 
 static PyObject *

@@ -1,13 +1,15 @@
 /*
  * flow.c: the C twin of simulator/flow.py ``TradeFlow``: Hawkes arrivals in the market's operational time, the
- * metaorder behind the taker side, and trade sizes.
+ * metaorder behind the taker side, trade sizes, and the orders of takers racing to stale quotes.
  */
 #define SIZE_TAIL_EXPONENT (-1.0 / 1.4)   /* flow.py _SIZE_EXPONENT */
 #define TRADE_SIZE_CAP 20000.0            /* flow.py SIZE_CAP */
-#define ROUND_SHARE 0.4                   /* flow.py ROUND_SHARE */
-#define METAORDER_SHARE 0.7               /* flow.py METAORDER_SHARE */
+#define ROUND_SHARE 0.5                   /* flow.py ROUND_SHARE */
+#define METAORDER_SHARE 0.8               /* flow.py METAORDER_SHARE */
 #define RUN_EXPONENT (-1.0 / 1.3)         /* flow.py _RUN_EXPONENT */
 #define RUN_CAP 20000.0                   /* flow.py RUN_CAP */
+#define RACE_Z 1.5                        /* flow.py RACE_Z */
+#define RACE_SIZE 100.0                   /* flow.py RACE_SIZE */
 
 static int
 take_flow(StateObject *st, PyObject *flow)
@@ -16,6 +18,7 @@ take_flow(StateObject *st, PyObject *flow)
                    attr_double(flow, "base_rate_per_s", &st->base_rate) ||
                    attr_double(flow, "excitation", &st->excitation) ||
                    attr_double(flow, "size_lots", &st->trade_size_lots) ||
+                   attr_double(flow, "step_sigma", &st->step_sigma) ||
                    attr_bool(flow, "last_buy", &st->last_buy) || attr_bool(flow, "run_buy", &st->run_buy) ||
                    attr_i64(flow, "run_left", &st->run_left)
                ? -1
@@ -119,5 +122,18 @@ trade_size(StateObject *st, i64 *out)
         lots = (i64)floor((double)lots / (double)unit + 0.5) * unit;
     }
     *out = lots;
+    return 0;
+}
+
+/* flow.py ``TradeFlow.racer_lots`` at the factors' current vol_scale and activity. */
+static int
+racer_lots(StateObject *st, double run, i64 *out)
+{
+    double r, vol_scale, activity;
+    if (factors_double(st, st->at_vol_scale, &vol_scale) < 0 || factors_double(st, st->at_activity, &activity) < 0 ||
+        draw(st->random, &r) < 0) {
+        return -1;
+    }
+    *out = r * RACE_Z * st->step_sigma * vol_scale >= run * activity ? 0 : (i64)floor(st->trade_size_lots * RACE_SIZE);
     return 0;
 }

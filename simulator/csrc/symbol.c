@@ -213,6 +213,50 @@ append_trade(StateObject *st, PyObject *out, PyObject *time_ns, i64 price, i64 s
     return done == NULL ? -1 : 0;
 }
 
+/* market.py ``SymbolState._record_fills``: a new list with one trade per fill (steals ``fills``). */
+static PyObject *
+record_fills(StateObject *st, PyObject *time_ns, int is_buy, PyObject *fills)
+{
+    Py_ssize_t n = PyList_GET_SIZE(fills);
+    PyObject *out = PyList_New(0);
+    i64 volume = 0, price = 0;
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        PyObject *fill = PyList_GET_ITEM(fills, i);
+        price = PyLong_AsLongLong(PyTuple_GET_ITEM(fill, 0));
+        i64 filled = PyLong_AsLongLong(PyTuple_GET_ITEM(fill, 1));
+        if (append_trade(st, out, time_ns, price, filled, is_buy ? taker_buy : taker_sell) < 0) {
+            Py_CLEAR(out);
+        }
+        volume += filled;
+    }
+    Py_DECREF(fills);
+    if (out != NULL && n > 0) {
+        st->trades_count += n;
+        st->volume_lots += volume;
+        st->last_price_ticks = price;
+    }
+    return out;
+}
+
+/* market.py ``SymbolState._race``: a new list of the racer's trades, empty when no racer won. */
+static PyObject *
+state_race(StateObject *st, BookObject *book, PyObject *time_ns, double mid, i64 ask, i64 bid)
+{
+    int is_buy = mid > (double)ask;
+    double run = is_buy ? mid - (double)ask : (double)bid - mid;
+    i64 lots;
+    if (racer_lots(st, run / mid, &lots) < 0) {
+        return NULL;
+    }
+    if (lots == 0) {
+        return PyList_New(0);
+    }
+    i64 limit = is_buy ? (i64)floor(mid) : (i64)ceil(mid);
+    Side *side = is_buy ? &book->asks : &book->bids;
+    PyObject *fills = book_sweep(side, lots, limit * side->sign);
+    return fills == NULL ? NULL : record_fills(st, time_ns, is_buy, fills);
+}
+
 /* market.py ``SymbolState._trade``. */
 static PyObject *
 state_trade(StateObject *st, i64 t, PyObject *time_ns)
@@ -237,33 +281,18 @@ state_trade(StateObject *st, i64 t, PyObject *time_ns)
     if (taker_side(st, pressure, &is_buy) < 0 || trade_size(st, &size) < 0) {
         return NULL;
     }
-    PyObject *fills = book_sweep(is_buy ? &book->asks : &book->bids, size);
+    PyObject *fills = book_sweep(is_buy ? &book->asks : &book->bids, size, NO_LIMIT);
     if (fills == NULL) {
         return NULL;
     }
-    Py_ssize_t n = PyList_GET_SIZE(fills);
-    if (n == 0) {
+    if (PyList_GET_SIZE(fills) == 0) {
         Py_DECREF(fills);
         return PyTuple_New(0);
     }
-    PyObject *out = PyList_New(0);
-    i64 volume = 0, price = 0;
-    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
-        PyObject *fill = PyList_GET_ITEM(fills, i);
-        price = PyLong_AsLongLong(PyTuple_GET_ITEM(fill, 0));
-        i64 filled = PyLong_AsLongLong(PyTuple_GET_ITEM(fill, 1));
-        if (append_trade(st, out, time_ns, price, filled, is_buy ? taker_buy : taker_sell) < 0) {
-            Py_CLEAR(out);
-        }
-        volume += filled;
-    }
-    Py_DECREF(fills);
+    PyObject *out = record_fills(st, time_ns, is_buy, fills);
     if (out == NULL) {
         return NULL;
     }
-    st->trades_count += n;
-    st->volume_lots += volume;
-    st->last_price_ticks = price;
     PyObject *changes = book_emit(book, st->symbol_id, time_ns);
     int failed = changes == NULL || PyList_SetSlice(out, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, changes) < 0;
     Py_XDECREF(changes);
@@ -294,10 +323,33 @@ state_book_event(StateObject *st, i64 t, PyObject *time_ns)
         return NULL;
     }
     BookObject *book = state_book(st);
-    if (book == NULL || maker_update(st->maker, book, mid, st->spread_multiplier) < 0) {
+    i64 touch[4];
+    if (book == NULL || book_touch(book, touch) < 0) {
         return NULL;
     }
-    return book_emit(book, st->symbol_id, time_ns);
+    PyObject *out = NULL;
+    if (mid < (double)touch[2] || (double)touch[0] < mid) {
+        out = state_race(st, book, time_ns, mid, touch[0], touch[2]);
+        if (out == NULL) {
+            return NULL;
+        }
+    }
+    if (maker_update(st->maker, book, mid, st->spread_multiplier) < 0) {
+        Py_XDECREF(out);
+        return NULL;
+    }
+    PyObject *changes = book_emit(book, st->symbol_id, time_ns);
+    if (out == NULL || changes == NULL) {
+        Py_XDECREF(out);
+        return changes;
+    }
+    int failed = PyList_SetSlice(out, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, changes) < 0;
+    Py_DECREF(changes);
+    if (failed) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    return out;
 }
 
 static PyObject *

@@ -26,7 +26,7 @@ typedef struct {
     PyObject *init_seed;
     double mid0;
     /* flow.py TradeFlow */
-    double beta, jump, base_rate, excitation, trade_size_lots;
+    double beta, jump, base_rate, excitation, trade_size_lots, step_sigma;
     int last_buy, run_buy;
     i64 run_left;
     /* price.py SymbolPricer */

@@ -91,6 +91,16 @@ def test_sweep_eats_from_the_touch_and_keeps_the_last_level() -> None:
     assert book.bids() == (Level(97, 2),)
 
 
+def test_a_limited_sweep_takes_nothing_priced_worse_than_its_limit() -> None:
+    book = _book()
+    assert book.sweep(True, 100, 102) == [(101, 2), (102, 7)]
+    assert book.asks() == (Level(103, 5),)
+    assert book.sweep(True, 100, 102) == []  # nothing rests at or below the limit
+    assert book.sweep(False, 3, 99) == [(100, 1), (99, 2)]  # the size runs out before the limit does
+    assert book.sweep(False, 100, 101) == []  # a limit above the best bid
+    assert book.sweep(False, 100, None) == [(99, 2), (97, 2)]  # no limit: down to the last lot
+
+
 def _maker(seed: int, gap: int = 3, half_spread: float = 2.0) -> BookMaker:
     return BookMaker(random.Random(seed), gap, half_spread, 50.0)
 

@@ -261,8 +261,8 @@ def _golden_bars(catalog: Catalog, bars: Literal["all", "wanted"]) -> list[Bar]:
 @pytest.mark.parametrize(
     ("bars", "count", "expected"),
     [
-        ("all", 53375, "82897fa20c4c2466099392b0ce70846e5f0e71676cd3c9a90e13c28c29364350"),
-        ("wanted", 382, "cf85a52a38039e4926e0765b25a86d9c7e7f6a6d2a3b34ac4a62df20861b7965"),
+        ("all", 54921, "a8034fc44d9645879291c39ecb47e0328b14e6e81f904f46dd783ef3af0b43a2"),
+        ("wanted", 387, "282662d331c37289ec32001409b71811f08890fd8c545479d11ad53e1bfb9289"),
     ],
 )
 def test_bars_match_the_golden_digest(

@@ -34,6 +34,7 @@ _OPERATIONS = st.lists(
     st.one_of(
         st.tuples(st.just("update"), st.floats(-40.0, 40.0), st.floats(0.5, 4.0)),
         st.tuples(st.just("sweep"), st.booleans(), st.integers(1, 400)),
+        st.tuples(st.just("sweep"), st.booleans(), st.integers(1, 400), st.one_of(st.none(), _PRICES)),
         st.tuples(st.just("set_ask"), _PRICES, _SIZES),
         st.tuples(st.just("set_bid"), _PRICES, _SIZES),
         st.tuples(st.just("emit"), st.integers(0, 10**18)),
