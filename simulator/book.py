@@ -8,10 +8,10 @@ after every public mutation by the market: no level with size <= 0, asks ascendi
 ``BookMaker`` is the per-symbol liquidity model: it builds the initial book around the fair mid, pulls quotes
 that the mid has run over, refills the side that was left behind, and adds the small adds, cancels and size
 changes that make a real book flicker. Trades take liquidity through ``Book.sweep`` (a limited sweep for a taker
-that stops at a price). Levels are dense near the
-touch (``touch_gap_ticks`` apart: one tick on liquid symbols, whose spread is then mostly one tick) and sparser
-deeper; resting sizes hump a few levels out (Bouchaud, Mezard, Potters 2002); and the queue at a touch that the
-fair price is about to cross thins out, so book imbalance leans towards the next move (the micro-price).
+that stops at a price). Levels are dense near the touch (``touch_gap_ticks`` apart: one tick on liquid symbols,
+whose spread is then mostly one tick) and sparser deeper; resting sizes hump a few levels out (Bouchaud, Mezard,
+Potters 2002); and the queue at a touch that the fair price is about to cross thins out, so book imbalance leans
+towards the next move (the micro-price).
 """
 
 from __future__ import annotations
