@@ -147,12 +147,12 @@ def _parameters() -> list[str]:
         (
             "metaorders: share of trades, length tail index",
             f"{flow.METAORDER_SHARE:g}, {flow.RUN_TAIL:g}",
-            "Lillo, Mike, Farmer 2005",
+            "Lillo, Mike, Farmer 2005; the share calibrated here with the racers (sign memory)",
         ),
         (
             "trade sizes: Pareto tail index, share rounded to one digit",
             f"{flow.SIZE_TAIL:g}, {flow.ROUND_SHARE:g}",
-            "Alexander, Peterson 2007",
+            "Alexander, Peterson 2007; the share calibrated here with the racers (round lots)",
         ),
         ("Hawkes branching ratio of trade arrivals", f"{flow.BRANCHING_RATIO:g}", "Filimonov, Sornette 2012"),
         (
