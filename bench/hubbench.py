@@ -39,14 +39,18 @@ class NullSink:
         if self.join:
             b"".join(frames)
 
-    def send_shared(self, shared: Any) -> None:
+    def offer_shared(self, shared: Any) -> bool:
         """A group's frames (``server.frames.SharedFrames``; absent from hubs before groups)."""
         self.frames += len(shared.frames)
         if self.join:
             shared.joined()
+        return True
 
     def writable(self) -> bool:
         return True
+
+    def buffered(self) -> int:
+        return 0
 
     def close(self, code: int, reason: str) -> None:
         pass

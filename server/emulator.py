@@ -199,7 +199,7 @@ class Emulator:
                 payloads[plane] = injection.payload(plane.now_ns)
             plane.hub.send(subscriber, payloads[plane])
         for plane in payloads:
-            plane.hub.flush()
+            plane.hub.flush_sent()
         return len(targets)
 
     def journals(self, *, data_type: str | None = None, symbol_id: str | None = None) -> list[ConnectionJournal]:

@@ -58,6 +58,7 @@ from coinapi_emulator.server.bus.wire import (
 )
 from coinapi_emulator.server.control.scenario import ScenarioError
 from coinapi_emulator.server.fanout.hub import Hub
+from coinapi_emulator.server.plane.driver import HOLD_RETRY_S
 from coinapi_emulator.server.plane.snapshots import with_snapshots
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.encode import encode_reconnect
@@ -121,6 +122,8 @@ class ShardStream:
     #: the last batch delivered (its ``stream_seq``), and its pass
     seq: int = 0
     pass_number: int = 0
+    #: the last ``seq`` acknowledged to the simulator
+    acked: int = 0
     time_ns: int = 0
     #: the market clock's speed (0: max) and pause, as of the last batch or control answer
     speed: float = 1.0
@@ -339,9 +342,16 @@ class BusLink:
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
-        assert self._hub is not None
+        hub = self._hub
+        assert hub is not None
+        if self.speed is None and hub.behind():
+            # At --speed max the frames wait in the hub while a client's socket is full, as the market waits for
+            # the acknowledgements this withholds meanwhile: written now, they would be queued (and quotes
+            # conflated) for each paused client alone.
+            asyncio.get_running_loop().call_later(HOLD_RETRY_S, self._flush)
+            return
         self._flush_due = False
-        self._hub.flush()
+        hub.flush()
 
     @staticmethod
     def _note_clock(stream: ShardStream, header: BatchHeader) -> None:
@@ -450,14 +460,11 @@ class BusLink:
 
     async def _interest_loop(self) -> None:
         last_full_s = 0.0
-        acked = [0] * len(self._streams)
         while True:
             await asyncio.sleep(INTEREST_POLL_S)
             assert self._hub is not None
-            for shard, stream in enumerate(self._streams):
-                if stream.seq != acked[shard]:
-                    acked[shard] = stream.seq
-                    await self._send(Ack(self.gateway_id, shard, stream.seq))
+            for ack in self.take_acks():
+                await self._send(ack)
             changes = self._hub.take_interest()
             if time.monotonic() - last_full_s >= INTEREST_EVERY_S:
                 last_full_s = time.monotonic()
@@ -466,6 +473,20 @@ class BusLink:
                 add = frozenset(key for key, wanted in changes.items() if wanted)
                 remove = frozenset(key for key, wanted in changes.items() if not wanted) - self._wanted()
                 await self._send(Interest(self.gateway_id, add=add, remove=remove))
+
+    def take_acks(self) -> list[Ack]:
+        """The acknowledgements due: one for each shard whose batches reached the hub since the last. None while
+        the hub waits for a client's full socket: that holds the simulators at --speed max
+        (``publisher.MAX_UNACKED``), so the market goes at its slowest reader's pace through the bus too."""
+        assert self._hub is not None
+        if self._hub.behind():
+            return []
+        acks = []
+        for shard, stream in enumerate(self._streams):
+            if stream.seq != stream.acked:
+                stream.acked = stream.seq
+                acks.append(Ack(self.gateway_id, shard, stream.seq))
+        return acks
 
     def _wanted(self) -> frozenset[RouteKey]:
         """The routes the simulators must send: the hub's, and the book routes of subscriptions being joined."""

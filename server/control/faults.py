@@ -171,6 +171,10 @@ class FaultySink:
         self.send_frames(list(shared.frames))
         return True
 
+    def buffered(self) -> int:
+        """What the wrapped sink holds: held batches are the fault's, not the peer's, and do not show its pace."""
+        return self.inner.buffered()
+
     def close(self, code: int, reason: str) -> None:
         """Close after the held batches."""
         if self._held:
@@ -233,7 +237,7 @@ class FaultInjector:
             subscribers = [s for s in hub.subscribers if not fault.connections or s.id in fault.connections]
             for subscriber in subscribers:
                 self._apply_one(target, fault, subscriber)
-            hub.flush()
+            hub.flush_sent()
             touched += len(subscribers)
         return touched
 

@@ -26,6 +26,13 @@ holds more than ``max_messages`` frames or ``max_bytes`` bytes, the subscriber g
 is closed with 1013 (PROTOCOL.md §6). While the backlogs of every hub together hold more than the ``OutboxBudget``
 (``fanout/budget.py``), the hub closes its largest backlogs the same way until they fit. The counters of those
 events live in ``HubStats``.
+
+Readers at ``--speed max``: a market with no clock to follow waits for its readers (``behind``), as the kit's
+coalescing baselines do. The transport tells the hub when a socket stops taking frames (``pause``) and when it
+takes them again (``resume``); while a full socket's reader keeps taking bytes from it, the driver holds the
+market. So at speed max every client gets every message, at the pace of the slowest reader, and no frame is
+queued, copied or conflated per subscriber. A socket whose reader took nothing for ``STALLED_READER_S`` is no
+longer waited for: it is served as a slow client, as above.
 """
 
 from __future__ import annotations
@@ -48,6 +55,11 @@ logger = logging.getLogger(__name__)
 
 _HEARTBEAT_FRAME = text_frame(HEARTBEAT)
 _NS_PER_MS = 1_000_000
+#: at ``--speed max``, how long the market waits for a full socket whose reader takes nothing from it before it goes
+#: on without it: a reader that is merely slower than the market keeps taking bytes and is waited for however
+#: long it takes (1,000 clients draining 2 MB each over loopback take over a second), while a client stopped in a
+#: debugger or a dead peer stalls a test suite's market for a blink only
+STALLED_READER_S = 1.0
 
 
 @dataclass(slots=True)
@@ -61,6 +73,8 @@ class HubStats:
     #: of those, closed because the backlogs of all clients together were over the budget
     budget_closes: int = 0
     heartbeats: int = 0
+    #: times the market at ``--speed max`` stopped waiting for a full socket whose reader stalled (``STALLED_READER_S``)
+    waits_given_up: int = 0
     #: messages routed to at least one subscriber, by data type (each counted once, however many get it)
     routed: dict[DataType, int] = field(default_factory=lambda: dict.fromkeys(DataType, 0))
 
@@ -160,6 +174,9 @@ class Hub:
         self._dirty: list[Subscriber] = []
         self._dirty_groups: list[Group] = []
         self._backlogged: set[Subscriber] = set()
+        #: subscriber -> (hub-clock seconds of its socket's pause or of the last progress seen since, bytes its sink
+        #: held then), for the full sockets waited for; oldest first (``behind``)
+        self._paused: dict[Subscriber, tuple[float, int]] = {}
         #: shared with the other hubs (``ids`` alike); ``_holding``: this hub reported a backlog to it
         self._budget = budget
         self._holding = False
@@ -184,6 +201,7 @@ class Hub:
         self._leave(subscriber)
         self.subscribers.discard(subscriber)
         self._backlogged.discard(subscriber)
+        self._paused.pop(subscriber, None)
         subscriber.closed = True
         subscriber.frames.clear()
 
@@ -359,12 +377,22 @@ class Hub:
     # -- output -----------------------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write each dirty group's and subscriber's frames in one go; keep them for paused transports."""
+        """Write each dirty group's and subscriber's frames in one go; keep them for paused transports (the feed's
+        call, once per pass)."""
         now_s = self._clock()
         groups, self._dirty_groups = self._dirty_groups, []
         # Groups first: their frames are then sent, so a subscriber written below may rejoin its group's path.
         for group in groups:
             self._flush_group(group, now_s)
+        self._flush_subscribers(now_s)
+
+    def flush_sent(self) -> None:
+        """Write what ``send`` queued (answers, notices, heartbeats) now, and no group's routed frames: those wait
+        for the pass's ``flush``, which at ``--speed max`` waits while a socket is full (``behind``). A subscriber
+        written here gets its group's frames of the pass first (``send`` singled it out with a copy)."""
+        self._flush_subscribers(self._clock())
+
+    def _flush_subscribers(self, now_s: float) -> None:
         dirty, self._dirty = self._dirty, []
         for subscriber in dirty:
             if subscriber.closed:
@@ -402,8 +430,35 @@ class Hub:
         subscriber.backlogged = True
         self._backlogged.add(subscriber)
 
+    def pause(self, subscriber: Subscriber) -> None:
+        """The subscriber's socket stopped taking frames (its buffers are full): the market at speed max waits for
+        it (``behind``) until ``resume``, or until its reader stalls."""
+        if not subscriber.closed and subscriber not in self._paused:
+            self._paused[subscriber] = (self._clock(), subscriber.sink.buffered())
+
+    def behind(self) -> bool:
+        """Whether a socket is full and its reader took bytes from it within ``STALLED_READER_S``: the market at
+        speed max waits then."""
+        paused = self._paused
+        now_s = self._clock()
+        cutoff_s = now_s - STALLED_READER_S
+        while paused:
+            oldest = next(iter(paused))
+            since_s, buffered = paused[oldest]
+            if since_s > cutoff_s:
+                return True
+            del paused[oldest]
+            still = oldest.sink.buffered()
+            if still < buffered:
+                paused[oldest] = (now_s, still)  # it read meanwhile: a slow reader, waited for again
+            else:
+                # given up: a transport reports one pause until it resumes, so this one is not waited for again
+                self.stats.waits_given_up += 1
+        return False
+
     def resume(self, subscriber: Subscriber) -> None:
         """The sink may be writable again (its transport drained, or a stall ended): send the backlog now."""
+        self._paused.pop(subscriber, None)
         if subscriber.closed or not subscriber.backlogged or not subscriber.sink.writable():
             return
         subscriber.backlogged = False
@@ -495,4 +550,4 @@ class Hub:
             if subscriber.heartbeat and not subscriber.backlogged and now_s - subscriber.last_sent_s >= 1.0:
                 self._append(subscriber, _HEARTBEAT_FRAME)
                 self.stats.heartbeats += 1
-        self.flush()
+        self.flush_sent()

@@ -45,6 +45,11 @@ _HUB_COUNTERS = (
         "Of those, clients closed because the backlogs of all clients were over --max-buffered-bytes-total.",
     ),
     ("heartbeats", "heartbeats", "Heartbeat messages sent to idle clients that asked for them."),
+    (
+        "reader_waits_given_up",
+        "waits_given_up",
+        "Times the market at --speed max stopped waiting for a client with a full socket that read nothing for 1 s.",
+    ),
 )
 
 

@@ -88,7 +88,7 @@ class WebSocketEndpoint:
         )
         connection = self.connect(transport, _peer(websocket), upgrade_key, private=private)
         connection.host = host
-        transport.set_on_resume(partial(self._resume, connection))
+        transport.set_flow_control(partial(self._pause, connection), partial(self._resume, connection))
         timeout_s = self._emulator.settings.hello_timeout_s
         if timeout_s > 0:
             loop = asyncio.get_running_loop()
@@ -140,6 +140,9 @@ class WebSocketEndpoint:
         if private is not None:
             journal.market, journal.seed = "private", private.seed
         return Connection(session=session, subscriber=subscriber, plane=plane, journal=journal, private=private)
+
+    def _pause(self, connection: Connection) -> None:
+        connection.plane.hub.pause(connection.subscriber)
 
     def _resume(self, connection: Connection) -> None:
         connection.plane.hub.resume(connection.subscriber)
@@ -279,7 +282,7 @@ class WebSocketEndpoint:
             code, reason = session.close
             hub.close(subscriber, code, reason)
         else:
-            hub.flush()
+            hub.flush_sent()
 
     def _apply_scope(self, connection: Connection) -> bool:
         """Route the connection by its new scope; False if it failed (then it has been told, and closed) or waits

@@ -3,7 +3,8 @@
 Ticks on the event loop follow the ``VirtualClock`` (speed 1, 10, ... or ``None`` = max, which advances a fixed
 virtual step per tick and batches steps). Scenario steps run at their exact virtual time: the feed stops there,
 the step runs, the feed goes on, so a scripted event lands at the same place in the stream on every run. Each
-pass ends with one flush, so every socket gets one write per pass.
+pass ends with one flush, so every socket gets one write per pass. At speed max no pass starts while its
+consumers cannot take more (``hold``: a client's full socket, a gateway behind).
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ class Driver:
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         """``on_failed``: called once, when the driver gives up after ``MAX_CONSECUTIVE_FAILURES`` failed passes;
-        ``hold``: True while speed "max" must wait (the gateways of ``simulate`` are too far behind)."""
+        ``hold``: True while speed "max" must wait (a client's socket is full, or the gateways of ``simulate`` are
+        too far behind)."""
         self._clock = clock
         self._feed = feed
         self._flush = flush

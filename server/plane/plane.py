@@ -72,10 +72,6 @@ class MarketSpec:
     starts_on_subscription: bool = False
 
 
-def _never() -> bool:
-    return False
-
-
 class Upstream(Protocol):
     """Where a gateway's shared plane gets its market from instead of running one (``server/bus/gateway.py``):
     frames arrive in its hub from outside, and book snapshots may need fetching first."""
@@ -176,7 +172,7 @@ class MarketPlane:
         self.feed: MarketFeed | ReplayFeed
         self.snapshots: Snapshots
         flush = self.hub.flush
-        hold: Callable[[], bool] = _never
+        hold: Callable[[], bool] = self.hub.behind
         #: what REST serves of the past (the shared simulated market only; None with --retain 0)
         self.retention: Retention | None = None
         if replay is None:
@@ -340,7 +336,7 @@ class MarketPlane:
         notice = encode_reconnect(within_s, self.feed.now_ns + within_s * _NS_PER_S)
         for subscriber in list(self.hub.subscribers if subscribers is None else subscribers):
             self.hub.send(subscriber, notice)
-        self.hub.flush()
+        self.hub.flush_sent()
 
     def _run_step(self, step: Step) -> None:
         action = step.action

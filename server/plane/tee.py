@@ -96,5 +96,5 @@ class TeeOutlet:
         self._other.flush()
 
     def behind(self) -> bool:
-        """The other outlet's consumers are too far behind (the hub's own clients never hold the market)."""
-        return self._other.behind()
+        """The hub's clients or the other outlet's consumers are too far behind."""
+        return self._hub.behind() or self._other.behind()

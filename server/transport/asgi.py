@@ -37,18 +37,25 @@ class AsgiTransport:
         self._wake = asyncio.Event()
         self._close: tuple[int, str] | None = None
         self._paused = False
+        self._on_pause: Callable[[], None] | None = None
         self._on_resume: Callable[[], None] | None = None
         self._task = asyncio.get_running_loop().create_task(self._write_all())
 
-    def set_on_resume(self, callback: Callable[[], None]) -> None:
-        """Called when the writer drains below the low-water mark after reporting unwritable."""
-        self._on_resume = callback
+    def set_flow_control(self, on_pause: Callable[[], None], on_resume: Callable[[], None]) -> None:
+        """Called when the queue reaches the high-water mark, and when the writer drains it below the low-water
+        mark after that."""
+        self._on_pause = on_pause
+        self._on_resume = on_resume
 
     def send_frames(self, frames: list[bytes]) -> None:
         """Queue frames for the writer task."""
         if self._close is None:
             self._queue.extend(frames)
             self._wake.set()
+            if not self._paused and len(self._queue) >= _HIGH_WATER:
+                self._paused = True
+                if self._on_pause is not None:
+                    self._on_pause()
 
     def offer_shared(self, shared: SharedFrames) -> bool:
         """A group's frames, unless above the high-water mark: queued one by one like any others."""
@@ -58,10 +65,12 @@ class AsgiTransport:
         return True
 
     def writable(self) -> bool:
-        """False above the high-water mark, until the writer drains below the low-water mark."""
-        if len(self._queue) >= _HIGH_WATER:
-            self._paused = True
+        """False from reaching the high-water mark until the writer drains below the low-water mark."""
         return not self._paused
+
+    def buffered(self) -> int:
+        """Frames queued for the writer."""
+        return len(self._queue)
 
     def close(self, code: int, reason: str) -> None:
         """Close after the queued frames."""
@@ -80,7 +89,8 @@ class AsgiTransport:
                 on_message(text if text is not None else message.get("bytes") or b"")
         finally:
             on_closed()
-            self._on_resume = None  # it leads back to the connection, whose sink this is: no cycle left behind
+            # they lead back to the connection, whose sink this is: no cycle left behind
+            self._on_pause = self._on_resume = None
             if self._close is None:  # the client left: nothing more to write
                 await self._stop()
 

@@ -18,6 +18,9 @@ any other ASGI server simply does not find it and falls back to ``asgi.AsgiTrans
 
 from __future__ import annotations
 
+import fcntl
+import struct
+import termios
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +44,7 @@ class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.on_pause: Callable[[], None] | None = None
         self.on_resume: Callable[[], None] | None = None
         #: set by ``hand_over``: where client messages go instead of the ASGI queue (text as str, binary as bytes)
         self.on_message: Callable[[str | bytes], None] | None = None
@@ -63,6 +67,11 @@ class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
             self.transport.write(b"".join(self.conn.data_to_send()))
             self.transport.close()
 
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self.on_pause is not None:
+            self.on_pause()
+
     def resume_writing(self) -> None:
         super().resume_writing()
         if self.on_resume is not None:
@@ -73,7 +82,7 @@ class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
         # The callbacks lead back to the connection, whose sink leads here: dropped now, the closed connection is
         # freed at once instead of at the next full garbage collection.
         self.on_message = None
-        self.on_resume = None
+        self.on_pause = self.on_resume = None
         # websockets parses with a generator whose frame holds its protocol, and it stays suspended after the close:
         # a cycle only a full collection frees. It held the connection's two zlib streams (~21 KiB each connection,
         # outside Python's allocator, so nothing hurried that collection): the soak's server grew ~3 MB a minute
@@ -214,9 +223,11 @@ class RawSink:
         self._protocol = protocol
         self._deflater = deflater
 
-    def set_on_resume(self, callback: Callable[[], None]) -> None:
-        """Called when the transport drains below its low-water mark after a pause."""
-        self._protocol.on_resume = callback
+    def set_flow_control(self, on_pause: Callable[[], None], on_resume: Callable[[], None]) -> None:
+        """Called when the transport's buffer goes above its high-water mark, and when it drains below the
+        low-water mark after that (asyncio's ``pause_writing`` and ``resume_writing``)."""
+        self._protocol.on_pause = on_pause
+        self._protocol.on_resume = on_resume
 
     async def serve(self, on_message: Callable[[bytes | str], None], on_closed: Callable[[], None]) -> None:
         """Client messages go to ``on_message`` and the end of the connection to ``on_closed`` from now on; the
@@ -252,6 +263,13 @@ class RawSink:
         """False while the transport is paused."""
         return self._protocol.writable.is_set()
 
+    def buffered(self) -> int:
+        """Bytes the peer has not taken: in the transport's buffer and in the socket's send queue. The kernel's
+        part counts because it is most of it: a loopback socket queues ~4 MB, and the transport's buffer shrinks
+        only once the peer has read about a third of that (the kernel wakes a writer when a third is free)."""
+        transport = self._protocol.transport
+        return transport.get_write_buffer_size() + _unsent(transport.get_extra_info("socket"))
+
     def close(self, code: int, reason: str) -> None:
         """Server-initiated close, as uvicorn does for an ASGI ``websocket.close`` (and it tells the app)."""
         protocol = self._protocol
@@ -259,3 +277,15 @@ class RawSink:
             return
         protocol.conn.send_close(code, reason)
         protocol.send_close_and_drain(code, reason)
+
+
+def _unsent(sock: Any) -> int:
+    """Bytes in a TCP socket's send queue (Linux's SIOCOUTQ, which is TIOCOUTQ); 0 where the system cannot say."""
+    if sock is None:
+        return 0
+    try:
+        answer = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    except OSError:
+        return 0
+    unsent: int = struct.unpack("i", answer)[0]
+    return unsent

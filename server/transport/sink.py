@@ -23,6 +23,10 @@ class Sink(Protocol):
     def writable(self) -> bool:
         """False while the socket cannot take more (its buffer is above the high-water mark)."""
 
+    def buffered(self) -> int:
+        """How much it holds that the peer has not taken yet (bytes, or frames where it queues frames): read to
+        see whether a paused reader makes progress."""
+
     def close(self, code: int, reason: str) -> None:
         """Start the closing handshake after the frames already sent."""
 
@@ -30,8 +34,9 @@ class Sink(Protocol):
 class ClientTransport(Sink, Protocol):
     """A connection's socket as the WebSocket endpoint drives it: the hub's sink, plus the receiving side."""
 
-    def set_on_resume(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` when the socket can take frames again after ``writable`` said no."""
+    def set_flow_control(self, on_pause: Callable[[], None], on_resume: Callable[[], None]) -> None:
+        """Call ``on_pause`` when the socket stops taking frames (``writable`` turns False) and ``on_resume`` when it
+        can take them again; at most one ``on_pause`` before each ``on_resume``."""
 
     async def serve(self, on_message: Callable[[bytes | str], None], on_closed: Callable[[], None]) -> None:
         """Deliver each client message to ``on_message`` and the end of the connection to ``on_closed`` (once).

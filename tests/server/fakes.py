@@ -18,6 +18,8 @@ from coinapi_emulator.server.transport.frames import SharedFrames, frame_payload
 class FakeSink:
     writes: list[list[bytes]] = field(default_factory=list)
     is_writable: bool = True
+    #: what ``buffered`` reports: bytes the peer has not taken yet
+    unread: int = 0
     closed_with: tuple[int, str] | None = None
 
     def send_frames(self, frames: list[bytes]) -> None:
@@ -31,6 +33,9 @@ class FakeSink:
 
     def writable(self) -> bool:
         return self.is_writable
+
+    def buffered(self) -> int:
+        return self.unread
 
     def close(self, code: int, reason: str) -> None:
         self.closed_with = (code, reason)

@@ -8,8 +8,8 @@ import asyncio
 
 from coinapi_emulator.server.bus.gateway import BusLink
 from coinapi_emulator.server.bus.shards import ShardMap
-from coinapi_emulator.server.bus.wire import BatchBuilder, BatchHeader, MarketDescription
-from coinapi_emulator.server.fanout.hub import Hub
+from coinapi_emulator.server.bus.wire import Ack, BatchBuilder, BatchHeader, MarketDescription
+from coinapi_emulator.server.fanout.hub import Hub, Subscriber
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.metadata import Metadata
 from coinapi_emulator.server.protocol.routes import CatalogIndex
@@ -24,21 +24,29 @@ BTC = (DataType.TRADE, "BINANCE_SPOT_BTC_USDT")
 GOING_AWAY = 1001
 
 
-def batch(stream_seq: int, frame: bytes, *, instance: int = 7) -> bytes:
+def batch(stream_seq: int, frame: bytes, *, instance: int = 7, speed: float = 1.0) -> bytes:
+    """``speed``: the simulator's clock, 0 for "max"."""
     builder = BatchBuilder()
     builder.add(BTC, text_frame(frame), START_NS)
-    return builder.build(BatchHeader(instance, 0, stream_seq, stream_seq, START_NS, sent_ns=0))
+    return builder.build(BatchHeader(instance, 0, stream_seq, stream_seq, START_NS, sent_ns=0, speed=speed))
 
 
-def run(batches: list[bytes]) -> tuple[BusLink, FakeSink]:
-    """A link bound to a hub with one client of BTC's trades, fed ``batches`` in order."""
+def bound() -> tuple[BusLink, Hub, Subscriber, FakeSink]:
+    """A link bound to a hub with one client of BTC's trades."""
     description = MarketDescription(seed=0, start_ns=START_NS, exchanges=2, max_symbols_per_exchange=2, shards=1)
     link = BusLink("nats://127.0.0.1:1", description, wait_s=0.1)
     hub = Hub(max_messages=100, max_bytes=100_000, clock=FakeClock())
     metadata = Metadata(CATALOG, Market(CATALOG, seed=0, start_ns=START_NS))
     link.bind(hub, metadata, ShardMap(CATALOG, 1), CatalogIndex(CATALOG))
     sink = FakeSink()
-    hub.set_routes(hub.attach(sink, "test"), frozenset({BTC}), throttles_ms={}, heartbeat=False)
+    subscriber = hub.attach(sink, "test")
+    hub.set_routes(subscriber, frozenset({BTC}), throttles_ms={}, heartbeat=False)
+    return link, hub, subscriber, sink
+
+
+def run(batches: list[bytes]) -> tuple[BusLink, FakeSink]:
+    """A link bound to a hub with one client of BTC's trades, fed ``batches`` in order."""
+    link, _, _, sink = bound()
 
     async def feed() -> None:
         for data in batches:
@@ -73,3 +81,34 @@ def test_a_stream_started_again_after_the_simulator_forgot_the_gateway_tells_cli
 def test_a_restarted_simulator_tells_clients_to_reconnect() -> None:
     link, sink = run([batch(1, b"a"), batch(1, b"b", instance=8)])
     assert link.stats.losses == 1 and sink.closed_with is not None
+
+
+def test_at_speed_max_frames_wait_in_the_hub_and_acks_stop_while_a_client_socket_is_full() -> None:
+    async def scenario() -> None:
+        link, hub, subscriber, sink = bound()
+        link.deliver(batch(1, b"a", speed=0.0))
+        await asyncio.sleep(0.01)
+        assert sink.payloads() == [b"a"]
+        assert link.take_acks() == [Ack(link.gateway_id, 0, 1)] and link.take_acks() == []
+        hub.pause(subscriber)
+        link.deliver(batch(2, b"b", speed=0.0))
+        await asyncio.sleep(0.01)
+        # held: written now, it would queue for the paused client alone; unacknowledged, the simulator waits
+        assert sink.payloads() == [b"a"] and link.take_acks() == []
+        hub.resume(subscriber)
+        await asyncio.sleep(0.01)
+        assert sink.payloads() == [b"a", b"b"]
+        assert link.take_acks() == [Ack(link.gateway_id, 0, 2)]
+
+    asyncio.run(scenario())
+
+
+def test_at_a_set_speed_frames_go_out_whoever_is_full() -> None:
+    async def scenario() -> None:
+        link, hub, subscriber, sink = bound()
+        hub.pause(subscriber)
+        link.deliver(batch(1, b"a", speed=1.0))
+        await asyncio.sleep(0.01)
+        assert sink.payloads() == [b"a"]
+
+    asyncio.run(scenario())

@@ -9,6 +9,7 @@ from coinapi_emulator.server.bus.wire import Ack, Interest, down_subject, read_f
 from coinapi_emulator.server.fanout.hub import Hub
 from coinapi_emulator.server.plane.tee import TeeOutlet
 from coinapi_emulator.server.protocol.datatypes import DataType
+from tests.server.fakes import FakeSink
 
 BTC = (DataType.TRADE, "BINANCE_SPOT_BTC_USDT")
 ETH = (DataType.TRADE, "BINANCE_SPOT_ETH_USDT")
@@ -140,3 +141,15 @@ def test_the_tee_routes_to_the_hub_and_the_bus_and_merges_their_interest() -> No
     assert len(sent) == 1
     bus.apply(Interest("a", full=True))
     assert tee.take_interest() == {BTC: False}
+
+
+def test_the_tee_holds_the_market_for_a_full_client_socket_as_for_a_gateway_behind() -> None:
+    hub = Hub(max_messages=10, max_bytes=10_000, clock=Clock())
+    bus, _ = outlet()
+    tee = TeeOutlet(hub, bus)
+    subscriber = hub.attach(FakeSink(), "peer")
+    assert not tee.behind()
+    hub.pause(subscriber)
+    assert tee.behind()
+    hub.resume(subscriber)
+    assert not tee.behind()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import orjson
 
 from coinapi_emulator.server.fanout.budget import OutboxBudget
-from coinapi_emulator.server.fanout.hub import Hub, Subscriber
+from coinapi_emulator.server.fanout.hub import STALLED_READER_S, Hub, Subscriber
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.errors import SlowConsumer
 from coinapi_emulator.server.protocol.routes import RouteKey
@@ -252,3 +252,84 @@ def test_a_drained_backlog_and_a_stopped_hub_hold_nothing() -> None:
     hub.flush()
     hub.release_budget()
     assert budget.held_bytes == 0
+
+
+def test_a_paused_socket_holds_the_market_until_it_resumes() -> None:
+    hub, clock = make_hub()
+    subscriber, _ = subscribe(hub, TRADE)
+    other, _ = subscribe(hub, TRADE)
+    assert not hub.behind()
+    hub.pause(subscriber)
+    hub.pause(other)
+    clock.now += STALLED_READER_S / 2
+    assert hub.behind()
+    hub.resume(subscriber)
+    assert hub.behind()  # the other is still full
+    hub.detach(other)
+    assert not hub.behind() and hub.stats.waits_given_up == 0
+
+
+def test_a_slow_reader_is_waited_for_as_long_as_it_reads() -> None:
+    hub, clock = make_hub()
+    slow, sink = subscribe(hub, TRADE)
+    sink.unread = 1_000_000
+    hub.pause(slow)
+    for _ in range(5):
+        clock.now += STALLED_READER_S * 0.9
+        sink.unread -= 100_000  # it takes a little from its socket in each interval
+        assert hub.behind()
+    assert hub.stats.waits_given_up == 0
+    hub.resume(slow)
+    assert not hub.behind()
+
+
+def test_a_stalled_reader_is_no_longer_waited_for_but_one_that_paused_later_is() -> None:
+    hub, clock = make_hub()
+    stalled, stalled_sink = subscribe(hub, TRADE)
+    slow, _ = subscribe(hub, TRADE)
+    stalled_sink.unread = 70_000
+    hub.pause(stalled)
+    clock.now += STALLED_READER_S * 0.75
+    hub.pause(slow)
+    clock.now += STALLED_READER_S * 0.5
+    assert hub.behind()  # the stalled one read nothing for a whole interval; the other paused 0.5 interval ago
+    assert hub.stats.waits_given_up == 1
+    clock.now += STALLED_READER_S
+    assert not hub.behind() and hub.stats.waits_given_up == 2
+    # given up, a stalled reader is a slow client like any other: its trades queue, nothing is lost
+    stalled_sink.is_writable = False
+    publish(hub, TRADE, b"t1")
+    hub.flush()
+    assert stalled.backlogged and stalled.frames == [text_frame(b"t1")]
+
+
+def test_a_pause_of_a_closed_subscriber_holds_nothing() -> None:
+    hub, _ = make_hub()
+    subscriber, _ = subscribe(hub, TRADE)
+    hub.detach(subscriber)
+    hub.pause(subscriber)
+    assert not hub.behind()
+
+
+def test_flush_sent_writes_answers_but_leaves_the_routed_frames_for_the_pass() -> None:
+    hub, _ = make_hub()
+    asking, asking_sink = subscribe(hub, TRADE)
+    full, full_sink = subscribe(hub, TRADE)
+    full_sink.is_writable = False  # a gateway holds the pass's flush for it (``behind``)
+    publish(hub, TRADE, b"t1")
+    hub.send(asking, b"answer")
+    hub.flush_sent()
+    # the one that asked gets the pass's frames so far, then its answer; the full socket is not touched
+    assert asking_sink.payloads() == [b"t1", b"answer"]
+    assert full_sink.writes == [] and not full.backlogged
+    hub.send(full, b"notice")  # a message for the full socket itself waits in its backlog
+    hub.flush_sent()
+    assert full_sink.writes == [] and full.backlogged and full.frames == [text_frame(b"t1"), text_frame(b"notice")]
+    hub.resume(full)
+    assert full.backlogged, "its socket is still full"
+    full_sink.is_writable = True
+    hub.resume(full)
+    publish(hub, TRADE, b"t2")
+    hub.flush()
+    assert full_sink.payloads() == [b"t1", b"notice", b"t2"]
+    assert asking_sink.payloads() == [b"t1", b"answer", b"t2"]

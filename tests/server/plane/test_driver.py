@@ -12,7 +12,7 @@ import pytest
 
 from coinapi_emulator.server.control.faults import Fault
 from coinapi_emulator.server.control.scenario import Scenario, Step, Timeline
-from coinapi_emulator.server.plane.driver import MAX_CONSECUTIVE_FAILURES, Driver
+from coinapi_emulator.server.plane.driver import HOLD_RETRY_S, MAX_CONSECUTIVE_FAILURES, Driver
 from coinapi_emulator.simulator.clock import VirtualClock
 
 START_NS = 1_704_067_200_000_000_000
@@ -49,7 +49,11 @@ class Recorder:
 
 
 def make_driver(
-    clock: VirtualClock, wall: Wall, *, on_step: Callable[[], None] | None = None
+    clock: VirtualClock,
+    wall: Wall,
+    *,
+    on_step: Callable[[], None] | None = None,
+    hold: Callable[[], bool] = lambda: False,
 ) -> tuple[Driver, FakeFeed, Recorder, Timeline]:
     feed, record, timeline = FakeFeed(), Recorder(), Timeline()
 
@@ -69,6 +73,7 @@ def make_driver(
         run_step=run_step,
         tick_s=0.002,
         max_step_ns=STEP_NS,
+        hold=hold,
         monotonic_ns=wall,
     )
     return driver, feed, record, timeline
@@ -112,6 +117,17 @@ def test_max_speed_steps_until_the_wall_budget_is_spent_then_flushes_once() -> N
     driver, feed, record, _ = make_driver(clock, wall)
     one_tick(driver)
     assert feed.targets == [START_NS + k * STEP_NS for k in range(1, 8)] and record.flushes == 1
+
+
+def test_max_speed_publishes_nothing_while_held_and_goes_on_when_the_hold_ends() -> None:
+    clock = VirtualClock(anchor_virtual_ns=START_NS, anchor_wall_ns=0, speed=None)
+    held = [True]
+    driver, feed, record, _ = make_driver(clock, Wall(per_read_ns=10 * MS), hold=lambda: held[0])
+    assert driver._run_pass() == HOLD_RETRY_S
+    assert feed.targets == [] and record.flushes == 0
+    held[0] = False
+    assert driver._run_pass() == 0.0
+    assert feed.targets and record.flushes == 1
 
 
 def test_max_speed_with_a_frozen_wall_clock_stops_after_fifty_steps() -> None:

@@ -146,3 +146,24 @@ def test_a_failed_market_tells_and_closes_its_connections(catalog: Catalog, monk
     ]
     assert sink.closed_with == (1011, "The market failed and stopped: reconnect")
     assert not plane.hub.subscribers
+
+
+def test_at_speed_max_the_market_waits_while_a_client_socket_is_full(catalog: Catalog) -> None:
+    async def scenario() -> None:
+        plane = make_plane(catalog, shared(paused=False))
+        sink = FakeSink()
+        subscriber = plane.hub.attach(sink, "peer")
+        plane.hub.set_routes(subscriber, frozenset({(DataType.QUOTE, SYMBOL)}), throttles_ms={}, heartbeat=False)
+        plane.set_speed(None)
+        plane.hub.pause(subscriber)
+        plane.start()
+        try:
+            await asyncio.sleep(0.05)
+            assert plane.now_ns == START_NS and sink.writes == []
+            plane.hub.resume(subscriber)
+            await asyncio.sleep(0.05)
+            assert plane.now_ns > START_NS and sink.payloads()
+        finally:
+            plane.stop()
+
+    asyncio.run(scenario())

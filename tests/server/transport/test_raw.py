@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import gc
+import os
+import socket
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -18,7 +22,13 @@ from coinapi_emulator.server.fanout.hub import Hub
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.transport.deflate import FrameDeflater
 from coinapi_emulator.server.transport.frames import text_frame
-from coinapi_emulator.server.transport.raw import CLOSE_TIMEOUT_S, RAW_EXTENSION, FanoutWebSocketProtocol, RawSink
+from coinapi_emulator.server.transport.raw import (
+    CLOSE_TIMEOUT_S,
+    RAW_EXTENSION,
+    FanoutWebSocketProtocol,
+    RawSink,
+    _unsent,
+)
 from tests.server.fakes import FakeClock
 from tests.server.transport.test_deflate import extensions, receive
 
@@ -36,6 +46,11 @@ class FakeTransport(asyncio.Transport):
         self.closed = False
         self.aborted = False
         self.reading = True
+        #: what the transport would still hold of the writes (``get_write_buffer_size``)
+        self.buffer_size = 0
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffer_size
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written += data
@@ -193,6 +208,45 @@ def test_a_group_shares_one_joined_buffer_but_each_compressing_connection_compre
     asyncio.run(scenario())
 
 
+def test_the_transports_pause_and_resume_reach_the_flow_callbacks_and_writable_follows() -> None:
+    async def scenario() -> None:
+        protocol, transport = await connected(handing_over_app(Handler()))
+        sink, calls = RawSink(protocol), []
+        sink.set_flow_control(lambda: calls.append("pause"), lambda: calls.append("resume"))
+        assert sink.writable()
+        transport.buffer_size = 70_000
+        protocol.pause_writing()  # what asyncio calls above the transport's high-water mark
+        assert calls == ["pause"] and not sink.writable() and sink.buffered() == 70_000
+        protocol.resume_writing()
+        assert calls == ["pause", "resume"] and sink.writable()
+
+    asyncio.run(scenario())
+
+
+def test_what_the_peer_has_not_read_counts_the_sockets_send_queue() -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+    with server, socket.create_connection(server.getsockname()) as client:
+        sending, _ = server.accept()
+        with sending:
+            sending.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                while True:
+                    sending.send(b"x" * 65536)  # until the kernel's buffers on both sides are full
+            queued = _unsent(sending)
+            assert queued > 0
+            read = 0
+            while read < 3 * queued // 4:
+                read += len(client.recv(1 << 20))
+            for _ in range(100):  # the kernel moves what the reader made room for
+                if _unsent(sending) < queued:
+                    break
+                time.sleep(0.01)
+            assert _unsent(sending) < queued
+    assert _unsent(None) == 0
+    with open(os.devnull, "rb") as not_a_socket:
+        assert _unsent(not_a_socket) == 0
+
+
 def run_with_the_collector_off(scenario: Coroutine[Any, Any, None]) -> None:
     """``asyncio.run`` with the cyclic garbage collector disabled: what is freed is freed by reference counting."""
     gc.disable()
@@ -208,11 +262,12 @@ def test_a_closed_connection_keeps_no_callback_into_the_app() -> None:
     async def scenario() -> None:
         protocol, _ = await connected(handing_over_app(Handler()))
         connection = Handler()  # stands for the endpoint's connection: only the protocol's callbacks reach it
-        protocol.on_message, protocol.on_resume = connection.on_message, connection.on_disconnect
+        protocol.on_message = connection.on_message
+        RawSink(protocol).set_flow_control(connection.on_disconnect, connection.on_disconnect)
         marker = weakref.ref(connection)
         del connection
         protocol.connection_lost(None)
-        assert protocol.on_message is None and protocol.on_resume is None
+        assert protocol.on_message is None and protocol.on_pause is None and protocol.on_resume is None
         assert marker() is None, "something still holds the app's callbacks"
 
     run_with_the_collector_off(scenario())
