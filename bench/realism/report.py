@@ -137,7 +137,7 @@ def _parameters() -> list[str]:
             "co-jumps: per day, share of each asset's variance, duration, volatility kick per sigma of the jump",
             f"{price.JUMPS_PER_DAY:g}, {price.JUMP_VARIANCE_SHARE:g}, {price.JUMP_STEPS * price.STEP_NS / 60e9:g} min, "
             f"x{math.exp(regime.JUMP_KICK / 2):.1f}",
-            "BTC daily returns 2018-2024: a handful of 10 % days a year",
+            "Catania, Sandholdt 2019; Saef et al. 2021: intraday jumps on most days; the share calibrated here",
         ),
         (
             "follower venues' delay: 0 at activity 1, up to",

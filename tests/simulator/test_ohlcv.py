@@ -261,8 +261,8 @@ def _golden_bars(catalog: Catalog, bars: Literal["all", "wanted"]) -> list[Bar]:
 @pytest.mark.parametrize(
     ("bars", "count", "expected"),
     [
-        ("all", 54921, "a8034fc44d9645879291c39ecb47e0328b14e6e81f904f46dd783ef3af0b43a2"),
-        ("wanted", 387, "282662d331c37289ec32001409b71811f08890fd8c545479d11ad53e1bfb9289"),
+        ("all", 55008, "668a2ebccda2e18c84a18c8f377da5e494c19fe53aa8c5281169b1ca0e0410b0"),
+        ("wanted", 380, "2186cc0773400e6cd43a410a5dabee60dd7ec1f0653c218eff93af511434c225"),
     ],
 )
 def test_bars_match_the_golden_digest(
