@@ -344,14 +344,19 @@ class BusLink:
     def _flush(self) -> None:
         hub = self._hub
         assert hub is not None
-        if self.speed is None and hub.behind():
-            # At --speed max the frames wait in the hub while a client's socket is full, as the market waits for
-            # the acknowledgements this withholds meanwhile: written now, they would be queued (and quotes
-            # conflated) for each paused client alone.
+        if self._holding():
+            # the frames wait in the hub, as the market waits for the acknowledgements withheld meanwhile: written
+            # now, they would be queued (and quotes conflated) for each paused client alone
             asyncio.get_running_loop().call_later(HOLD_RETRY_S, self._flush)
             return
         self._flush_due = False
         hub.flush()
+
+    def _holding(self) -> bool:
+        """At --speed max, whether the hub waits for a client's full socket (``Hub.behind``); at a set speed the
+        market keeps its clock and nothing waits."""
+        assert self._hub is not None
+        return self.speed is None and self._hub.behind()
 
     @staticmethod
     def _note_clock(stream: ShardStream, header: BatchHeader) -> None:
@@ -476,10 +481,9 @@ class BusLink:
 
     def take_acks(self) -> list[Ack]:
         """The acknowledgements due: one for each shard whose batches reached the hub since the last. None while
-        the hub waits for a client's full socket: that holds the simulators at --speed max
+        the hub waits for a client's full socket at --speed max: that holds the simulators
         (``publisher.MAX_UNACKED``), so the market goes at its slowest reader's pace through the bus too."""
-        assert self._hub is not None
-        if self._hub.behind():
+        if self._holding():
             return []
         acks = []
         for shard, stream in enumerate(self._streams):

@@ -103,12 +103,13 @@ def test_at_speed_max_frames_wait_in_the_hub_and_acks_stop_while_a_client_socket
     asyncio.run(scenario())
 
 
-def test_at_a_set_speed_frames_go_out_whoever_is_full() -> None:
+def test_at_a_set_speed_frames_and_acks_go_out_whoever_is_full() -> None:
     async def scenario() -> None:
         link, hub, subscriber, sink = bound()
         hub.pause(subscriber)
         link.deliver(batch(1, b"a", speed=1.0))
         await asyncio.sleep(0.01)
         assert sink.payloads() == [b"a"]
+        assert link.take_acks() == [Ack(link.gateway_id, 0, 1)]
 
     asyncio.run(scenario())
