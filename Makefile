@@ -83,7 +83,7 @@ docker-test: $(VENV)/.installed-dev
 	$(BIN)/pytest -m docker tests/docker -v $(ARGS)
 
 # How close the simulated market is to real ones: two seeds, 72 virtual hours and 180 days of daily returns each,
-# ~7 min on 2 cores; writes docs/REALISM.md and its plots (docs/realism/). `ARGS="--hours 6 --days 10"`: a quick look.
+# ~9 min on 2 cores; writes docs/REALISM.md and its plots (docs/realism/). `ARGS="--hours 6 --days 10"`: a quick look.
 realism: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.realism $(ARGS)
 

@@ -30,13 +30,26 @@ _floor = math.floor
 #: Fewest levels a side keeps after a book event, and most it holds.
 MIN_LEVELS = 20
 MAX_LEVELS = 50
-#: Resting sizes are heavy-tailed (Pareto, alpha 1.8: ``u ** (-1 / 1.8)``) times ``SIZE_PROFILE[depth]``.
-_SIZE_EXPONENT = -0.5555555555555556
-#: Mean size by depth (0 = touch): 1 at the touch, ``1 + HUMP_HEIGHT`` at ``HUMP_DEPTH``, back towards 1 deeper.
+#: Resting sizes are heavy-tailed: Pareto with this tail index (``u ** (-1 / 1.5)``), capped at ``LEVEL_SIZE_CAP``,
+#: times ``SIZE_PROFILE[depth]``. A print is one level's fill, so big resting orders are what a big taker prints
+#: against: calibrated with ``flow.SIZE_TAIL`` in docs/REALISM.md so that the big venues print the odd $1M+ trade.
+LEVEL_SIZE_TAIL = 1.5
+_SIZE_EXPONENT = -1.0 / LEVEL_SIZE_TAIL
+#: The biggest wall, in units of the size scale: a few hundred BTC on Binance. Uncapped, a tail this heavy put a
+#: $1B order in a book, and one such order decided a level's mean size over days.
+LEVEL_SIZE_CAP = 300.0
+#: Mean size at the touch, in units of the maker's size scale (the depth's calibration in docs/REALISM.md); the
+#: profile below is scaled so that the capped Pareto draw, whose mean is (tail - cap ** (1 - tail)) / (tail - 1),
+#: gives it.
+LEVEL_MEAN = 2.25
+_PROFILE_SCALE = LEVEL_MEAN * (LEVEL_SIZE_TAIL - 1.0) / (LEVEL_SIZE_TAIL - LEVEL_SIZE_CAP ** (1.0 - LEVEL_SIZE_TAIL))
+#: Mean size by depth (0 = touch), relative to the touch: ``1 + HUMP_HEIGHT`` at ``HUMP_DEPTH``, back towards 1
+#: deeper.
 HUMP_DEPTH = 5.0
 HUMP_HEIGHT = 3.0
 SIZE_PROFILE = tuple(
-    1.0 + HUMP_HEIGHT * depth / HUMP_DEPTH * math.exp(1.0 - depth / HUMP_DEPTH) for depth in range(MAX_LEVELS + 2)
+    _PROFILE_SCALE * (1.0 + HUMP_HEIGHT * depth / HUMP_DEPTH * math.exp(1.0 - depth / HUMP_DEPTH))
+    for depth in range(MAX_LEVELS + 2)
 )
 #: Level spacing widens from ``touch_gap_ticks`` at the touch to ``gap_ticks`` at this depth and beyond (with
 #: the square of the depth: the first few levels stay close).
@@ -252,8 +265,10 @@ class BookMaker:
         self._spacing = [2.0 * (near + (deep - near) * min(1.0, d / DENSE_DEPTH) ** 2) for d in range(MAX_LEVELS + 2)]
 
     def _size(self, depth: int, rng: random.Random) -> int:
-        u = 1.0 - rng.random()
-        return _floor(self.size_lots * SIZE_PROFILE[depth] * u**_SIZE_EXPONENT) or 1
+        scale = (1.0 - rng.random()) ** _SIZE_EXPONENT
+        if scale > LEVEL_SIZE_CAP:
+            scale = LEVEL_SIZE_CAP
+        return _floor(self.size_lots * SIZE_PROFILE[depth] * scale) or 1
 
     def initial_book(self, mid_ticks: float, rng: random.Random) -> Book:
         """A fresh book around ``mid_ticks`` with 25-45 levels per side and no pending changes.
@@ -286,7 +301,10 @@ class BookMaker:
             price = key * sign
             if price < 1:
                 return
-            sizes[price] = _floor(size_lots * SIZE_PROFILE[depth] * (1.0 - random()) ** _SIZE_EXPONENT) or 1
+            scale = (1.0 - random()) ** _SIZE_EXPONENT
+            if scale > LEVEL_SIZE_CAP:
+                scale = LEVEL_SIZE_CAP
+            sizes[price] = _floor(size_lots * SIZE_PROFILE[depth] * scale) or 1
             append(key)
             key += _floor(random() * spacing[depth]) + 1
 

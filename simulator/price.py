@@ -27,14 +27,13 @@ from coinapi_emulator.simulator.catalog import Asset, Symbol, SymbolType
 from coinapi_emulator.simulator.regime import REFRESH_NS, MarketRegime
 from coinapi_emulator.simulator.rng import asset_rng, stable_seed
 
-#: Grid of the asset factors: 100 ms of virtual time per step.
+#: Grid of the asset factors: 100 ms of virtual time per step (the market's; a coarser one, which must be a
+#: multiple of ``REFRESH_NS``, serves measurements over years: the same process at the scale of minutes and days).
 STEP_NS = 100_000_000
 #: Steps of factor history kept for follower venues (3.2 s); a venue's lag is at most ``MAX_LAG_STEPS``.
 HISTORY_STEPS = 32
 MAX_LAG_STEPS = 20
 _YEAR_S = 365.0 * 86_400.0
-_STEP_S = STEP_NS / 1e9
-_STEPS_PER_REFRESH = REFRESH_NS // STEP_NS
 #: Co-jumps of the crypto market: about one a virtual day (intraday jumps on most days: Catania, Sandholdt 2019;
 #: Saef et al. 2021), carrying this share of each asset's variance (the rest is diffusive). Calibrated in
 #: docs/REALISM.md: rarer and larger jumps (one every two weeks, 40 % of the variance) gave daily returns fat tails,
@@ -42,9 +41,8 @@ _STEPS_PER_REFRESH = REFRESH_NS // STEP_NS
 #: (excess kurtosis 3,230), and five facts passed or failed with whether a window held one.
 JUMPS_PER_DAY = 1.0
 JUMP_VARIANCE_SHARE = 0.1
-#: A co-jump unfolds over this many grid steps (30 virtual seconds), as a cascade of selling or buying does.
-JUMP_STEPS = 300
-_JUMP_PROBABILITY = JUMPS_PER_DAY * _STEP_S / 86_400.0
+#: A co-jump unfolds over 30 virtual seconds, as a cascade of selling or buying does.
+JUMP_NS = 30_000_000_000
 #: The per-symbol basis and premium move at most this often (virtual ns).
 BASIS_REFRESH_NS = 100_000_000
 #: Stablecoins revert to their peg with this half-life.
@@ -87,7 +85,7 @@ class AssetFactor:
         "volatility_multiplier",
     )
 
-    def __init__(self, asset: Asset, seed: int) -> None:
+    def __init__(self, asset: Asset, seed: int, step_ns: int = STEP_NS) -> None:
         self.asset_id = asset.asset_id
         #: natural log of the USD price at the current step
         self.log_price = math.log(asset.initial_price_usd)
@@ -98,16 +96,17 @@ class AssetFactor:
         self._rng = asset_rng(seed, asset.asset_id)
         self._gauss = self._rng.gauss
         jump_share = JUMP_VARIANCE_SHARE if self.follows_market else 0.0
-        step_variance = asset.volatility**2 * _STEP_S / _YEAR_S
-        self._sigma = math.sqrt(step_variance * (1.0 - jump_share))
-        self._jump_sd = math.sqrt(step_variance * jump_share / _JUMP_PROBABILITY)
+        step_s = step_ns / 1e9
+        self._sigma = math.sqrt(asset.volatility**2 * step_s / _YEAR_S * (1.0 - jump_share))
+        # a year's jump variance spread over a year's jumps
+        self._jump_sd = math.sqrt(asset.volatility**2 * jump_share / (365.0 * JUMPS_PER_DAY))
         #: the co-jump under way: its move per step and the steps it has left
         self._jump_drift = 0.0
         self._jump_left = 0
         self._corr = asset.market_correlation
         self._idio = math.sqrt(1.0 - asset.market_correlation**2)
         self._peg_log = self.log_price if asset.is_stablecoin else None
-        self._pull = 1.0 - math.exp(-math.log(2.0) * _STEP_S / _PEG_HALF_LIFE_S)
+        self._pull = 1.0 - math.exp(-math.log(2.0) * step_s / _PEG_HALF_LIFE_S)
 
     def step(self, market_shock: float, vol_scale: float) -> None:
         """Advance one grid step: ``market_shock`` is the step's common N(0, 1) draw, ``vol_scale`` the regime's."""
@@ -119,12 +118,12 @@ class AssetFactor:
         if self._peg_log is not None:
             self.log_price += self._pull * (self._peg_log - self.log_price)
 
-    def jump(self, market_jump: float) -> None:
+    def jump(self, market_jump: float, steps: int) -> None:
         """A co-jump starts: ``market_jump`` is its common N(0, 1) draw, the asset adds its own share; the move is
-        spread over the next ``JUMP_STEPS`` steps."""
+        spread over the next ``steps`` steps."""
         z = self._corr * market_jump + self._idio * self._rng.gauss(0.0, 1.0)
-        self._jump_drift = self._jump_sd * self.volatility_multiplier * z / JUMP_STEPS
-        self._jump_left = JUMP_STEPS
+        self._jump_drift = self._jump_sd * self.volatility_multiplier * z / steps
+        self._jump_left = steps
 
 
 class PriceFactors:
@@ -133,14 +132,19 @@ class PriceFactors:
     ``log_usd[i]`` is the log USD price of asset ``i`` (catalogue order) for the current step; the reference
     currency (USD) is never stepped. ``lagged(k)`` is the same list ``k`` steps earlier. Call ``step_to(t)``
     before reading values for virtual time ``t``; ``vol_scale`` and ``activity`` are the regime's at that time.
+    ``step_ns`` is the grid: the market's ``STEP_NS`` unless a measurement over years wants a coarser one.
     """
 
     __slots__ = (
         "_by_id",
         "_index",
+        "_jump_probability",
+        "_jump_steps",
         "_market",
         "_others",
         "_rng",
+        "_step_ns",
+        "_steps_per_refresh",
         "_steps_to_jump",
         "_trackers",
         "activity",
@@ -152,14 +156,22 @@ class PriceFactors:
         "vol_scale",
     )
 
-    def __init__(self, assets: tuple[Asset, ...], seed: int, start_ns: int, reference: str = "USD") -> None:
+    def __init__(
+        self, assets: tuple[Asset, ...], seed: int, start_ns: int, reference: str = "USD", step_ns: int = STEP_NS
+    ) -> None:
+        if REFRESH_NS % step_ns and step_ns % REFRESH_NS:
+            raise ValueError(f"step_ns must divide {REFRESH_NS} or be a multiple of it")
         self.start_ns = start_ns
+        self._step_ns = step_ns
         #: virtual time at which the next grid step takes effect
-        self.next_step_ns = start_ns + STEP_NS
+        self.next_step_ns = start_ns + step_ns
         #: grid steps taken so far
         self.step_count = 0
+        self._steps_per_refresh = max(1, REFRESH_NS // step_ns)
+        self._jump_probability = JUMPS_PER_DAY * step_ns / 86_400e9
+        self._jump_steps = max(1, JUMP_NS // step_ns)
         self._index = {asset.asset_id: i for i, asset in enumerate(assets)}
-        factors = [(i, AssetFactor(a, seed)) for i, a in enumerate(assets) if a.asset_id != reference]
+        factors = [(i, AssetFactor(a, seed, step_ns)) for i, a in enumerate(assets) if a.asset_id != reference]
         self._trackers = [(i, f) for i, f in factors if f.follows_market]
         self._others = [(i, f) for i, f in factors if not f.follows_market]
         self._by_id = {factor.asset_id: factor for _, factor in factors}
@@ -168,7 +180,8 @@ class PriceFactors:
         self.history = [list(start) for _ in range(HISTORY_STEPS)]
         self.log_usd = self.history[0]
         self._rng = random.Random(stable_seed(seed, "market-factor"))
-        self._market = MarketRegime(random.Random(stable_seed(seed, "market-regime")), start_ns)
+        regime_rng = random.Random(stable_seed(seed, "market-regime"))
+        self._market = MarketRegime(regime_rng, start_ns, max(step_ns, REFRESH_NS))
         #: the regime's multipliers (copied here: the hot paths read them once per event)
         self.vol_scale = self._market.vol_scale
         self.activity = self._market.activity
@@ -200,9 +213,10 @@ class PriceFactors:
             return
         gauss, history, trackers, others = self._rng.gauss, self.history, self._trackers, self._others
         step, steps_to_jump = self.step_count, self._steps_to_jump
+        step_ns, steps_per_refresh = self._step_ns, self._steps_per_refresh
         while next_step_ns <= time_ns:
             step += 1
-            if step % _STEPS_PER_REFRESH == 0:
+            if step % steps_per_refresh == 0:
                 self._refresh(next_step_ns)
             shock = gauss(0.0, 1.0)
             vol_scale = self.vol_scale
@@ -216,7 +230,7 @@ class PriceFactors:
             steps_to_jump -= 1
             if not steps_to_jump:
                 steps_to_jump = self._co_jump()
-            next_step_ns += STEP_NS
+            next_step_ns += step_ns
         self.step_count, self._steps_to_jump, self.next_step_ns = step, steps_to_jump, next_step_ns
         self.log_usd = history[step % HISTORY_STEPS]
 
@@ -230,13 +244,13 @@ class PriceFactors:
         """Start a jump of every crypto asset at once; returns the steps to the next co-jump."""
         market_jump = self._rng.gauss(0.0, 1.0)
         for _, factor in self._trackers:
-            factor.jump(market_jump)
+            factor.jump(market_jump, self._jump_steps)
         self._market.kick(abs(market_jump))
         return self._draw_jump_wait()
 
     def _draw_jump_wait(self) -> int:
         """Grid steps to the next co-jump: geometric, one draw per jump instead of one per step."""
-        return math.floor(math.log(1.0 - self._rng.random()) / math.log(1.0 - _JUMP_PROBABILITY)) + 1
+        return math.floor(math.log(1.0 - self._rng.random()) / math.log(1.0 - self._jump_probability)) + 1
 
 
 class PricerHandover(NamedTuple):

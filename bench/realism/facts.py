@@ -10,7 +10,7 @@ from typing import Final
 
 import numpy as np
 
-from bench.realism.tape import DAYS, NS_PER_S, Floats, SymbolTape, Tape
+from bench.realism.tape import DAYS, MINUTES_PER_DAY, NS_PER_S, Floats, SymbolTape, Tape
 
 BTC: Final = "BINANCE_SPOT_BTC_USDT"
 BTC_COINBASE: Final = "COINBASE_SPOT_BTC_USD"
@@ -211,21 +211,25 @@ def hourly_trades(tape: Tape, symbol_id: str = BTC) -> Floats:
 
 
 def intraday_ratio(tape: Tape) -> float:
-    """Busiest over quietest UTC hour of the day, trade counts averaged over the run's days."""
-    per_hour = hourly_trades(tape)
-    days = len(per_hour) // 24
+    """Busiest over quietest UTC hour of the day in the market's expected trading (its activity), averaged over the
+    factor's days (which start at midnight UTC)."""
+    days = len(tape.factor_activity) // MINUTES_PER_DAY
     if days == 0:
         return math.nan
-    profile = per_hour[: days * 24].reshape(days, 24).mean(axis=0)
-    return float(profile.max() / profile.min()) if profile.min() > 0 else math.inf
+    by_hour = tape.factor_activity[: days * MINUTES_PER_DAY].reshape(days, 24, 60)
+    profile = by_hour.mean(axis=(0, 2))
+    return float(profile.max() / profile.min())
 
 
 def weekend_ratio(tape: Tape) -> float:
-    """Trades an hour at the weekend over trades an hour on the weekday before (the run starts on a Friday)."""
-    per_hour = hourly_trades(tape)
-    if len(per_hour) < 48:
+    """Expected trading (the market's activity) at weekends over weekdays, across the factor's days (which start on
+    a Friday)."""
+    days = len(tape.factor_activity) // MINUTES_PER_DAY
+    daily = tape.factor_activity[: days * MINUTES_PER_DAY].reshape(days, MINUTES_PER_DAY).mean(axis=1)
+    weekend = np.isin(np.arange(days) % 7, (1, 2))  # Saturday and Sunday
+    if not weekend.any() or weekend.all():
         return math.nan
-    return float(per_hour[24:].mean() / per_hour[:24].mean())
+    return float(daily[weekend].mean() / daily[~weekend].mean())
 
 
 def excess_kurtosis(x: Floats) -> float:
@@ -339,8 +343,8 @@ FACTS: Final = (
     ),
     Fact(
         "volatility_memory",
-        "autocorrelation of |1-min return| at a 6 h lag (BTC, Binance)",
-        lambda tape: acf(np.abs(_btc_minute(tape)), 360),
+        f"autocorrelation of |1-min return| at a 6 h lag (BTC's USD factor, {DAYS} days)",
+        lambda tape: acf(np.abs(tape.factor_minutes), 360),
         0.05,
         1.0,
         "slow power-law decay over days",
@@ -386,7 +390,7 @@ FACTS: Final = (
     ),
     Fact(
         "intraday",
-        "busiest over quietest UTC hour, trades (BTC, Binance)",
+        f"busiest over quietest UTC hour, expected trades (the market's activity, {DAYS} days)",
         intraday_ratio,
         2.0,
         3.0,
@@ -395,7 +399,7 @@ FACTS: Final = (
     ),
     Fact(
         "weekend",
-        "trades an hour at the weekend over the Friday before (BTC, Binance)",
+        f"expected trades an hour at weekends over weekdays (the market's activity, {DAYS} days)",
         weekend_ratio,
         0.6,
         0.7,

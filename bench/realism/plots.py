@@ -17,6 +17,7 @@ from bench.realism.tape import Tape
 AGGREGATION_MIN: Final = (1, 5, 15, 60, 240)
 EPPS_S: Final = (1, 2, 5, 15, 30, 60, 300)
 VOLATILITY_LAGS: Final = (1, 2, 5, 10, 30, 60, 120, 360, 720, 1440)
+FACTOR_VOLATILITY_LAGS: Final = (*VOLATILITY_LAGS, 2880, 7200, 14400)
 
 Draw = Callable[[Axes, Sequence[Tape]], None]
 
@@ -33,14 +34,23 @@ def return_tails(ax: Axes, tapes: Sequence[Tape]) -> None:
 
 
 def volatility_memory(ax: Axes, tapes: Sequence[Tape]) -> None:
-    """Autocorrelation of |1-min return| by lag."""
+    """Autocorrelation of |1-min return| by lag: BTC's factor over years (solid), Binance's BTC over the run
+    (dashed)."""
     for tape in tapes:
-        absolute = np.abs(facts.minute_returns(tape, facts.BTC))
+        years = np.abs(tape.factor_minutes)
+        (line,) = ax.plot(
+            FACTOR_VOLATILITY_LAGS,
+            [facts.acf(years, lag) for lag in FACTOR_VOLATILITY_LAGS],
+            marker="o",
+            label=f"seed {tape.seed}, factor, {len(tape.daily_returns)} days",
+        )
+        run = np.abs(facts.minute_returns(tape, facts.BTC))
         ax.plot(
             VOLATILITY_LAGS,
-            [facts.acf(absolute, lag) for lag in VOLATILITY_LAGS],
-            marker="o",
-            label=f"seed {tape.seed}",
+            [facts.acf(run, lag) for lag in VOLATILITY_LAGS],
+            linestyle="--",
+            color=line.get_color(),
+            label=f"seed {tape.seed}, Binance, {tape.hours:g} h",
         )
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set(xscale="log", xlabel="lag (minutes)", ylabel="ACF of |return|", title="Volatility memory")

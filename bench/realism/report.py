@@ -104,9 +104,16 @@ def _method() -> list[str]:
         "order-flow imbalance (from changes at the best quotes) explains more of the variance than traded volume "
         "does, so this is the stricter reading.",
         "",
-        "Daily returns come from the asset's USD factor alone, stepped over the days: the same path the market's "
-        "symbols follow (a factor depends on the seed, the shared market shock and its own generator only), at a "
-        "fiftieth of the cost of running the whole market for months.",
+        "Daily returns, the long-run volatility, the volatility's memory and the daily and weekly cycle of trading "
+        "come from the asset's USD factor and the market's regime alone, stepped over six years as the BTC "
+        "record the references use: the process the market's symbols follow (a factor depends on the seed, the "
+        "shared market shock and its own generator only), on a 10 s grid instead of the market's 100 ms. The "
+        "variance per unit of time, the jumps' rate and the regime are the same on both grids; only moves within "
+        "10 s are lumped together. The cycle is read from the regime's activity, the multiplier of every "
+        "symbol's trade rate, so it is the expected number of trades. A few days say little about these facts: a "
+        "fat-tailed daily kurtosis settles only over years, the volatility's slowest components hardly move "
+        "within one run, and one stress episode in a run's three days decides its busiest hour and its weekend "
+        "(the activity plot shows the run's own hours).",
         "",
     ]
 
@@ -129,13 +136,18 @@ def _parameters() -> list[str]:
         ),
         ("weekend activity, share of a weekday's", f"{regime.WEEKEND_SHARE:g}", "Kaiko weekend volume reports"),
         (
+            "stress episodes: per day, half-life, share of the variance (exponential sizes)",
+            f"{regime.BURSTS_PER_DAY:g}, {_duration(regime.BURST_HALF_LIFE_S)}, {regime.BURST_VARIANCE_SHARE:g}",
+            "Barndorff-Nielsen, Shephard 2001 (OU volatility driven by jumps); calibrated here on daily kurtosis",
+        ),
+        (
             "activity ~ exp(k x fast component): k",
             f"{regime.ACTIVITY_EXPONENT:g}",
             "Clark 1973; Ané, Geman 2000: variance follows the number of trades",
         ),
         (
             "co-jumps: per day, share of each asset's variance, duration, volatility kick per sigma of the jump",
-            f"{price.JUMPS_PER_DAY:g}, {price.JUMP_VARIANCE_SHARE:g}, {price.JUMP_STEPS * price.STEP_NS / 60e9:g} min, "
+            f"{price.JUMPS_PER_DAY:g}, {price.JUMP_VARIANCE_SHARE:g}, {price.JUMP_NS / 60e9:g} min, "
             f"x{math.exp(regime.JUMP_KICK / 2):.1f}",
             "Catania, Sandholdt 2019; Saef et al. 2021: intraday jumps on most days; the share calibrated here",
         ),
@@ -160,6 +172,11 @@ def _parameters() -> list[str]:
             f"level {book.HUMP_DEPTH + 1:g}, x{1 + book.HUMP_HEIGHT:g}; one tick apart on liquid symbols, "
             f"sparser over {book.DENSE_DEPTH} levels",
             "Bouchaud, Mezard, Potters 2002",
+        ),
+        (
+            "book: resting sizes, Pareto tail index and cap (in units of the level's size scale)",
+            f"{book.LEVEL_SIZE_TAIL:g}, {book.LEVEL_SIZE_CAP:g}",
+            "Bouchaud, Mezard, Potters 2002 (heavy-tailed resting volumes); calibrated here on the largest print",
         ),
         (
             "book: the touch queue the fair price heads for thins from this share of the half-spread",

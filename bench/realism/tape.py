@@ -25,10 +25,15 @@ CATALOG: Final = CatalogConfig(exchanges=3, max_symbols_per_exchange=12)
 #: a book sample every virtual minute, its best ``BOOK_LEVELS`` levels a side
 BOOK_EVERY_S: Final = 60
 BOOK_LEVELS: Final = 100
-#: the asset whose daily returns and long-run volatility are measured, over this many virtual days (its USD factor
-#: alone: a day of the factor costs ~1.2 s, of the whole market ~50 s; daily kurtosis needs months of days)
+#: the asset whose daily returns and long-run volatility are measured, over this many virtual days: six years, as
+#: long as the BTC record the references use (its USD factor alone, on a grid of ``FACTOR_STEP_NS``: a day costs
+#: ~0.03 s there, ~1.2 s on the market's grid, ~50 s for the whole market; a fat-tailed daily kurtosis needs years
+#: of days before it settles)
 DAILY_ASSET: Final = "BTC"
-DAYS: Final = 180
+DAYS: Final = 2190
+#: the factor's grid for those years: the market's process (its variance per unit of time, jump rate, regime) on
+#: steps of 10 s instead of 100 ms; the same at the scale of the minutes and days measured
+FACTOR_STEP_NS: Final = 10 * NS_PER_S
 MINUTES_PER_DAY: Final = 1440
 
 Floats = npt.NDArray[np.float64]
@@ -67,6 +72,8 @@ class Tape:
     symbols: dict[str, SymbolTape]
     #: 1-minute log returns of ``DAILY_ASSET``'s USD factor over ``DAYS`` days from ``START_NS``
     factor_minutes: Floats = field(default_factory=lambda: np.array([], dtype=np.float64))
+    #: the market's activity (the multiplier of every trade rate) at the end of each of those minutes
+    factor_activity: Floats = field(default_factory=lambda: np.array([], dtype=np.float64))
 
     @property
     def daily_returns(self) -> Floats:
@@ -135,18 +142,22 @@ class _Recorder:
         )
 
 
-def factor_path(catalog: Catalog, seed: int, step_s: int, steps: int) -> Floats:
-    """``DAILY_ASSET``'s log USD price at ``START_NS`` and after each of ``steps`` steps of ``step_s``: the market's own
-    path, since an asset's factor depends only on the seed, the shared market shock and its own generator, not on
-    which other assets exist."""
+def factor_path(
+    catalog: Catalog, seed: int, step_s: int, steps: int, grid_ns: int = FACTOR_STEP_NS
+) -> tuple[Floats, Floats]:
+    """``DAILY_ASSET``'s log USD price, and the market's activity, at ``START_NS`` and after each of ``steps`` steps
+    of ``step_s``, with the factors on a grid of ``grid_ns``. On the market's grid (``STEP_NS``) this is the market's
+    own path, since an asset's factor depends only on the seed, the shared market shock and its own generator, not
+    on which other assets exist."""
     assets = tuple(asset for asset in catalog.assets if asset.asset_id in (DAILY_ASSET, "USD"))
-    factors = PriceFactors(assets, seed, START_NS)
+    factors = PriceFactors(assets, seed, START_NS, step_ns=grid_ns)
     index = factors.index(DAILY_ASSET)
-    path = [factors.log_usd[index]]
+    path, activity = [factors.log_usd[index]], [factors.activity]
     for step in range(1, steps + 1):
         factors.step_to(START_NS + step * step_s * NS_PER_S)
         path.append(factors.log_usd[index])
-    return np.array(path, dtype=np.float64)
+        activity.append(factors.activity)
+    return np.array(path, dtype=np.float64), np.array(activity, dtype=np.float64)
 
 
 def record(
@@ -171,4 +182,5 @@ def record(
         for recorder in recorders.values():
             recorder.sample_book(market)
     tapes = {symbol_id: recorder.tape() for symbol_id, recorder in recorders.items()}
-    return Tape(seed, START_NS, hours, tapes, np.diff(factor_path(catalog, seed, 60, days * MINUTES_PER_DAY)))
+    path, activity = factor_path(catalog, seed, 60, days * MINUTES_PER_DAY)
+    return Tape(seed, START_NS, hours, tapes, np.diff(path), activity[1:])

@@ -35,8 +35,11 @@ level_size(MakerObject *maker, PyObject *random, i64 depth, i64 *out)
     if (draw(random, &r) < 0) {
         return -1;
     }
-    double u = 1.0 - r;
-    i64 size = (i64)floor(maker->size_lots * size_profile[depth] * pow(u, SIZE_EXPONENT));
+    double scale = pow(1.0 - r, SIZE_EXPONENT);
+    if (scale > LEVEL_SIZE_CAP) {
+        scale = LEVEL_SIZE_CAP;
+    }
+    i64 size = (i64)floor(maker->size_lots * size_profile[depth] * scale);
     *out = size ? size : 1;
     return 0;
 }

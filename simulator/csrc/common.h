@@ -15,8 +15,12 @@ typedef long long i64;
 /* Fewest levels a side keeps after a book event, and most it holds (book.py MIN_LEVELS, MAX_LEVELS). */
 #define MIN_LEVELS 20
 #define MAX_LEVELS 50
-/* Resting sizes are Pareto with alpha 1.8 (book.py _SIZE_EXPONENT) times size_profile[depth] (SIZE_PROFILE). */
-#define SIZE_EXPONENT (-0.5555555555555556)
+/* Resting sizes are Pareto with alpha LEVEL_SIZE_TAIL capped at LEVEL_SIZE_CAP (book.py) times size_profile[depth]
+ * (SIZE_PROFILE), which is scaled for a mean of LEVEL_MEAN at the touch (book.py _PROFILE_SCALE). */
+#define LEVEL_SIZE_TAIL 1.5
+#define SIZE_EXPONENT (-1.0 / LEVEL_SIZE_TAIL)
+#define LEVEL_SIZE_CAP 300.0
+#define LEVEL_MEAN 2.25
 #define HUMP_DEPTH 5.0  /* book.py HUMP_DEPTH */
 #define HUMP_HEIGHT 3.0 /* book.py HUMP_HEIGHT */
 #define DENSE_DEPTH 10  /* book.py DENSE_DEPTH */

@@ -2,7 +2,7 @@
  * flow.c: the C twin of simulator/flow.py ``TradeFlow``: Hawkes arrivals in the market's operational time, the
  * metaorder behind the taker side, trade sizes, and the orders of takers racing to stale quotes.
  */
-#define SIZE_TAIL_EXPONENT (-1.0 / 1.4)   /* flow.py _SIZE_EXPONENT */
+#define SIZE_TAIL_EXPONENT (-1.0 / 1.3)   /* flow.py _SIZE_EXPONENT */
 #define TRADE_SIZE_CAP 20000.0            /* flow.py SIZE_CAP */
 #define ROUND_SHARE 0.5                   /* flow.py ROUND_SHARE */
 #define METAORDER_SHARE 0.8               /* flow.py METAORDER_SHARE */

@@ -129,8 +129,10 @@ static struct PyModuleDef speedups_module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
+    double profile_scale =
+        LEVEL_MEAN * (LEVEL_SIZE_TAIL - 1.0) / (LEVEL_SIZE_TAIL - pow(LEVEL_SIZE_CAP, 1.0 - LEVEL_SIZE_TAIL));
     for (int d = 0; d < PROFILE_LEN; d++) {
-        size_profile[d] = 1.0 + HUMP_HEIGHT * d / HUMP_DEPTH * exp(1.0 - d / HUMP_DEPTH);
+        size_profile[d] = profile_scale * (1.0 + HUMP_HEIGHT * d / HUMP_DEPTH * exp(1.0 - d / HUMP_DEPTH));
     }
     empty_tuple = PyTuple_New(0);
     if (empty_tuple == NULL || load_event_types() < 0 || PyType_Ready(&Book_Type) < 0 ||

@@ -25,6 +25,7 @@ from bench.realism.tape import (
 )
 from coinapi_emulator.simulator.catalog import build_catalog
 from coinapi_emulator.simulator.market import Market
+from coinapi_emulator.simulator.price import STEP_NS
 
 SECOND = NS_PER_S
 
@@ -128,17 +129,18 @@ def test_realized_volatility_and_daily_returns_of_a_known_random_walk() -> None:
 
 
 def test_activity_ratios() -> None:
-    # a Friday at 1 trade an hour, but 3 in its hour 12, then a weekend at 0.5 an hour on average
-    hours = [h for h in range(24)] + [12, 12] + [h for h in range(24, 72, 2)]
-    t = np.array([START_NS + h * 3600 * SECOND for h in hours], dtype=np.int64)
-    tape = Tape(0, START_NS, 72, {facts.BTC: symbol(trade_t=t, trade_sign=np.ones(len(t)))})
-    assert facts.weekend_ratio(tape) == pytest.approx(0.5 / (26 / 24))
-    # hour 12 averages (3 + 1 + 1) / 3 over the three days, an odd hour (1 + 0 + 0) / 3
-    assert facts.intraday_ratio(tape) == pytest.approx(5.0)
-    quiet = Tape(0, START_NS, 48, {facts.BTC: symbol(trade_t=t[:23], trade_sign=np.ones(23))})  # none at 23:00
-    assert facts.intraday_ratio(quiet) == math.inf, "an hour of the day without a trade"
-    short = Tape(0, START_NS, 12, tape.symbols)
+    # two weeks from a Friday: activity 1, but 3 in every hour 12, and half of that at weekends
+    minutes = np.arange(14 * MINUTES_PER_DAY)
+    activity = np.where(minutes // 60 % 24 == 12, 3.0, 1.0)
+    weekend = np.isin(minutes // MINUTES_PER_DAY % 7, (1, 2))
+    activity[weekend] /= 2
+    tape = Tape(0, START_NS, 72, {}, np.zeros(len(minutes)), activity)
+    assert facts.weekend_ratio(tape) == pytest.approx(0.5)
+    assert facts.intraday_ratio(tape) == pytest.approx(3.0)
+    short = Tape(0, START_NS, 72, {}, np.zeros(600), np.ones(600))
     assert math.isnan(facts.weekend_ratio(short)) and math.isnan(facts.intraday_ratio(short))
+    weekdays = Tape(0, START_NS, 72, {}, np.zeros(MINUTES_PER_DAY), np.ones(MINUTES_PER_DAY))
+    assert math.isnan(facts.weekend_ratio(weekdays)), "a Friday alone has no weekend to compare"
 
 
 def test_a_fact_passes_in_its_range_only() -> None:
@@ -172,6 +174,14 @@ def test_the_factor_path_is_the_market_s_own() -> None:
         pass
     btc = market.asset_factor(DAILY_ASSET)
     assert btc is not None
-    path = factor_path(catalog, 5, 600, 1)
+    path, activity = factor_path(catalog, 5, 600, 1, grid_ns=STEP_NS)
     assert path[0] == math.log(next(a for a in catalog.assets if a.asset_id == DAILY_ASSET).initial_price_usd)
     assert path[1] == btc.log_price
+    assert len(activity) == 2 and np.all(activity > 0)
+
+
+def test_the_factor_path_over_years_is_on_a_coarser_grid() -> None:
+    catalog = build_catalog(CATALOG, seed=5)
+    coarse, _ = factor_path(catalog, 5, 600, 1)
+    fine, _ = factor_path(catalog, 5, 600, 1, grid_ns=STEP_NS)
+    assert coarse[0] == fine[0] and coarse[1] != fine[1]  # the same process, another draw of it

@@ -8,7 +8,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coinapi_emulator.simulator import _native
-from coinapi_emulator.simulator.book import CATCH_UP, HUMP_DEPTH, MAX_LEVELS, SIZE_PROFILE, Book, BookMaker
+from coinapi_emulator.simulator.book import (
+    CATCH_UP,
+    HUMP_DEPTH,
+    LEVEL_MEAN,
+    LEVEL_SIZE_CAP,
+    LEVEL_SIZE_TAIL,
+    MAX_LEVELS,
+    SIZE_PROFILE,
+    Book,
+    BookMaker,
+)
 from coinapi_emulator.simulator.catalog import Catalog
 from coinapi_emulator.simulator.events import BookDelta, Level, Quote, TakerSide, Trade
 from coinapi_emulator.simulator.market import Market
@@ -273,7 +283,10 @@ def test_levels_are_dense_near_the_touch_and_sizes_hump_a_few_levels_out() -> No
             means[depth] += level.size_lots / 300
     assert 2 <= max(range(20), key=means.__getitem__) <= 9
     assert means[0] < means[int(HUMP_DEPTH)] / 2
-    assert SIZE_PROFILE[0] == 1.0 and max(SIZE_PROFILE) == SIZE_PROFILE[int(HUMP_DEPTH)]
+    # the capped Pareto draw's mean times the touch's profile is the touch's mean size
+    capped_mean = (LEVEL_SIZE_TAIL - LEVEL_SIZE_CAP ** (1.0 - LEVEL_SIZE_TAIL)) / (LEVEL_SIZE_TAIL - 1.0)
+    assert SIZE_PROFILE[0] * capped_mean == pytest.approx(LEVEL_MEAN)
+    assert max(SIZE_PROFILE) == SIZE_PROFILE[int(HUMP_DEPTH)]
 
 
 def test_the_touch_the_fair_mid_leans_towards_thins() -> None:

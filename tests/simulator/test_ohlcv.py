@@ -261,8 +261,8 @@ def _golden_bars(catalog: Catalog, bars: Literal["all", "wanted"]) -> list[Bar]:
 @pytest.mark.parametrize(
     ("bars", "count", "expected"),
     [
-        ("all", 55008, "668a2ebccda2e18c84a18c8f377da5e494c19fe53aa8c5281169b1ca0e0410b0"),
-        ("wanted", 380, "2186cc0773400e6cd43a410a5dabee60dd7ec1f0653c218eff93af511434c225"),
+        ("all", 56844, "f46bc9dee28ce8b72bc9a315e71ca7d5fae40cf736b1ff9ad224d11443b44099"),
+        ("wanted", 392, "9e2d70407eeb6a74b45aa151e92dd9ae40ebb6fc81352253ce00faeadb2afb0e"),
     ],
 )
 def test_bars_match_the_golden_digest(

@@ -10,7 +10,7 @@ from coinapi_emulator.simulator.catalog import Asset, Catalog, Symbol, SymbolTyp
 from coinapi_emulator.simulator.price import (
     BASIS_REFRESH_NS,
     HISTORY_STEPS,
-    JUMP_STEPS,
+    JUMP_NS,
     MAX_LAG_STEPS,
     STEP_NS,
     AssetFactor,
@@ -20,6 +20,8 @@ from coinapi_emulator.simulator.price import (
     venue_lag_steps,
 )
 from tests.simulator.helpers import SECOND_NS, START_NS
+
+_JUMP_STEPS = JUMP_NS // STEP_NS
 
 
 def _assets(catalog: Catalog, *ids: str) -> tuple[Asset, ...]:
@@ -90,7 +92,8 @@ def test_volatility_multiplier_scales_moves_and_jumps() -> None:
     calm.volatility_multiplier = 0.0
     for _ in range(1000):
         calm.step(1.0, 2.0)
-    calm.jump(3.0)
+    calm.jump(3.0, _JUMP_STEPS)
+    calm.step(1.0, 2.0)  # the jump's first step
     assert calm.log_price == math.log(2282.0)
 
 
@@ -100,13 +103,13 @@ def test_vol_scale_scales_only_crypto_assets_and_a_co_jump_moves_them_together(c
     btc, eth, usdt = (jumping.factor(a) for a in ("BTC", "ETH", "USDT"))
     assert btc is not None and eth is not None and usdt is not None
     assert btc.follows_market and eth.follows_market and not usdt.follows_market
-    quiet._steps_to_jump = jumping._steps_to_jump = JUMP_STEPS + 10  # no co-jump but the one forced below
+    quiet._steps_to_jump = jumping._steps_to_jump = _JUMP_STEPS + 10  # no co-jump but the one forced below
     jumping._steps_to_jump = 1
-    end = START_NS + JUMP_STEPS * STEP_NS
+    end = START_NS + _JUMP_STEPS * STEP_NS
     for factors in (quiet, jumping):
         factors.step_to(START_NS + STEP_NS)
-    # the jump unfolds over JUMP_STEPS steps, on top of the same diffusive path
-    halfway = START_NS + JUMP_STEPS // 2 * STEP_NS
+    # the jump unfolds over _JUMP_STEPS steps, on top of the same diffusive path
+    halfway = START_NS + _JUMP_STEPS // 2 * STEP_NS
     quiet.step_to(halfway)
     jumping.step_to(halfway)
     half_move = {a: jumping.log_usd[jumping.index(a)] - quiet.log_usd[quiet.index(a)] for a in ("BTC", "ETH")}
@@ -229,3 +232,25 @@ def test_option_values(catalog: Catalog) -> None:
     factors = PriceFactors(catalog.assets, seed=9, start_ns=START_NS)
     option = next(s for s in catalog.symbols if s.symbol_type is SymbolType.OPTION and s.option_is_call)
     assert _pricer(option, catalog, factors).fair_mid_ticks(START_NS, factors) > 0
+
+
+def test_a_coarse_grid_keeps_the_variance_per_unit_of_time(catalog: Catalog) -> None:
+    (btc,) = _assets(catalog, "BTC")
+    fine = AssetFactor(btc, seed=1)
+    coarse = AssetFactor(btc, seed=1, step_ns=100 * STEP_NS)
+    assert coarse._sigma == pytest.approx(fine._sigma * 10)
+    assert coarse._jump_sd == fine._jump_sd  # a jump is as large whatever the grid
+
+
+def test_a_coarse_grid_refreshes_the_regime_every_step_over_the_step(catalog: Catalog) -> None:
+    coarse = PriceFactors(_assets(catalog, "BTC", "USD"), seed=2, start_ns=START_NS, step_ns=10 * SECOND_NS)
+    coarse.step_to(START_NS + 3 * 10 * SECOND_NS)
+    assert coarse.step_count == 3
+    assert coarse._market._decays[0] == pytest.approx(0.5 ** (10 / 120))
+    assert coarse._jump_steps == 3  # 30 s
+
+
+@pytest.mark.parametrize("step_ns", [3 * STEP_NS, 15 * SECOND_NS // 10])
+def test_a_grid_must_divide_the_regime_s_second_or_be_whole_seconds(catalog: Catalog, step_ns: int) -> None:
+    with pytest.raises(ValueError, match="step_ns"):
+        PriceFactors(_assets(catalog, "BTC", "USD"), seed=2, start_ns=START_NS, step_ns=step_ns)

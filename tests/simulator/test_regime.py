@@ -9,6 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coinapi_emulator.simulator.regime import (
+    BURST_ACTIVITY_EXPONENT,
+    BURST_HALF_LIFE_S,
+    BURST_VARIANCE_SHARE,
     BUSIEST_HOUR_UTC,
     COMPONENTS,
     DAILY_AMPLITUDE,
@@ -46,7 +49,8 @@ def test_the_profile_is_positive_and_bounded(time_ns: int) -> None:
 def test_the_regime_starts_at_the_median_and_is_deterministic() -> None:
     regime = MarketRegime(random.Random(1), _MONDAY_NS)
     offset = 0.5 * sum(sd * sd for _, sd in COMPONENTS)
-    assert regime.vol_scale == pytest.approx(math.sqrt(seasonality(_MONDAY_NS) * math.exp(-offset)))
+    everyday = (1.0 - BURST_VARIANCE_SHARE) * math.exp(-offset)
+    assert regime.vol_scale == pytest.approx(math.sqrt(seasonality(_MONDAY_NS) * everyday))
     twin = MarketRegime(random.Random(1), _MONDAY_NS)
     for k in range(1, 100):
         regime.refresh(_MONDAY_NS + k * REFRESH_NS)
@@ -72,3 +76,45 @@ def test_the_fast_component_moves_volatility_within_hours() -> None:
         regime.refresh(_MONDAY_NS + k * REFRESH_NS)
         scales.append(regime.vol_scale / math.sqrt(seasonality(_MONDAY_NS + k * REFRESH_NS)))
     assert max(scales) / min(scales) > 3.0
+
+
+def _burst_now(regime: MarketRegime) -> None:
+    regime._refreshes_to_burst = 1  # the next refresh starts a burst
+
+
+def test_a_burst_raises_volatility_at_once_and_halves_over_its_half_life() -> None:
+    calm = MarketRegime(random.Random(4), _MONDAY_NS)
+    stressed = MarketRegime(random.Random(4), _MONDAY_NS)
+    calm._refreshes_to_burst = stressed._refreshes_to_burst = 10**9
+    _burst_now(stressed)
+    calm.refresh(_MONDAY_NS + REFRESH_NS)
+    stressed.refresh(_MONDAY_NS + REFRESH_NS)
+    season = seasonality(_MONDAY_NS + REFRESH_NS)
+    burst = stressed.vol_scale**2 / season - calm.vol_scale**2 / season
+    assert burst > 0.0
+    # trading follows the burst's volatility
+    assert calm._burst == 0.0
+    stress = (1.0 + burst / (1.0 - BURST_VARIANCE_SHARE)) ** BURST_ACTIVITY_EXPONENT
+    assert stressed.activity / calm.activity == pytest.approx(stress, rel=1e-9)
+    assert stressed._burst == pytest.approx(burst)
+    # the burst's draws put the two regimes' everyday parts on different paths from here: follow the burst itself
+    for k in range(2, round(BURST_HALF_LIFE_S * 1e9 / REFRESH_NS) + 2):
+        stressed.refresh(_MONDAY_NS + k * REFRESH_NS)
+    assert stressed._burst == pytest.approx(burst / 2)
+
+
+def test_bursts_carry_their_share_of_the_variance_on_average() -> None:
+    # ten years on a 10-minute interval: ~900 bursts, so the mean is within a few percent, in half a million
+    # refreshes
+    interval_ns = 600 * REFRESH_NS
+    regime = MarketRegime(random.Random(5), _MONDAY_NS, interval_ns=interval_ns)
+    bursts, activity, variance = [], [], []
+    for k in range(1, 10 * 365 * 144):
+        regime.refresh(_MONDAY_NS + k * interval_ns)
+        bursts.append(regime._burst)
+        activity.append(regime.activity)
+        variance.append(regime.vol_scale**2)
+    assert statistics.fmean(bursts) == pytest.approx(BURST_VARIANCE_SHARE, rel=0.15)
+    # the everyday part and the bursts together keep the configured variance; trading keeps its configured rate
+    assert statistics.fmean(variance) == pytest.approx(1.0, rel=0.15)
+    assert statistics.fmean(activity) == pytest.approx(1.0, rel=0.05)
