@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from coinapi_emulator.simulator.catalog import Asset, Symbol, SymbolType
 from coinapi_emulator.simulator.regime import REFRESH_NS, MarketRegime
-from coinapi_emulator.simulator.rng import asset_rng, stable_seed
+from coinapi_emulator.simulator.rng import asset_rng, geometric_wait, stable_seed
 
 #: Grid of the asset factors: 100 ms of virtual time per step (the market's; a coarser one, which must be a
 #: multiple of ``REFRESH_NS``, serves measurements over years: the same process at the scale of minutes and days).
@@ -249,8 +249,8 @@ class PriceFactors:
         return self._draw_jump_wait()
 
     def _draw_jump_wait(self) -> int:
-        """Grid steps to the next co-jump: geometric, one draw per jump instead of one per step."""
-        return math.floor(math.log(1.0 - self._rng.random()) / math.log(1.0 - self._jump_probability)) + 1
+        """Grid steps to the next co-jump."""
+        return geometric_wait(self._rng, self._jump_probability)
 
 
 class PricerHandover(NamedTuple):

@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 import random
 
+from coinapi_emulator.simulator.rng import geometric_wait
+
 #: The regime changes once per virtual second: fine enough for components with half-lives of minutes or more.
 REFRESH_NS = 1_000_000_000
 #: (half-life in seconds, stationary standard deviation of the component's log-variance), fastest first.
@@ -157,8 +159,8 @@ class MarketRegime:
         self._levels[0] += JUMP_KICK * size
 
     def _draw_burst_wait(self) -> int:
-        """Refreshes to the next burst: geometric, one draw per burst instead of one per refresh."""
-        return math.floor(math.log(1.0 - self._rng.random()) / math.log(1.0 - self._burst_probability)) + 1
+        """Refreshes to the next burst."""
+        return geometric_wait(self._rng, self._burst_probability)
 
     def _settle(self, time_ns: int) -> None:
         season = seasonality(time_ns)

@@ -8,6 +8,7 @@ the global seed and its own id: adding or removing a symbol never changes anothe
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 
 
@@ -38,3 +39,9 @@ def asset_rng(seed: int, asset_id: str) -> random.Random:
 def catalog_rng(seed: int, *parts: str) -> random.Random:
     """A generator for one catalogue decision (e.g. the symbol list of one exchange), so decisions stay independent."""
     return random.Random(stable_seed(seed, "catalog", *parts))
+
+
+def geometric_wait(rng: random.Random, probability: float) -> int:
+    """Trials until the first success at a per-trial ``probability`` (0 < p < 1), at least 1: one draw per event
+    instead of one per trial, for events as rare as co-jumps and stress episodes."""
+    return math.floor(math.log(1.0 - rng.random()) / math.log(1.0 - probability)) + 1

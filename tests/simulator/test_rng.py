@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import random
+import statistics
 import subprocess
 import sys
 
-from coinapi_emulator.simulator.rng import asset_rng, catalog_rng, stable_seed, symbol_rng
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from coinapi_emulator.simulator.rng import asset_rng, catalog_rng, geometric_wait, stable_seed, symbol_rng
 
 
 def test_stable_seed_is_a_fixed_function_of_its_inputs() -> None:
@@ -32,3 +38,15 @@ def test_generators_are_per_entity_and_reproducible() -> None:
     assert symbol_rng(3, "A").random() != symbol_rng(3, "B").random()
     assert asset_rng(3, "BTC").random() != symbol_rng(3, "BTC").random()
     assert catalog_rng(3, "venue", "X").random() == catalog_rng(3, "venue", "X").random()
+
+
+@given(st.floats(1e-9, 0.999), st.integers(0, 2**32))
+def test_a_geometric_wait_is_at_least_one_trial(probability: float, seed: int) -> None:
+    assert geometric_wait(random.Random(seed), probability) >= 1
+
+
+def test_geometric_waits_average_one_over_the_probability() -> None:
+    rng = random.Random(8)
+    waits = [geometric_wait(rng, 0.01) for _ in range(20_000)]
+    assert statistics.fmean(waits) == pytest.approx(100.0, rel=0.03)
+    assert min(waits) == 1
