@@ -26,8 +26,9 @@ from typing import NamedTuple
 BRANCHING_RATIO = 0.6
 #: Pareto tail index of trade sizes: finite mean, infinite variance, as in real trade-size data (Gopikrishnan et
 #: al. 2000 find ~1.5 for stocks). Calibrated in docs/REALISM.md with the resting sizes' tail (``book``): at 1.4
-#: the largest print of three days on Binance's BTC stayed under $1M in one seed or both (0.79-0.99M). Heavier
-#: still, the biggest orders, which the fair price does not follow, would drown the signed volume's link to returns.
+#: the largest print of three days on Binance's BTC stayed under $1M (0.76-0.99M) for seed 3 or 7 in six of seven
+#: trial configurations. Heavier still, the biggest orders, which the fair price does not follow, would drown the
+#: signed volume's link to returns.
 SIZE_TAIL = 1.3
 #: Largest trade, in units of the size scale: 20,000 x the typical $150 is $3M, so the big venues print the odd
 #: $1M+ trade against a deep level (exchange trade tapes) while a whole side of a liquid book (~$10M within 10 bp)
