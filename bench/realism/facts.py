@@ -10,7 +10,7 @@ from typing import Final
 
 import numpy as np
 
-from bench.realism.tape import DAYS, MINUTES_PER_DAY, NS_PER_S, Floats, SymbolTape, Tape
+from bench.realism.tape import DAYS, NS_PER_S, Floats, SymbolTape, Tape, by_day
 
 BTC: Final = "BINANCE_SPOT_BTC_USDT"
 BTC_COINBASE: Final = "COINBASE_SPOT_BTC_USD"
@@ -213,20 +213,18 @@ def hourly_trades(tape: Tape, symbol_id: str = BTC) -> Floats:
 def intraday_ratio(tape: Tape) -> float:
     """Busiest over quietest UTC hour of the day in the market's expected trading (its activity), averaged over the
     factor's days (which start at midnight UTC)."""
-    days = len(tape.factor_activity) // MINUTES_PER_DAY
-    if days == 0:
+    days = by_day(tape.factor_activity)
+    if len(days) == 0:
         return math.nan
-    by_hour = tape.factor_activity[: days * MINUTES_PER_DAY].reshape(days, 24, 60)
-    profile = by_hour.mean(axis=(0, 2))
+    profile = days.reshape(len(days), 24, 60).mean(axis=(0, 2))
     return float(profile.max() / profile.min())
 
 
 def weekend_ratio(tape: Tape) -> float:
     """Expected trading (the market's activity) at weekends over weekdays, across the factor's days (which start on
     a Friday)."""
-    days = len(tape.factor_activity) // MINUTES_PER_DAY
-    daily = tape.factor_activity[: days * MINUTES_PER_DAY].reshape(days, MINUTES_PER_DAY).mean(axis=1)
-    weekend = np.isin(np.arange(days) % 7, (1, 2))  # Saturday and Sunday
+    daily = by_day(tape.factor_activity).mean(axis=1)
+    weekend = np.isin(np.arange(len(daily)) % 7, (1, 2))  # Saturday and Sunday
     if not weekend.any() or weekend.all():
         return math.nan
     return float(daily[weekend].mean() / daily[~weekend].mean())

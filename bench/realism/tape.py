@@ -78,8 +78,14 @@ class Tape:
     @property
     def daily_returns(self) -> Floats:
         """Daily log returns of the factor: its 1-minute returns summed by whole days."""
-        days = len(self.factor_minutes) // MINUTES_PER_DAY
-        return self.factor_minutes[: days * MINUTES_PER_DAY].reshape(days, MINUTES_PER_DAY).sum(axis=1)
+        return by_day(self.factor_minutes).sum(axis=1)
+
+
+def by_day(per_minute: Floats) -> Floats:
+    """A per-minute series from ``START_NS`` (midnight UTC) as one row of ``MINUTES_PER_DAY`` a whole day; a part
+    day at the end is left out."""
+    days = len(per_minute) // MINUTES_PER_DAY
+    return per_minute[: days * MINUTES_PER_DAY].reshape(days, MINUTES_PER_DAY)
 
 
 class _Recorder:
