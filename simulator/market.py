@@ -24,6 +24,7 @@ from coinapi_emulator.simulator.catalog import TOP_TRADE_RATE, Catalog, Symbol, 
 from coinapi_emulator.simulator.events import MarketEvent, TakerSide
 from coinapi_emulator.simulator.flow import FlowHandover, TradeFlow
 from coinapi_emulator.simulator.ohlcv import OhlcvEngine
+from coinapi_emulator.simulator.orders import OrderBook
 from coinapi_emulator.simulator.price import (
     STEP_NS,
     AssetFactor,
@@ -32,7 +33,7 @@ from coinapi_emulator.simulator.price import (
     SymbolPricer,
     venue_lag_steps,
 )
-from coinapi_emulator.simulator.rng import stable_seed, symbol_rng
+from coinapi_emulator.simulator.rng import stable_seed, symbol_rng, uuid4_string
 from coinapi_emulator.simulator.venues import venue_activity
 
 _NS = 1_000_000_000
@@ -284,7 +285,7 @@ class SymbolState:
         out: list[MarketEvent] = []
         volume = 0
         for price, size in fills:
-            out.append(make_trade(symbol_id, t, price, size, side, _uuid4(rng.getrandbits(128))))
+            out.append(make_trade(symbol_id, t, price, size, side, uuid4_string(rng.getrandbits(128))))
             on_trade(index, t, price, size)
             volume += size
         if fills:
@@ -316,6 +317,7 @@ class Market:
         if rate_scale <= 0.0:
             raise ValueError("rate_scale must be > 0")
         self.catalog = catalog
+        self._seed = seed
         self._now_ns = start_ns
         self._factors = PriceFactors(catalog.assets, seed, start_ns)
         self._ohlcv = OhlcvEngine([symbol.symbol_id for symbol in catalog.symbols], all_bars=bars == "all")
@@ -374,6 +376,15 @@ class Market:
         KeyError for an unknown symbol id.
         """
         return self._by_id[symbol_id].book
+
+    def order_book(self, symbol_id: str) -> OrderBook:
+        """The symbol's book now as orders (``simulator/orders.py``), for an owner that feeds it every trade and
+        book change of the symbol from here on. Its ids and choices are drawn from (seed, symbol, now): a book
+        followed from the same moment is the same order by order. KeyError for an unknown symbol id.
+        """
+        book = self._by_id[symbol_id].book
+        rng = random.Random(stable_seed(self._seed, "orders", symbol_id, str(self.now_ns)))
+        return OrderBook(symbol_id, book.asks(), book.bids(), rng)
 
     def want_bars(self, symbol_id: str, period_id: str, wanted: bool) -> None:
         """With ``bars="wanted"``: start or stop yielding the symbol's ``Bar`` events of one live period.
@@ -486,10 +497,3 @@ class Market:
         for asset_id, i in self._rate_assets:
             out.append(make_rate(asset_id, "USD", t, math.exp(log_usd[i])))
         return out
-
-
-def _uuid4(bits: int) -> str:
-    """A lower-case RFC 4122 version-4 UUID string from 128 random bits."""
-    bits = (bits & ~(0xF << 76) | (0x4 << 76)) & ~(0x3 << 62) | (0x2 << 62)
-    h = f"{bits:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -45,3 +45,10 @@ def geometric_wait(rng: random.Random, probability: float) -> int:
     """Trials until the first success at a per-trial ``probability`` (0 < p < 1), at least 1: one draw per event
     instead of one per trial, for events as rare as co-jumps and stress episodes."""
     return math.floor(math.log(1.0 - rng.random()) / math.log(1.0 - probability)) + 1
+
+
+def uuid4_string(bits: int) -> str:
+    """A lower-case RFC 4122 version-4 UUID string from 128 random bits (trade uuids, order ids)."""
+    bits = (bits & ~(0xF << 76) | (0x4 << 76)) & ~(0x3 << 62) | (0x2 << 62)
+    h = f"{bits:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -5,11 +5,11 @@ batches of the routes this gateway's clients want, and hands their frames to the
 (one dict lookup per frame; market JSON is never parsed). It tells the simulators its interest: each change as
 the hub notes it, and the whole set every ``INTEREST_EVERY_S`` (which also says the gateway is alive).
 
-Late ``book`` subscribers: the snapshot comes from the shard that owns the symbol, with the number of the last
-batch that shard had sent this gateway and the pass it reflects. The subscription waits until that batch has
-arrived (the reply may overtake it: nats-py keeps order within a subscription only), then gets the snapshot and
-the route's frames of the later passes this gateway already delivered (``RECENT_BATCHES`` are kept for this), so
-that nothing is missing or doubled.
+Late ``book`` and ``book_l3`` subscribers: the snapshot comes from the shard that owns the symbol, with the
+number of the last batch that shard had sent this gateway and the pass it reflects. The subscription waits until
+that batch has arrived (the reply may overtake it: nats-py keeps order within a subscription only), then gets the
+snapshot and the route's frames of the later passes this gateway already delivered (``RECENT_BATCHES`` are kept
+for this), so that nothing is missing or doubled.
 
 Losses: a gap in a shard's batch numbers (NATS dropped messages, a NATS restart), a new simulator instance, a
 stream started over (the simulator forgot this gateway while it was stalled), or a shard silent for ``SILENCE_S``
@@ -60,7 +60,6 @@ from coinapi_emulator.server.control.scenario import ScenarioError
 from coinapi_emulator.server.fanout.hub import Hub
 from coinapi_emulator.server.plane.driver import HOLD_RETRY_S
 from coinapi_emulator.server.plane.snapshots import with_snapshots
-from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.encode import encode_reconnect
 from coinapi_emulator.server.protocol.errors import MarketUnavailable
 from coinapi_emulator.server.protocol.metadata import Metadata
@@ -194,8 +193,8 @@ class BusLink:
         return self._connected() and all(now_s - stream.last_heard_s < SILENCE_S for stream in self._streams)
 
     def missing(self, keys: Iterable[RouteKey]) -> list[RouteKey]:
-        """The ``book`` routes of ``keys`` whose snapshot has not been fetched."""
-        return [key for key in keys if key[0] is DataType.BOOK and key not in self._ready]
+        """The ``book`` and ``book_l3`` routes of ``keys`` whose snapshot has not been fetched."""
+        return [key for key in keys if key[0].is_incremental_book and key not in self._ready]
 
     async def fetch(self, keys: list[RouteKey]) -> None:
         """Fetch the snapshots of ``keys`` from their shards and wait until this gateway holds the batches they
@@ -246,7 +245,7 @@ class BusLink:
         frames: list[bytes] = []
         for key in with_snapshots(keys):
             data_type, topic = key
-            if data_type is DataType.BOOK:
+            if data_type.is_incremental_book:
                 snapshot, shard, pass_number = self._ready.pop(key)
                 frames.append(snapshot)
                 frames += self._since(self._streams[shard], key, pass_number)

@@ -390,7 +390,7 @@ class Publisher:
         assert self._plane is not None
         outlet = self.outlet
         stream = outlet.stream_of(request.gateway)
-        keys = {key for key in request.keys if key[0] is DataType.BOOK and outlet.owns(key)}
+        keys = {key for key in request.keys if key[0].is_incremental_book and outlet.owns(key)}
         outlet.want(stream, keys)
         batch = BatchBuilder()
         for key in sorted(keys, key=lambda key: key[1]):

@@ -16,27 +16,13 @@ from typing import Any, Final
 
 import orjson
 
+from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.encode import format_time
 
 #: the ``type`` values of the messages the server sends (PROTOCOL.md §3): a built message must have one of them
-MESSAGE_TYPES: Final = (
-    "trade",
-    "quote",
-    "book",
-    "book5",
-    "book20",
-    "book50",
-    "ohlcv",
-    "exrate",
-    "asset",
-    "exchange",
-    "symbol",
-    "hearbeat",
-    "error",
-    "reconnect",
-)
+MESSAGE_TYPES: Final = (*(data_type.value for data_type in DataType), "hearbeat", "error", "reconnect")
 #: the types stamped with ``time_exchange`` and ``time_coinapi`` when the test gives none
-_STAMPED: Final = frozenset({"trade", "quote", "book", "book5", "book20", "book50"})
+_STAMPED: Final = frozenset(t.value for t in DataType if t.is_symbol_stream and t is not DataType.OHLCV)
 _FIELDS: Final = frozenset({"connections", "text", "message"})
 
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol, assert_never
 
 from coinapi_emulator.server.plane.crosses import CrossRates
 from coinapi_emulator.server.plane.retention import Retention
-from coinapi_emulator.server.plane.streams import COUNTED, Channel, Stamper, wire_sequence
+from coinapi_emulator.server.plane.streams import COUNTED, Channel, OrderStream, Stamper, wire_sequence
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.encode import encode_exrate
 from coinapi_emulator.server.protocol.routes import RouteKey, exrate_topic, ohlcv_topic, ohlcv_topic_parts
@@ -28,6 +28,7 @@ from coinapi_emulator.simulator.market import Market
 _NS_PER_S = 1_000_000_000
 # Module constants: the hot path reads these without an attribute lookup on the enum class.
 _TRADE, _QUOTE, _BOOK, _BOOK5, _BOOK20, _BOOK50 = COUNTED
+_BOOK_L3 = DataType.BOOK_L3
 _COUNTED_TYPES = frozenset(COUNTED)
 _BOOK_TYPES = frozenset((_BOOK, _BOOK5, _BOOK20, _BOOK50))
 #: book5/20/50 are the top levels of the book after a change
@@ -116,12 +117,24 @@ class MarketFeed:
                     self._books.watch(topic)  # a book subscriber may compare with REST's order-book history
             else:
                 listened.discard(data_type)
+        elif data_type is _BOOK_L3:
+            self._follow_orders(self._channels[topic], wanted)
         elif data_type is DataType.OHLCV:
             symbol_id, period_id = ohlcv_topic_parts(topic)
             self._market.want_bars(symbol_id, period_id, wanted)
         elif data_type is DataType.EXRATE:
             self._crosses.want(topic, wanted)
         # metadata routes: their objects go out as snapshots only (``snapshots.py``)
+
+    def _follow_orders(self, channel: Channel, wanted: bool) -> None:
+        """Keep the symbol's order book while its ``book_l3`` route has subscribers (``streams.py``). The first
+        subscriber's snapshot has already started it; a route dropped before the pass started nothing."""
+        if wanted:
+            channel.listened.add(_BOOK_L3)
+            channel.follow_orders(self._market)
+        else:
+            channel.listened.discard(_BOOK_L3)
+            channel.orders = None
 
     # -- per-event handlers (the hot path) ------------------------------------------------------------------
     # Every message is counted, whoever listens; only the streams in ``channel.listened`` are encoded. Counting
@@ -132,8 +145,13 @@ class MarketFeed:
         channel.counts[_TRADE] += 1
         if self._retention is not None:
             self._retention.record_trade(trade, self._stamp(trade.time_exchange_ns))
-        if _TRADE in channel.listened:
-            self._publish(channel, _TRADE, channel.codec.trade_frame, trade, trade.time_exchange_ns)
+        listened = channel.listened
+        if listened:
+            if _TRADE in listened:
+                self._publish(channel, _TRADE, channel.codec.trade_frame, trade, trade.time_exchange_ns)
+            orders = channel.orders
+            if orders is not None:
+                orders.book.match(trade)
 
     def _on_quote(self, quote: Quote) -> None:
         channel = self._channels[quote.symbol_id]
@@ -162,6 +180,9 @@ class MarketFeed:
             for data_type in (_BOOK5, _BOOK20, _BOOK50) if slow else (_BOOK5,):
                 if data_type in listened:
                     self._publish_top(channel, data_type, time_ns)
+            orders = channel.orders
+            if orders is not None:
+                self._publish_orders(channel, orders, delta)
 
     def _publish(
         self, channel: Channel, data_type: DataType, frame: Callable[[Any, int, int], bytes], event: Any, time_ns: int
@@ -181,6 +202,17 @@ class MarketFeed:
             asks, bids = self._market.book(channel.symbol_id).top(_DEPTHS[data_type])
             sequence = wire_sequence(channel.counts[data_type])
             frame = channel.codec.book_frame(data_type, asks, bids, sequence, time_ns, self._stamp(time_ns))
+            self._outlet.deliver(members, key, frame, time_ns)
+
+    def _publish_orders(self, channel: Channel, orders: OrderStream, delta: BookDelta) -> None:
+        """Carry a book change into the followed order book; its order changes are the ``book_l3`` update,
+        numbered as the change's ``book`` message."""
+        update = orders.book.apply(delta)
+        key = channel.keys[_BOOK_L3]
+        members = self._routes.get(key)
+        if members:
+            time_ns = delta.time_exchange_ns
+            frame = orders.update_frame(update, wire_sequence(channel.counts[_BOOK]), self._stamp(time_ns))
             self._outlet.deliver(members, key, frame, time_ns)
 
     def _on_bar(self, bar: Bar) -> None:

@@ -1,5 +1,6 @@
-"""What a new subscription gets before the stream: a snapshot of each new ``book`` route, the object of each new
-metadata route (PROTOCOL.md §3.3, §3.8). Every other type is complete message by message, so it gets nothing.
+"""What a new subscription gets before the stream: a snapshot of each new ``book`` and ``book_l3`` route, the
+object of each new metadata route (PROTOCOL.md §3.3, §3.5, §3.8). Every other type is complete message by
+message, so it gets nothing.
 
 ``MarketSnapshots`` answers from the simulated market; a replay answers from the recording instead
 (``server/replay/late_join.py``). Both sort the frames, so that a client's bytes never depend on set order.
@@ -18,7 +19,7 @@ from coinapi_emulator.server.transport.frames import text_frame
 from coinapi_emulator.simulator.market import Market
 
 #: the data types whose new subscribers get a snapshot first
-_SNAPSHOT_TYPES = frozenset(data_type for data_type in DataType if data_type is DataType.BOOK or data_type.is_metadata)
+_SNAPSHOT_TYPES = frozenset(t for t in DataType if t.is_incremental_book or t.is_metadata)
 
 
 def with_snapshots(keys: Iterable[RouteKey]) -> list[RouteKey]:
@@ -46,11 +47,13 @@ class MarketSnapshots:
         self._stamper = stamper
 
     def initial_frames(self, keys: Iterable[RouteKey]) -> list[bytes]:
-        """A book snapshot per new ``book`` route and the object of each new metadata route, sorted."""
+        """A book snapshot per new ``book`` or ``book_l3`` route and the object of each new metadata route, sorted."""
         frames = []
         for data_type, topic in with_snapshots(keys):
             if data_type is DataType.BOOK:
                 frames.append(self._book_snapshot(self._channels[topic]))
+            elif data_type is DataType.BOOK_L3:
+                frames.append(self._order_book_snapshot(self._channels[topic]))
             else:  # a metadata type: _SNAPSHOT_TYPES holds nothing else
                 frames.append(text_frame(self._metadata.payload(data_type, topic)))
         return frames
@@ -68,3 +71,11 @@ class MarketSnapshots:
             self._stamper.stamp(now_ns),
             is_snapshot=True,
         )
+
+    def _order_book_snapshot(self, channel: Channel) -> bytes:
+        """Every order of the channel's book now, numbered as its ``book`` stream; the first subscriber's
+        snapshot starts following the symbol's orders (``streams.py``)."""
+        orders = channel.follow_orders(self._market)
+        now_ns = self._market.now_ns
+        sequence = wire_sequence(channel.counts[DataType.BOOK])
+        return orders.snapshot_frame(sequence, now_ns, self._stamper.stamp(now_ns))

@@ -6,6 +6,14 @@ clients. ``time_coinapi``: the real time of sending on the wall clock at speed 1
 small delay derived from that time, so that a virtual-clock run is reproducible to the byte.
 
 The feed writes these counters; the snapshots read them (a book snapshot carries the book stream's sequence).
+
+``book_l3``: the market is L2, so a symbol's order book (``simulator/orders.py``) exists only while its
+``book_l3`` route has subscribers. The first subscription's snapshot starts it from the L2 book of that moment
+(``Channel.follow_orders``); the feed then hands it every trade and book change of the symbol, and drops it when
+the last subscriber leaves. Its ids and choices are drawn from (seed, symbol, that moment), so a run that
+subscribes at the same virtual time gets the same bytes, and a symbol nobody follows costs nothing. Its messages
+are numbered as the ``book`` stream: the update of a book change has the sequence of that change's ``book``
+message, a snapshot the sequence of the last one, whoever listens.
 """
 
 from __future__ import annotations
@@ -15,8 +23,12 @@ from collections.abc import Callable, Iterable
 
 from coinapi_emulator.server.plane.codec import ReferenceCodec, SymbolCodec
 from coinapi_emulator.server.protocol.datatypes import DataType
+from coinapi_emulator.server.protocol.encode import OrderBookEncoder
 from coinapi_emulator.server.protocol.routes import RouteKey
+from coinapi_emulator.server.transport.frames import text_frame
 from coinapi_emulator.simulator.catalog import Symbol
+from coinapi_emulator.simulator.market import Market
+from coinapi_emulator.simulator.orders import OrderBook, OrderBookDelta
 
 _SEQUENCE_LIMIT = 2**31 - 1  # PROTOCOL.md §4.2: some SDKs parse sequence as a signed 32-bit int
 #: the streams counted per symbol here (ohlcv is counted by the market: ``Bar.sequence``)
@@ -34,15 +46,37 @@ def wire_sequence(count: int) -> int:
     return (count - 1) % _SEQUENCE_LIMIT + 1
 
 
-class Channel:
-    """One symbol's encoder, route keys, message counters, and which of its streams have subscribers."""
+class OrderStream:
+    """A followed symbol's order book and its ``book_l3`` encoder."""
 
-    __slots__ = ("codec", "counts", "keys", "listened", "next_slow_book_ns", "symbol_id")
+    __slots__ = ("book", "encoder")
+
+    def __init__(self, book: OrderBook, encoder: OrderBookEncoder) -> None:
+        self.book = book
+        self.encoder = encoder
+
+    def snapshot_frame(self, sequence: int, time_exchange_ns: int, time_coinapi_ns: int) -> bytes:
+        """Every order now, in a text frame."""
+        book = self.book
+        return text_frame(self.encoder.snapshot(book.asks(), book.bids(), sequence, time_exchange_ns, time_coinapi_ns))
+
+    def update_frame(self, update: OrderBookDelta, sequence: int, time_coinapi_ns: int) -> bytes:
+        """The orders ``update`` changed, in a text frame."""
+        return text_frame(self.encoder.update(update, sequence, time_coinapi_ns))
+
+
+class Channel:
+    """One symbol's encoder, route keys, message counters, which of its streams have subscribers, and its order
+    book while anyone follows it."""
+
+    __slots__ = ("codec", "counts", "keys", "listened", "next_slow_book_ns", "orders", "symbol_id")
 
     def __init__(self, codec: ReferenceCodec) -> None:
         self.codec = codec
         self.symbol_id = codec.symbol_id
-        self.keys: dict[DataType, RouteKey] = {data_type: (data_type, codec.symbol_id) for data_type in COUNTED}
+        self.keys: dict[DataType, RouteKey] = {
+            data_type: (data_type, codec.symbol_id) for data_type in (*COUNTED, DataType.BOOK_L3)
+        }
         #: messages so far per stream: ``wire_sequence`` of a count is the last message's sequence. The initial
         #: book is message 1 of the book stream, so a snapshot taken before any change has sequence 1.
         self.counts: dict[DataType, int] = dict.fromkeys(COUNTED, 0)
@@ -52,6 +86,17 @@ class Channel:
         #: book20 and book50 go out together, on the first change at least a virtual second after the last
         #: one that did (PROTOCOL.md §3.4)
         self.next_slow_book_ns = 0
+        #: the symbol's order book while its ``book_l3`` route has subscribers (see the module docstring)
+        self.orders: OrderStream | None = None
+
+    def follow_orders(self, market: Market) -> OrderStream:
+        """The symbol's order stream, started from the market's book now if nobody follows it yet."""
+        orders = self.orders
+        if orders is None:
+            codec = self.codec
+            encoder = OrderBookEncoder(self.symbol_id, codec.price, codec.size)
+            orders = self.orders = OrderStream(market.order_book(self.symbol_id), encoder)
+        return orders
 
 
 def channels_of(symbols: Iterable[Symbol]) -> dict[str, Channel]:

@@ -28,6 +28,7 @@ SERVER_MESSAGES: Final = {
     "book5": "The top 5 levels a side, on every book change (§3.4)",
     "book20": "The top 20 levels a side, at most once a virtual second (§3.4)",
     "book50": "The top 50 levels a side, at most once a virtual second (§3.4)",
+    "book_l3": "The book order by order: a snapshot at subscription, then each order added, changed or removed (§3.5)",
     "ohlcv": "A candle: every 5 virtual seconds while its period trades, then once more when it closes (§3.6)",
     "exrate": "An exchange rate, each virtual second per subscribed pair (§3.7)",
     "asset": "An asset, once at subscription (§3.8)",

@@ -29,6 +29,7 @@ class DataType(enum.Enum):
     BOOK5 = "book5"
     BOOK20 = "book20"
     BOOK50 = "book50"
+    BOOK_L3 = "book_l3"
     OHLCV = "ohlcv"
     EXRATE = "exrate"
     ASSET = "asset"
@@ -46,7 +47,7 @@ class DataType(enum.Enum):
 
     @property
     def needs_filter(self) -> bool:
-        """True for the book types (any instrument filter) and ``exrate`` (an asset filter)."""
+        """True for the book types, ``book_l3`` included (any instrument filter), and ``exrate`` (an asset filter)."""
         return self.filter_requirement is not FilterRequirement.NONE
 
     @property
@@ -58,8 +59,13 @@ class DataType(enum.Enum):
         return self in _CONFLATABLE
 
     @property
+    def is_incremental_book(self) -> bool:
+        """True for ``book`` and ``book_l3``: a snapshot of the book first, then changes to apply to it."""
+        return self in _INCREMENTAL_BOOKS
+
+    @property
     def is_symbol_stream(self) -> bool:
-        """True for the per-symbol market streams: trade, quote, the book types and ohlcv."""
+        """True for the per-symbol market streams: trade, quote, the book types (``book_l3`` too) and ohlcv."""
         return self in _SYMBOL_STREAMS
 
     @property
@@ -68,15 +74,16 @@ class DataType(enum.Enum):
         return self in _METADATA
 
 
-_BOOKS: Final = frozenset({DataType.BOOK, DataType.BOOK5, DataType.BOOK20, DataType.BOOK50})
+_BOOKS: Final = frozenset({DataType.BOOK, DataType.BOOK5, DataType.BOOK20, DataType.BOOK50, DataType.BOOK_L3})
 _FILTER_REQUIREMENTS: Final = {
     **dict.fromkeys(_BOOKS, FilterRequirement.INSTRUMENT),
     DataType.EXRATE: FilterRequirement.ASSET,
 }
+_INCREMENTAL_BOOKS: Final = frozenset({DataType.BOOK, DataType.BOOK_L3})
 _CONFLATABLE: Final = frozenset({DataType.QUOTE, DataType.BOOK5, DataType.BOOK20, DataType.BOOK50})
 _SYMBOL_STREAMS: Final = frozenset({DataType.TRADE, DataType.QUOTE, DataType.OHLCV, *_BOOKS})
 _METADATA: Final = frozenset({DataType.ASSET, DataType.EXCHANGE, DataType.SYMBOL})
 
-#: Names the real service (or older SDKs) know but the emulator does not stream: ``book_l3`` (PROTOCOL.md §3.5)
-#: and the legacy ``volume`` / ``ticker`` (§3.12). They get ``UnsupportedDataType``, not ``UnknownDataType``.
-UNSUPPORTED_DATA_TYPES: Final = frozenset({"book_l3", "volume", "ticker"})
+#: Names older SDKs know but the emulator does not stream: the legacy ``volume`` / ``ticker`` (PROTOCOL.md §3.12).
+#: They get ``UnsupportedDataType``, not ``UnknownDataType``.
+UNSUPPORTED_DATA_TYPES: Final = frozenset({"volume", "ticker"})

@@ -16,6 +16,7 @@ from functools import cache
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.simulator.catalog import Symbol
 from coinapi_emulator.simulator.events import Bar, BookDelta, Level, Quote, Trade
+from coinapi_emulator.simulator.orders import Order, OrderBookDelta, OrderChange
 
 #: PROTOCOL.md §3.9: the real service and every SDK spell it without the second "t". DO NOT FIX.
 HEARTBEAT = b'{"type":"hearbeat"}'
@@ -216,3 +217,58 @@ class SymbolEncoder:
     def _levels(self, levels: Iterable[Level]) -> str:
         price, size = self.price, self.size
         return ",".join([f'{{"price":{price(level.price_ticks)},"size":{size(level.size_lots)}}}' for level in levels])
+
+
+class OrderBookEncoder:
+    """``book_l3`` payloads of one symbol (PROTOCOL.md §3.5): a snapshot lists every order, an update every
+    order changed, each with its ``update_type``.
+
+    Built from a codec's ``symbol_id`` and token formatters, so it writes the same price and size tokens as the
+    symbol's other streams. Not on the hot path: only followed books are encoded.
+    """
+
+    __slots__ = ("_head", "price", "size")
+
+    def __init__(self, symbol_id: str, price: Callable[[int], str], size: Callable[[int], str]) -> None:
+        self._head = f'{{"type":"book_l3","symbol_id":"{symbol_id}","sequence":'
+        #: a price in ticks as its wire token
+        self.price = price
+        #: a size in lots as its wire token
+        self.size = size
+
+    def snapshot(
+        self, asks: Iterable[Order], bids: Iterable[Order], sequence: int, time_exchange_ns: int, time_coinapi_ns: int
+    ) -> bytes:
+        """A ``book_l3`` snapshot: every order, best price first and oldest first, without ``update_type``."""
+        asks_text, bids_text = self._orders(asks), self._orders(bids)
+        return self._payload(sequence, time_exchange_ns, time_coinapi_ns, "true", asks_text, bids_text)
+
+    def update(self, delta: OrderBookDelta, sequence: int, time_coinapi_ns: int) -> bytes:
+        """A ``book_l3`` update: the orders changed at one instant, in the order they changed."""
+        asks, bids = self._changes(delta.asks), self._changes(delta.bids)
+        return self._payload(sequence, delta.time_exchange_ns, time_coinapi_ns, "false", asks, bids)
+
+    def _payload(
+        self, sequence: int, time_exchange_ns: int, time_coinapi_ns: int, is_snapshot: str, asks: str, bids: str
+    ) -> bytes:
+        return (
+            f"{self._head}{sequence},"
+            f'"time_exchange":"{format_time(time_exchange_ns)}","time_coinapi":"{format_time(time_coinapi_ns)}",'
+            f'"is_snapshot":{is_snapshot},"asks":[{asks}],"bids":[{bids}]}}'
+        ).encode()
+
+    def _orders(self, orders: Iterable[Order]) -> str:
+        price, size = self.price, self.size
+        return ",".join(
+            [f'{{"id":"{o.order_id}","price":{price(o.price_ticks)},"size":{size(o.size_lots)}}}' for o in orders]
+        )
+
+    def _changes(self, changes: Iterable[OrderChange]) -> str:
+        price, size = self.price, self.size
+        return ",".join(
+            [
+                f'{{"id":"{c.order_id}","price":{price(c.price_ticks)},"size":{size(c.size_lots)},'
+                f'"update_type":"{c.update_type.value}"}}'
+                for c in changes
+            ]
+        )

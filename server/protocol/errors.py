@@ -165,7 +165,7 @@ class UnknownDataType(ProtocolError):
 
 
 class UnsupportedDataType(ProtocolError):
-    """A ``subscribe_data_type`` entry names a real data type the emulator does not stream (``book_l3``, ...)."""
+    """A ``subscribe_data_type`` entry names a real data type the emulator does not stream (``volume``, ``ticker``)."""
 
     def __init__(self, data_type: str) -> None:
         super().__init__(f"Data type '{_shown(data_type)}' is not streamed by the emulator")  # UNVERIFIED text

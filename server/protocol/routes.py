@@ -6,7 +6,8 @@ A route is ``(DataType, topic)``; the hub keeps ``route -> subscribers`` and doe
 =================================== =========================================================================
 data type                           topic
 =================================== =========================================================================
-trade, quote, book, book5/20/50     ``symbol_id`` of each selected symbol
+trade, quote, book, book5/20/50    ``symbol_id`` of each selected symbol
+                                    (``book_l3`` too)
 ohlcv                               ``f"{symbol_id}.{period_id}"``: each selected symbol x each live period
                                     passing the period filter (no period filter = every live period)
 exrate                              ``"BASE/QUOTE"`` per asset filter entry: ``BTC`` -> ``BTC/USD``,
@@ -171,7 +172,16 @@ def resolve_routes(
 
 #: data types whose route topic is the symbol id (ohlcv adds the period: ``ohlcv_topic``)
 SYMBOL_TOPIC_TYPES: Final = frozenset(
-    {DataType.TRADE, DataType.QUOTE, DataType.BOOK, DataType.BOOK5, DataType.BOOK20, DataType.BOOK50, DataType.SYMBOL}
+    {
+        DataType.TRADE,
+        DataType.QUOTE,
+        DataType.BOOK,
+        DataType.BOOK5,
+        DataType.BOOK20,
+        DataType.BOOK50,
+        DataType.BOOK_L3,
+        DataType.SYMBOL,
+    }
 )
 
 
@@ -281,6 +291,7 @@ def _topics(data_type: DataType, filters: Filters, selector: _Selector, live_per
             | DataType.BOOK5
             | DataType.BOOK20
             | DataType.BOOK50
+            | DataType.BOOK_L3
             | DataType.SYMBOL
         ):  # SYMBOL_TOPIC_TYPES
             return selector.symbols(filters)

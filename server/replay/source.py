@@ -11,7 +11,7 @@ go backwards (a wall-clock step during recording) are clamped: file order is the
 
 Which messages are replayed: every data message whose route can be derived (``route_key``). ``hearbeat``, ``error``
 and ``reconnect`` are connection-level notices of the recording session and are skipped, as are types the
-emulator cannot route (``book_l3``, legacy ``volume``/``ticker``) and texts that are not JSON objects.
+emulator cannot route (legacy ``volume``/``ticker``) and texts that are not JSON objects.
 
 ``ReplaySource.open`` reads the whole file once before the server listens: it validates it (a bad file fails
 at start-up, not mid-stream) and collects the ids the recording uses (``RecordingInventory``), so that filters
@@ -62,7 +62,7 @@ def route_key(message: Mapping[str, Any]) -> RouteKey | None:
         return None
     try:
         data_type = DataType(type_name)
-    except ValueError:  # hearbeat, error, reconnect, book_l3, volume, ticker, anything else
+    except ValueError:  # hearbeat, error, reconnect, volume, ticker, anything else
         return None
     return None if (topic := _topic(data_type, message)) is None else (data_type, topic)
 

@@ -146,7 +146,7 @@ state_book(StateObject *st)
     return st->book;
 }
 
-/* A lower-case RFC 4122 version-4 UUID string from the generator's next 128 bits (market.py _uuid4). */
+/* A lower-case RFC 4122 version-4 UUID string from the generator's next 128 bits (rng.py uuid4_string). */
 static PyObject *
 draw_uuid(StateObject *st)
 {

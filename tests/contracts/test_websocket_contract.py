@@ -32,7 +32,9 @@ DOCS_YAML: Final = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml
 DOCUMENT_URI: Final = "urn:coinapi-emulator:asyncapi"
 BTC: Final = "BINANCE_SPOT_BTC_USDT"
 #: the data types one symbol filter serves (exchange rates take an asset filter: a subscribe of their own)
-SYMBOL_TYPES: Final = ["trade", "quote", "book", "book5", "book20", "book50", "ohlcv", "asset", "exchange", "symbol"]
+SYMBOL_TYPES: Final = [
+    "trade", "quote", "book", "book5", "book20", "book50", "book_l3", "ohlcv", "asset", "exchange", "symbol"
+]  # fmt: skip
 #: the messages the client sends: every verb
 SENT: Final = [
     hello(SYMBOL_TYPES, symbols=[BTC + "$"], heartbeat=True),
@@ -40,7 +42,7 @@ SENT: Final = [
     client_message("unsubscribe", ["symbol"], symbols=[BTC + "$"]),  # after the symbol's snapshot went out
 ]
 #: the market's types, which a step brings (metadata came at the hello)
-MARKET_TYPES: Final = {"trade", "quote", "book", "book5", "book20", "book50", "ohlcv", "exrate"}
+MARKET_TYPES: Final = {"trade", "quote", "book", "book5", "book20", "book50", "book_l3", "ohlcv", "exrate"}
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +120,9 @@ def test_every_message_the_server_sent_matches_its_type_in_the_document(
 
 def test_every_type_the_document_lists_was_sent(document: dict[str, Any], received: list[Frame]) -> None:
     assert {frame["type"] for frame in received} == sent_by_the_server(document)
-    snapshots = {frame["is_snapshot"] for frame in received if frame["type"] == "book"}
-    assert snapshots == {True, False}, "a book snapshot and a book change"
+    for book_type in ("book", "book_l3"):
+        snapshots = {frame["is_snapshot"] for frame in received if frame["type"] == book_type}
+        assert snapshots == {True, False}, f"a {book_type} snapshot and a {book_type} change"
 
 
 def test_what_the_client_sent_matches_what_the_document_says_the_server_receives(document: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ import pytest
 import websocket
 
 from coinapi_emulator.server.bus.publisher import GATEWAY_TIMEOUT_S
+from tests.l3_replica import SIDES, L3Replica, parse
 
 from .processes import START_TIME, RunningServer, free_port, run_servers, serve_argv, spawn, stop
 
@@ -80,12 +81,12 @@ def gateway(url: str, log_dir: Path) -> RunningServer:
     return spawn(["--bus", url, "--bus-wait", "20"], log_dir, command="gateway")
 
 
-def collect(server: RunningServer, seconds: float, delay_s: float = 0.0) -> list[str]:
-    """Every text message of one connection with ``HELLO`` for ``seconds``, opened after ``delay_s``."""
+def collect(server: RunningServer, seconds: float, delay_s: float = 0.0, hello: dict[str, Any] = HELLO) -> list[str]:
+    """Every text message of one connection with ``hello`` for ``seconds``, opened after ``delay_s``."""
     time.sleep(delay_s)
     ws = websocket.create_connection(server.ws_url(), timeout=10)
     try:
-        ws.send(json.dumps(HELLO))
+        ws.send(json.dumps(hello))
         messages, end = [], time.monotonic() + seconds
         while time.monotonic() < end:
             messages.append(ws.recv())
@@ -94,12 +95,14 @@ def collect(server: RunningServer, seconds: float, delay_s: float = 0.0) -> list
         ws.close()
 
 
-def collect_all(plan: list[tuple[RunningServer, float]], seconds: float) -> list[list[str]]:
+def collect_all(
+    plan: list[tuple[RunningServer, float]], seconds: float, hello: dict[str, Any] = HELLO
+) -> list[list[str]]:
     """``collect`` on several servers at once; each entry: (server, delay before connecting)."""
     results: list[list[str]] = [[] for _ in plan]
 
     def run(index: int, server: RunningServer, delay_s: float) -> None:
-        results[index] = collect(server, seconds, delay_s)
+        results[index] = collect(server, seconds, delay_s, hello)
 
     threads = [threading.Thread(target=run, args=(i, *entry)) for i, entry in enumerate(plan)]
     for thread in threads:
@@ -169,6 +172,30 @@ def test_a_late_book_subscriber_gets_a_snapshot_then_every_delta(
             numbers = [number for number, _ in sequences]
             assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), f"{symbol}: {numbers[:20]}"
             assert not any(snapshot for _, snapshot in sequences[1:])
+
+
+def test_book_l3_through_the_gateways_is_the_simulators_order_book(
+    stack: tuple[RunningServer, RunningServer, RunningServer],
+) -> None:
+    """Joiners at several moments follow one order book: every update applies (tests/l3_replica.py), the
+    updates are the same bytes everywhere, and at a common sequence every joiner holds the same orders."""
+    sim, first, second = stack
+    hello = HELLO | {"subscribe_data_type": ["book_l3"], "subscribe_filter_symbol_id": [SYMBOLS[0]]}
+    plan = [(sim, 0.0), (first, 0.0), (first, 0.7), (second, 1.2)]
+    states: list[dict[int, dict[str, dict[Any, list[tuple[str, Any]]]]]] = []
+    updates: list[dict[tuple[str, str, int], str]] = []
+    for messages in collect_all(plan, 2.5, hello):
+        replica, seen = L3Replica(), {}
+        for text in messages:
+            replica.message(parse(text))
+            seen[replica.sequence or 0] = {side: replica.queues(side) for side in SIDES}
+        assert json.loads(messages[0])["is_snapshot"] and len(seen) > 10
+        states.append(seen)
+        updates.append(by_message_id(messages))
+    for state, stream in zip(states[1:], updates[1:], strict=True):
+        common = state.keys() & states[0].keys()
+        assert common and all(state[sequence] == states[0][sequence] for sequence in common)
+        assert all(stream[key] == updates[0][key] for key in stream.keys() & updates[0].keys())
 
 
 def test_gateway_metadata_status_and_metrics(stack: tuple[RunningServer, RunningServer, RunningServer]) -> None:

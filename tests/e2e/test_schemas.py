@@ -181,7 +181,7 @@ BAD_VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     ("hearbeat", "extra field", {"time": "2024-01-01T00:00:00.0000000Z"}),
     ("symbol", "undocumented field", {"tick_size": 0.01}),
     ("hello", "no data type", {"subscribe_data_type": []}),
-    ("hello", "a type the emulator does not stream", {"subscribe_data_type": ["book_l3"]}),
+    ("hello", "a type the emulator does not stream", {"subscribe_data_type": ["ticker"]}),
     ("hello", "an asset filter of three parts", {"subscribe_filter_asset_id": ["BTC/USD/EUR"]}),
     ("hello", "a negative throttle", {"subscribe_update_limit_ms_quote": -1}),
     ("subscribe", "another verb", {"type": "hello"}),

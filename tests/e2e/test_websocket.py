@@ -28,6 +28,8 @@ import websocket  # websocket-client, as in CoinAPI's Python example
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from tests.l3_replica import SIDES, L3Replica, apply_book, parse
+
 from .processes import START_TIME, RunningServer, run_server
 from .support import (
     API_KEY,
@@ -139,6 +141,32 @@ def test_book_starts_with_a_snapshot_per_symbol_then_deltas(server: RunningServe
         if frame["is_snapshot"]:
             assert frame["asks"] and frame["bids"], f"empty snapshot side: {frame}"
             assert_sorted_book(frame)
+
+
+def test_book_l3_orders_sum_to_the_book_at_every_sequence(server: RunningServer) -> None:
+    """A real client following ``book`` and ``book_l3`` of one symbol on one connection: the orders it keeps
+    (PROTOCOL.md §3.5 rules, tests/l3_replica.py) add up to the L2 book it keeps, message after message."""
+
+    async def scenario() -> list[str]:
+        async with ws_connect(server.ws_url(), hello(["book", "book_l3"], symbols=["BINANCE_SPOT_BTC_USDT$"])) as ws:
+            texts: list[str] = []
+            while sum('"book_l3"' in text for text in texts) < 40:
+                texts.append(await receive_text(ws, WAIT_S))
+            return texts
+
+    texts = run(scenario())
+    assert_frames_valid([json.loads(text) for text in texts])
+    messages = [parse(text) for text in texts]
+    replica, levels = L3Replica(), {side: dict[Decimal, Decimal]() for side in SIDES}
+    for message in messages:
+        if message["type"] == "book":
+            levels = apply_book(levels, message)
+        else:
+            replica.message(message)
+            assert {side: replica.levels(side) for side in SIDES} == levels, f"at sequence {message['sequence']}"
+    kinds = {entry.get("update_type") for message in messages if message["type"] == "book_l3" for side in SIDES
+             for entry in message[side]}  # fmt: skip
+    assert {"ADD", "DELETE"} <= kinds
 
 
 @pytest.mark.parametrize("depth", [5, 20, 50], ids=["book5", "book20", "book50"])

@@ -33,6 +33,14 @@ SCENARIOS: dict[str, list[Message]] = {
         },
         {"type": "subscribe", "subscribe_data_type": ["exrate"], "subscribe_filter_asset_id": ["BTC", "BTC/EUR"]},
     ],
+    "coinbase_eth_book_l3": [
+        {
+            "type": "hello",
+            "apikey": "golden",
+            "subscribe_data_type": ["trade", "book_l3"],
+            "subscribe_filter_symbol_id": ["COINBASE_SPOT_ETH_USD$"],
+        }
+    ],
     "coinbase_trades": [
         {
             "type": "hello",

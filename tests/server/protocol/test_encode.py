@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.encode import (
     HEARTBEAT,
+    OrderBookEncoder,
     SymbolEncoder,
     encode_exrate,
     encode_reconnect,
@@ -19,6 +20,7 @@ from coinapi_emulator.server.protocol.encode import (
 )
 from coinapi_emulator.simulator.catalog import Symbol, SymbolType
 from coinapi_emulator.simulator.events import Bar, BookDelta, Level, Quote, TakerSide, Trade
+from coinapi_emulator.simulator.orders import Order, OrderBookDelta, OrderChange, UpdateType
 
 T0 = 1_704_067_200_000_000_000  # 2024-01-01T00:00:00Z
 
@@ -126,6 +128,32 @@ def test_book_snapshot_delta_and_top_n_shapes() -> None:
     assert delta["is_snapshot"] is False and delta["type"] == "book"
     top = orjson.loads(codec.book(DataType.BOOK5, asks, bids, 3, T0, T0))
     assert top["type"] == "book5" and "is_snapshot" not in top
+
+
+def test_book_l3_snapshot_and_update_bytes() -> None:
+    symbol = SymbolEncoder(make_symbol())
+    encoder = OrderBookEncoder(symbol.symbol_id, symbol.price, symbol.size)
+    a, b = "a8b563aa-e98b-49d3-85d4-14b9a2f9dff2", "be03ffdc-6d0a-4fe3-88cf-9e041a15f54a"
+    snapshot = encoder.snapshot([Order(a, 228_140, 50), Order(b, 228_140, 1)], [], 7, T0, T0 + 500_000)
+    assert snapshot == (
+        b'{"type":"book_l3","symbol_id":"BITSTAMP_SPOT_BTC_USD","sequence":7,'
+        b'"time_exchange":"2024-01-01T00:00:00.0000000Z","time_coinapi":"2024-01-01T00:00:00.0005000Z",'
+        b'"is_snapshot":true,"asks":[{"id":"' + a.encode() + b'","price":2281.4,"size":0.0000005},'
+        b'{"id":"' + b.encode() + b'","price":2281.4,"size":0.00000001}],"bids":[]}'
+    )
+    changes = (OrderChange(a, 228_140, 20, UpdateType.MATCH), OrderChange(b, 228_140, 1, UpdateType.DELETE))
+    update = encoder.update(OrderBookDelta(symbol.symbol_id, T0, (), changes), 8, T0)
+    assert orjson.loads(update) | {"bids": None} == {
+        "type": "book_l3",
+        "symbol_id": "BITSTAMP_SPOT_BTC_USD",
+        "sequence": 8,
+        "time_exchange": "2024-01-01T00:00:00.0000000Z",
+        "time_coinapi": "2024-01-01T00:00:00.0000000Z",
+        "is_snapshot": False,
+        "asks": [],
+        "bids": None,
+    }
+    assert b'"bids":[{"id":"' + a.encode() + b'","price":2281.4,"size":0.0000002,"update_type":"MATCH"},' in update
 
 
 def test_bar_frame() -> None:

@@ -39,7 +39,7 @@ CASES: list[tuple[ProtocolError, str, int]] = [
     (UnknownMessageType("ping"), "Unknown message type 'ping': expected hello, subscribe or unsubscribe", 1003),
     (FirstMessageNotHello("unsubscribe"), "First message must be hello or subscribe, got 'unsubscribe'", 1003),
     (UnknownDataType("invalid_type"), "Unknown data type 'invalid_type'", 1003),
-    (UnsupportedDataType("book_l3"), "Data type 'book_l3' is not streamed by the emulator", 1003),
+    (UnsupportedDataType("volume"), "Data type 'volume' is not streamed by the emulator", 1003),
     (
         MissingFilter(DataType.BOOK),
         "Data type 'book' requires a symbol, exchange or asset filter"

@@ -255,7 +255,7 @@ ERROR_CASES: list[tuple[str, object, str]] = [
     ("unknown-data-type", h(subscribe_data_type=["invalid_type"]), "Unknown data type 'invalid_type'"),
     ("data-type-case", h(subscribe_data_type=["TRADE"]), "Unknown data type 'TRADE'"),
     ("empty-data-type", h(subscribe_data_type=[""]), "Unknown data type ''"),
-    ("unsupported-book-l3", h(subscribe_data_type=["book_l3"]), "Data type 'book_l3' is not streamed by the emulator"),
+    ("unsupported-ticker", h(subscribe_data_type=["ticker"]), "Data type 'ticker' is not streamed by the emulator"),
     ("unsupported-volume", h(subscribe_data_type=["volume"]), "Data type 'volume' is not streamed by the emulator"),
     (
         "unsupported-ticker",

@@ -97,7 +97,8 @@ def texts(sink: FakeSink) -> list[str]:
         ({"type": "hearbeat"}, None),
         ({"type": "error", "message": "Invalid API key"}, None),
         ({"type": "reconnect", "within_seconds": 10}, None),
-        ({"type": "book_l3", "symbol_id": BTC}, None),
+        ({"type": "book_l3", "symbol_id": BTC}, (DataType.BOOK_L3, BTC)),
+        ({"type": "volume", "symbol_id": BTC}, None),
         ({"type": "trade"}, None),
         ({"type": "trade", "symbol_id": ""}, None),
         ({"type": "trade", "symbol_id": 7}, None),
@@ -141,7 +142,7 @@ def test_every_frame_the_emulator_sends_routes_back_to_the_subscription() -> Non
         {
             "type": "hello",
             "apikey": "k",
-            "subscribe_data_type": ["trade", "quote", "book", "book5", "book20", "book50", "ohlcv", "symbol"],
+            "subscribe_data_type": [t.value for t in DataType if t.is_symbol_stream] + ["symbol"],
             "subscribe_filter_symbol_id": [BTC + "$"],
         },
         {"type": "subscribe", "subscribe_data_type": ["exrate", "asset"], "subscribe_filter_asset_id": ["BTC"]},
@@ -218,14 +219,14 @@ def test_notices_and_unroutable_frames_are_counted_and_skipped(tmp_path: Path) -
             (0, '{"type":"hearbeat"}'),
             (1, make_trade()),
             (2, '{"type":"reconnect","within_seconds":1,"before_time":"2024-01-01T00:00:01.0000000Z"}'),
-            (3, '{"type":"book_l3","symbol_id":"X"}'),
+            (3, '{"type":"ticker","symbol_id":"X"}'),
             (4, "not json"),
             (5, '{"type":"error","message":"bye"}'),
         ],
     )
     inventory = scan_recording(path)
     assert (inventory.messages, inventory.routable) == (6, 1)
-    assert inventory.skipped == {"hearbeat": 1, "reconnect": 1, "book_l3": 1, "?": 1, "error": 1}
+    assert inventory.skipped == {"hearbeat": 1, "reconnect": 1, "ticker": 1, "?": 1, "error": 1}
     source = ReplaySource(path, inventory, start_ns=START_NS)
     # Re-based on the recording's first frame (the heartbeat), not on the first replayed one.
     assert [(frame.payload.decode(), frame.time_ns) for frame in source.advance(START_NS + S)] == [
@@ -233,7 +234,7 @@ def test_notices_and_unroutable_frames_are_counted_and_skipped(tmp_path: Path) -
     ]
     assert source.summary().endswith(
         "6 messages over 0.0 s from ws://127.0.0.1:8765/v1/, 1 symbols; "
-        "1 to replay, skipped: 1 ?, 1 book_l3, 1 error, 1 hearbeat, 1 reconnect"
+        "1 to replay, skipped: 1 ?, 1 error, 1 hearbeat, 1 reconnect, 1 ticker"
     )
     source.close()
 
