@@ -28,7 +28,7 @@ from coinapi_emulator.server.protocol.routes import CatalogIndex
 #: how long a shard may take to answer a REST read
 REST_TIMEOUT_S = 10.0
 #: the routes over every symbol whose answers are in catalogue order, and those newest first
-_CURRENT = frozenset({"/v1/quotes/current", "/v1/orderbooks/current"})
+_CURRENT = frozenset({"/v1/quotes/current", "/v1/orderbooks/current", "/v1/orderbooks3/current"})
 _LATEST = frozenset({"/v1/quotes/latest", "/v1/trades/latest"})
 
 #: (shard, path, query) -> (status, body): the gateway's request to one shard over the bus (``BusLink._ask_shard``)

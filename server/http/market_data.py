@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import chain, groupby, islice
+from operator import attrgetter
 from typing import Any
 
 from starlette.requests import Request
@@ -40,6 +42,7 @@ from coinapi_emulator.simulator.catalog import Symbol
 from coinapi_emulator.simulator.events import Bar, Quote
 from coinapi_emulator.simulator.history import MarketHistory, RateBar
 from coinapi_emulator.simulator.ohlcv import OhlcvPeriod
+from coinapi_emulator.simulator.orders import Order
 
 _NS_PER_S = 1_000_000_000
 _NS_PER_MIN = 60 * _NS_PER_S
@@ -78,6 +81,14 @@ def _snapshot(symbol: Symbol, snapshot: BookSnapshot) -> dict[str, Any]:
     )
 
 
+def _within_levels(orders: Sequence[Order], levels: int | None) -> Iterable[Order]:
+    """The orders of the best ``levels`` prices (all with None); ``orders`` are best price first."""
+    if levels is None:
+        return orders
+    by_price = groupby(orders, key=attrgetter("price_ticks"))
+    return chain.from_iterable(group for _, group in islice(by_price, levels))
+
+
 TRADES = _Records(Retention.latest_trades, Retention.trades, _trade, lambda kept: kept.trade.time_exchange_ns)
 QUOTES = _Records(Retention.latest_quotes, Retention.quotes, _quote, lambda kept: kept.quote.time_exchange_ns)
 
@@ -104,6 +115,8 @@ class MarketDataApi:
             ("/v1/orderbooks/{symbol_id}/current", self.book_current),
             ("/v1/orderbooks/{symbol_id}/latest", self.books_latest),
             ("/v1/orderbooks/{symbol_id}/history", self.books_history),
+            ("/v1/orderbooks3/current", self.order_books_current),
+            ("/v1/orderbooks3/{symbol_id}/current", self.order_book_current),
             ("/v1/trades/latest", partial(self.latest_all, TRADES)),
             ("/v1/trades/{symbol_id}/latest", partial(self.latest, TRADES)),
             ("/v1/trades/{symbol_id}/history", partial(self.history, TRADES)),
@@ -143,9 +156,7 @@ class MarketDataApi:
 
     async def books_current(self, request: Request) -> Response:
         """GET /v1/orderbooks/current?filter_symbol_id=...[&limit_levels=N]"""
-        if not request.query_params.get("filter_symbol_id"):
-            raise RestError(400, "filter_symbol_id is required, e.g. filter_symbol_id=BINANCE_SPOT_BTC_USDT")
-        levels = parse_limit_levels(request.query_params.get("limit_levels"))
+        levels = self._levels_of_filtered(request)
         return JsonResponse([self._book(symbol, levels) for symbol in self._filtered(request)])
 
     async def book_current(self, request: Request) -> Response:
@@ -177,6 +188,30 @@ class MarketDataApi:
         asks, bids = book.top(levels if levels is not None else max(book.depth()))
         now = self._market.now_ns
         return rest_encode.order_book_object(symbol, asks, bids, now, now)
+
+    async def order_books_current(self, request: Request) -> Response:
+        """GET /v1/orderbooks3/current?filter_symbol_id=...[&limit_levels=N]: each symbol's book, order by order."""
+        levels = self._levels_of_filtered(request)
+        return JsonResponse([self._orders(symbol, levels) for symbol in self._filtered(request)])
+
+    async def order_book_current(self, request: Request) -> Response:
+        """GET /v1/orderbooks3/{symbol_id}/current[?limit_levels=N]: the book order by order, as a ``book_l3``
+        subscriber joining now gets it (PROTOCOL.md §3.5)."""
+        symbol = self._symbol(request)
+        return JsonResponse(self._orders(symbol, parse_limit_levels(request.query_params.get("limit_levels"))))
+
+    @staticmethod
+    def _levels_of_filtered(request: Request) -> int | None:
+        """``limit_levels`` of a read over ``filter_symbol_id``, which these reads require."""
+        if not request.query_params.get("filter_symbol_id"):
+            raise RestError(400, "filter_symbol_id is required, e.g. filter_symbol_id=BINANCE_SPOT_BTC_USDT")
+        return parse_limit_levels(request.query_params.get("limit_levels"))
+
+    def _orders(self, symbol: Symbol, levels: int | None) -> dict[str, Any]:
+        book = self._emulator.shared.orders_now(symbol.symbol_id)
+        now = self._market.now_ns
+        asks, bids = _within_levels(book.asks(), levels), _within_levels(book.bids(), levels)
+        return rest_encode.order_book_l3_object(symbol, asks, bids, now, now)
 
     def _watch_book(self, symbol: Symbol) -> None:
         """Keep the symbol's book changes from now on: asked about once, it will likely be asked about again."""

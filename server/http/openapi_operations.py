@@ -247,6 +247,22 @@ OPERATIONS: Final = (
         no_data=True,
     ),
     _get(
+        "/v1/orderbooks3/current",
+        "The current book of each symbol, order by order",
+        _MARKET,
+        array_of("rest_order_book_l3"),
+        query=("limit_levels",),
+        required=("filter_symbol_id",),
+    ),
+    _get(
+        "/v1/orderbooks3/{symbol_id}/current",
+        "The current book, order by order",
+        _MARKET,
+        ref("rest_order_book_l3"),
+        query=("limit_levels",),
+        no_data=True,
+    ),
+    _get(
         "/v1/orderbooks/{symbol_id}/latest",
         "The book after each of the newest changes, newest first",
         _MARKET,

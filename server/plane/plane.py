@@ -31,7 +31,7 @@ from coinapi_emulator.server.plane.driver import Driver
 from coinapi_emulator.server.plane.feed import MarketFeed, ReplayFeed
 from coinapi_emulator.server.plane.retention import Retention
 from coinapi_emulator.server.plane.snapshots import MarketSnapshots, Snapshots
-from coinapi_emulator.server.plane.streams import Stamper, channels_of
+from coinapi_emulator.server.plane.streams import Channel, Stamper, channels_of
 from coinapi_emulator.server.plane.tee import FlushingOutlet, TeeOutlet
 from coinapi_emulator.server.protocol.encode import encode_reconnect, format_time
 from coinapi_emulator.server.protocol.errors import MarketFailed
@@ -41,6 +41,7 @@ from coinapi_emulator.server.replay.source import ReplaySource
 from coinapi_emulator.simulator.catalog import Catalog
 from coinapi_emulator.simulator.clock import VirtualClock
 from coinapi_emulator.simulator.market import Market
+from coinapi_emulator.simulator.orders import OrderBook
 
 logger = logging.getLogger(__name__)
 
@@ -175,9 +176,11 @@ class MarketPlane:
         hold: Callable[[], bool] = self.hub.behind
         #: what REST serves of the past (the shared simulated market only; None with --retain 0)
         self.retention: Retention | None = None
+        #: the simulated market's symbol channels (none in a replay)
+        self._channels: dict[str, Channel] = {}
         if replay is None:
             stamper = Stamper(live=spec.live_stamps, epoch_ns=epoch_ns)
-            channels = channels_of(catalog.symbols)
+            channels = self._channels = channels_of(catalog.symbols)
             if spec.kind == "shared" and settings.retain_ns > 0:
                 self.retention = Retention(
                     catalog,
@@ -233,6 +236,15 @@ class MarketPlane:
         return self.clock.paused if self.upstream is None else self.upstream.paused
 
     # -- life -------------------------------------------------------------------------------------------------
+
+    def orders_now(self, symbol_id: str) -> OrderBook:
+        """The symbol's orders as a ``book_l3`` subscriber joining now gets them: the order book its subscribers
+        follow, or else the book cut into orders now, as the first subscriber's would be (``streams.py``); not
+        kept. KeyError for an unknown symbol id."""
+        channel = self._channels.get(symbol_id)
+        if channel is not None and channel.orders is not None:
+            return channel.orders.book
+        return self.market.order_book(symbol_id)
 
     def start(self) -> None:
         """Start the market ticks (none with an upstream) and the heartbeat checks on the running loop

@@ -15,6 +15,7 @@ from coinapi_emulator.server.protocol.encode import SymbolEncoder, format_signif
 from coinapi_emulator.server.protocol.metadata import JsonObject
 from coinapi_emulator.simulator.catalog import Symbol
 from coinapi_emulator.simulator.events import Bar, Level, Quote, Trade
+from coinapi_emulator.simulator.orders import Order
 
 #: encoders of the symbols REST was asked about (one per symbol; the catalogue has a few thousand)
 _ENCODERS = 8192
@@ -61,13 +62,34 @@ def order_book_object(
     symbol: Symbol, asks: Iterable[Level], bids: Iterable[Level], time_exchange_ns: int, time_coinapi_ns: int
 ) -> JsonObject:
     """An order book as ``/v1/orderbooks/.../current`` returns it: best levels first on each side."""
+    return _book(symbol, _levels(symbol, asks), _levels(symbol, bids), time_exchange_ns, time_coinapi_ns)
+
+
+def order_book_l3_object(
+    symbol: Symbol, asks: Iterable[Order], bids: Iterable[Order], time_exchange_ns: int, time_coinapi_ns: int
+) -> JsonObject:
+    """An order book as ``/v1/orderbooks3/.../current`` returns it: every order, best price first, then oldest."""
+    return _book(symbol, _orders(symbol, asks), _orders(symbol, bids), time_exchange_ns, time_coinapi_ns)
+
+
+def _book(
+    symbol: Symbol, asks: list[JsonObject], bids: list[JsonObject], time_exchange_ns: int, time_coinapi_ns: int
+) -> JsonObject:
     return {
         "symbol_id": symbol.symbol_id,
         "time_exchange": format_time(time_exchange_ns),
         "time_coinapi": format_time(time_coinapi_ns),
-        "asks": _levels(symbol, asks),
-        "bids": _levels(symbol, bids),
+        "asks": asks,
+        "bids": bids,
     }
+
+
+def _orders(symbol: Symbol, orders: Iterable[Order]) -> list[JsonObject]:
+    price, size = _encoder(symbol).price, _encoder(symbol).size
+    return [
+        {"id": order.order_id, "price": _number(price(order.price_ticks)), "size": _number(size(order.size_lots))}
+        for order in orders
+    ]
 
 
 def _levels(symbol: Symbol, levels: Iterable[Level]) -> list[JsonObject]:

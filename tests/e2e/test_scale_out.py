@@ -324,6 +324,7 @@ def test_a_gateway_answers_rest_market_data_from_the_simulators_that_hold_it(tmp
                 ("/v1/trades/BINANCE_SPOT_BTC_USDT/latest?limit=5", binance_side),
                 ("/v1/quotes/KRAKEN_SPOT_ETH_USD/current", kraken_side),
                 ("/v1/orderbooks/COINBASE_SPOT_BTC_USD/current?limit_levels=3", binance_side),
+                ("/v1/orderbooks3/KRAKEN_SPOT_ETH_USD/current?limit_levels=2", kraken_side),
                 (
                     "/v1/ohlcv/BINANCE_SPOT_BTC_USDT/history?period_id=1MIN&time_start=2023-12-31T23:00:00&limit=3",
                     binance_side,
@@ -344,11 +345,24 @@ def test_a_gateway_answers_rest_market_data_from_the_simulators_that_hold_it(tmp
             assert all(parts) and len(current) == len(parts[0]) + len(parts[1])
             assert sorted(current, key=lambda q: order.index(q["symbol_id"])) == current
             assert sorted(map(json.dumps, current)) == sorted(json.dumps(q) for part in parts for q in part)
+            l3_parts = [
+                side.rest("/v1/orderbooks3/current", filter_symbol_id=BTC_AND_ETH)
+                for side in (binance_side, kraken_side)
+            ]
+            l3_books = gate.rest("/v1/orderbooks3/current", filter_symbol_id=BTC_AND_ETH)
+            assert all(l3_parts) and len(l3_books) == len(l3_parts[0]) + len(l3_parts[1])
+            assert sorted(l3_books, key=lambda book: order.index(book["symbol_id"])) == l3_books
+            by_symbol = {book["symbol_id"]: book for part in l3_parts for book in part}
+            assert {book["symbol_id"]: book for book in l3_books} == by_symbol
+            assert all(book["asks"] and "id" in book["asks"][0] for book in l3_books)
             newest = [side.rest("/v1/trades/latest", limit="7") for side in (binance_side, kraken_side)]
             merged = sorted((t for part in newest for t in part), key=lambda t: t["time_exchange"], reverse=True)[:7]
             assert len(merged) == 7
             assert [t["uuid"] for t in gate.rest("/v1/trades/latest", limit="7")] == [t["uuid"] for t in merged]
             assert httpx.get(f"{gate.http_url}/v1/trades/latest", timeout=5).status_code == 401
+
+
+BTC_AND_ETH = "COINBASE_SPOT_BTC_USD,KRAKEN_SPOT_ETH_USD"
 
 
 def _raw(server: RunningServer, path: str) -> tuple[int, bytes]:

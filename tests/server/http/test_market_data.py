@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.app import create_app
+from tests.l3_replica import SIDES, L3Replica, parse
 from tests.server.fakes import FakeSink, open_connection
 
 START_NS = 1_704_067_200_000_000_000
@@ -186,6 +187,47 @@ def test_an_unsubscribed_books_history_starts_at_the_first_rest_request() -> Non
     kept = get(client, f"/v1/orderbooks/{BTC}/history?time_start=2024-01-01&limit=100000")
     assert kept and kept[0]["time_exchange"] >= "2024-01-01T00:00:10"
     assert get(client, f"/v1/orderbooks/{BTC}/latest?limit=1")[0] == kept[-1]
+
+
+def test_the_current_book_l3_is_the_orders_a_subscriber_follows() -> None:
+    emulator = paused_emulator()
+    sink = FakeSink()
+    hello = {"type": "hello", "apikey": "k", "subscribe_data_type": ["book_l3"], "subscribe_filter_symbol_id": [BTC]}
+    open_connection(emulator, sink, hello)
+    emulator.shared.step(5 * SECOND_NS)
+    replica = L3Replica()
+    for payload in sink.payloads():
+        replica.message(parse(payload))
+    client = TestClient(create_app(emulator=emulator))
+    response = client.get(f"/v1/orderbooks3/{BTC}/current", headers=KEY)
+    assert response.status_code == 200 and replica.sequence is not None and replica.sequence > 20
+    book = parse(response.content)
+    for side in SIDES:
+        queues = replica.queues(side)
+        expected = [
+            (oid, price, size) for price in sorted(queues, reverse=side == "bids") for oid, size in queues[price]
+        ]
+        assert [(order["id"], order["price"], order["size"]) for order in book[side]] == expected
+
+
+def test_an_unfollowed_symbols_book_l3_is_the_snapshot_a_subscriber_joining_then_gets() -> None:
+    emulator = paused_emulator()
+    client = TestClient(create_app(emulator=emulator))
+    emulator.shared.step(3 * SECOND_NS)
+    served = get(client, f"/v1/orderbooks3/{BTC}/current?limit_levels=2")
+    assert get(client, f"/v1/orderbooks3/{BTC}/current?limit_levels=2") == served  # nothing moved, nothing kept
+    sink = FakeSink()
+    hello = {"type": "hello", "apikey": "k", "subscribe_data_type": ["book_l3"], "subscribe_filter_symbol_id": [BTC]}
+    open_connection(emulator, sink, hello)
+    [snapshot] = [orjson.loads(payload) for payload in sink.payloads()]
+    for side in ("asks", "bids"):
+        best = sorted({order["price"] for order in snapshot[side]}, reverse=side == "bids")[:2]
+        assert served[side] == [order for order in snapshot[side] if order["price"] in best]
+        assert len({order["price"] for order in served[side]}) == 2 < len(served[side])
+    [listed] = get(client, f"/v1/orderbooks3/current?filter_symbol_id={BTC}&limit_levels=2")
+    assert listed == served
+    assert "filter_symbol_id is required" in get(client, "/v1/orderbooks3/current", status=400)["error"]
+    get(client, "/v1/orderbooks3/NOPE_SPOT_X_Y/current", status=550)
 
 
 def test_rates_at_a_time_and_as_candles(stepped: tuple[TestClient, list[dict[str, Any]]]) -> None:
