@@ -10,6 +10,7 @@ from typing import Any, ClassVar, get_args
 import click
 
 from coinapi_emulator.server.cli.healthcheck import healthcheck_command
+from coinapi_emulator.server.cli.importing import import_command
 from coinapi_emulator.server.cli.options import catalogue_options
 from coinapi_emulator.server.cli.options import env_option as _option
 from coinapi_emulator.server.cli.options import file_option as _file_option
@@ -441,5 +442,6 @@ gateway = click.Command(
 main.add_command(simulate)
 main.add_command(gateway)
 main.add_command(record_command)
+main.add_command(import_command)
 main.add_command(healthcheck_command)
 main.add_command(symbols_command)

@@ -39,6 +39,15 @@ def env_option(*names: str, **kwargs: Any) -> Callable[[F], F]:
     return click.option(*names, cls=EnvOption, envvar=envvar, show_envvar=True, show_default=True, **kwargs)
 
 
+#: ``--out``: the recording ``record`` and ``import`` write
+recording_out_option = env_option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="The recording to write (gzip JSON lines, e.g. btc.jsonl.gz); an existing file is replaced.",
+)
+
+
 def file_option(name: str, help: str) -> Callable[[F], F]:
     """An ``env_option`` naming a file that must exist; None when not given."""
     return env_option(name, type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help=help)

@@ -15,7 +15,7 @@ import click
 import orjson
 from websockets.exceptions import InvalidHandshake, InvalidURI
 
-from coinapi_emulator.server.cli.options import env_option, file_option
+from coinapi_emulator.server.cli.options import env_option, file_option, recording_out_option
 from coinapi_emulator.server.replay.recorder import (
     DEFAULT_URL,
     Progress,
@@ -59,12 +59,7 @@ def _url(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @env_option("--hello", default=None, help="The first message to send, as JSON (or use --hello-file).")
 @file_option("--hello-file", help="A file holding the first message.")
 @env_option("--api-key", default=None, help="Sent as the X-CoinAPI-Key upgrade header; never written to the recording.")
-@env_option(
-    "--out",
-    required=True,
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="The recording to write (gzip JSON lines, e.g. btc.jsonl.gz); an existing file is replaced.",
-)
+@recording_out_option
 @env_option(
     "--duration",
     default=None,

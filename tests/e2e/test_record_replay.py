@@ -11,6 +11,7 @@ generous ``--duration`` only guards against a hang. Nothing here asserts on timi
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from typing import Any, Final
 import pytest
 
 from coinapi_emulator.server.replay.recording import RecordingReader
+from tests.server.replay.factories import TARDIS_BOOK, TARDIS_TRADES
 
 from .processes import START_TIME, RunningServer, emulator_executable, run_server, serve_argv
 from .support import API_KEY, BAD_KEY
@@ -137,3 +139,40 @@ def test_serve_replay_of_a_bad_file_exits_2(log_dir: Path) -> None:
     )
     assert done.returncode == 2
     assert "bad.jsonl.gz is not a readable gzip file" in done.stderr
+
+
+def test_imported_files_stream_through_serve_replay(log_dir: Path) -> None:
+    """Tardis.dev trades and book files made into a recording by ``coinapi-emulator import``: a client of
+    ``serve --replay`` gets every imported message as written, and a late book subscriber a snapshot."""
+    trades = log_dir / "binance_trades_2024-01-01_BTCUSDT.csv.gz"
+    book = log_dir / "binance_incremental_book_L2_2024-01-01_BTCUSDT.csv.gz"
+    for path, text in ((trades, TARDIS_TRADES), (book, TARDIS_BOOK)):
+        with gzip.open(path, "wt", encoding="utf-8") as file:
+            file.write(text)
+    out = log_dir / "imported.jsonl.gz"
+    done = subprocess.run(
+        [str(emulator_executable()), "import", str(trades), str(book), "--out", str(out)],
+        capture_output=True, text=True, timeout=RECORD_TIMEOUT_S, env=_clean_env(), stdin=subprocess.DEVNULL,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "6 messages (4 book, 2 trade) of 1 symbols" in done.stderr
+    imported = texts(out)
+    hello = {
+        **HELLO,
+        "subscribe_data_type": ["trade", "book"],
+        "subscribe_filter_symbol_id": ["BINANCE_SPOT_BTC_USDT$"],
+    }
+    with run_server(["--replay", str(out), "--speed", "10", *SMALL], log_dir) as replay:
+        got = log_dir / "got.jsonl.gz"
+        done = record(
+            "--url", replay.ws_url(), "--hello", json.dumps(hello), "--out", str(got),
+            "--max-messages", str(len(imported)), "--duration", "60",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        late = log_dir / "late.jsonl.gz"
+        done = record("--url", replay.ws_url(), "--hello", json.dumps(hello), "--out", str(late), "--duration", "2")
+    assert texts(got) == imported
+    [snapshot] = [json.loads(text) for text in texts(late)]
+    assert snapshot["is_snapshot"] and snapshot["sequence"] == 4
+    assert snapshot["asks"] == [{"price": 42001, "size": 1}] and snapshot["bids"] == [{"price": 42000, "size": 1}]

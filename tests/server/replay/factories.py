@@ -73,3 +73,37 @@ def make_book(
         f'"time_coinapi":"2024-01-01T00:00:01.0010000Z","is_snapshot":{"true" if is_snapshot else "false"},'
         f'"asks":[{asks}],"bids":[{bids}]}}'
     )
+
+
+#: Tardis.dev CSV files of a few rows each (docs.tardis.dev, "Downloadable CSV files")
+TARDIS_TRADES = (
+    "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
+    "binance,BTCUSDT,1704067200100000,1704067200105000,100,buy,42000.10,0.5\n"
+    "binance,BTCUSDT,,1704067200206000,,unknown,41999.9,0.00100000\n"
+)
+TARDIS_BOOK = (
+    "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount\n"
+    "binance,BTCUSDT,1704067200040000,1704067200040000,false,bid,41000,1\n"
+    "binance,BTCUSDT,1704067200000000,1704067200050000,true,ask,42000.3,2\n"
+    "binance,BTCUSDT,1704067200000000,1704067200050000,true,ask,42000.2,1.5\n"
+    "binance,BTCUSDT,1704067200000000,1704067200050000,true,bid,41999.8,3\n"
+    "binance,BTCUSDT,1704067200000000,1704067200050000,true,bid,41999.7,0\n"
+    "binance,BTCUSDT,1704067200150000,1704067200151000,false,ask,42000.2,0\n"
+    "binance,BTCUSDT,1704067200150000,1704067200151000,false,bid,41999.9,0.7\n"
+    "binance,BTCUSDT,1704067200150000,1704067200151000,false,bid,41999.95,0.1\n"
+    "binance,BTCUSDT,1704067200160000,1704067200161000,false,bid,41999.9,0\n"
+    "binance,BTCUSDT,1704067200170000,1704067200171000,true,ask,42001,1\n"
+    "binance,BTCUSDT,1704067200170000,1704067200171000,true,bid,42000,1\n"
+)
+TARDIS_QUOTES = (
+    "exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount\n"
+    "coinbase,BTC-USD,1704067200120000,1704067200121000,0.4,42001.5,42001.49,1.25\n"
+    "coinbase,BTC-USD,1704067200130000,1704067200131000,,,42001.49,1.25\n"
+)
+TARDIS_SNAPSHOT_5 = (
+    "exchange,symbol,timestamp,local_timestamp,"
+    + ",".join(f"asks[{i}].price,asks[{i}].amount,bids[{i}].price,bids[{i}].amount" for i in range(5))
+    + "\nkraken,XBT/USD,1704067200300000,1704067200301000,42010,1,42009,2,42011,3,42008,4"
+    + "," * 12
+    + "\n"
+)
