@@ -44,7 +44,8 @@ def symbol_names(entries: Sequence[str]) -> SymbolNames:
 def import_command(files: tuple[Path, ...], out: Path, symbol_ids: tuple[str, ...]) -> None:
     """Make a recording of market-data files for serve --replay: Tardis.dev CSV (trades, quotes,
     incremental_book_L2, book_snapshot_N), data.binance.vision trades and aggTrades, CoinAPI flat files (trades,
-    quotes). Several files merge by the time they were received."""
+    quotes), CoinAPI JSON (WebSocket messages a line, REST history arrays). Several files merge by the time they
+    were received."""
     names = symbol_names(symbol_ids)
     try:
         summary = import_files(files, out, names)

@@ -1,7 +1,7 @@
 """Import: market-data files of other sources made into one recording, so that ``serve --replay`` streams them.
 
 ``import_files`` opens each file (``.csv``, ``.csv.gz``, or a ``.zip`` holding one ``.csv``), tells its source from
-its first row and name (``formats/``: Tardis.dev, data.binance.vision, CoinAPI flat files), merges every file's
+its first row and name (``formats/``: Tardis.dev, data.binance.vision, CoinAPI flat files and JSON), merges every file's
 messages by the time they were received, numbers each (type, symbol) stream from 1 as the real service would for
 a client that got all of it, and writes the recording (``recording.py``) with those times as the pacing. Nothing
 is held in memory but one message a file: a day of a busy symbol's book streams through.
@@ -27,7 +27,7 @@ from typing import IO, TypeVar, cast
 
 import orjson
 
-from coinapi_emulator.server.replay.formats import binance, coinapi, tardis
+from coinapi_emulator.server.replay.formats import binance, coinapi, coinapi_json, tardis
 from coinapi_emulator.server.replay.formats.rows import Imported, ImportFailed, SymbolNames
 from coinapi_emulator.server.replay.recording import RecordingHeader, RecordingWriter
 
@@ -94,15 +94,16 @@ def import_files(paths: Sequence[Path], out: Path, names: SymbolNames) -> Import
 def _write(writer: RecordingWriter, messages: Iterator[Imported], summary: ImportSummary) -> None:
     sequences: Counter[tuple[str, str]] = Counter()
     for message in messages:
-        stream = (message.data_type, message.symbol_id)
-        sequences[stream] += 1
-        text = orjson.dumps(
-            {"type": message.data_type, "symbol_id": message.symbol_id, "sequence": sequences[stream]}
-            | dict(message.fields)
-        )
-        writer.write(message.received_ns, text.decode())
+        if message.verbatim is not None:
+            writer.write(message.received_ns, message.verbatim)
+        else:
+            stream = (message.data_type, message.symbol_id)
+            sequences[stream] += 1
+            head = {"type": message.data_type, "symbol_id": message.symbol_id, "sequence": sequences[stream]}
+            writer.write(message.received_ns, orjson.dumps(head | dict(message.fields)).decode())
         summary.messages[message.data_type] += 1
-        summary.symbols.add(message.symbol_id)
+        if message.symbol_id:
+            summary.symbols.add(message.symbol_id)
         if summary.first_ns is None:
             summary.first_ns = message.received_ns
         summary.last_ns = message.received_ns
@@ -124,6 +125,8 @@ def _open_source(path: Path, files: ExitStack, names: SymbolNames, skipped: Coun
     first_line = next(lines, "")
     if not first_line:
         return _Source(iter(()), [])  # an empty file: Tardis serves one for a day without data
+    if coinapi_json.matches(first_line):
+        return _Source(coinapi_json.read(first_line, lines, name, skipped), [])
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     rows = csv.reader(_chain(first_line, lines), delimiter=delimiter)
     first_row = next(rows)
@@ -135,7 +138,7 @@ def _open_source(path: Path, files: ExitStack, names: SymbolNames, skipped: Coun
         return _Source(binance.read(rows, first_row, name, names), ["trade"])
     raise ImportFailed(
         f"{path}: not a file this command reads (Tardis.dev CSV, a data.binance.vision trades or aggTrades file, "
-        f"a CoinAPI flat file of trades or quotes); its first line: {first_line[:100].rstrip()!r}"
+        f"a CoinAPI flat file of trades or quotes, CoinAPI JSON); its first line: {first_line[:100].rstrip()!r}"
     )
 
 

@@ -43,9 +43,12 @@ class Imported:
     received_ns: int
     #: the message's ``type``: trade, quote, book, book5, book20 or book50
     data_type: str
+    #: "" for a message of no symbol (``exrate``, ``asset``, ``exchange``)
     symbol_id: str
     #: the fields after ``sequence``, in CoinAPI's order; numbers as ``orjson.Fragment``
     fields: Mapping[str, Any]
+    #: a whole CoinAPI message as its source wrote it, written as it is (``fields`` is then empty)
+    verbatim: str | None = None
 
 
 def number(token: str, where: str) -> orjson.Fragment:

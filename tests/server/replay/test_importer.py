@@ -261,3 +261,73 @@ def test_cli_symbol_id_values() -> None:
     assert result.exit_code == 2 and "only one bare id" in result.output
     result = CliRunner().invoke(cli.main, ["import", __file__, "--out", "x", "--symbol-id", "=B"])
     assert result.exit_code == 2 and "is not EXCHANGE_SYMBOL=COINAPI_ID" in result.output
+
+
+WS_LINES = (
+    '{"type":"trade","symbol_id":"COINBASE_SPOT_ETH_USD","sequence":7,"time_exchange":"2024-01-01T00:00:01.0000000Z",'
+    '"time_coinapi":"2024-01-01T00:00:01.0100000Z","uuid":"0b1c7f9e-5a2d-4c8e-9f13-6d2a4b8e1c07","price":2282.10,'
+    '"size":0.4,"taker_side":"BUY"}\n'
+    '{"type":"hearbeat"}\n'
+    "\n"
+    '{"type":"symbol","symbol_id":"COINBASE_SPOT_ETH_USD","exchange_id":"COINBASE"}\n'
+    '{"type":"exrate","asset_id_base":"ETH","asset_id_quote":"USD","rate_type":"BASE_ALL_CROSSES_TO_REF",'
+    '"time":"2024-01-01T00:00:02.0000000Z","rate":2282.1}\n'
+)
+REST_TRADES = (
+    '[{"symbol_id":"BITSTAMP_SPOT_BTC_USD","time_exchange":"2024-01-01T00:00:00.5000000Z",'
+    '"time_coinapi":"2024-01-01T00:00:00.5100000Z","uuid":"5caec0c2-0000-4000-8000-000000000001","price":42000.10,'
+    '"size":0.00100000,"taker_side":"SELL","id_trade":"77"}]'
+)
+REST_BOOKS = (
+    '[{"symbol_id":"BITSTAMP_SPOT_BTC_USD","time_exchange":"2024-01-01T00:00:00.6000000Z",'
+    '"time_coinapi":"2024-01-01T00:00:00.6100000Z","asks":[{"price":42001,"size":1.50}],"bids":[]}]'
+)
+
+
+def test_coinapi_websocket_lines_are_written_as_they_are(tmp_path: Path) -> None:
+    path = gz(tmp_path / "feed.jsonl.gz", WS_LINES)
+    out = tmp_path / "out.jsonl.gz"
+    summary = import_files([path], out, SymbolNames({}))
+    with RecordingReader(out) as reader:
+        written = [(message.received_ns, message.text) for message in reader]
+    lines = [line for line in WS_LINES.splitlines() if line and "hearbeat" not in line]
+    assert [text for _, text in written] == lines
+    assert [at for at, _ in written] == [1704067201010000000, 1704067201010000000, 1704067202000000000]
+    assert summary.skipped == {"hearbeat messages": 1} and summary.symbols == {"COINBASE_SPOT_ETH_USD"}
+
+
+def test_coinapi_rest_answers_become_numbered_messages(tmp_path: Path) -> None:
+    trades, books = tmp_path / "trades.json", tmp_path / "books.json"
+    trades.write_text(REST_TRADES)
+    books.write_text(REST_BOOKS)
+    messages = imported(tmp_path, trades, books)
+    assert [(m["type"], m["sequence"]) for m in messages] == [("trade", 1), ("book", 1)]
+    assert "id_trade" not in messages[0] and messages[0]["taker_side"] == "SELL"
+    assert messages[1]["is_snapshot"] is True and messages[1]["asks"] == [{"price": 42001, "size": 1.5}]
+    out = tmp_path / "raw.jsonl.gz"
+    import_files([trades], out, SymbolNames({}))
+    with RecordingReader(out) as reader:
+        assert '"price":42000.10,"size":0.00100000' in next(iter(reader)).text
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"type":"trade", oops}\n', "line 1: not JSON"),
+        ('{"type":"volume","symbol_id":"X"}\n', "line 1: not a CoinAPI message of a type the emulator streams"),
+        ('{"type":"asset","asset_id":"BTC"}\n', "line 1: a asset message before any message with a time_coinapi"),
+        ('{"type":"trade","symbol_id":"X","time_coinapi":"soon"}\n', "time_coinapi 'soon' is not an ISO 8601 time"),
+        ('{"type":"trade","symbol_id":"X","time_coinapi":7}\n', "time_coinapi 7 is not an ISO 8601 time"),
+        ("[1, 2]", "a REST answer is an array of objects"),
+        ('[{"x": 1}', "not a JSON array"),
+        ('[{"price": 1, "size": 2}]', "item 0: not a trade, quote or order book object with a symbol_id"),
+        ('[{"symbol_id": "X", "taker_side": "BUY"}]', "item 0: no time_exchange, time_coinapi, uuid, price, size"),
+    ],
+    ids=["not-json", "unstreamed-type", "no-time-yet", "bad-time", "time-not-text", "array-of-numbers",
+         "cut-array", "unknown-object", "missing-fields"],
+)  # fmt: skip
+def test_bad_coinapi_json_fails_with_its_place(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(ImportFailed, match=message):
+        import_files([path], tmp_path / "out.jsonl.gz", SymbolNames({}))
