@@ -171,7 +171,7 @@ def test_imported_files_stream_through_serve_replay(log_dir: Path) -> None:
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         late = log_dir / "late.jsonl.gz"
-        done = record("--url", replay.ws_url(), "--hello", json.dumps(hello), "--out", str(late), "--duration", "2")
+        done = record("--url", replay.ws_url(), "--hello", json.dumps(hello), "--out", str(late), "--duration", "1")
     assert texts(got) == imported
     [snapshot] = [json.loads(text) for text in texts(late)]
     assert snapshot["is_snapshot"] and snapshot["sequence"] == 4

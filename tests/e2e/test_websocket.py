@@ -150,7 +150,7 @@ def test_book_l3_orders_sum_to_the_book_at_every_sequence(server: RunningServer)
     async def scenario() -> list[str]:
         async with ws_connect(server.ws_url(), hello(["book", "book_l3"], symbols=["BINANCE_SPOT_BTC_USDT$"])) as ws:
             texts: list[str] = []
-            while sum('"book_l3"' in text for text in texts) < 40:
+            while sum('"book_l3"' in text for text in texts) < 15:
                 texts.append(await receive_text(ws, WAIT_S))
             return texts
 
