@@ -22,8 +22,9 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
-from typing import IO, TypeVar, cast
+from typing import IO, cast
 
 import orjson
 
@@ -32,8 +33,6 @@ from coinapi_emulator.server.replay.formats.rows import Imported, ImportFailed, 
 from coinapi_emulator.server.replay.recording import RecordingHeader, RecordingWriter
 
 __all__ = ["ImportFailed", "ImportSummary", "import_files"]
-
-T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -84,7 +83,7 @@ def import_files(paths: Sequence[Path], out: Path, names: SymbolNames) -> Import
         )
         try:
             with RecordingWriter(out, header) as writer:
-                _write(writer, _chain(first, merged), summary)
+                _write(writer, chain([first], merged), summary)
         except BaseException:
             out.unlink(missing_ok=True)
             raise
@@ -113,11 +112,6 @@ def _received_ns(message: Imported) -> int:
     return message.received_ns
 
 
-def _chain(first: T, rest: Iterator[T]) -> Iterator[T]:
-    yield first
-    yield from rest
-
-
 def _open_source(path: Path, files: ExitStack, names: SymbolNames, skipped: Counter[str]) -> _Source:
     """The file's reader, by its first row and name; ``ImportFailed`` for a file of no format read here."""
     text, name = _open_text(path, files)
@@ -128,7 +122,7 @@ def _open_source(path: Path, files: ExitStack, names: SymbolNames, skipped: Coun
     if coinapi_json.matches(first_line):
         return _Source(coinapi_json.read(first_line, lines, name, skipped), [])
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    rows = csv.reader(_chain(first_line, lines), delimiter=delimiter)
+    rows = csv.reader(chain([first_line], lines), delimiter=delimiter)
     first_row = next(rows)
     if tardis.matches(first_row):
         return _Source(tardis.read(rows, first_row, name, names, skipped), tardis.data_types(first_row))

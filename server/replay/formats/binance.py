@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from itertools import chain
 from typing import Final
 
 from coinapi_emulator.server.replay.formats.rows import Imported, ImportFailed, SymbolNames, number, stamps, trade_uuid
@@ -52,7 +53,7 @@ def read(rows: Iterator[list[str]], first_row: list[str], name: str, names: Symb
     symbol_id = names.symbol_id(exchange_id, symbol_kind, exchange_symbol, name)
     source = f"binance:{exchange_id}:{exchange_symbol}:{kind}"
     time_column, maker_column = _COLUMNS[kind]
-    start, data = (2, rows) if futures else (1, _chain(first_row, rows))
+    start, data = (2, rows) if futures else (1, chain([first_row], rows))
     for line, row in enumerate(data, start=start):
         where = f"{name} line {line}"
         if len(row) <= maker_column:
@@ -69,11 +70,6 @@ def read(rows: Iterator[list[str]], first_row: list[str], name: str, names: Symb
             "taker_side": "SELL" if buyer_maker else "BUY",
         }
         yield Imported(time_ns, "trade", symbol_id, fields)
-
-
-def _chain(first: list[str], rows: Iterator[list[str]]) -> Iterator[list[str]]:
-    yield first
-    yield from rows
 
 
 def _time_ns(text: str, where: str) -> int:

@@ -14,8 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
-from coinapi_emulator.server.protocol.rest_query import QueryError, parse_time
-from coinapi_emulator.server.replay.formats.rows import Imported, ImportFailed, SymbolNames, number, stamps
+from coinapi_emulator.server.replay.formats.rows import Imported, ImportFailed, SymbolNames, iso_time, number, stamps
 
 TRADES: Final = ("time_exchange", "time_coinapi", "guid", "price", "base_amount", "taker_side")
 QUOTES: Final = ("time_exchange", "time_coinapi", "ask_px", "ask_sx", "bid_px", "bid_sx")
@@ -45,7 +44,7 @@ def read(rows: Iterator[list[str]], header: list[str], name: str, names: SymbolN
         if len(row) < len(header):
             raise ImportFailed(f"{where}: {len(row)} columns, the header has {len(header)}")
         values = [row[i] for i in index]
-        exchange_ns, coinapi_ns = _time(values[0], where), _time(values[1], where)
+        exchange_ns, coinapi_ns = iso_time(columns[0], values[0], where), iso_time(columns[1], values[1], where)
         if columns is TRADES:
             yield Imported(coinapi_ns, "trade", symbol_id, _trade(values, exchange_ns, coinapi_ns, where))
         else:
@@ -72,10 +71,3 @@ def _quote(values: list[str], exchange_ns: int, coinapi_ns: int, where: str) -> 
         "bid_price": number(values[4], where),
         "bid_size": number(values[5], where),
     }
-
-
-def _time(text: str, where: str) -> int:
-    try:
-        return parse_time("time", text)
-    except QueryError as error:
-        raise ImportFailed(f"{where}: {error}") from None

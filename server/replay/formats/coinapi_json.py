@@ -21,8 +21,7 @@ from typing import Any, Final
 
 import orjson
 
-from coinapi_emulator.server.protocol.rest_query import QueryError, parse_time
-from coinapi_emulator.server.replay.formats.rows import Imported, ImportFailed
+from coinapi_emulator.server.replay.formats.rows import Imported, ImportFailed, iso_time
 
 #: the WebSocket types a line may have; the session notices are skipped
 _STREAMED: Final = frozenset(
@@ -68,7 +67,7 @@ def _message_lines(lines: Iterator[str], name: str, skipped: Counter[str]) -> It
             raise ImportFailed(f"{where}: not a CoinAPI message of a type the emulator streams: {text[:80]!r}")
         stamp = message.get("time_coinapi") or message.get("time")
         if stamp is not None:
-            received_ns = _time(stamp, where)
+            received_ns = iso_time("time_coinapi", stamp, where)
         elif received_ns is None:
             raise ImportFailed(f"{where}: a {data_type} message before any message with a time_coinapi")
         symbol_id = message.get("symbol_id")
@@ -96,7 +95,7 @@ def _rest_array(text: str, name: str) -> Iterator[Imported]:
                 "asks": fields["asks"],
                 "bids": fields["bids"],
             }
-        yield Imported(_time(fields["time_coinapi"], where), data_type, symbol_id, fields)
+        yield Imported(iso_time("time_coinapi", fields["time_coinapi"], where), data_type, symbol_id, fields)
 
 
 def _fields(item: Mapping[str, Any], names: tuple[str, ...], where: str) -> dict[str, Any]:
@@ -108,12 +107,3 @@ def _fields(item: Mapping[str, Any], names: tuple[str, ...], where: str) -> dict
 
 def _token(text: str) -> orjson.Fragment:
     return orjson.Fragment(text.encode())
-
-
-def _time(value: object, where: str) -> int:
-    if not isinstance(value, str):
-        raise ImportFailed(f"{where}: time_coinapi {value!r} is not an ISO 8601 time")
-    try:
-        return parse_time("time_coinapi", value)
-    except QueryError as error:
-        raise ImportFailed(f"{where}: {error}") from None

@@ -17,6 +17,7 @@ from typing import Any, Final
 import orjson
 
 from coinapi_emulator.server.protocol.encode import format_time
+from coinapi_emulator.server.protocol.rest_query import QueryError, parse_time
 
 #: a JSON number as CoinAPI writes prices and sizes (no sign on sizes is checked here: the sources have none)
 _NUMBER: Final = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
@@ -66,6 +67,16 @@ def level(price: str, size: str, where: str) -> dict[str, orjson.Fragment]:
 def stamps(time_exchange_ns: int, time_coinapi_ns: int) -> dict[str, str]:
     """``time_exchange`` and ``time_coinapi``, as every market message has them."""
     return {"time_exchange": format_time(time_exchange_ns), "time_coinapi": format_time(time_coinapi_ns)}
+
+
+def iso_time(name: str, value: object, where: str) -> int:
+    """A field's ISO 8601 time (UTC without an offset) as ns since the epoch; ``ImportFailed`` if it is not one."""
+    if not isinstance(value, str):
+        raise ImportFailed(f"{where}: {name} {value!r} is not an ISO 8601 time")
+    try:
+        return parse_time(name, value)
+    except QueryError as error:
+        raise ImportFailed(f"{where}: {error}") from None
 
 
 def trade_uuid(source: str, trade_id: str) -> str:
