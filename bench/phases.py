@@ -325,6 +325,9 @@ class Bench:
             f" {start['history_30d']:.2f} s; pace at max {result['pace_x_real_time']['retain_0']:.0f}x real time"
             f" (--retain 0) vs {result['pace_x_real_time']['retain_default']:.0f}x (default --retain)"
         )
+        for kind, ticks in result["ticks_1000_ms"].items():
+            say(f"  1,000 {kind}: {restbench.tick_figures(ticks)}")
+        say(f"  {restbench.stall_figures(result['health_slowest_ms'])}")
 
     # ---------------------------------------------------------------- memory
     def rss(self) -> None:

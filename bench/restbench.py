@@ -3,6 +3,9 @@
 * start-up to ``/ready`` with ``--history 30d`` against without it (history is built per request: no cost);
 * a 1,000-candle 1MIN OHLCV history of one symbol, cold (a window never asked) and warm, from before the start
   (``--history``); the ~20 candles of the live market retained so far; 30 days of 1DAY candles, cold;
+* 1,000 trades and 1,000 quotes of one symbol generated before the start, cold, beside the 1,000 newest retained
+  live ones (``/latest``); and the largest answer, 100,000 generated trades (and quotes), once; the slowest
+  ``/health`` of another client while 100,000 generated trades are written, beside the same at idle;
 * the market's pace at ``--speed max`` with retention (the default ``--retain``) against ``--retain 0``: what
   keeping every trade and quote costs the feed.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import re
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -71,17 +75,36 @@ def _ready_after(exe: list[str], args: list[str], *, cpu: str, log_dir: Path, ti
 
 def _requests(exe: list[str], *, cpu: str, log_dir: Path, timeout_s: float) -> dict[str, Any]:
     server = _serve(exe, ["--history", "30d", "--speed", "60"], cpu=cpu, log_dir=log_dir, timeout_s=timeout_s)
-    base = f"http://127.0.0.1:{server.port}/v1/ohlcv/{SYMBOL}/history?"
+    root = f"http://127.0.0.1:{server.port}/v1"
+    base = f"{root}/ohlcv/{SYMBOL}/history?"
     try:
-        with httpx.Client(headers=KEY, timeout=30) as client:
+        with httpx.Client(headers=KEY, timeout=60) as client:
 
             def history(day: int) -> str:
                 return f"{base}period_id=1MIN&limit=1000&time_start=2023-12-{day:02d}T00:00:00"
 
+            def ticks(kind: str, day: int, limit: int = 1000) -> str:
+                return f"{root}/{kind}/{SYMBOL}/history?limit={limit}&time_start=2023-12-{day:02d}T12:00:00"
+
             cold = [_timed(client, history(2 + n))[0] for n in range(COLD_REQUESTS)]
             warm = [_timed(client, history(2))[0] for _ in range(WARM_REQUESTS)]
-            time.sleep(20)  # 20 min of market at speed 60: live candles to ask for
+            generated = {
+                kind: [_timed(client, ticks(kind, 2 + n))[0] for n in range(COLD_REQUESTS)]
+                for kind in ("trades", "quotes")
+            }
+            largest = {kind: _timed(client, ticks(kind, 20, 100_000)) for kind in ("trades", "quotes")}
+            health = f"http://127.0.0.1:{server.port}/health"
+            stalls = {
+                "idle": _slowest_while(health, None),
+                "trades": _slowest_while(health, ticks("trades", 25, 100_000)),
+            }
+            time.sleep(20)  # 20 min of market at speed 60: live candles, trades and quotes to ask for
             live = [_timed(client, f"{base}period_id=1MIN&limit=1000&time_start=2024-01-01") for _ in range(5)]
+            retained = {
+                # /latest: the retained window (5 virtual min) has moved on from any time_start chosen here
+                kind: [_timed(client, f"{root}/{kind}/{SYMBOL}/latest?limit=1000")[0] for _ in range(5)]
+                for kind in ("trades", "quotes")
+            }
             daily, _ = _timed(client, f"{base}period_id=1DAY&limit=100&time_start=2023-12-02")
     finally:
         server.stop()
@@ -90,7 +113,40 @@ def _requests(exe: list[str], *, cpu: str, log_dir: Path, timeout_s: float) -> d
         "live_1min_ms": statistics.median(ms for ms, _ in live),
         "live_1min_candles": live[-1][1],
         "history_30x1day_cold_ms": daily,
+        "ticks_1000_ms": {
+            kind: {
+                "generated_cold_median": statistics.median(generated[kind]),
+                "generated_cold_max": max(generated[kind]),
+                "retained_median": statistics.median(retained[kind]),
+                "generated_100000": largest[kind][0],
+                "largest_items": largest[kind][1],
+            }
+            for kind in ("trades", "quotes")
+        },
+        "health_slowest_ms": stalls,
     }
+
+
+def _slowest_while(health_url: str, big_url: str | None) -> float:
+    """The slowest ``/health`` answer (wall ms, one every 10 ms) while another client reads ``big_url`` (None: for
+    as long as such a read takes, ~2 s): how long the answer holds up everyone else."""
+    reader = threading.Thread(target=lambda: httpx.get(big_url, headers=KEY, timeout=60) if big_url else None)
+    slowest = 0.0
+    with httpx.Client(timeout=30) as client:
+        _timed_plain(client, health_url)  # the connection is made outside the measure
+        reader.start()
+        started = time.monotonic()
+        while reader.is_alive() or (big_url is None and time.monotonic() - started < 2.0):
+            slowest = max(slowest, _timed_plain(client, health_url))
+            time.sleep(0.01)
+        reader.join()
+    return slowest
+
+
+def _timed_plain(client: httpx.Client, url: str) -> float:
+    started = time.perf_counter()
+    client.get(url).raise_for_status()
+    return (time.perf_counter() - started) * 1000
 
 
 def _timed(client: httpx.Client, url: str) -> tuple[float, int]:
@@ -138,3 +194,20 @@ def _metric(url: str, name: str) -> Callable[[], float]:
         return float(found.group(1))
 
     return read
+
+
+def stall_figures(stalls: dict[str, float]) -> str:
+    """One line of the ``health_slowest_ms`` figures."""
+    return (
+        f"slowest /health while another client reads 100,000 generated trades {stalls['trades']:.1f} ms"
+        f" (idle: {stalls['idle']:.1f} ms)"
+    )
+
+
+def tick_figures(ticks: dict[str, float]) -> str:
+    """One line of a kind's tick figures (``ticks_1000_ms``)."""
+    return (
+        f"generated before the start cold {ticks['generated_cold_median']:.1f} ms median,"
+        f" {ticks['generated_cold_max']:.1f} max; retained live {ticks['retained_median']:.1f} ms;"
+        f" {ticks['largest_items']:,} generated {ticks['generated_100000'] / 1000:.2f} s"
+    )

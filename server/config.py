@@ -104,7 +104,7 @@ class Settings:
     retain_bars_ns: int = 7 * 86_400 * 1_000_000_000
     #: REST requests one API key may make a UTC day (``X-RateLimit-*`` headers; past it, 429)
     rest_rate_limit: int = 1_000_000
-    #: OHLCV and exchange rates generated for this long before the start (``--history``); 0: none
+    #: trades, quotes, OHLCV and exchange rates generated for this long before the start (``--history``); 0: none
     history_ns: int = 0
     #: ``?seed=N`` markets open at once (each one is a whole market: ~27 MB and ~200 ms of CPU to build)
     max_private_markets: int = 16

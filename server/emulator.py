@@ -129,6 +129,7 @@ class Emulator:
                 span_ns=settings.history_ns,
                 anchor_mid_ticks=self.shared.market.start_mid_ticks,
                 anchor_rate_usd=self.shared.market.start_rate_usd,
+                anchor_book=self.shared.market.start_book,
             )
         )
         self.private = PrivatePlanes(

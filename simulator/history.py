@@ -1,5 +1,6 @@
 """Market history before the start (``--history``): OHLCV candles and USD rates, generated backward from the
-live market's start state, so that a bot can warm its indicators over REST.
+live market's start state, so that a bot can warm its indicators over REST, and the trades and quotes inside the
+candles (drawn from each minute's candle by ``history_ticks.py``).
 
 Nothing is stored up front: a request generates what it covers, a few hours at a time, and every number is a
 function of (seed, ids, hour), so the same history comes out whatever the order or the windows of the requests.
@@ -26,16 +27,26 @@ import functools
 import math
 import random
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import chain, islice, pairwise
+from typing import TypeVar
 
+from coinapi_emulator.simulator.book import Book
 from coinapi_emulator.simulator.catalog import Catalog, Symbol
-from coinapi_emulator.simulator.events import Bar
+from coinapi_emulator.simulator.events import Bar, Quote, Trade
 from coinapi_emulator.simulator.flow import SIZE_CAP, SIZE_TAIL
 from coinapi_emulator.simulator.history_paths import HOUR_NS as HOUR_NS
 from coinapi_emulator.simulator.history_paths import MINUTE_NS as MINUTE_NS
 from coinapi_emulator.simulator.history_paths import MINUTE_VARIANCE, AssetPaths, pair_variance
+from coinapi_emulator.simulator.history_ticks import (
+    QUOTES_PER_BOOK_CHANGE,
+    Candle,
+    Touch,
+    minute_quotes,
+    minute_trades,
+    tradable_extremes,
+)
 from coinapi_emulator.simulator.ohlcv import PERIOD_SECONDS
 from coinapi_emulator.simulator.rng import stable_seed
 
@@ -54,11 +65,11 @@ _MINUTE_CACHE, _HOUR_CACHE = 512, 16384
 
 _exp, _log, _sqrt, _floor, _cos, _sin = math.exp, math.log, math.sqrt, math.floor, math.cos, math.sin
 _TAU = math.tau
-# a candle: time_open, time_close, open, high, low, close, volume, trades; minute arrays hold _STRIDE per minute
-Candle = tuple[int, int, int, int, int, int, int, int]
+# minute arrays hold a Candle (history_ticks) of _STRIDE values per minute
 _STRIDE = 8
-#: a minute without trades, in a minute array
-_NO_CANDLE: Candle = (0, 0, 0, 0, 0, 0, 0, 0)
+#: Minutes of trades and quotes kept (a busy symbol's minute is ~0.3 MB of them).
+_TICK_CACHE = 32
+_Tick = TypeVar("_Tick", Trade, Quote)
 # a rate candle: open, high, low, close
 RateCandle = tuple[float, float, float, float]
 
@@ -101,6 +112,8 @@ class _SymbolSpec:
     #: the USD value of one lot is ``lot_usd * rate_usd(lot_asset)``
     lot_asset: str
     lot_usd: float
+    #: the spread and sizes of its quotes
+    touch: Touch
 
 
 class MarketHistory:
@@ -120,11 +133,12 @@ class MarketHistory:
         span_ns: int,
         anchor_mid_ticks: Callable[[str], float],
         anchor_rate_usd: Callable[[str], float],
+        anchor_book: Callable[[str], Book],
     ) -> None:
         if span_ns < 0:
             raise ValueError("the history span cannot be negative")
         self._catalog, self._seed, self._start, self._first = catalog, seed, start_ns, start_ns - span_ns
-        self._anchor_mid, self._anchor_rate = anchor_mid_ticks, anchor_rate_usd
+        self._anchor_mid, self._anchor_rate, self._anchor_book = anchor_mid_ticks, anchor_rate_usd, anchor_book
         self._paths = AssetPaths(catalog, seed=seed, start_ns=start_ns)
         self._asset_minutes = self._paths.minutes
         self._rates: dict[str, float] = {}
@@ -135,6 +149,8 @@ class MarketHistory:
         self._hour_candle = cache(_HOUR_CACHE)(self._build_hour)
         self._rate_minutes = cache(_MINUTE_CACHE)(self._build_rate_candles)
         self._rate_hour = cache(_HOUR_CACHE)(self._build_rate_hour)
+        self._minute_trades = cache(_TICK_CACHE)(self._build_trades)
+        self._minute_quotes = cache(_TICK_CACHE)(self._build_quotes)
         self._candle_hours = 0
 
     @property
@@ -183,6 +199,54 @@ class MarketHistory:
             o, h, lo, c = self._rate_candle(base, quote, start, length)
             out.append(RateBar(start, start + length, start, start + length, o, h, lo, c))
         return out
+
+    def trades(self, symbol_id: str, time_start_ns: int, time_end_ns: int, limit: int) -> list[Trade]:
+        """Trades with ``time_start <= time_exchange < time_end`` in the whole minutes of the history, oldest first,
+        at most ``limit``: the ticks of the 1MIN candles (``history_ticks.py``). ValueError for an unknown symbol."""
+        return list(islice(chain.from_iterable(self.trade_minutes(symbol_id, time_start_ns, time_end_ns)), limit))
+
+    def quotes(self, symbol_id: str, time_start_ns: int, time_end_ns: int, limit: int) -> list[Quote]:
+        """Quotes with ``time_start <= time_exchange < time_end`` in the whole minutes of the history, oldest first,
+        at most ``limit`` (``history_ticks.py``). ValueError for an unknown symbol."""
+        return list(islice(chain.from_iterable(self.quote_minutes(symbol_id, time_start_ns, time_end_ns)), limit))
+
+    def trade_minutes(self, symbol_id: str, time_start_ns: int, time_end_ns: int) -> Iterator[list[Trade]]:
+        """What ``trades`` reads, a minute at a time (a list each, empty for a minute without trades), for a caller
+        that hands control back between minutes. ValueError for an unknown symbol, at once."""
+        return self._minutes(self._minute_trades, symbol_id, time_start_ns, time_end_ns)
+
+    def quote_minutes(self, symbol_id: str, time_start_ns: int, time_end_ns: int) -> Iterator[list[Quote]]:
+        """What ``quotes`` reads, a minute at a time, as ``trade_minutes``."""
+        return self._minutes(self._minute_quotes, symbol_id, time_start_ns, time_end_ns)
+
+    # -- ticks --------------------------------------------------------------------------------------------------
+
+    def _minutes(
+        self, build: Callable[[_SymbolSpec, int], list[_Tick]], symbol_id: str, start: int, end: int
+    ) -> Iterator[list[_Tick]]:
+        """What ``build`` makes of each whole minute of the history in the window, within it."""
+        spec = self._spec(symbol_id)
+        first_minute = max(start - start % MINUTE_NS, -(-self._first // MINUTE_NS) * MINUTE_NS)
+        minutes = range(first_minute, min(end, self._start - MINUTE_NS + 1), MINUTE_NS)
+        return ([tick for tick in build(spec, minute) if start <= tick.time_exchange_ns < end] for minute in minutes)
+
+    def _candle_of_minute(self, spec: _SymbolSpec, minute: int) -> Candle:
+        hour = minute // HOUR_NS
+        at = (minute - hour * HOUR_NS) // MINUTE_NS * _STRIDE
+        t_open, t_close, o, h, lo, c, volume, count = self._minute_candles(spec, hour)[at : at + _STRIDE]
+        return t_open, t_close, o, h, lo, c, volume, count
+
+    def _build_trades(self, spec: _SymbolSpec, minute: int) -> list[Trade]:
+        candle, symbol_id = self._candle_of_minute(spec, minute), spec.symbol.symbol_id
+        if not candle[7]:
+            return []
+        rand = random.Random(stable_seed(self._seed, "history-trades", symbol_id, str(minute // MINUTE_NS)))
+        return minute_trades(symbol_id, candle, rand)
+
+    def _build_quotes(self, spec: _SymbolSpec, minute: int) -> list[Quote]:
+        symbol_id, open_ticks = spec.symbol.symbol_id, self._candle_of_minute(spec, minute)[2]
+        rand = random.Random(stable_seed(self._seed, "history-quotes", symbol_id, str(minute // MINUTE_NS)))
+        return minute_quotes(symbol_id, minute, open_ticks, self._minute_trades(spec, minute), spec.touch, rand)
 
     # -- periods ------------------------------------------------------------------------------------------------
 
@@ -263,7 +327,16 @@ class MarketHistory:
             min(symbol.trade_rate * 60.0, _MAX_TRADES_PER_MINUTE),
             lot_asset,
             lot_usd,
+            self._touch(symbol),
         )
+
+    def _touch(self, symbol: Symbol) -> Touch:
+        """The symbol's quotes as its live book starts: its spread, the median size of its five best levels a
+        side, and its book-change rate."""
+        asks, bids = self._anchor_book(symbol.symbol_id).top(5)
+        sizes = sorted(level.size_lots for level in (*asks, *bids))
+        spread = asks[0].price_ticks - bids[0].price_ticks
+        return Touch(spread, float(sizes[len(sizes) // 2]), QUOTES_PER_BOOK_CHANGE * symbol.book_rate * 60.0)
 
     # -- minute candles -----------------------------------------------------------------------------------------
 
@@ -284,15 +357,17 @@ class MarketHistory:
         ticks = [round(mid * _exp(x)) or 1 for x in offsets]
         flat: list[int] = []
         for i, count in enumerate(counts):
-            if count <= 0:
-                flat += _NO_CANDLE
-                continue
             o, c = ticks[i], ticks[i + 1]
+            if count <= 0:  # no candle; its open is where the path stands, for the minute's quotes
+                flat += (0, 0, o, o, o, o, 0, 0)
+                continue
             top, bottom = (o, c) if o > c else (c, o)
             high, low = round(mid * _exp(highs[i])), round(mid * _exp(lows[i]))
             # rounding must not put the high below the open or close, nor the low above them (nor under a tick)
-            flat += (*times[i], o, high if high > top else top, low if 0 < low < bottom else bottom, c)
-            flat += (volumes[i] if volumes[i] > count else count, count)
+            o, high, low = tradable_extremes(
+                count, o, high if high > top else top, low if 0 < low < bottom else bottom, c
+            )
+            flat += (*times[i], o, high, low, c, volumes[i] if volumes[i] > count else count, count)
         return array("q", flat)
 
     def _trades(self, spec: _SymbolSpec, hour: int, rand: Callable[[], float], n: int) -> tuple[list[int], list[int]]:

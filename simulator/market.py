@@ -337,6 +337,9 @@ class Market:
         ]
         #: each symbol's fair mid and each asset's log USD rate at the start: where history before it ends
         self._start_mid_ticks = {state.symbol_id: state._mid0 for state in self._states}
+        self._start_books = {
+            state.symbol_id: (state.book_maker, state._mid0, state._init_seed) for state in self._states
+        }
         self._start_log_usd = list(self._factors.log_usd)
         fast = _native.speedups
         if fast is not None:
@@ -418,6 +421,12 @@ class Market:
     def start_mid_ticks(self, symbol_id: str) -> float:
         """The symbol's fair mid price at the start, in ticks; KeyError for an unknown symbol id."""
         return self._start_mid_ticks[symbol_id]
+
+    def start_book(self, symbol_id: str) -> Book:
+        """A new copy of the book the symbol starts with (its live book before the first change); KeyError for an
+        unknown symbol id."""
+        maker, mid, seed = self._start_books[symbol_id]
+        return maker.initial_book(mid, random.Random(seed))
 
     def start_rate_usd(self, asset_id: str) -> float:
         """The asset's USD rate at the start (1.0 for USD); KeyError for an unknown asset id."""

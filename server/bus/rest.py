@@ -107,9 +107,17 @@ async def call_asgi(app: ASGIApp, path: str, query: str) -> tuple[int, bytes]:
         "client": None,
     }
     status, body = 500, bytearray()
+    requests = iter([{"type": "http.request", "body": b"", "more_body": False}])
+    answered = asyncio.Event()
 
     async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        # the request, then, as a server does, nothing until the client leaves: here, once the answer is complete
+        # (a streamed answer listens for that disconnect while it sends)
+        request = next(requests, None)
+        if request is not None:
+            return request
+        await answered.wait()
+        return {"type": "http.disconnect"}
 
     async def send(message: Message) -> None:
         nonlocal status
@@ -117,6 +125,8 @@ async def call_asgi(app: ASGIApp, path: str, query: str) -> tuple[int, bytes]:
             status = message["status"]
         elif message["type"] == "http.response.body":
             body.extend(message.get("body", b""))
+            if not message.get("more_body", False):
+                answered.set()
 
     await app(scope, receive, send)
     return status, bytes(body)

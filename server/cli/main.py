@@ -241,7 +241,8 @@ def main() -> None:
     "--history",
     default="0",
     type=DurationType(),
-    help="OHLCV (1MIN and longer) and exchange rates before the start, generated from the seed (e.g. 2d, 36h).",
+    help="Trades, quotes, OHLCV (1MIN and longer) and exchange rates before the start, generated from the seed"
+    " when asked for (e.g. 2d, 36h).",
 )
 @_option("--admin/--no-admin", default=False, help="Serve the admin API under /admin (clock, faults, scenarios).")
 @_option(

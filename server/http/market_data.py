@@ -7,7 +7,8 @@ start (``--history``). A request for one symbol costs what that symbol holds, ne
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import chain, groupby, islice
@@ -15,7 +16,7 @@ from operator import attrgetter
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.responses import NO_DATA, JsonResponse, RestError
@@ -27,6 +28,7 @@ from coinapi_emulator.server.plane.retention import (
     aggregate,
     bars_from_trades,
 )
+from coinapi_emulator.server.plane.streams import simulated_time_coinapi
 from coinapi_emulator.server.protocol import rest_encode
 from coinapi_emulator.server.protocol.encode import format_time
 from coinapi_emulator.server.protocol.rest_query import (
@@ -48,24 +50,72 @@ _NS_PER_S = 1_000_000_000
 _NS_PER_MIN = 60 * _NS_PER_S
 #: levels a side of an order-book history snapshot unless ``limit_levels`` says otherwise (CoinAPI's own cap)
 HISTORY_LEVELS = 20
+#: records a chunk of a streamed answer (a busy symbol's minute of trades is ~600)
+_STREAM_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class _Records:
-    """How REST reads one kind of retained record (trades, quotes): newest, over a window, encoded, timed."""
+    """How REST reads one kind of record (trades, quotes): the newest retained, the retained over a window, the
+    generated before the start over a window, encoded, timed."""
 
     latest: Callable[[Retention, str, int], Sequence[Any]]
     history: Callable[[Retention, str, int, int, int], Sequence[Any]]
-    encode: Callable[[Symbol, Any], dict[str, Any]]
+    #: the generated records of each minute of a window before the start
+    generated: Callable[[MarketHistory, str, int, int], Iterator[Sequence[Any]]]
+    #: a record as JSON text
+    encode: Callable[[Symbol, Any], str]
     time_ns: Callable[[Any], int]
 
 
-def _trade(symbol: Symbol, kept: RetainedTrade) -> dict[str, Any]:
-    return rest_encode.trade_object(symbol, kept.trade, kept.time_coinapi_ns)
+def _trade(symbol: Symbol, kept: RetainedTrade) -> str:
+    return rest_encode.trade_json(symbol, kept.trade, kept.time_coinapi_ns)
 
 
-def _quote(symbol: Symbol, kept: RetainedQuote) -> dict[str, Any]:
-    return rest_encode.quote_object(symbol, kept.quote, kept.time_coinapi_ns)
+def _quote(symbol: Symbol, kept: RetainedQuote) -> str:
+    return rest_encode.quote_json(symbol, kept.quote, kept.time_coinapi_ns)
+
+
+def _generated_trades(history: MarketHistory, symbol_id: str, start: int, end: int) -> Iterator[list[RetainedTrade]]:
+    for trades in history.trade_minutes(symbol_id, start, end):
+        yield [RetainedTrade(trade, simulated_time_coinapi(trade.time_exchange_ns)) for trade in trades]
+
+
+def _generated_quotes(history: MarketHistory, symbol_id: str, start: int, end: int) -> Iterator[list[RetainedQuote]]:
+    for quotes in history.quote_minutes(symbol_id, start, end):
+        yield [RetainedQuote(quote, simulated_time_coinapi(quote.time_exchange_ns)) for quote in quotes]
+
+
+def _json_array(items: list[str]) -> Response:
+    return Response(rest_encode.json_array(items), media_type=JsonResponse.media_type)
+
+
+def _batches(records: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    """Published records in batches about the size of a busy minute's generated ones."""
+    return (records[at : at + _STREAM_BATCH] for at in range(0, len(records), _STREAM_BATCH))
+
+
+def _encoded_chunks(kind: _Records, symbol: Symbol, batches: Iterable[Sequence[Any]], limit: int) -> Iterator[str]:
+    """The batches' records as JSON text, a batch a chunk (comma-joined), until ``limit`` records."""
+    left = limit
+    for batch in batches:
+        if left <= 0:
+            return
+        if batch:
+            chunk = batch[:left]
+            left -= len(chunk)
+            yield ",".join([kind.encode(symbol, record) for record in chunk])
+
+
+async def _streamed_array(chunks: Iterator[str]) -> AsyncIterator[bytes]:
+    """A JSON array of the chunks' items, a chunk at a time, handing the event loop back before each."""
+    yield b"["
+    separator = ""
+    for chunk in chunks:
+        yield (separator + chunk).encode()
+        separator = ","
+        await asyncio.sleep(0)
+    yield b"]"
 
 
 def _rate_candle_object(bar: RateBar) -> dict[str, Any]:
@@ -89,8 +139,12 @@ def _within_levels(orders: Sequence[Order], levels: int | None) -> Iterable[Orde
     return chain.from_iterable(group for _, group in islice(by_price, levels))
 
 
-TRADES = _Records(Retention.latest_trades, Retention.trades, _trade, lambda kept: kept.trade.time_exchange_ns)
-QUOTES = _Records(Retention.latest_quotes, Retention.quotes, _quote, lambda kept: kept.quote.time_exchange_ns)
+TRADES = _Records(
+    Retention.latest_trades, Retention.trades, _generated_trades, _trade, lambda kept: kept.trade.time_exchange_ns
+)
+QUOTES = _Records(
+    Retention.latest_quotes, Retention.quotes, _generated_quotes, _quote, lambda kept: kept.quote.time_exchange_ns
+)
 
 
 class MarketDataApi:
@@ -129,28 +183,25 @@ class MarketDataApi:
 
     async def quotes_current(self, request: Request) -> Response:
         """GET /v1/quotes/current[?filter_symbol_id=...]"""
-        return JsonResponse([self._current_quote(symbol) for symbol in self._filtered(request)])
+        return _json_array([self._current_quote(symbol) for symbol in self._filtered(request)])
 
     async def quote_current(self, request: Request) -> Response:
         """GET /v1/quotes/{symbol_id}/current"""
-        return JsonResponse(self._current_quote(self._symbol(request)))
+        return Response(self._current_quote(self._symbol(request)).encode(), media_type=JsonResponse.media_type)
 
-    def _current_quote(self, symbol: Symbol) -> dict[str, Any]:
+    def _current_quote(self, symbol: Symbol) -> str:
         retention = self._retention
         last = retention.latest_quotes(symbol.symbol_id, 1) if retention is not None else []
         # no quote since the start: the book the market opened with
-        quote = _quote(symbol, last[0]) if last else self._touch_quote(symbol)
+        quote = (last[0].quote, last[0].time_coinapi_ns) if last else self._touch_quote(symbol)
         trade = retention.last_trade(symbol.symbol_id) if retention is not None else None
-        last_trade = None if trade is None else _trade(symbol, trade)
-        if last_trade is not None:
-            del last_trade["symbol_id"]  # CoinAPI's last_trade carries no symbol_id: the quote has it
-        quote["last_trade"] = last_trade
-        return quote
+        last_trade = None if trade is None else (trade.trade, trade.time_coinapi_ns)
+        return rest_encode.current_quote_json(symbol, *quote, last_trade)
 
-    def _touch_quote(self, symbol: Symbol) -> dict[str, Any]:
+    def _touch_quote(self, symbol: Symbol) -> tuple[Quote, int]:
         ask, ask_size, bid, bid_size = self._market.book(symbol.symbol_id).touch()
         now = self._market.now_ns
-        return rest_encode.quote_object(symbol, Quote(symbol.symbol_id, now, ask, ask_size, bid, bid_size), now)
+        return Quote(symbol.symbol_id, now, ask, ask_size, bid, bid_size), now
 
     # -- order books --------------------------------------------------------------------------------------------
 
@@ -229,18 +280,30 @@ class MarketDataApi:
             for record in kind.latest(retention, symbol.symbol_id, limit)
         ]
         newest.sort(key=lambda pair: kind.time_ns(pair[0]), reverse=True)
-        return JsonResponse([kind.encode(symbol, record) for record, symbol in newest[:limit]])
+        return _json_array([kind.encode(symbol, record) for record, symbol in newest[:limit]])
 
     async def latest(self, kind: _Records, request: Request) -> Response:
         """GET /v1/{trades,quotes}/{symbol_id}/latest[?limit=N]: newest first."""
         symbol, limit = self._symbol(request), parse_limit(request.query_params.get("limit"))
-        return JsonResponse([kind.encode(symbol, r) for r in kind.latest(self._retained(), symbol.symbol_id, limit)])
+        return _json_array([kind.encode(symbol, r) for r in kind.latest(self._retained(), symbol.symbol_id, limit)])
 
     async def history(self, kind: _Records, request: Request) -> Response:
-        """GET /v1/{trades,quotes}/{symbol_id}/history?time_start=...[&time_end=...&limit=N]: oldest first."""
+        """GET /v1/{trades,quotes}/{symbol_id}/history?time_start=...[&time_end=...&limit=N]: oldest first; generated
+        before the start (with ``--history``), then as published.
+
+        The published records are read at once (every error is answered before the first byte); the generated ones
+        are streamed a minute at a time, handing the event loop back between minutes, since 100,000 of them are
+        seconds of work that the market's other clients must not wait for."""
         symbol, (start, end, limit) = self._symbol(request), self._window(request)
-        records = kind.history(self._retained(), symbol.symbol_id, start, end, limit)
-        return JsonResponse([kind.encode(symbol, record) for record in records])
+        live_from = self._market_start_ns()
+        published: Sequence[Any] = ()
+        if end > live_from or self._history is None:
+            published = kind.history(self._retained(), symbol.symbol_id, start, end, limit)
+        if start >= live_from or self._history is None:
+            return _json_array([kind.encode(symbol, record) for record in published])
+        minutes = kind.generated(self._history_for(start), symbol.symbol_id, start, min(end, live_from))
+        chunks = _encoded_chunks(kind, symbol, chain(minutes, _batches(published)), limit)
+        return StreamingResponse(_streamed_array(chunks), media_type=JsonResponse.media_type)
 
     # -- OHLCV --------------------------------------------------------------------------------------------------
 

@@ -150,23 +150,31 @@ class SymbolEncoder:
 
     def trade(self, trade: Trade, sequence: int, time_coinapi_ns: int) -> bytes:
         """A ``trade`` payload (PROTOCOL.md §3.1)."""
+        return f"{self._trade_head}{sequence},{self.trade_fields(trade, time_coinapi_ns)}}}".encode()
+
+    def trade_fields(self, trade: Trade, time_coinapi_ns: int) -> str:
+        """A trade's fields from ``time_exchange`` to ``taker_side``: the WebSocket's ``trade`` message and REST's
+        trades both end with them."""
         # ``_value_`` is the plain instance field behind the ``value`` property, several times cheaper to read
         return (
-            f"{self._trade_head}{sequence},"
             f'"time_exchange":"{format_time(trade.time_exchange_ns)}","time_coinapi":"{format_time(time_coinapi_ns)}",'
             f'"uuid":"{trade.uuid}","price":{self.price(trade.price_ticks)},"size":{self.size(trade.size_lots)},'
-            f'"taker_side":"{trade.taker_side._value_}"}}'
-        ).encode()
+            f'"taker_side":"{trade.taker_side._value_}"'
+        )
 
     def quote(self, quote: Quote, sequence: int, time_coinapi_ns: int) -> bytes:
         """A ``quote`` payload (PROTOCOL.md §3.2)."""
+        return f"{self._quote_head}{sequence},{self.quote_fields(quote, time_coinapi_ns)}}}".encode()
+
+    def quote_fields(self, quote: Quote, time_coinapi_ns: int) -> str:
+        """A quote's fields from ``time_exchange`` to ``bid_size``: the WebSocket's ``quote`` message and REST's
+        quotes both end with them."""
         price, size = self.price, self.size
         return (
-            f"{self._quote_head}{sequence},"
             f'"time_exchange":"{format_time(quote.time_exchange_ns)}","time_coinapi":"{format_time(time_coinapi_ns)}",'
             f'"ask_price":{price(quote.ask_price_ticks)},"ask_size":{size(quote.ask_size_lots)},'
-            f'"bid_price":{price(quote.bid_price_ticks)},"bid_size":{size(quote.bid_size_lots)}}}'
-        ).encode()
+            f'"bid_price":{price(quote.bid_price_ticks)},"bid_size":{size(quote.bid_size_lots)}'
+        )
 
     def book(
         self,

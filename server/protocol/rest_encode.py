@@ -30,32 +30,28 @@ def _number(token: str) -> orjson.Fragment:
     return orjson.Fragment(token.encode())
 
 
-def trade_object(symbol: Symbol, trade: Trade, time_coinapi_ns: int) -> JsonObject:
-    """A trade as ``/v1/trades/...`` returns it."""
-    encoder = _encoder(symbol)
-    return {
-        "symbol_id": trade.symbol_id,
-        "time_exchange": format_time(trade.time_exchange_ns),
-        "time_coinapi": format_time(time_coinapi_ns),
-        "uuid": trade.uuid,
-        "price": _number(encoder.price(trade.price_ticks)),
-        "size": _number(encoder.size(trade.size_lots)),
-        "taker_side": trade.taker_side.value,
-    }
+def json_array(items: Iterable[str]) -> bytes:
+    """A JSON array of items that are JSON text already."""
+    return ("[" + ",".join(items) + "]").encode()
 
 
-def quote_object(symbol: Symbol, quote: Quote, time_coinapi_ns: int) -> JsonObject:
-    """A quote as ``/v1/quotes/{symbol_id}/history`` and ``/latest`` return it."""
-    price, size = _encoder(symbol).price, _encoder(symbol).size
-    return {
-        "symbol_id": quote.symbol_id,
-        "time_exchange": format_time(quote.time_exchange_ns),
-        "time_coinapi": format_time(time_coinapi_ns),
-        "ask_price": _number(price(quote.ask_price_ticks)),
-        "ask_size": _number(size(quote.ask_size_lots)),
-        "bid_price": _number(price(quote.bid_price_ticks)),
-        "bid_size": _number(size(quote.bid_size_lots)),
-    }
+def trade_json(symbol: Symbol, trade: Trade, time_coinapi_ns: int) -> str:
+    """A trade as ``/v1/trades/...`` returns it, as JSON text: the WebSocket's ``trade`` without ``type`` and
+    ``sequence``. Text, not a dict: a history answer holds up to 100,000 of them."""
+    return f'{{"symbol_id":"{trade.symbol_id}",{_encoder(symbol).trade_fields(trade, time_coinapi_ns)}}}'
+
+
+def quote_json(symbol: Symbol, quote: Quote, time_coinapi_ns: int) -> str:
+    """A quote as ``/v1/quotes/...`` returns it, as JSON text: the WebSocket's ``quote`` without ``type`` and
+    ``sequence``."""
+    return f'{{"symbol_id":"{quote.symbol_id}",{_encoder(symbol).quote_fields(quote, time_coinapi_ns)}}}'
+
+
+def current_quote_json(symbol: Symbol, quote: Quote, time_coinapi_ns: int, last_trade: tuple[Trade, int] | None) -> str:
+    """A quote as ``/v1/quotes/.../current`` returns it: with ``last_trade`` (the trade and its ``time_coinapi``),
+    or ``null`` before the first. CoinAPI's ``last_trade`` carries no ``symbol_id``: the quote has it."""
+    trade = "null" if last_trade is None else f"{{{_encoder(symbol).trade_fields(*last_trade)}}}"
+    return f'{quote_json(symbol, quote, time_coinapi_ns)[:-1]},"last_trade":{trade}}}'
 
 
 def order_book_object(
@@ -102,7 +98,7 @@ def bars_json(symbol: Symbol, bars: Iterable[Bar]) -> bytes:
     without ``type``, ``sequence``, ``symbol_id`` and ``period_id``. Written as text in one pass, since a history
     answer holds up to 100,000 candles."""
     fields = _encoder(symbol).bar_fields
-    return ("[" + ",".join([f"{{{fields(bar)}}}" for bar in bars]) + "]").encode()
+    return json_array([f"{{{fields(bar)}}}" for bar in bars])
 
 
 def rate_candle_object(

@@ -46,6 +46,13 @@ def test_a_stepped_markets_trades_and_candles_over_rest_are_what_the_client_got(
         before = rest_get(
             running.http_url, f"/v1/ohlcv/{BTC}/history", period_id="1MIN", time_start="2023-12-31T23:50:00", limit="10"
         )
+        last_minute = rest_get(
+            running.http_url,
+            f"/v1/trades/{BTC}/history",
+            time_start="2023-12-31T23:59:00",
+            time_end="2024-01-01",
+            limit="1000",
+        )
     streamed_trades = [_without(m, "type", "sequence") for m in received if m["type"] == "trade"]
     assert len(streamed_trades) > 20 and trades == streamed_trades
     streamed_candles = {
@@ -60,6 +67,12 @@ def test_a_stepped_markets_trades_and_candles_over_rest_are_what_the_client_got(
     assert [c["time_period_start"][11:16] for c in before] == [f"23:5{n}" for n in range(10)]
     seam = abs(before[-1]["price_close"] / candles[0]["price_open"] - 1)
     assert seam < 0.005, f"history closes at {before[-1]['price_close']}, live opens at {candles[0]['price_open']}"
+    # and the history's trades are its candles' ticks
+    prices = [t["price"] for t in last_minute]
+    assert (before[-1]["trades_count"], before[-1]["price_open"], before[-1]["price_close"]) == (
+        len(last_minute), prices[0], prices[-1]
+    )  # fmt: skip
+    assert (before[-1]["time_open"], before[-1]["price_high"]) == (last_minute[0]["time_exchange"], max(prices))
 
 
 def test_two_servers_with_the_same_seed_answer_the_same_history_byte_for_byte(log_dir: Path) -> None:
@@ -69,6 +82,8 @@ def test_two_servers_with_the_same_seed_answer_the_same_history_byte_for_byte(lo
         "/v1/ohlcv/KRAKEN_SPOT_ETH_USD/history?period_id=1MIN&time_start=2023-12-31T10:00:00&limit=300",
         "/v1/exchangerate/BTC/EUR?time=2023-12-30T08:00:00",
         "/v1/exchangerate/ETH/USD/history?period_id=1HRS&time_start=2023-12-30&limit=24",
+        f"/v1/trades/{BTC}/history?time_start=2023-12-30T06:00:00&limit=2000",
+        "/v1/quotes/KRAKEN_SPOT_ETH_USD/history?time_start=2023-12-29T23:59:00&limit=500",
     ]
     with run_servers([spawn(args, log_dir), spawn(args, log_dir)]) as servers:
         answers = [

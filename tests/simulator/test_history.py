@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coinapi_emulator.simulator.catalog import Catalog, CatalogConfig, build_catalog
-from coinapi_emulator.simulator.events import Bar
+from coinapi_emulator.simulator.events import Bar, TakerSide, Trade
 from coinapi_emulator.simulator.history import PERIODS_MESSAGE, MarketHistory, RateBar
 from coinapi_emulator.simulator.market import Market
 from coinapi_emulator.simulator.ohlcv import PERIOD_SECONDS
@@ -39,6 +39,7 @@ def _history(
         span_ns=span_ns,
         anchor_mid_ticks=market.start_mid_ticks,
         anchor_rate_usd=market.start_rate_usd,
+        anchor_book=market.start_book,
     )
     return history, market
 
@@ -338,3 +339,131 @@ def test_realized_volatility_of_a_symbols_candles() -> None:
     ranges = [math.log(b.price_high_ticks / b.price_low_ticks) for b in bars]
     minute_sd = 0.55 * math.sqrt(60 / (365 * 86400))
     assert statistics.fmean(ranges) == pytest.approx(math.sqrt(8 / math.pi) * minute_sd, rel=0.1)
+
+
+# -- trades and quotes inside the candles (history_ticks.py) ----------------------------------------------------
+
+
+def _fold(trades: list[Trade], symbol_id: str, period_id: str, start: int, length: int) -> Bar:
+    """The candle of a period made of its trades."""
+    prices = [t.price_ticks for t in trades]
+    first, last = trades[0], trades[-1]
+    volume = sum(t.size_lots for t in trades)
+    end = start + length
+    return Bar(
+        symbol_id, period_id, start, end, first.time_exchange_ns, last.time_exchange_ns, prices[0], max(prices),
+        min(prices), prices[-1], volume, len(trades), True, end, 0,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("catalog", [SMALL, MEDIUM], ids=["small", "medium"])
+def test_every_candle_is_the_fold_of_the_trades_inside_it(catalog: Catalog) -> None:
+    history, _ = _history(catalog, span_ns=DAY)
+    start = START_NS - 5 * HOUR
+    for symbol in catalog.symbols[::7]:
+        trades = history.trades(symbol.symbol_id, start, start + HOUR, 100_000)
+        minutes = history.bars(symbol.symbol_id, "1MIN", start, start + HOUR, 100)
+        assert len(trades) == sum(bar.trades_count for bar in minutes)
+        for bar in minutes:
+            inside = [t for t in trades if bar.time_period_start_ns <= t.time_exchange_ns < bar.time_period_end_ns]
+            assert bar == _fold(inside, symbol.symbol_id, "1MIN", bar.time_period_start_ns, MINUTE)
+        assert history.bars(symbol.symbol_id, "1HRS", start, start + 1, 1) == (
+            [_fold(trades, symbol.symbol_id, "1HRS", start, HOUR)] if trades else []
+        )
+
+
+def test_the_trades_end_where_the_live_market_opens() -> None:
+    (last,) = SHARED.trades(BTC_USDT, START_NS - MINUTE, START_NS, 100_000)[-1:]
+    assert last.price_ticks == round(SHARED_MARKET.start_mid_ticks(BTC_USDT))
+    assert SHARED.trades(BTC_USDT, START_NS, START_NS + HOUR, 10) == []
+    assert SHARED.quotes(BTC_USDT, START_NS, START_NS + HOUR, 10) == []
+    assert SHARED.trades(BTC_USDT, SHARED.first_ns - HOUR, SHARED.first_ns, 10) == []
+
+
+def test_few_trades_make_the_candles_they_can() -> None:
+    history, _ = _history(MEDIUM, span_ns=DAY)
+    quiet = sorted(MEDIUM.symbols, key=lambda s: s.trade_rate)[:20]
+    seen = set()
+    for symbol in quiet:
+        for bar in history.bars(symbol.symbol_id, "1MIN", START_NS - DAY, START_NS, 10_000):
+            o, h, lo, c = bar.price_open_ticks, bar.price_high_ticks, bar.price_low_ticks, bar.price_close_ticks
+            if bar.trades_count == 1:
+                assert o == h == lo == c and bar.time_open_ns == bar.time_close_ns
+            elif bar.trades_count == 2:
+                assert (h, lo) == (max(o, c), min(o, c))
+            elif bar.trades_count == 3:
+                assert h == max(o, c) or lo == min(o, c)
+            seen.add(min(bar.trades_count, 4))
+    assert seen == {1, 2, 3, 4}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    offset_s=st.integers(0, 3 * 86_400 - 1),
+    width_s=st.integers(1, 900),
+    cut_s=st.integers(0, 900),
+    limit=st.integers(1, 3000),
+)
+def test_windows_of_trades_and_quotes_are_slices_of_one_tape(
+    offset_s: int, width_s: int, cut_s: int, limit: int
+) -> None:
+    start = SHARED.first_ns + offset_s * SECOND_NS + 123_456
+    end = start + width_s * SECOND_NS
+    middle = start + min(cut_s, width_s) * SECOND_NS
+    for read in (SHARED.trades, SHARED.quotes):
+        whole = read(BTC_USDT, start, end, 100_000)
+        assert [t.time_exchange_ns for t in whole] == sorted(t.time_exchange_ns for t in whole)
+        assert all(start <= t.time_exchange_ns < end for t in whole)
+        assert read(BTC_USDT, start, middle, 100_000) + read(BTC_USDT, middle, end, 100_000) == whole
+        assert read(BTC_USDT, start, end, limit) == whole[:limit]
+
+
+def test_the_same_ticks_whatever_the_order_of_the_requests() -> None:
+    forward, _ = _history(span_ns=DAY)
+    backward, _ = _history(span_ns=DAY)
+    # ten minutes every two hours, and two that touch
+    windows = [(START_NS - k * 2 * HOUR - 10 * MINUTE, START_NS - k * 2 * HOUR) for k in range(12)]
+    windows.append((windows[-1][0] - 7 * MINUTE, windows[-1][0]))
+    trades = [forward.trades(BTC_USDT, *window, 100_000) for window in windows]
+    quotes = [forward.quotes(BTC_USDT, *window, 100_000) for window in windows]
+    assert [backward.quotes(BTC_USDT, *window, 100_000) for window in reversed(windows)] == quotes[::-1]
+    assert [backward.trades(BTC_USDT, *window, 100_000) for window in reversed(windows)] == trades[::-1]
+    uuids = [t.uuid for window in trades for t in window]
+    assert len(set(uuids)) == len(uuids) > 40_000
+    other_seed, _ = _history(seed=8, span_ns=DAY)
+    assert other_seed.trades(BTC_USDT, *windows[0], 10) != trades[0][:10]
+
+
+def test_quotes_hold_each_trade_and_update_between_them() -> None:
+    symbol = SMALL.symbol(BTC_USDT)
+    assert symbol is not None
+    asks, bids = SHARED_MARKET.start_book(BTC_USDT).top(1)
+    spread = asks[0].price_ticks - bids[0].price_ticks
+    start = START_NS - 2 * HOUR
+    trades = SHARED.trades(BTC_USDT, start, start + HOUR, 100_000)
+    quotes = SHARED.quotes(BTC_USDT, start, start + HOUR, 100_000)
+    at_trade = {
+        (q.time_exchange_ns, q.ask_price_ticks if q.bid_price_ticks + spread == q.ask_price_ticks else 0)
+        for q in quotes
+    }
+    for trade in trades[:: len(trades) // 500]:
+        touch = trade.price_ticks if trade.taker_side is TakerSide.BUY else trade.price_ticks + spread
+        assert (trade.time_exchange_ns, touch) in at_trade
+    updates_per_minute = 0.5 * symbol.book_rate * 60
+    assert (len(quotes) - len(trades)) / 60 == pytest.approx(updates_per_minute, rel=0.05)
+
+
+def test_a_quiet_minute_without_trades_still_has_quotes_around_the_path() -> None:
+    history, _ = _history(MEDIUM, span_ns=DAY)
+    quiet = min(MEDIUM.symbols, key=lambda s: s.trade_rate)
+    start = START_NS - 3 * HOUR
+    traded = {b.time_period_start_ns for b in history.bars(quiet.symbol_id, "1MIN", start, start + HOUR, 100)}
+    quotes = history.quotes(quiet.symbol_id, start, start + HOUR, 100_000)
+    silent = [q for q in quotes if q.time_exchange_ns - q.time_exchange_ns % MINUTE not in traded]
+    assert silent and len(traded) < 60
+    rate = history.rate_bars(quiet.asset_id_base, quiet.asset_id_quote, "1MIN", start, start + HOUR, 100)
+    for quote in silent:
+        minute = quote.time_exchange_ns - quote.time_exchange_ns % MINUTE
+        mid_ticks = rate[(minute - start) // MINUTE].rate_open * 10**quiet.price_decimals
+        assert quote.bid_price_ticks < quote.ask_price_ticks
+        assert quote.bid_price_ticks / mid_ticks == pytest.approx(1.0, rel=0.02)

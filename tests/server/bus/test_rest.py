@@ -4,10 +4,11 @@ merge into what one simulator would have said, and a simulator answering a read 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Route, Router
 
 from coinapi_emulator.server.bus.rest import RestForwarder, RestResponder, call_asgi
@@ -98,3 +99,14 @@ def test_a_simulator_answers_a_forwarded_read_in_process() -> None:
     assert decode_rest_reply(reply) == (203, b'{"path":"/v1/things/x","limit":"3"}')
     missing = asyncio.run(call_asgi(Router([Route("/", lambda r: PlainTextResponse("ok"))]), "/nope", ""))
     assert missing == (404, b"Not Found")
+
+
+def test_a_streamed_answer_is_read_to_its_end() -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for part in (b"[1", b",2", b"]"):
+            yield part
+            await asyncio.sleep(0)
+
+    app = Router([Route("/", lambda r: StreamingResponse(chunks(), media_type="application/json"))])
+    # a receive that answered at once forever made the streamed answer spin without end (the suite's timeout ends it)
+    assert asyncio.run(call_asgi(app, "/", "")) == (200, b"[1,2]")

@@ -7,16 +7,22 @@ book. Then the parameters and errors CoinAPI documents.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
 import pytest
 from starlette.testclient import TestClient
 
+from coinapi_emulator.server.bus.rest import call_asgi
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.app import create_app
+from coinapi_emulator.server.http.rest import market_reads_app
 from tests.l3_replica import SIDES, L3Replica, parse
 from tests.server.fakes import FakeSink, open_connection
 
@@ -60,6 +66,13 @@ def get(client: TestClient, path: str, status: int = 200) -> Any:
     response = client.get(path, headers=KEY)
     assert response.status_code == status, response.text
     return response.json()
+
+
+def exact(client: TestClient, path: str) -> Any:
+    """A 200 answer's JSON with its numbers as ``Decimal``."""
+    response = client.get(path, headers=KEY)
+    assert response.status_code == 200, response.text
+    return json.loads(response.text, parse_float=Decimal)
 
 
 def _without(message: dict[str, Any], *fields: str) -> dict[str, Any]:
@@ -311,3 +324,76 @@ def test_a_rate_candle_spanning_an_unaligned_start_needs_no_history() -> None:
     [first, _] = get(client, "/v1/exchangerate/BTC/USD/history?period_id=1MIN&time_start=2024-01-01T00:00:30")
     assert first["time_period_start"] == "2024-01-01T00:00:00.0000000Z"
     assert first["time_open"] == "2024-01-01T00:00:30.0000000Z"
+
+
+def test_trades_and_quotes_before_the_start_are_generated_and_join_the_published_ones() -> None:
+    emulator = paused_emulator(history_ns=86_400 * SECOND_NS)
+    sink = FakeSink()
+    hello = {"type": "hello", "apikey": "k", "heartbeat": False, "subscribe_data_type": ["trade", "quote"]}
+    open_connection(emulator, sink, {**hello, "subscribe_filter_symbol_id": [BTC + "$"]})
+    emulator.shared.step(20 * SECOND_NS)
+    client = TestClient(create_app(emulator=emulator))
+    streamed = [_without(orjson.loads(p), "type", "sequence") for p in sink.payloads()]
+    for kind in ("trade", "quote"):
+        published = [m for m in streamed if ("price" in m) == (kind == "trade")]
+        served = get(client, f"/v1/{kind}s/{BTC}/history?time_start=2023-12-31T23:58:00&limit=100000")
+        before = [m for m in served if m["time_exchange"] < "2024-01-01"]
+        assert len(before) > 1000 and served[len(before) :] == published
+        assert all(m["time_exchange"] >= "2023-12-31T23:58:00" for m in before)
+        assert all(500_000 <= _ns(m["time_coinapi"]) - _ns(m["time_exchange"]) < 5_000_000 for m in before)
+        # a limit across the start: the history, then the first published
+        assert get(client, f"/v1/{kind}s/{BTC}/history?time_start=2023-12-31T23:58:00&limit={len(before) + 3}") == (
+            before + published[:3]
+        )
+    # to the lot: the numbers as written, not as floats
+    trades = exact(client, f"/v1/trades/{BTC}/history?time_start=2023-12-31T23:59:00&time_end=2024-01-01&limit=100000")
+    [candle] = exact(client, f"/v1/ohlcv/{BTC}/history?period_id=1MIN&time_start=2023-12-31T23:59:00&limit=1")
+    prices = [t["price"] for t in trades]
+    assert (candle["price_open"], candle["price_high"], candle["price_low"], candle["price_close"]) == (
+        prices[0], max(prices), min(prices), prices[-1]
+    )  # fmt: skip
+    assert candle["volume_traded"] == sum(t["size"] for t in trades)
+    assert (candle["trades_count"], candle["time_open"], candle["time_close"]) == (
+        len(trades), trades[0]["time_exchange"], trades[-1]["time_exchange"]
+    )  # fmt: skip
+    error = get(client, f"/v1/trades/{BTC}/history?time_start=2023-12-30T00:00:00", 400)["error"]
+    assert error == "history before the start reaches back to 2023-12-31T00:00:00.0000000Z (--history)"
+
+
+def _ns(iso: str) -> int:
+    """ns since the epoch of CoinAPI's time format (seven decimals)."""
+    whole = datetime.fromisoformat(iso[:19] + "+00:00")
+    return int(whole.timestamp()) * SECOND_NS + int(iso[20:27]) * 100
+
+
+def test_history_before_the_start_needs_no_retention() -> None:
+    emulator = paused_emulator(history_ns=3600 * SECOND_NS, retain_ns=0)
+    client = TestClient(create_app(emulator=emulator))
+    emulator.shared.step(10 * SECOND_NS)
+    assert len(get(client, f"/v1/quotes/{BTC}/history?time_start=2023-12-31T23:00:00&time_end=2024-01-01&limit=7")) == 7
+    assert "--retain 0" in get(client, f"/v1/trades/{BTC}/history?time_start=2023-12-31T23:59:00", 400)["error"]
+
+
+def test_a_long_generated_answer_hands_the_event_loop_back_while_it_is_written() -> None:
+    app = market_reads_app(paused_emulator(history_ns=86_400 * SECOND_NS))
+
+    async def answer_while_counting() -> tuple[int, bytes, int]:
+        turns, answered = 0, False
+
+        async def other_client() -> None:
+            nonlocal turns
+            while not answered:
+                turns += 1
+                await asyncio.sleep(0)
+
+        other = asyncio.create_task(other_client())
+        status, body = await call_asgi(app, f"/v1/trades/{BTC}/history", "time_start=2023-12-31T20:00:00&limit=20000")
+        answered = True
+        await other
+        return status, body, turns
+
+    status, body, turns = asyncio.run(answer_while_counting())
+    trades = orjson.loads(body)
+    assert status == 200 and len(trades) == 20_000
+    minutes = {trade["time_exchange"][:16] for trade in trades}
+    assert turns >= len(minutes) > 30, "a turn for the others between the minutes"
