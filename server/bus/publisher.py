@@ -65,8 +65,6 @@ MAX_BATCH_BYTES = 512 * 1024
 MAX_QUEUED = 4096
 #: a stream with nothing to send gets an empty batch this often: the gateway's sign that the market is alive
 KEEPALIVE_S = 0.5
-#: a gateway not heard from for this long is forgotten, with its interest (gateways re-send theirs every 2 s)
-GATEWAY_TIMEOUT_S = 10.0
 #: at ``--speed max`` the market waits while a gateway has not acknowledged this many batches: without it, a
 #: simulator outruns its gateways until NATS cuts them off as slow consumers (measured: every bench run at
 #: --speed max lost batches, and its clients were told to reconnect). With 32, a gateway took in bursts its
@@ -102,10 +100,13 @@ class BusOutlet:
         shard: int,
         owns: Callable[[RouteKey], bool],
         send: Callable[[str, bytes], None],
+        gateway_timeout_s: float,
         monotonic_s: Callable[[], float] = time.monotonic,
         epoch_ns: Callable[[], int] = time.time_ns,
     ) -> None:
-        """``owns``: whether this shard publishes a route; ``send``: queues one NATS message."""
+        """``owns``: whether this shard publishes a route; ``send``: queues one NATS message; a gateway silent for
+        ``gateway_timeout_s`` is forgotten with its interest (``simulate --gateway-timeout``; gateways re-send their
+        interest every 2 s and acknowledge what they receive)."""
         #: route -> the streams of the gateways that want it
         self.routes: dict[RouteKey, dict[GatewayStream, None]] = {}
         self.streams: dict[str, GatewayStream] = {}
@@ -119,6 +120,7 @@ class BusOutlet:
         self._send = send
         self._monotonic_s = monotonic_s
         self._epoch_ns = epoch_ns
+        self._gateway_timeout_s = gateway_timeout_s
         self._interest: dict[RouteKey, bool] = {}
         self._dirty: dict[GatewayStream, None] = {}
 
@@ -224,10 +226,10 @@ class BusOutlet:
 
     def keep_alive(self) -> None:
         """Send an empty batch to each stream that sent nothing for ``KEEPALIVE_S``; forget silent gateways."""
-        now_s = self._monotonic_s()
+        now_s, timeout_s = self._monotonic_s(), self._gateway_timeout_s
         for stream in list(self.streams.values()):
-            if now_s - stream.last_heard_s > GATEWAY_TIMEOUT_S:
-                logger.warning("bus: gateway %s silent for %g s, forgotten", stream.gateway, GATEWAY_TIMEOUT_S)
+            if now_s - stream.last_heard_s > timeout_s:
+                logger.warning("bus: gateway %s silent for %g s, forgotten", stream.gateway, timeout_s)
                 self.unwant(stream, set(stream.routes))
                 self._dirty.pop(stream, None)
                 del self.streams[stream.gateway]
@@ -238,11 +240,19 @@ class BusOutlet:
 class Publisher:
     """``simulate``'s NATS side: sends the outlet's batches, answers gateways, keeps streams alive."""
 
-    def __init__(self, url: str, *, shard: int, owns: Callable[[RouteKey], bool], wait_s: float) -> None:
-        """``wait_s``: how long ``start`` tries to reach NATS."""
+    def __init__(
+        self,
+        url: str,
+        *,
+        shard: int,
+        owns: Callable[[RouteKey], bool],
+        wait_s: float,
+        gateway_timeout_s: float,
+    ) -> None:
+        """``wait_s``: how long ``start`` tries to reach NATS; ``gateway_timeout_s``: ``BusOutlet``'s."""
         self._url = url
         self._wait_s = wait_s
-        self.outlet = BusOutlet(shard=shard, owns=owns, send=self._queue)
+        self.outlet = BusOutlet(shard=shard, owns=owns, send=self._queue, gateway_timeout_s=gateway_timeout_s)
         self._plane: MarketPlane | None = None
         self._description: MarketDescription | None = None
         self._rest: RestResponder | None = None

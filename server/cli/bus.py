@@ -22,9 +22,12 @@ from coinapi_emulator.server.http.rest import market_reads_app
 from coinapi_emulator.server.protocol.routes import CatalogIndex
 
 
-def run_simulator(settings: Settings, *, url: str, shard: int, shards: int, wait_s: float) -> None:
-    """Serve ``settings``' market and publish it (shard ``shard`` of ``shards``) on the bus at ``url``."""
-    publisher = Publisher(url, shard=shard, owns=lambda key: True, wait_s=wait_s)
+def run_simulator(
+    settings: Settings, *, url: str, shard: int, shards: int, wait_s: float, gateway_timeout_s: float
+) -> None:
+    """Serve ``settings``' market and publish it (shard ``shard`` of ``shards``) on the bus at ``url``; forget a
+    gateway silent for ``gateway_timeout_s``."""
+    publisher = Publisher(url, shard=shard, owns=lambda key: True, wait_s=wait_s, gateway_timeout_s=gateway_timeout_s)
     emulator = Emulator(settings, also=publisher.outlet, shard=(shard, shards))
     shard_map = ShardMap(emulator.full_catalog, shards)
     publisher.outlet.owns = lambda key: shard_map.shard(key) == shard

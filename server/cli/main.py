@@ -381,6 +381,13 @@ _BUS_WAIT = _option(
     help="Seconds to keep trying to reach NATS (and, for a gateway, a simulator) at start-up.",
 )
 _SHARD = _option("--shard", default="0/1", type=ShardType(), help="Simulate shard i of n of the exchanges.")
+_GATEWAY_TIMEOUT = _option(
+    "--gateway-timeout",
+    default=10.0,
+    type=click.FloatRange(min=1),
+    help="Seconds a simulator waits on a silent gateway before it forgets it and its streams (when the gateway speaks"
+    " again, its clients are told to reconnect).",
+)
 #: ``serve`` options that belong to the market: a gateway takes the simulators' market as it is
 _MARKET_OPTIONS = frozenset(
     {"seed", "start_time", "speed", "exchanges", "max_symbols_per_exchange", "rate_scale", "retain", "retain_bars"}
@@ -394,10 +401,11 @@ class BusFailed(click.ClickException):
     exit_code = 1
 
 
+@_GATEWAY_TIMEOUT
 @_SHARD
 @_BUS_WAIT
 @_BUS
-def _simulate(bus: str, bus_wait: float, shard: tuple[int, int], **options: Any) -> None:
+def _simulate(bus: str, bus_wait: float, shard: tuple[int, int], gateway_timeout: float, **options: Any) -> None:
     if options["replay"] is not None:
         raise click.UsageError("--replay cannot be published on a bus: a gateway serves the simulated market")
     settings = _settings(options)
@@ -405,7 +413,9 @@ def _simulate(bus: str, bus_wait: float, shard: tuple[int, int], **options: Any)
     from coinapi_emulator.server.cli.bus import run_simulator
 
     try:
-        run_simulator(settings, url=bus, shard=shard[0], shards=shard[1], wait_s=bus_wait)
+        run_simulator(
+            settings, url=bus, shard=shard[0], shards=shard[1], wait_s=bus_wait, gateway_timeout_s=gateway_timeout
+        )
     except BusUnreachable as error:
         raise BusFailed(str(error)) from error
 

@@ -1,4 +1,4 @@
-"""Two runs with the same seed and start time give identical bytes: hashes over the first 100,000 messages.
+"""Two runs with the same seed and start time give identical bytes: hashes over the first 30,000 messages.
 
 Each run is a fresh ``--paused`` server; the client subscribes while the clock is still at the start time,
 then the test steps the virtual clock through the admin API, so nothing depends on wall-clock timing.
@@ -23,7 +23,7 @@ from coinapi_emulator.server.testing.admin_client import AdminClient
 from .processes import START_TIME, RunningServer, run_server
 
 pytestmark = pytest.mark.e2e
-MESSAGES = 100_000
+MESSAGES = 30_000
 HELLO = json.dumps(
     {
         "type": "hello",

@@ -26,7 +26,6 @@ import httpx2 as httpx
 import pytest
 import websocket
 
-from coinapi_emulator.server.bus.publisher import GATEWAY_TIMEOUT_S
 from tests.l3_replica import SIDES, L3Replica, parse
 
 from .processes import START_TIME, RunningServer, free_port, run_servers, serve_argv, spawn, stop
@@ -40,6 +39,9 @@ HELLO = {
 }
 MARKET = ["--seed", "3", "--start-time", START_TIME, "--exchanges", "20", "--shutdown-grace", "0"]
 CLOSE_GOING_AWAY = 1001
+#: the simulators here forget a gateway silent for this long (--gateway-timeout; 10 s by default), so that the
+#: tests of a stalled or killed gateway wait that much less
+GATEWAY_TIMEOUT_S = 4.0
 
 
 def nats_server_path() -> str:
@@ -74,7 +76,8 @@ def _listening(port: int) -> bool:
 
 
 def simulator(url: str, log_dir: Path, port: int | None = None, shard: str = "0/1") -> RunningServer:
-    return spawn([*MARKET, "--bus", url, "--shard", shard], log_dir, port=port, command="simulate")
+    args = [*MARKET, "--bus", url, "--shard", shard, "--gateway-timeout", str(GATEWAY_TIMEOUT_S)]
+    return spawn(args, log_dir, port=port, command="simulate")
 
 
 def gateway(url: str, log_dir: Path) -> RunningServer:

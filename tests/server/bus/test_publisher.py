@@ -14,6 +14,8 @@ from tests.server.fakes import FakeSink
 BTC = (DataType.TRADE, "BINANCE_SPOT_BTC_USDT")
 ETH = (DataType.TRADE, "BINANCE_SPOT_ETH_USDT")
 SYMBOL = (DataType.SYMBOL, "BINANCE_SPOT_BTC_USDT")
+#: how long a gateway may be silent before it is forgotten
+GATEWAY_TIMEOUT_S = 10.0
 
 
 class Clock:
@@ -30,6 +32,7 @@ def outlet(clock: Clock | None = None) -> tuple[BusOutlet, list[tuple[str, bytes
         shard=0,
         owns=lambda key: key != ETH,
         send=lambda subject, message: sent.append((subject, message)),
+        gateway_timeout_s=GATEWAY_TIMEOUT_S,
         monotonic_s=clock or Clock(),
         epoch_ns=lambda: 5,
     )
@@ -94,7 +97,7 @@ def test_quiet_streams_get_keep_alives_and_silent_gateways_are_forgotten() -> No
     assert len(sent) == 1 and not list(read_frames(sent[0][1], {}))
     bus.keep_alive()  # sent one just now
     assert len(sent) == 1
-    clock.now += publisher.GATEWAY_TIMEOUT_S + 1
+    clock.now += GATEWAY_TIMEOUT_S + 1
     bus.keep_alive()
     assert bus.streams == {} and bus.routes == {}
     assert bus.take_interest() == {BTC: False}
@@ -117,10 +120,10 @@ def test_a_gateway_that_acknowledges_is_alive_and_is_not_forgotten() -> None:
     bus.apply(Interest("a", add=frozenset({BTC})))
     deliver(bus, BTC, b"x")
     bus.flush()
-    clock.now += publisher.GATEWAY_TIMEOUT_S - 1
+    clock.now += GATEWAY_TIMEOUT_S - 1
     bus.acknowledge(Ack("a", shard=0, stream_seq=1))
     bus.acknowledge(Ack("a", shard=1, stream_seq=9))  # another shard's: not this stream's number
-    clock.now += publisher.GATEWAY_TIMEOUT_S - 1
+    clock.now += GATEWAY_TIMEOUT_S - 1
     bus.keep_alive()
     assert bus.streams["a"].acked == 1 and BTC in bus.routes
     bus.acknowledge(Ack("gone", shard=0, stream_seq=1))  # a gateway this shard does not know: nothing to do

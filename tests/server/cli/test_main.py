@@ -227,3 +227,23 @@ def test_an_error_names_the_variable_only_when_the_value_came_from_it(captured: 
     assert by_flag[0] == by_variable[0] == 2
     assert "Invalid value for '--port': 70000" in by_flag[1] and "COINAPI_EMULATOR_PORT" not in by_flag[1]
     assert "Invalid value for '--port' (from COINAPI_EMULATOR_PORT): 70000" in by_variable[1]
+
+
+def test_a_simulators_bus_flags_and_their_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    from coinapi_emulator.server.cli import bus
+
+    runs: list[dict[str, object]] = []
+    monkeypatch.setattr(bus, "run_simulator", lambda settings, **bus_options: runs.append(bus_options))
+    assert invoke(["simulate", "--bus", "nats://h:4222", "--shard", "1/3"])[0] == 0
+    assert invoke(["simulate", "--bus", "nats://h:4222", "--gateway-timeout", "4"])[0] == 0
+    assert (
+        invoke(["simulate"], env={"COINAPI_EMULATOR_BUS": "nats://v", "COINAPI_EMULATOR_GATEWAY_TIMEOUT": "2.5"})[0]
+        == 0
+    )
+    assert runs == [
+        {"url": "nats://h:4222", "shard": 1, "shards": 3, "wait_s": 30.0, "gateway_timeout_s": 10.0},
+        {"url": "nats://h:4222", "shard": 0, "shards": 1, "wait_s": 30.0, "gateway_timeout_s": 4.0},
+        {"url": "nats://v", "shard": 0, "shards": 1, "wait_s": 30.0, "gateway_timeout_s": 2.5},
+    ]
+    code, output = invoke(["simulate", "--bus", "nats://h:4222", "--gateway-timeout", "0.5"])
+    assert code == 2 and "0.5 is not in the range x>=1" in output and len(runs) == 3
