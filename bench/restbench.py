@@ -200,7 +200,7 @@ def stall_figures(stalls: dict[str, float]) -> str:
     """One line of the ``health_slowest_ms`` figures."""
     return (
         f"slowest /health while another client reads 100,000 generated trades {stalls['trades']:.1f} ms"
-        f" (idle: {stalls['idle']:.1f} ms)"
+        f" (with no such read: {stalls['idle']:.1f} ms)"
     )
 
 

@@ -63,17 +63,19 @@ class _Records:
     history: Callable[[Retention, str, int, int, int], Sequence[Any]]
     #: the generated records of each minute of a window before the start
     generated: Callable[[MarketHistory, str, int, int], Iterator[Sequence[Any]]]
-    #: a record as JSON text
-    encode: Callable[[Symbol, Any], str]
+    #: records of one symbol as JSON text
+    encode: Callable[[Symbol, Sequence[Any]], list[str]]
     time_ns: Callable[[Any], int]
 
 
-def _trade(symbol: Symbol, kept: RetainedTrade) -> str:
-    return rest_encode.trade_json(symbol, kept.trade, kept.time_coinapi_ns)
+def _trades(symbol: Symbol, kept: Sequence[RetainedTrade]) -> list[str]:
+    write = rest_encode.trade_writer(symbol)
+    return [write(record.trade, record.time_coinapi_ns) for record in kept]
 
 
-def _quote(symbol: Symbol, kept: RetainedQuote) -> str:
-    return rest_encode.quote_json(symbol, kept.quote, kept.time_coinapi_ns)
+def _quotes(symbol: Symbol, kept: Sequence[RetainedQuote]) -> list[str]:
+    write = rest_encode.quote_writer(symbol)
+    return [write(record.quote, record.time_coinapi_ns) for record in kept]
 
 
 def _generated_trades(history: MarketHistory, symbol_id: str, start: int, end: int) -> Iterator[list[RetainedTrade]]:
@@ -104,7 +106,7 @@ def _encoded_chunks(kind: _Records, symbol: Symbol, batches: Iterable[Sequence[A
         if batch:
             chunk = batch[:left]
             left -= len(chunk)
-            yield ",".join([kind.encode(symbol, record) for record in chunk])
+            yield ",".join(kind.encode(symbol, chunk))
 
 
 async def _streamed_array(chunks: Iterator[str]) -> AsyncIterator[bytes]:
@@ -140,10 +142,10 @@ def _within_levels(orders: Sequence[Order], levels: int | None) -> Iterable[Orde
 
 
 TRADES = _Records(
-    Retention.latest_trades, Retention.trades, _generated_trades, _trade, lambda kept: kept.trade.time_exchange_ns
+    Retention.latest_trades, Retention.trades, _generated_trades, _trades, lambda kept: kept.trade.time_exchange_ns
 )
 QUOTES = _Records(
-    Retention.latest_quotes, Retention.quotes, _generated_quotes, _quote, lambda kept: kept.quote.time_exchange_ns
+    Retention.latest_quotes, Retention.quotes, _generated_quotes, _quotes, lambda kept: kept.quote.time_exchange_ns
 )
 
 
@@ -280,12 +282,12 @@ class MarketDataApi:
             for record in kind.latest(retention, symbol.symbol_id, limit)
         ]
         newest.sort(key=lambda pair: kind.time_ns(pair[0]), reverse=True)
-        return _json_array([kind.encode(symbol, record) for record, symbol in newest[:limit]])
+        return _json_array([kind.encode(symbol, [record])[0] for record, symbol in newest[:limit]])
 
     async def latest(self, kind: _Records, request: Request) -> Response:
         """GET /v1/{trades,quotes}/{symbol_id}/latest[?limit=N]: newest first."""
         symbol, limit = self._symbol(request), parse_limit(request.query_params.get("limit"))
-        return _json_array([kind.encode(symbol, r) for r in kind.latest(self._retained(), symbol.symbol_id, limit)])
+        return _json_array(kind.encode(symbol, kind.latest(self._retained(), symbol.symbol_id, limit)))
 
     async def history(self, kind: _Records, request: Request) -> Response:
         """GET /v1/{trades,quotes}/{symbol_id}/history?time_start=...[&time_end=...&limit=N]: oldest first; generated
@@ -300,7 +302,7 @@ class MarketDataApi:
         if end > live_from or self._history is None:
             published = kind.history(self._retained(), symbol.symbol_id, start, end, limit)
         if start >= live_from or self._history is None:
-            return _json_array([kind.encode(symbol, record) for record in published])
+            return _json_array(kind.encode(symbol, published))
         minutes = kind.generated(self._history_for(start), symbol.symbol_id, start, min(end, live_from))
         chunks = _encoded_chunks(kind, symbol, chain(minutes, _batches(published)), limit)
         return StreamingResponse(_streamed_array(chunks), media_type=JsonResponse.media_type)

@@ -6,7 +6,7 @@ The numbers are the same decimal tokens the WebSocket sends (``SymbolEncoder``'s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import orjson
@@ -35,23 +35,25 @@ def json_array(items: Iterable[str]) -> bytes:
     return ("[" + ",".join(items) + "]").encode()
 
 
-def trade_json(symbol: Symbol, trade: Trade, time_coinapi_ns: int) -> str:
-    """A trade as ``/v1/trades/...`` returns it, as JSON text: the WebSocket's ``trade`` without ``type`` and
-    ``sequence``. Text, not a dict: a history answer holds up to 100,000 of them."""
-    return f'{{"symbol_id":"{trade.symbol_id}",{_encoder(symbol).trade_fields(trade, time_coinapi_ns)}}}'
+def trade_writer(symbol: Symbol) -> Callable[[Trade, int], str]:
+    """What writes the symbol's trades as ``/v1/trades/...`` returns them, from a trade and its ``time_coinapi``:
+    JSON text, the WebSocket's ``trade`` without ``type`` and ``sequence``. Text, not a dict, and one writer per
+    symbol, not a lookup per trade: a history answer holds up to 100,000 of them."""
+    head, fields = f'{{"symbol_id":"{symbol.symbol_id}",', _encoder(symbol).trade_fields
+    return lambda trade, time_coinapi_ns: f"{head}{fields(trade, time_coinapi_ns)}}}"
 
 
-def quote_json(symbol: Symbol, quote: Quote, time_coinapi_ns: int) -> str:
-    """A quote as ``/v1/quotes/...`` returns it, as JSON text: the WebSocket's ``quote`` without ``type`` and
-    ``sequence``."""
-    return f'{{"symbol_id":"{quote.symbol_id}",{_encoder(symbol).quote_fields(quote, time_coinapi_ns)}}}'
+def quote_writer(symbol: Symbol) -> Callable[[Quote, int], str]:
+    """What writes the symbol's quotes as ``/v1/quotes/...`` returns them, as ``trade_writer`` does trades."""
+    head, fields = f'{{"symbol_id":"{symbol.symbol_id}",', _encoder(symbol).quote_fields
+    return lambda quote, time_coinapi_ns: f"{head}{fields(quote, time_coinapi_ns)}}}"
 
 
 def current_quote_json(symbol: Symbol, quote: Quote, time_coinapi_ns: int, last_trade: tuple[Trade, int] | None) -> str:
     """A quote as ``/v1/quotes/.../current`` returns it: with ``last_trade`` (the trade and its ``time_coinapi``),
     or ``null`` before the first. CoinAPI's ``last_trade`` carries no ``symbol_id``: the quote has it."""
     trade = "null" if last_trade is None else f"{{{_encoder(symbol).trade_fields(*last_trade)}}}"
-    return f'{quote_json(symbol, quote, time_coinapi_ns)[:-1]},"last_trade":{trade}}}'
+    return f'{quote_writer(symbol)(quote, time_coinapi_ns)[:-1]},"last_trade":{trade}}}'
 
 
 def order_book_object(
