@@ -32,6 +32,7 @@ from typing import Protocol, TypeVar
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError
 
 from coinapi_emulator.server.bus.connection import connect, disconnect
 from coinapi_emulator.server.bus.rest import REST_TIMEOUT_S, RestForwarder
@@ -50,7 +51,7 @@ from coinapi_emulator.server.bus.wire import (
     ScenarioLoad,
     SnapshotRequest,
     UpMessage,
-    decode_rest_reply,
+    decode_rest_part,
     down_subject,
     encode_up,
     read_frames,
@@ -67,6 +68,8 @@ from coinapi_emulator.server.protocol.routes import CatalogIndex, RouteKey
 from coinapi_emulator.server.transport.frames import text_frame
 
 logger = logging.getLogger(__name__)
+#: the status NATS answers a request with when nothing subscribes to its subject
+_NO_RESPONDERS = "503"
 
 
 class _ShardReply(Protocol):
@@ -426,14 +429,15 @@ class BusLink:
 
     async def _ask_shard(self, shard: int, path: str, query: str) -> tuple[int, bytes]:
         self.stats.rest_reads += 1
-        client, reply = self._client, None
+        client, answer = self._client, None
         if client is not None and client.is_connected:
+            request = encode_up(RestRequest(shard, path, query))
             with contextlib.suppress(TimeoutError, NatsError):  # no responders, or none in time
-                reply = await client.request(UP, encode_up(RestRequest(shard, path, query)), timeout=REST_TIMEOUT_S)
-        if reply is None:
+                answer = await asyncio.wait_for(_request_in_parts(client, request), REST_TIMEOUT_S)
+        if answer is None:
             self.stats.rest_unanswered += 1
             raise TimeoutError(f"no answer from simulator shard {shard} on the bus")
-        return decode_rest_reply(reply.data)
+        return answer
 
     @staticmethod
     def _wake(stream: ShardStream) -> None:
@@ -558,3 +562,23 @@ class BusLink:
                 elif shard not in silent:
                     silent.add(shard)
                     self._lost(f"nothing from the market's simulator (shard {shard}) for {SILENCE_S:g} s")
+
+
+async def _request_in_parts(client: Client, request: bytes) -> tuple[int, bytes]:
+    """Publish a ``RestRequest`` and read its reply's messages (``wire.encode_rest_reply``) up to the last:
+    (status, body). ``NoRespondersError`` at once when no simulator listens."""
+    inbox = client.new_inbox()
+    subscription = await client.subscribe(inbox)
+    try:
+        await client.publish(UP, request, reply=inbox)
+        body = bytearray()
+        while True:
+            message = await subscription.next_msg(timeout=REST_TIMEOUT_S)
+            if message.headers and message.headers.get("Status") == _NO_RESPONDERS:
+                raise NoRespondersError
+            status, last, part = decode_rest_part(message.data)
+            body += part
+            if last:
+                return status, bytes(body)
+    finally:
+        await subscription.unsubscribe()

@@ -28,6 +28,7 @@ from nats.aio.msg import Msg
 from coinapi_emulator.server.bus.connection import connect, disconnect
 from coinapi_emulator.server.bus.rest import RestResponder
 from coinapi_emulator.server.bus.wire import (
+    MAX_MESSAGE_BYTES,
     SYNC,
     UP,
     Ack,
@@ -58,9 +59,8 @@ class ScenarioLoader(Protocol):
     def __call__(self, text: str, *, source: str, start_ns: int) -> Scenario: ...
 
 
-#: a batch is sent once its frames pass this size, before the pass ends: NATS refuses messages over its
-#: max_payload (1 MiB by default)
-MAX_BATCH_BYTES = 512 * 1024
+#: a batch is sent once its frames pass this size, before the pass ends
+MAX_BATCH_BYTES = MAX_MESSAGE_BYTES
 #: batches waiting for the NATS client; past it the newest are dropped (their gateways see the gap)
 MAX_QUEUED = 4096
 #: a stream with nothing to send gets an empty batch this often: the gateway's sign that the market is alive
@@ -359,7 +359,8 @@ class Publisher:
     async def _answer_rest(self, message: Msg, request: RestRequest) -> None:
         assert self._rest is not None
         try:
-            await message.respond(await self._rest.answer(request.path, request.query))
+            for part in await self._rest.answer(request.path, request.query):
+                await message.respond(part)
         except Exception as error:  # the bus went away meanwhile: the gateway's request times out and says so
             logger.warning("bus: a REST answer was not sent: %s", error)
 

@@ -85,8 +85,8 @@ class RestResponder:
     def __init__(self, app: ASGIApp) -> None:
         self._app = app
 
-    async def answer(self, path: str, query: str) -> bytes:
-        """The reply to ``GET path?query`` (``wire.encode_rest_reply``)."""
+    async def answer(self, path: str, query: str) -> list[bytes]:
+        """The reply to ``GET path?query``, as its NATS messages (``wire.encode_rest_reply``)."""
         return encode_rest_reply(*await call_asgi(self._app, path, query))
 
 

@@ -63,6 +63,11 @@ _KEY = struct.Struct("<H")
 _ENTRY = struct.Struct("<Iqi")
 
 
+#: the most bytes of one NATS message this project sends (a batch is sealed early past it, a REST reply split):
+#: NATS refuses messages over its max_payload, 1 MiB by default
+MAX_MESSAGE_BYTES = 512 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class BatchHeader:
     """Where a batch comes from and where it sits in its stream."""
@@ -87,7 +92,7 @@ class BatchBuilder:
     _index: dict[RouteKey, int] = field(default_factory=dict)
     _parts: list[bytes] = field(default_factory=list)
     count: int = 0
-    #: bytes of the frames so far (a NATS message has a size limit, 1 MiB by default: see ``publisher.py``)
+    #: bytes of the frames so far (``MAX_MESSAGE_BYTES``)
     size: int = 0
 
     def add(self, key: RouteKey, frame: bytes, time_ns: int) -> None:
@@ -338,16 +343,22 @@ class ScenarioAnswer:
             raise ValueError(f"not a scenario answer: {error}") from None
 
 
-def encode_rest_reply(status: int, body: bytes) -> bytes:
-    """A shard's answer to a ``RestRequest``: the HTTP status in three digits, then the JSON body."""
-    return b"%03d" % status + body
+def encode_rest_reply(status: int, body: bytes) -> list[bytes]:
+    """A shard's answer to a ``RestRequest``, as the NATS messages that carry it, in order: each the HTTP status in
+    three digits, then ``+`` (more follow) or ``.`` (the last), then the next slice of the JSON body, at most
+    ``MAX_MESSAGE_BYTES`` (a history answer can be tens of MB). NATS delivers one publisher's messages to one
+    subject in the order sent."""
+    slices = [body[at : at + MAX_MESSAGE_BYTES] for at in range(0, len(body), MAX_MESSAGE_BYTES)] or [b""]
+    head, last = b"%03d" % status, len(slices) - 1
+    return [head + (b"." if i == last else b"+") + part for i, part in enumerate(slices)]
 
 
-def decode_rest_reply(data: bytes) -> tuple[int, bytes]:
-    """(status, body) of ``encode_rest_reply``'s message; ``ValueError`` for anything else."""
-    if len(data) < 3 or not data[:3].isdigit():
-        raise ValueError("a REST reply starts with a three-digit status")
-    return int(data[:3]), data[3:]
+def decode_rest_part(data: bytes) -> tuple[int, bool, bytes]:
+    """(status, whether it is the last, body slice) of one of ``encode_rest_reply``'s messages; ``ValueError`` for
+    anything else."""
+    if len(data) < 4 or not data[:3].isdigit() or data[3:4] not in (b"+", b"."):
+        raise ValueError("a REST reply starts with a three-digit status and + or .")
+    return int(data[:3]), data[3:4] == b".", data[4:]
 
 
 # -- the market's description ------------------------------------------------------------------------------------

@@ -309,9 +309,10 @@ def _mid(server: RunningServer, symbol_id: str) -> float:
 
 
 def test_a_gateway_answers_rest_market_data_from_the_simulators_that_hold_it(tmp_path: Path) -> None:
-    """Two shards, clocks paused so that every answer holds still: a symbol's reads are its shard's bytes, the
-    reads over every symbol merge both shards as one market, and the gateway keeps its own key check."""
-    shard = [*MARKET, "--bus", "{url}", "--admin"]
+    """Two shards, clocks paused so that every answer holds still: a symbol's reads are its shard's bytes (an
+    answer of several MB too, over NATS's 1 MiB messages), the reads over every symbol merge both shards as one
+    market, and the gateway keeps its own key check."""
+    shard = [*MARKET, "--bus", "{url}", "--admin", "--history", "1d"]
     with nats_server(tmp_path) as url:
         sims = [
             spawn([*(a.format(url=url) for a in shard), "--shard", f"{i}/2"], tmp_path, command="simulate")
@@ -333,12 +334,17 @@ def test_a_gateway_answers_rest_market_data_from_the_simulators_that_hold_it(tmp
                     binance_side,
                 ),
                 ("/v1/exchangerate/BTC/USD?time=2024-01-01T00:00:00", binance_side),
+                ("/v1/trades/BINANCE_SPOT_BTC_USDT/history?time_start=2023-12-31T12:00:00&limit=20000", binance_side),
                 (
                     "/v1/exchangerate/BTC/USD/history?period_id=1HRS&time_start=2023-12-31T00:00:00&limit=2",
                     binance_side,
                 ),
             ):
                 assert _raw(gate, path) == _raw(owner, path), path
+            status, body = _raw(
+                gate, "/v1/trades/BINANCE_SPOT_BTC_USDT/history?time_start=2023-12-31T12:00:00&limit=20000"
+            )
+            assert status == 200 and len(body) > 2 * 1024 * 1024, "several NATS messages' worth"
             assert _raw(gate, "/v1/trades/NOWHERE_SPOT_X_Y/latest") == _raw(
                 binance_side, "/v1/trades/NOWHERE_SPOT_X_Y/latest"
             )

@@ -13,7 +13,7 @@ from starlette.routing import Route, Router
 
 from coinapi_emulator.server.bus.rest import RestForwarder, RestResponder, call_asgi
 from coinapi_emulator.server.bus.shards import ShardMap
-from coinapi_emulator.server.bus.wire import decode_rest_reply
+from coinapi_emulator.server.bus.wire import decode_rest_part
 from coinapi_emulator.server.protocol.routes import CatalogIndex
 from coinapi_emulator.simulator.catalog import CatalogConfig, build_catalog
 
@@ -95,8 +95,8 @@ def test_a_simulator_answers_a_forwarded_read_in_process() -> None:
         return JSONResponse({"path": request.url.path, "limit": request.query_params.get("limit")}, status_code=203)
 
     app = Router([Route("/v1/things/{name}", echo)])
-    reply = asyncio.run(RestResponder(app).answer("/v1/things/x", "limit=3"))
-    assert decode_rest_reply(reply) == (203, b'{"path":"/v1/things/x","limit":"3"}')
+    [reply] = asyncio.run(RestResponder(app).answer("/v1/things/x", "limit=3"))
+    assert decode_rest_part(reply) == (203, True, b'{"path":"/v1/things/x","limit":"3"}')
     missing = asyncio.run(call_asgi(Router([Route("/", lambda r: PlainTextResponse("ok"))]), "/nope", ""))
     assert missing == (404, b"Not Found")
 

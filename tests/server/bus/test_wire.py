@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from coinapi_emulator.server.bus.wire import (
     CONTROL_ACTIONS,
+    MAX_MESSAGE_BYTES,
     Ack,
     BatchBuilder,
     BatchHeader,
@@ -20,7 +21,7 @@ from coinapi_emulator.server.bus.wire import (
     ScenarioLoad,
     SnapshotRequest,
     UpMessage,
-    decode_rest_reply,
+    decode_rest_part,
     decode_up,
     encode_rest_reply,
     encode_up,
@@ -151,15 +152,31 @@ def test_bad_gateway_messages_say_what_is_wrong(data: bytes, error: str) -> None
         decode_up(data)
 
 
+def read_reply(messages: list[bytes]) -> tuple[int, bytes]:
+    parts = [decode_rest_part(message) for message in messages]
+    assert [last for _, last, _ in parts] == [False] * (len(parts) - 1) + [True]
+    assert len({status for status, _, _ in parts}) == 1
+    return parts[0][0], b"".join(part for _, _, part in parts)
+
+
 @given(st.integers(100, 999), st.binary(max_size=64))
 def test_rest_replies_read_back(status: int, body: bytes) -> None:
-    assert decode_rest_reply(encode_rest_reply(status, body)) == (status, body)
+    assert read_reply(encode_rest_reply(status, body)) == (status, body)
 
 
-@pytest.mark.parametrize("data", [b"", b"20", b"ok {}", b"2x0[]"])
+@pytest.mark.parametrize("size", [0, 1, MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES + 1, 5 * MAX_MESSAGE_BYTES - 3])
+def test_a_large_rest_reply_comes_in_messages_nats_takes(size: int) -> None:
+    body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    messages = encode_rest_reply(200, body)
+    assert len(messages) == max(1, -(-size // MAX_MESSAGE_BYTES))
+    assert all(len(message) <= MAX_MESSAGE_BYTES + 4 for message in messages)
+    assert read_reply(messages) == (200, body)
+
+
+@pytest.mark.parametrize("data", [b"", b"20", b"ok {}", b"2x0.[]", b"200[]", b"200-[]"])
 def test_what_is_not_a_rest_reply_is_refused(data: bytes) -> None:
-    with pytest.raises(ValueError, match="three-digit status"):
-        decode_rest_reply(data)
+    with pytest.raises(ValueError, match="three-digit status and"):
+        decode_rest_part(data)
 
 
 @given(st.integers(0, 64), st.integers(0, 1000), st.one_of(st.none(), st.text(max_size=40)))
