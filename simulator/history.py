@@ -30,6 +30,7 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice, pairwise
+from operator import attrgetter
 from typing import TypeVar
 
 from coinapi_emulator.simulator.book import Book
@@ -70,6 +71,7 @@ _STRIDE = 8
 #: Minutes of trades and quotes kept (a busy symbol's minute is ~0.3 MB of them).
 _TICK_CACHE = 32
 _Tick = TypeVar("_Tick", Trade, Quote)
+_time_of = attrgetter("time_exchange_ns")
 # a rate candle: open, high, low, close
 RateCandle = tuple[float, float, float, float]
 
@@ -219,7 +221,42 @@ class MarketHistory:
         """What ``quotes`` reads, a minute at a time, as ``trade_minutes``."""
         return self._minutes(self._minute_quotes, symbol_id, time_start_ns, time_end_ns)
 
+    def newest_trades(self, symbol_ids: Sequence[str], limit: int, found: Sequence[Trade] = ()) -> list[Trade]:
+        """The ``limit`` newest trades of the symbols in the history and of ``found``, newest first, ties in the
+        order of ``found`` then ``symbol_ids``: what ``/latest`` shows beyond the market's own. ``found``: what an
+        earlier call returned, for a caller that goes through many symbols a group at a time. Every symbol's last
+        minute is built (~0.5 ms). ValueError for an unknown symbol."""
+        return self._newest(self._minute_trades, symbol_ids, limit, found)
+
+    def newest_quotes(self, symbol_ids: Sequence[str], limit: int, found: Sequence[Quote] = ()) -> list[Quote]:
+        """The ``limit`` newest quotes of the symbols in the history and of ``found``, as ``newest_trades``."""
+        return self._newest(self._minute_quotes, symbol_ids, limit, found)
+
     # -- ticks --------------------------------------------------------------------------------------------------
+
+    def _newest(
+        self,
+        build: Callable[[_SymbolSpec, int], list[_Tick]],
+        symbol_ids: Sequence[str],
+        limit: int,
+        found: Sequence[_Tick],
+    ) -> list[_Tick]:
+        """Each symbol's minutes backward from the last whole one, until it has ``limit`` ticks or its minutes are
+        older than the ``limit``-th newest tick found so far (so that only the first symbols of a busy catalogue
+        go back further than a minute)."""
+        specs = [self._spec(symbol_id) for symbol_id in symbol_ids]
+        minutes = range((self._start - MINUTE_NS) // MINUTE_NS * MINUTE_NS, self._first - 1, -MINUTE_NS)
+        newest = list(found)
+        for spec in specs:
+            cutoff = newest[limit - 1].time_exchange_ns if len(newest) >= limit else None
+            ticks: list[_Tick] = []
+            for minute in minutes:
+                if len(ticks) >= limit or (cutoff is not None and minute + MINUTE_NS <= cutoff):
+                    break
+                ticks += reversed(build(spec, minute))
+            # a stable sort: ties keep the symbols' order, and a symbol's own newest first
+            newest = sorted(newest + ticks, key=_time_of, reverse=True)[:limit]
+        return newest
 
     def _minutes(
         self, build: Callable[[_SymbolSpec, int], list[_Tick]], symbol_id: str, start: int, end: int

@@ -467,3 +467,40 @@ def test_a_quiet_minute_without_trades_still_has_quotes_around_the_path() -> Non
         mid_ticks = rate[(minute - start) // MINUTE].rate_open * 10**quiet.price_decimals
         assert quote.bid_price_ticks < quote.ask_price_ticks
         assert quote.bid_price_ticks / mid_ticks == pytest.approx(1.0, rel=0.02)
+
+
+def _newest_by_brute_force(history: MarketHistory, symbol_ids: list[str], limit: int, back_ns: int) -> list[Trade]:
+    """Every trade of the symbols' last ``back_ns`` before the start, sorted newest first (a symbol's own ties
+    newest first, then the symbols' order), cut to ``limit``."""
+    trades = [
+        (-t.time_exchange_ns, order, -at, t)
+        for order, symbol_id in enumerate(symbol_ids)
+        for at, t in enumerate(history.trades(symbol_id, START_NS - back_ns, START_NS, 10**6))
+    ]
+    return [t for *_, t in sorted(trades, key=lambda row: row[:3])][:limit]
+
+
+@pytest.mark.parametrize("limit", [1, 250, 4000])
+def test_the_newest_trades_of_several_symbols_are_a_merge_of_their_tapes(limit: int) -> None:
+    symbol_ids = [s.symbol_id for s in SMALL.symbols]
+    newest = SHARED.newest_trades(symbol_ids, limit)
+    # the catalogue trades ~2,400 times a minute, BTC/USDT ~600: the last 10 minutes hold every candidate
+    assert newest == _newest_by_brute_force(SHARED, symbol_ids, limit, 10 * MINUTE)
+    assert SHARED.newest_trades([BTC_USDT], limit) == _newest_by_brute_force(SHARED, [BTC_USDT], limit, 10 * MINUTE)
+    assert (
+        SHARED.newest_quotes([BTC_USDT], 10) == SHARED.quotes(BTC_USDT, START_NS - MINUTE, START_NS, 10**6)[::-1][:10]
+    )
+    in_groups: list[Trade] = []
+    for at in range(0, len(symbol_ids), 4):  # what a caller that hands control back between groups does
+        in_groups = SHARED.newest_trades(symbol_ids[at : at + 4], limit, in_groups)
+    assert in_groups == newest
+
+
+def test_a_quiet_symbol_has_the_newest_its_history_holds() -> None:
+    history, _ = _history(MEDIUM, span_ns=3 * HOUR + 17 * SECOND_NS)
+    quiet = min(MEDIUM.symbols, key=lambda s: s.trade_rate)
+    every = history.trades(quiet.symbol_id, START_NS - DAY, START_NS, 10**6)
+    assert 0 < len(every) < 1000
+    assert history.newest_trades([quiet.symbol_id], 1000) == every[::-1]
+    with pytest.raises(ValueError, match="unknown symbol_id 'NOPE'"):
+        history.newest_trades(["NOPE"], 10)

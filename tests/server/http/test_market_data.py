@@ -397,3 +397,19 @@ def test_a_long_generated_answer_hands_the_event_loop_back_while_it_is_written()
     assert status == 200 and len(trades) == 20_000
     minutes = {trade["time_exchange"][:16] for trade in trades}
     assert turns >= len(minutes) > 30, "a turn for the others between the minutes"
+
+
+def test_latest_goes_on_into_the_history_when_the_published_ones_are_too_few() -> None:
+    emulator = paused_emulator(history_ns=3600 * SECOND_NS)
+    client = TestClient(create_app(emulator=emulator))
+    emulator.shared.step(3 * SECOND_NS)
+    for kind in ("trades", "quotes"):
+        latest = get(client, f"/v1/{kind}/{BTC}/latest?limit=300")
+        window = get(client, f"/v1/{kind}/{BTC}/history?time_start=2023-12-31T23:50:00&limit=100000")
+        published = [m for m in window if m["time_exchange"] >= "2024-01-01"]
+        assert 0 < len(published) < 300 and latest == window[::-1][:300]
+    everyone = get(client, "/v1/trades/latest?filter_symbol_id=BINANCE_SPOT_&limit=2000")
+    times = [trade["time_exchange"] for trade in everyone]
+    assert len(everyone) == 2000 and times == sorted(times, reverse=True)
+    assert [t for t in everyone if t["symbol_id"] == BTC][:300] == get(client, f"/v1/trades/{BTC}/latest?limit=300")
+    assert len({t["symbol_id"] for t in everyone}) > 3 and times[-1] < "2024-01-01"
