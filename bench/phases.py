@@ -328,6 +328,7 @@ class Bench:
         for kind, ticks in result["ticks_1000_ms"].items():
             say(f"  1,000 {kind}: {restbench.tick_figures(ticks)}")
         say(f"  {restbench.stall_figures(result['health_slowest_ms'])}")
+        say(f"  {restbench.latest_figures(result['latest_at_start'])}")
 
     # ---------------------------------------------------------------- memory
     def rss(self) -> None:

@@ -6,7 +6,7 @@ import statistics
 from typing import Any
 
 from .phases import fmt_rate
-from .restbench import stall_figures, tick_figures
+from .restbench import latest_figures, stall_figures, tick_figures
 
 EMU = "emulator"
 TARGETS = {
@@ -307,6 +307,7 @@ def render(summary: dict[str, Any], meta: dict[str, Any], servers: list[str], cl
         for kind, ticks in rest["ticks_1000_ms"].items():
             p(f"  1,000 {kind} of one symbol: {tick_figures(ticks)}")
         p(f"  {stall_figures(rest['health_slowest_ms'])}")
+        p(f"  {latest_figures(rest['latest_at_start'])}")
         p(f"  start-up to /ready: {start['plain']:.2f} s plain, {start['history_30d']:.2f} s with --history 30d")
         p(
             f"  market pace at --speed max: {pace['retain_0']:.0f}x real time with --retain 0,"

@@ -6,6 +6,8 @@
 * 1,000 trades and 1,000 quotes of one symbol generated before the start, cold, beside the 1,000 newest retained
   live ones (``/latest``); and the largest answer, 100,000 generated trades (and quotes), once; the slowest
   ``/health`` of another client while 100,000 generated trades are written, beside the same at idle;
+* ``/v1/trades/latest`` over the whole catalogue before anything is published (every symbol's last minute of
+  history is read): how long, and the slowest ``/health`` meanwhile;
 * the market's pace at ``--speed max`` with retention (the default ``--retain``) against ``--retain 0``: what
   keeping every trade and quote costs the feed.
 """
@@ -45,6 +47,7 @@ def measure(exe: list[str], *, cpu: str, log_dir: Path, timeout_s: float) -> dic
         for label, args in (("plain", []), ("history_30d", ["--history", "30d"]))
     }
     result.update(_requests(exe, cpu=cpu, log_dir=log_dir, timeout_s=timeout_s))
+    result["latest_at_start"] = _latest_at_start(exe, cpu=cpu, log_dir=log_dir, timeout_s=timeout_s)
     result["pace_x_real_time"] = {
         label: _pace(exe, args, cpu=cpu, log_dir=log_dir, timeout_s=timeout_s)
         for label, args in (("retain_0", ["--retain", "0"]), ("retain_default", []))
@@ -95,8 +98,8 @@ def _requests(exe: list[str], *, cpu: str, log_dir: Path, timeout_s: float) -> d
             largest = {kind: _timed(client, ticks(kind, 20, 100_000)) for kind in ("trades", "quotes")}
             health = f"http://127.0.0.1:{server.port}/health"
             stalls = {
-                "idle": _slowest_while(health, None),
-                "trades": _slowest_while(health, ticks("trades", 25, 100_000)),
+                "idle": _slowest_while(health, None)[0],
+                "trades": _slowest_while(health, ticks("trades", 25, 100_000))[0],
             }
             time.sleep(20)  # 20 min of market at speed 60: live candles, trades and quotes to ask for
             live = [_timed(client, f"{base}period_id=1MIN&limit=1000&time_start=2024-01-01") for _ in range(5)]
@@ -127,10 +130,19 @@ def _requests(exe: list[str], *, cpu: str, log_dir: Path, timeout_s: float) -> d
     }
 
 
-def _slowest_while(health_url: str, big_url: str | None) -> float:
+def _slowest_while(health_url: str, big_url: str | None) -> tuple[float, float]:
     """The slowest ``/health`` answer (wall ms, one every 10 ms) while another client reads ``big_url`` (None: for
-    as long as such a read takes, ~2 s): how long the answer holds up everyone else."""
-    reader = threading.Thread(target=lambda: httpx.get(big_url, headers=KEY, timeout=60) if big_url else None)
+    2 s, about as long as such a read takes), and the read's own wall ms: how long the answer holds up everyone
+    else, and how long it takes."""
+    took_ms = [0.0]
+
+    def read() -> None:
+        if big_url is not None:
+            started = time.perf_counter()
+            httpx.get(big_url, headers=KEY, timeout=60).raise_for_status()
+            took_ms[0] = (time.perf_counter() - started) * 1000
+
+    reader = threading.Thread(target=read)
     slowest = 0.0
     with httpx.Client(timeout=30) as client:
         _timed_plain(client, health_url)  # the connection is made outside the measure
@@ -140,13 +152,28 @@ def _slowest_while(health_url: str, big_url: str | None) -> float:
             slowest = max(slowest, _timed_plain(client, health_url))
             time.sleep(0.01)
         reader.join()
-    return slowest
+    return slowest, took_ms[0]
 
 
 def _timed_plain(client: httpx.Client, url: str) -> float:
     started = time.perf_counter()
     client.get(url).raise_for_status()
     return (time.perf_counter() - started) * 1000
+
+
+def _latest_at_start(exe: list[str], *, cpu: str, log_dir: Path, timeout_s: float) -> dict[str, float]:
+    """``/v1/trades/latest?limit=100`` over the whole catalogue of a paused server with ``--history 1d``: nothing
+    published yet, so every symbol's last minute of history is read. Its wall ms, and the slowest ``/health`` of
+    another client meanwhile."""
+    server = _serve(exe, ["--history", "1d", "--paused"], cpu=cpu, log_dir=log_dir, timeout_s=timeout_s)
+    root = f"http://127.0.0.1:{server.port}"
+    try:
+        slowest, first = _slowest_while(f"{root}/health", f"{root}/v1/trades/latest?limit=100")
+        with httpx.Client(headers=KEY, timeout=60) as client:
+            again, items = _timed(client, f"{root}/v1/trades/latest?limit=100")
+    finally:
+        server.stop()
+    return {"health_slowest_ms": slowest, "first_ms": first, "again_ms": again, "items": items}
 
 
 def _timed(client: httpx.Client, url: str) -> tuple[float, int]:
@@ -194,6 +221,15 @@ def _metric(url: str, name: str) -> Callable[[], float]:
         return float(found.group(1))
 
     return read
+
+
+def latest_figures(latest: dict[str, float]) -> str:
+    """One line of the ``latest_at_start`` figures."""
+    return (
+        f"/v1/trades/latest?limit=100 over every symbol, nothing published yet (--history 1d):"
+        f" {latest['first_ms']:.0f} ms, again {latest['again_ms']:.0f} ms;"
+        f" the slowest /health meanwhile {latest['health_slowest_ms']:.1f} ms"
+    )
 
 
 def stall_figures(stalls: dict[str, float]) -> str:

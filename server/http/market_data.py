@@ -52,8 +52,8 @@ _NS_PER_MIN = 60 * _NS_PER_S
 HISTORY_LEVELS = 20
 #: records a chunk of a streamed answer (a busy symbol's minute of trades is ~600)
 _STREAM_BATCH = 1000
-#: symbols whose newest generated records are looked for between two turns of the event loop (~50 ms)
-_SYMBOLS_A_TURN = 100
+#: symbols whose newest generated records are looked for between two turns of the event loop (~15 ms)
+_SYMBOLS_A_TURN = 25
 
 
 @dataclass(frozen=True, slots=True)
