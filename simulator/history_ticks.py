@@ -42,7 +42,7 @@ _TOUCH_SIZE_SIGMA = 0.8
 _RANGE_PER_ROOT_STEP = 1.6
 _MINUTE_US = 60_000_000
 
-_floor, _exp, _log, _sqrt = math.floor, math.exp, math.log, math.sqrt
+_floor, _log, _sqrt = math.floor, math.log, math.sqrt
 _SIZE_EXPONENT = -1.0 / SIZE_TAIL
 # a minute candle: time_open, time_close, open, high, low, close, volume, trades
 Candle = tuple[int, int, int, int, int, int, int, int]

@@ -335,8 +335,8 @@ class Market:
             )
             for i, symbol in enumerate(catalog.symbols)
         ]
-        #: each symbol's fair mid and each asset's log USD rate at the start: where history before it ends
-        self._start_mid_ticks = {state.symbol_id: state._mid0 for state in self._states}
+        #: each symbol's book maker, fair mid and book seed, and each asset's log USD rate, at the start: where
+        #: history before it ends
         self._start_books = {
             state.symbol_id: (state.book_maker, state._mid0, state._init_seed) for state in self._states
         }
@@ -420,7 +420,7 @@ class Market:
 
     def start_mid_ticks(self, symbol_id: str) -> float:
         """The symbol's fair mid price at the start, in ticks; KeyError for an unknown symbol id."""
-        return self._start_mid_ticks[symbol_id]
+        return self._start_books[symbol_id][1]
 
     def start_book(self, symbol_id: str) -> Book:
         """A new copy of the book the symbol starts with (its live book before the first change); KeyError for an
