@@ -245,7 +245,7 @@ class MarketHistory:
         older than the ``limit``-th newest tick found so far (so that only the first symbols of a busy catalogue
         go back further than a minute)."""
         specs = [self._spec(symbol_id) for symbol_id in symbol_ids]
-        minutes = range((self._start - MINUTE_NS) // MINUTE_NS * MINUTE_NS, self._first - 1, -MINUTE_NS)
+        minutes = self._whole_minutes()[::-1]
         newest = list(found)
         for spec in specs:
             cutoff = newest[limit - 1].time_exchange_ns if len(newest) >= limit else None
@@ -263,9 +263,13 @@ class MarketHistory:
     ) -> Iterator[list[_Tick]]:
         """What ``build`` makes of each whole minute of the history in the window, within it."""
         spec = self._spec(symbol_id)
-        first_minute = max(start - start % MINUTE_NS, -(-self._first // MINUTE_NS) * MINUTE_NS)
-        minutes = range(first_minute, min(end, self._start - MINUTE_NS + 1), MINUTE_NS)
+        whole = self._whole_minutes()
+        minutes = range(max(start - start % MINUTE_NS, whole.start), min(end, whole.stop), MINUTE_NS)
         return ([tick for tick in build(spec, minute) if start <= tick.time_exchange_ns < end] for minute in minutes)
+
+    def _whole_minutes(self) -> range:
+        """The starts of the history's whole minutes (those with a candle's worth of ticks), oldest first."""
+        return range(-(-self._first // MINUTE_NS) * MINUTE_NS, self._start - MINUTE_NS + 1, MINUTE_NS)
 
     def _candle_of_minute(self, spec: _SymbolSpec, minute: int) -> Candle:
         hour = minute // HOUR_NS
