@@ -46,8 +46,12 @@ lint: $(VENV)/.installed-dev $(NAMESPACE)
 typecheck: $(VENV)/.installed-dev $(NAMESPACE)
 	$(BIN)/mypy --strict
 
+# Two workers (pytest-xdist), a test file each at a time: the e2e tests mostly wait on the servers they start, so
+# this halves the suite on 2 cores. TEST_WORKERS=0 runs it in one process (a debugger, -x); more workers start more
+# servers at once, which a small machine's timing tests may not bear.
+TEST_WORKERS ?= 2
 unit: $(VENV)/.installed-dev $(NAMESPACE) browser
-	$(BIN)/pytest --cov --cov-report=term $(ARGS)
+	$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist loadfile --cov --cov-report=term $(ARGS)
 
 # The dashboard tests drive a real headless Chromium through playwright, which cannot download its own browser
 # here: Debian's build is installed when none is on the PATH (root, or sudo). Elsewhere, point

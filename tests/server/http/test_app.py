@@ -113,7 +113,8 @@ def test_subscribe_adds_and_hello_replaces(client: TestClient) -> None:
 def test_unsubscribe_stops_a_stream(client: TestClient) -> None:
     with client.websocket_connect("/v1/") as ws:
         ws.send_text(hello(heartbeat=True, subscribe_data_type=["trade"], subscribe_filter_symbol_id=[BTC + "$"]))
-        assert receive(ws)["type"] == "trade"
+        # a loaded machine may run a second of the market without a BTC trade: a heartbeat may come first
+        assert "trade" in [receive(ws)["type"] for _ in range(5)]
         ws.send_text(
             f'{{"type":"unsubscribe","subscribe_data_type":["trade"],"subscribe_filter_symbol_id":["{BTC}$"]}}'
         )
