@@ -93,6 +93,9 @@ class Settings:
     #: WebSocket connections open at once, in all and from one client address; past them the upgrade gets 429
     max_connections: int = 10_000
     max_connections_per_ip: int = 5_000
+    #: proxies whose ``X-Forwarded-For`` names the client (its address for the per-address limit and the logs):
+    #: comma-separated addresses or networks, ``*`` for any (uvicorn's ``forwarded_allow_ips``)
+    forwarded_allow_ips: str = "127.0.0.1,::1"
     #: bytes of one HTTP request's head (request line and headers) and its header fields; past them: 431
     max_header_size: int = 16 * 1024
     max_header_count: int = 100

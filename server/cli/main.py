@@ -213,6 +213,12 @@ def main() -> None:
     help="WebSocket connections open at once from one client address; past it the upgrade gets HTTP 429.",
 )
 @_option(
+    "--forwarded-allow-ips",
+    default=_DEFAULTS.forwarded_allow_ips,
+    help="Proxies trusted to name the client in X-Forwarded-For (the address --max-connections-per-ip and the logs"
+    " see): comma-separated addresses or networks, '*' for any. Only for a server that proxies alone can reach.",
+)
+@_option(
     "--max-private-markets",
     default=_DEFAULTS.max_private_markets,
     type=click.IntRange(0, 10_000),
@@ -334,6 +340,7 @@ def _settings(options: dict[str, Any]) -> Settings:
         rest_rate_limit=options["rest_rate_limit"],
         max_connections=options["max_connections"],
         max_connections_per_ip=options["max_connections_per_ip"],
+        forwarded_allow_ips=options["forwarded_allow_ips"],
         hello_timeout_s=options["hello_timeout"],
         max_header_size=options["max_header_size"],
         max_header_count=options["max_header_count"],

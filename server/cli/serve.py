@@ -20,6 +20,7 @@ from types import FrameType
 import uvicorn
 
 from coinapi_emulator.server.cli.logs import log_config
+from coinapi_emulator.server.cli.open_files import log_open_files_limit, raise_open_files_limit
 from coinapi_emulator.server.config import Settings
 from coinapi_emulator.server.emulator import Emulator
 from coinapi_emulator.server.http.admin_access import is_loopback
@@ -130,6 +131,7 @@ def uvicorn_config(settings: Settings, emulator: Emulator, services: Sequence[Se
         access_log=settings.access_log,
         ssl_certfile=settings.ssl_certfile,
         ssl_keyfile=settings.ssl_keyfile,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         lifespan="on",
     )
 
@@ -152,12 +154,14 @@ def _warn_of_exposure(settings: Settings) -> None:
 
 def run(settings: Settings, *, emulator: Emulator | None = None, services: Sequence[Service] = ()) -> None:
     """Serve until interrupted (``emulator``: one built with a bus; ``services``: its bus link)."""
+    open_files = raise_open_files_limit(settings.max_connections)
     # building the emulator validates the settings (e.g. the API key file) before anything listens
     emulator = emulator or Emulator(settings)
     # The catalogue, the market's state and the app live as long as the process: moved out of the collector's
     # reach, they no longer make every full collection a pause of tens of ms on the event loop.
     gc.freeze()
     server = EmulatorServer(uvicorn_config(settings, emulator, services), emulator)
+    log_open_files_limit(open_files, settings.max_connections)  # the config above set the logging up
     _warn_of_exposure(settings)
     server.run()
     if server.exit_code:

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -119,18 +119,25 @@ def spawn(
     env: Mapping[str, str] | None = None,
     pass_port: bool = True,
     command: str = "serve",
+    preexec_fn: Callable[[], None] | None = None,
 ) -> RunningServer:
     """Start ``coinapi-emulator serve --port N <args>`` without waiting for it (see ``run_servers``).
 
     ``pass_port=False`` leaves ``--port`` out (for tests of ``COINAPI_EMULATOR_PORT``); ``port`` is then the
     port the process is expected to listen on. ``command``: ``simulate`` or ``gateway`` instead of ``serve``.
+    ``preexec_fn`` runs in the child before the server starts (e.g. to set its resource limits).
     """
     port = free_port() if port is None else port
     argv = serve_argv(*(["--port", str(port)] if pass_port else []), *args, command=command)
     log_path = log_dir / f"{command}-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})}
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            preexec_fn=preexec_fn,
         )
     return RunningServer(port=port, process=process, log_path=log_path)
 

@@ -54,6 +54,7 @@ FLAGS: Final = [
     ("--max-private-markets", "COINAPI_EMULATOR_MAX_PRIVATE_MARKETS"),
     ("--max-connections", "COINAPI_EMULATOR_MAX_CONNECTIONS"),
     ("--max-connections-per-ip", "COINAPI_EMULATOR_MAX_CONNECTIONS_PER_IP"),
+    ("--forwarded-allow-ips", "COINAPI_EMULATOR_FORWARDED_ALLOW_IPS"),
     ("--hello-timeout", "COINAPI_EMULATOR_HELLO_TIMEOUT"),
     ("--max-header-size", "COINAPI_EMULATOR_MAX_HEADER_SIZE"),
     ("--max-header-count", "COINAPI_EMULATOR_MAX_HEADER_COUNT"),

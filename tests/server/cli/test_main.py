@@ -153,6 +153,7 @@ def test_help_lists_every_flag_with_its_env_variable() -> None:
         "--max-private-markets",
         "--max-connections",
         "--max-connections-per-ip",
+        "--forwarded-allow-ips",
         "--hello-timeout",
         "--max-header-size",
         "--max-header-count",
@@ -178,6 +179,13 @@ def test_help_lists_every_flag_with_its_env_variable() -> None:
     ]:
         assert flag in output
         assert "COINAPI_EMULATOR_" + flag[2:].replace("-", "_").upper() in output
+
+
+def test_trusted_proxies_from_the_flag_or_the_variable(captured: list[Settings]) -> None:
+    assert invoke(["serve", "--forwarded-allow-ips", "10.0.0.0/8,192.0.2.1"])[0] == 0
+    assert invoke(["serve"], env={"COINAPI_EMULATOR_FORWARDED_ALLOW_IPS": "*"})[0] == 0
+    assert [settings.forwarded_allow_ips for settings in captured] == ["10.0.0.0/8,192.0.2.1", "*"]
+    assert Settings().forwarded_allow_ips == "127.0.0.1,::1"
 
 
 def test_operations_flags_and_their_variables_fill_settings(captured: list[Settings], tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 
 import pytest
@@ -41,3 +42,9 @@ def test_ready_answers_503_from_the_first_signal(server: EmulatorServer) -> None
     assert not server.emulator.draining
     server.handle_exit(signal.SIGTERM, None)
     assert server.emulator.draining
+
+
+def test_uvicorn_trusts_the_configured_proxies_only() -> None:
+    settings = dataclasses.replace(SETTINGS, forwarded_allow_ips="10.0.0.0/8")
+    config = uvicorn_config(settings, Emulator(settings))
+    assert config.proxy_headers and config.forwarded_allow_ips == "10.0.0.0/8"
