@@ -73,6 +73,9 @@ def setup(k: int, mode: str, args: argparse.Namespace, log_dir: Path) -> Iterato
     exe = emulator_exe(None)
     speed = ["--speed", "max" if mode == "max" else "1"]
     common = ["--host", "127.0.0.1", "--log-level", "warning", "--shutdown-grace", "0"]
+    # every load client dials from 127.0.0.1: the per-address limit must let the largest N in
+    most = str(max(int(n) for n in args.clients.split(",")))
+    common += ["--max-connections", most, "--max-connections-per-ip", most]
     market = ["--seed", str(args.seed), *speed]
     with contextlib.ExitStack() as stack:
         if k == B3:
@@ -124,9 +127,14 @@ def measure(
         if share
     ]
     running = [client.start(load) for load in loads]
+    # "ready open=N failed=M connect_s=S": the load client's connect phase (30 s at most)
+    phases = [dict(field.split("=") for field in load.ready_line().split()[1:]) for load in running]
     results = [load.finish() for load in running]
     merged: dict[str, Any] = {
         "msgs_per_s": sum(r["msgs_per_s"] for r in results),
+        # upgraded within the connect phase, and how long the slowest gateway's phase took
+        "established": sum(int(phase["open"]) for phase in phases),
+        "connect_s": max(float(phase["connect_s"]) for phase in phases),
         "open_at_end": sum(r["open_at_end"] for r in results),
         "missing": sum(r["sequence"]["missing"] for r in results) if all(r.get("sequence") for r in results) else None,
         "client_cpu_pct": [r.get("client_cpu_pct") for r in results],
@@ -194,7 +202,7 @@ def brief(result: dict[str, Any]) -> str:
     text = f"{result['msgs_per_s'] / 1e3:8.1f}k msgs/s  missing {missing}  load client CPU {result['client_cpu_pct']} %"
     if "p99_us" in result:
         text += f"  p50 {result['p50_us'] / 1e3:.1f} ms  p99 {result['p99_us'] / 1e3:.1f} ms"
-    return text
+    return text + f"  connected {result['established']} in {result['connect_s']:.1f} s"
 
 
 def table(results: dict[str, Any], clients: list[int]) -> str:
@@ -204,8 +212,9 @@ def table(results: dict[str, Any], clients: list[int]) -> str:
     lines = [
         f"hello: {results['hello']}; {results['command']}; {results['date']}; {results['cpus']} CPUs",
         "",
-        "| setup | N | delivered msgs/s (speed max) | vs serve | vs B3 | p50 / p99 at speed 1 | missing at speed 1 |",
-        "|---|---|---|---|---|---|---|",
+        "| setup | N | delivered msgs/s (speed max) | vs serve | vs B3 | p50 / p99 at speed 1 | missing at speed 1"
+        " | connected at speed 1 (s) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for label, by_run in runs.items():
         for n in clients:
@@ -219,7 +228,13 @@ def table(results: dict[str, Any], clients: list[int]) -> str:
             missing = sum(r["missing"] for r in slow)
             latency = f"{p50:.1f} / {p99:.1f} ms" if slow else "-"
             ratios = " | ".join(f"{ratio:.2f}" for ratio in versus)
-            lines.append(f"| {label} | {n} | {rate / 1e3:,.0f}k | {ratios} | {latency} | {missing if slow else '-'} |")
+            # runs written before the connect phase was recorded have no "established"
+            connected = [r for r in slow if "established" in r]
+            established = median([r["established"] for r in connected])
+            joined = f"{established:,.0f} ({median([r['connect_s'] for r in connected]):.1f})" if connected else "-"
+            lines.append(
+                f"| {label} | {n} | {rate / 1e3:,.0f}k | {ratios} | {latency} | {missing if slow else '-'} | {joined} |"
+            )
     return "\n".join(lines)
 
 

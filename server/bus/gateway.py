@@ -59,7 +59,7 @@ from coinapi_emulator.server.bus.wire import (
 )
 from coinapi_emulator.server.control.scenario import ScenarioError
 from coinapi_emulator.server.fanout.hub import Hub
-from coinapi_emulator.server.plane.driver import HOLD_RETRY_S
+from coinapi_emulator.server.plane.driver import HOLD_RETRY_S, SPARE_SHARE
 from coinapi_emulator.server.plane.snapshots import with_snapshots
 from coinapi_emulator.server.protocol.encode import encode_reconnect
 from coinapi_emulator.server.protocol.errors import MarketUnavailable
@@ -173,6 +173,8 @@ class BusLink:
         self._fetching: Counter[RouteKey] = Counter()
         self._tasks: list[asyncio.Task[None]] = []
         self._flush_due = False
+        #: the loop time before which the next flush waits (``_flush_soon``)
+        self._next_flush_s = 0.0
 
     def bind(self, hub: Hub, metadata: Metadata, shards: ShardMap, index: CatalogIndex) -> None:
         """The hub this link feeds, the metadata its subscriptions' metadata routes are answered from, which
@@ -338,10 +340,16 @@ class BusLink:
         """Flush the hub once the batches that arrived together are delivered: nats-py hands a subscription's
         queued messages over without returning to the event loop, so a gateway that fell behind writes each
         socket once per burst, not once per batch (once per batch, 1,000 clients at ~1,200 msgs/s each fell
-        further and further behind: p50 7.4 s)."""
+        further and further behind: p50 7.4 s). After a long flush (thousands of sockets), the next one waits a
+        share of its time, as the market's next pass does (``SPARE_SHARE``)."""
         if not self._flush_due:
             self._flush_due = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            loop = asyncio.get_running_loop()
+            wait_s = self._next_flush_s - loop.time()
+            if wait_s > 0:
+                loop.call_later(wait_s, self._flush)
+            else:
+                loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         hub = self._hub
@@ -352,7 +360,11 @@ class BusLink:
             asyncio.get_running_loop().call_later(HOLD_RETRY_S, self._flush)
             return
         self._flush_due = False
+        loop = asyncio.get_running_loop()
+        started_s = loop.time()
         hub.flush()
+        ended_s = loop.time()
+        self._next_flush_s = ended_s + SPARE_SHARE * (ended_s - started_s)
 
     def _holding(self) -> bool:
         """At --speed max, whether the hub waits for a client's full socket (``Hub.behind``); at a set speed the

@@ -24,13 +24,20 @@ _NS_PER_S = 1_000_000_000
 #: passes that fail in a row before a driver gives up: a market that raises on every pass has a broken state, and
 #: serving heartbeats from it forever would hide that (a connection sees nothing wrong, /ready stays green)
 MAX_CONSECUTIVE_FAILURES = 10
-#: at speed "max", the wall time one loop pass may spend advancing the market before the hub flushes: each
-#: socket then gets one write per ~20 ms of market work instead of one per 20 ms virtual step (per-socket writes
-#: were ~30% of the profile with 100 clients; 100 clients: 126-155k msgs/s per step, 163-195k with 5 ms
-#: batches, 241-321k with 20 ms), while handshakes, pings and admin calls wait at most ~20 ms
-_MAX_MODE_BATCH_NS = 20_000_000
+#: the wall time one loop pass may spend advancing the market before the hub flushes. At speed "max", each socket
+#: then gets one write per ~20 ms of market work instead of one per 20 ms virtual step (per-socket writes were ~30%
+#: of the profile with 100 clients; 100 clients: 126-155k msgs/s per step, 163-195k with 5 ms batches, 241-321k
+#: with 20 ms), while handshakes, pings and admin calls wait at most ~20 ms. At a set speed, a pass that is behind
+#: its clock catches up the same way: a flush to thousands of sockets costs the same for one step as for ten
+_BATCH_NS = 20_000_000
 #: ... and at most this many steps, so that a frozen test clock cannot spin forever
-_MAX_MODE_STEPS_PER_BATCH = 50
+_MAX_STEPS_PER_BATCH = 50
+#: at a set speed, the share of a busy pass's wall time the loop then gets for everything else before the next
+#: pass (and a gateway's next flush): handshakes, REST, pings, admin calls. Each of a handshake's steps waits for a
+#: loop iteration, and with 5,000 clients of every trade a pass (its flush) took ~50 ms: back to back, 10,000
+#: clients connected at ~100 a second. A light pass waits out its tick anyway (tick_s minus its work), which is
+#: longer
+SPARE_SHARE = 0.25
 #: at speed "max", how soon a held market looks again whether its consumers caught up
 HOLD_RETRY_S = 0.001
 
@@ -126,27 +133,35 @@ class Driver:
         if self._clock.speed is None and not self._clock.paused:
             if self._hold():
                 return HOLD_RETRY_S
-            self._run_max_batch()
+            self._run_batch(None)
             return 0.0
         started_ns = self._monotonic_ns()
         due_ns = self._clock.now_ns(started_ns)
-        # At most one step of virtual time per tick, so a market that fell behind (a busy machine, a high
-        # speed) catches up over several loop iterations instead of starving every connection.
-        until_ns = min(due_ns, self._feed.now_ns + self._max_step_ns)
-        self.run_until(until_ns)
+        # Steps of at most max_step_ns, so that a market that fell behind (a busy machine, a high speed) catches
+        # up over several passes, each within the batch's budget, instead of starving every connection.
+        self._run_batch(due_ns)
+        if self._feed.now_ns < due_ns:
+            return 0.0  # the market itself is the bottleneck: on at once, as at speed "max"
         # Ticks start every tick_s, whatever the tick's own work took: sleeping a full tick_s after a busy tick
         # would make the next one cover more virtual time, and so take longer, which is latency (at 80% load
         # a tick covered ~5x tick_s; measured p50 8.6 ms at 10k msgs/s to one client).
-        wait_s = self._tick_s - (self._monotonic_ns() - started_ns) / _NS_PER_S
-        return 0.0 if until_ns < due_ns else wait_s
+        work_s = (self._monotonic_ns() - started_ns) / _NS_PER_S
+        return max(self._tick_s - work_s, SPARE_SHARE * work_s)
 
-    def _run_max_batch(self) -> None:
-        """Speed "max": step virtual time until the batch's wall-time budget is spent, then flush once."""
-        deadline_ns = self._monotonic_ns() + _MAX_MODE_BATCH_NS
-        for _ in range(_MAX_MODE_STEPS_PER_BATCH):
-            self._publish_until(self._clock.step(self._max_step_ns))
+    def _run_batch(self, due_ns: int | None) -> None:
+        """Step virtual time up to ``due_ns`` (None: speed "max", no end) until the batch's wall-time budget is
+        spent, then flush once."""
+        clock, feed, speed = self._clock, self._feed, self._clock.speed
+        deadline_ns = self._monotonic_ns() + _BATCH_NS
+        for _ in range(_MAX_STEPS_PER_BATCH):
+            if due_ns is None:
+                self._publish_until(clock.step(self._max_step_ns))
+            else:
+                self._publish_until(min(due_ns, feed.now_ns + self._max_step_ns))
+                if feed.now_ns >= due_ns:
+                    break
             # a scenario step may have paused the clock or set a speed
-            if self._clock.speed is not None or self._clock.paused or self._monotonic_ns() >= deadline_ns:
+            if clock.speed != speed or clock.paused or self._monotonic_ns() >= deadline_ns:
                 break
         self._flush()
 

@@ -5,11 +5,13 @@ tells each subscribed client to reconnect, instead of losing data silently."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from coinapi_emulator.server.bus.gateway import BusLink
 from coinapi_emulator.server.bus.shards import ShardMap
 from coinapi_emulator.server.bus.wire import Ack, BatchBuilder, BatchHeader, MarketDescription
 from coinapi_emulator.server.fanout.hub import Hub, Subscriber
+from coinapi_emulator.server.plane.driver import SPARE_SHARE
 from coinapi_emulator.server.protocol.datatypes import DataType
 from coinapi_emulator.server.protocol.metadata import Metadata
 from coinapi_emulator.server.protocol.routes import CatalogIndex
@@ -113,3 +115,34 @@ def test_at_a_set_speed_frames_and_acks_go_out_whoever_is_full() -> None:
         assert link.take_acks() == [Ack(link.gateway_id, 0, 1)]
 
     asyncio.run(scenario())
+
+
+def test_after_a_long_flush_the_next_one_waits_a_share_of_its_time() -> None:
+    """A flush to thousands of sockets takes tens of ms; flushed again at once, a gateway would leave the loop no
+    time for handshakes between flushes. The batches that arrive meanwhile go out together."""
+
+    async def scenario() -> list[float]:
+        link, hub, _, sink = bound()
+        loop = asyncio.get_running_loop()
+        flushed_at: list[float] = []
+        flush = hub.flush
+
+        def slow_flush() -> None:
+            flushed_at.append(loop.time())
+            time.sleep(0.04)
+            flush()
+
+        hub.flush = slow_flush  # type: ignore[method-assign]
+        link.deliver(batch(1, b"a"))
+        await asyncio.sleep(0)
+        assert sink.payloads() == [b"a"]
+        link.deliver(batch(2, b"b"))
+        link.deliver(batch(3, b"c"))
+        await asyncio.sleep(0)
+        assert sink.payloads() == [b"a"], "the next flush waits"
+        await asyncio.sleep(0.05)
+        assert sink.payloads() == [b"a", b"b", b"c"]
+        return flushed_at
+
+    first, second = asyncio.run(scenario())
+    assert second - first >= (1 + SPARE_SHARE) * 0.04

@@ -145,7 +145,7 @@ def test_a_step_that_pauses_the_clock_ends_a_max_speed_batch() -> None:
     assert feed.targets == [START_NS + STEP_NS, START_NS + 2 * STEP_NS] and record.flushes == 1
 
 
-def test_ticks_follow_the_clock_one_step_at_most_and_stop_stops_them() -> None:
+def test_ticks_catch_up_with_the_clock_in_steps_flush_once_a_pass_and_stop_stops_them() -> None:
     async def scenario() -> tuple[list[int], int]:
         clock = VirtualClock(anchor_virtual_ns=START_NS, anchor_wall_ns=0, speed=1000.0)
         wall = Wall(now_ns=MS)  # 1 ms of wall time at speed 1000: one virtual second is due
@@ -157,15 +157,47 @@ def test_ticks_follow_the_clock_one_step_at_most_and_stop_stops_them() -> None:
         driver.stop()
         driver.stop()
         published = list(feed.targets)
-        for _ in range(5):
-            await asyncio.sleep(0)
+        await asyncio.sleep(0.01)  # past the next tick's time
         assert feed.targets == published, "no tick after stop"
         return published, record.flushes
 
     targets, flushes = asyncio.run(scenario())
-    # behind its clock, the driver catches up a step per tick, on the next loop iteration each time
-    assert targets[:3] == [START_NS + STEP_NS, START_NS + 2 * STEP_NS, START_NS + 3 * STEP_NS]
-    assert flushes == len(targets)
+    # behind its clock, a pass catches up a step at a time (the wall clock is frozen: no budget is spent), and the
+    # next pass waits for its tick
+    assert targets == [START_NS + k * STEP_NS for k in range(1, 51)]
+    assert flushes == 1
+
+
+def test_a_pass_behind_its_clock_steps_until_the_wall_budget_is_spent_then_flushes_once() -> None:
+    clock = VirtualClock(anchor_virtual_ns=START_NS, anchor_wall_ns=0, speed=1000.0)
+    wall = Wall(now_ns=MS, per_read_ns=3 * MS)  # each step "takes" 3 ms: a 20 ms budget holds 7
+    driver, feed, record, _ = make_driver(clock, wall)
+    # still behind: the market is the bottleneck, and the next pass starts at once
+    assert driver._run_pass() == 0.0
+    assert feed.targets == [START_NS + k * STEP_NS for k in range(1, 8)] and record.flushes == 1
+
+
+def test_a_light_pass_publishes_up_to_its_clock_and_waits_out_its_tick() -> None:
+    clock = VirtualClock(anchor_virtual_ns=START_NS, anchor_wall_ns=0, speed=1.0)
+    driver, feed, record, _ = make_driver(clock, Wall(now_ns=MS))
+    assert driver._run_pass() == pytest.approx(0.002)
+    assert feed.targets == [START_NS + MS] and record.flushes == 1
+
+
+def test_a_busy_pass_leaves_a_quarter_of_its_time_to_the_loop() -> None:
+    clock = VirtualClock(anchor_virtual_ns=START_NS, anchor_wall_ns=0, speed=1.0)
+    # reads at the pass's start, the batch's deadline, the pass's end: 20 ms of work, a flush to many sockets
+    driver, feed, _, _ = make_driver(clock, Wall(per_read_ns=10 * MS))
+    assert driver._run_pass() == pytest.approx(0.005)
+    assert feed.targets == [START_NS + 10 * MS]
+
+
+def test_a_step_that_pauses_the_clock_ends_a_paced_batch() -> None:
+    clock = VirtualClock(anchor_virtual_ns=START_NS, anchor_wall_ns=0, speed=1000.0)
+    driver, feed, record, timeline = make_driver(clock, Wall(now_ns=MS), on_step=lambda: clock.pause(MS))
+    timeline.schedule(Scenario("pause", (Step(2 * STEP_NS, Fault(kind="close")),)), START_NS)
+    driver._run_pass()
+    assert feed.targets == [START_NS + STEP_NS, START_NS + 2 * STEP_NS] and record.flushes == 1
 
 
 @dataclass
