@@ -3,8 +3,9 @@
 * start-up to ``/ready`` with ``--history 30d`` against without it (history is built per request: no cost);
 * a 1,000-candle 1MIN OHLCV history of one symbol, cold (a window never asked) and warm, from before the start
   (``--history``); the ~20 candles of the live market retained so far; 30 days of 1DAY candles, cold;
-* 1,000 trades and 1,000 quotes of one symbol generated before the start, cold, beside the 1,000 newest retained
-  live ones (``/latest``); and the largest answer, 100,000 generated trades (and quotes), once; the slowest
+* 1,000 trades, 1,000 quotes and 1,000 order books (20 levels a side) of one symbol generated before the start,
+  cold, beside the 1,000 newest retained live ones (``/latest``); and the largest answer, 100,000 generated trades
+  (and quotes; 10,000 books), once; the slowest
   ``/health`` of another client while 100,000 generated trades are written, beside the same at idle;
 * ``/v1/trades/latest`` over the whole catalogue before anything is published (every symbol's last minute of
   history is read): how long, and the slowest ``/health`` meanwhile;
@@ -31,6 +32,10 @@ from .procs import Server, free_port
 START = "2024-01-01T00:00:00Z"
 START_S = 1_704_067_200
 SYMBOL = "BINANCE_SPOT_BTC_USDT"
+#: what is read a thousand at a time, generated and retained: order books of 20 levels a side (the default)
+KINDS = ("trades", "quotes", "orderbooks")
+#: the largest answer of each: an order book of 20 levels is ~1.6 KB, seven times a trade
+LARGEST = {"trades": 100_000, "quotes": 100_000, "orderbooks": 10_000}
 KEY = {"X-CoinAPI-Key": "bench"}
 #: cold requests of the 1,000-candle history: each asks a window no earlier request built
 COLD_REQUESTS = 12
@@ -87,15 +92,14 @@ def _requests(exe: list[str], *, cpu: str, log_dir: Path, timeout_s: float) -> d
                 return f"{base}period_id=1MIN&limit=1000&time_start=2023-12-{day:02d}T00:00:00"
 
             def ticks(kind: str, day: int, limit: int = 1000) -> str:
-                return f"{root}/{kind}/{SYMBOL}/history?limit={limit}&time_start=2023-12-{day:02d}T12:00:00"
+                # ends at the start: the history's own, whatever the retention has forgotten since
+                window = f"time_start=2023-12-{day:02d}T12:00:00&time_end=2024-01-01T00:00:00"
+                return f"{root}/{kind}/{SYMBOL}/history?limit={limit}&{window}"
 
             cold = [_timed(client, history(2 + n))[0] for n in range(COLD_REQUESTS)]
             warm = [_timed(client, history(2))[0] for _ in range(WARM_REQUESTS)]
-            generated = {
-                kind: [_timed(client, ticks(kind, 2 + n))[0] for n in range(COLD_REQUESTS)]
-                for kind in ("trades", "quotes")
-            }
-            largest = {kind: _timed(client, ticks(kind, 20, 100_000)) for kind in ("trades", "quotes")}
+            generated = {kind: [_timed(client, ticks(kind, 2 + n))[0] for n in range(COLD_REQUESTS)] for kind in KINDS}
+            largest = {kind: _timed(client, ticks(kind, 20, LARGEST[kind])) for kind in KINDS}
             health = f"http://127.0.0.1:{server.port}/health"
             stalls = {
                 "idle": _slowest_while(health, None)[0],
@@ -104,9 +108,10 @@ def _requests(exe: list[str], *, cpu: str, log_dir: Path, timeout_s: float) -> d
             time.sleep(20)  # 20 min of market at speed 60: live candles, trades and quotes to ask for
             live = [_timed(client, f"{base}period_id=1MIN&limit=1000&time_start=2024-01-01") for _ in range(5)]
             retained = {
-                # /latest: the retained window (5 virtual min) has moved on from any time_start chosen here
+                # /latest: the retained window (5 virtual min) has moved on from any time_start chosen here; the
+                # books' changes are kept from the first book request above
                 kind: [_timed(client, f"{root}/{kind}/{SYMBOL}/latest?limit=1000")[0] for _ in range(5)]
-                for kind in ("trades", "quotes")
+                for kind in KINDS
             }
             daily, _ = _timed(client, f"{base}period_id=1DAY&limit=100&time_start=2023-12-02")
     finally:
@@ -124,7 +129,7 @@ def _requests(exe: list[str], *, cpu: str, log_dir: Path, timeout_s: float) -> d
                 "generated_100000": largest[kind][0],
                 "largest_items": largest[kind][1],
             }
-            for kind in ("trades", "quotes")
+            for kind in KINDS
         },
         "health_slowest_ms": stalls,
     }
@@ -135,11 +140,15 @@ def _slowest_while(health_url: str, big_url: str | None) -> tuple[float, float]:
     2 s, about as long as such a read takes), and the read's own wall ms: how long the answer holds up everyone
     else, and how long it takes."""
     took_ms = [0.0]
+    failed: list[Exception] = []
 
     def read() -> None:
         if big_url is not None:
             started = time.perf_counter()
-            httpx.get(big_url, headers=KEY, timeout=60).raise_for_status()
+            try:
+                httpx.get(big_url, headers=KEY, timeout=60).raise_for_status()
+            except httpx.HTTPError as error:  # raised again below: a refused read would measure nothing
+                failed.append(error)
             took_ms[0] = (time.perf_counter() - started) * 1000
 
     reader = threading.Thread(target=read)
@@ -152,6 +161,8 @@ def _slowest_while(health_url: str, big_url: str | None) -> tuple[float, float]:
             slowest = max(slowest, _timed_plain(client, health_url))
             time.sleep(0.01)
         reader.join()
+    if failed:
+        raise failed[0]
     return slowest, took_ms[0]
 
 

@@ -1,6 +1,7 @@
 """Market history before the start (``--history``): OHLCV candles and USD rates, generated backward from the
 live market's start state, so that a bot can warm its indicators over REST, and the trades and quotes inside the
-candles (drawn from each minute's candle by ``history_ticks.py``).
+candles (drawn from each minute's candle by ``history_ticks.py``) and the order books behind those quotes
+(``history_books.py``).
 
 Nothing is stored up front: a request generates what it covers, a few hours at a time, and every number is a
 function of (seed, ids, hour), so the same history comes out whatever the order or the windows of the requests.
@@ -27,7 +28,7 @@ import functools
 import math
 import random
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice, pairwise
 from operator import attrgetter
@@ -37,6 +38,7 @@ from coinapi_emulator.simulator.book import Book
 from coinapi_emulator.simulator.catalog import Catalog, Symbol
 from coinapi_emulator.simulator.events import Bar, Quote, Trade
 from coinapi_emulator.simulator.flow import SIZE_CAP, SIZE_TAIL
+from coinapi_emulator.simulator.history_books import BookSides, Depth, book_at
 from coinapi_emulator.simulator.history_paths import HOUR_NS as HOUR_NS
 from coinapi_emulator.simulator.history_paths import MINUTE_NS as MINUTE_NS
 from coinapi_emulator.simulator.history_paths import MINUTE_VARIANCE, AssetPaths, pair_variance
@@ -116,6 +118,8 @@ class _SymbolSpec:
     lot_usd: float
     #: the spread and sizes of its quotes
     touch: Touch
+    #: the shape of its book behind the touch
+    depth: Depth
 
 
 class MarketHistory:
@@ -153,6 +157,7 @@ class MarketHistory:
         self._rate_hour = cache(_HOUR_CACHE)(self._build_rate_hour)
         self._minute_trades = cache(_TICK_CACHE)(self._build_trades)
         self._minute_quotes = cache(_TICK_CACHE)(self._build_quotes)
+        self._depth_sizes = cache(_TICK_CACHE)(self._build_depth_sizes)
         self._candle_hours = 0
 
     @property
@@ -232,6 +237,17 @@ class MarketHistory:
         """The ``limit`` newest quotes of the symbols in the history and of ``found``, as ``newest_trades``."""
         return self._newest(self._minute_quotes, symbol_ids, limit, found)
 
+    def books(self, quotes: Iterable[Quote], levels: int) -> list[BookSides]:
+        """The book after each of ``quotes`` (its best ``levels`` a side, at least 1), at the quote's time: the
+        history's own quotes, as ``quotes``, ``quote_minutes`` and ``newest_quotes`` give them
+        (``history_books.py``)."""
+        out = []
+        for quote in quotes:
+            spec = self._spec(quote.symbol_id)
+            minute = quote.time_exchange_ns - quote.time_exchange_ns % MINUTE_NS
+            out.append(book_at(quote, spec.depth, self._depth_sizes(spec, minute), levels))
+        return out
+
     # -- ticks --------------------------------------------------------------------------------------------------
 
     def _newest(
@@ -283,6 +299,10 @@ class MarketHistory:
             return []
         rand = random.Random(stable_seed(self._seed, "history-trades", symbol_id, str(minute // MINUTE_NS)))
         return minute_trades(symbol_id, candle, rand)
+
+    def _build_depth_sizes(self, spec: _SymbolSpec, minute: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        rand = random.Random(stable_seed(self._seed, "history-books", spec.symbol.symbol_id, str(minute // MINUTE_NS)))
+        return spec.depth.sizes_of_minute(rand)
 
     def _build_quotes(self, spec: _SymbolSpec, minute: int) -> list[Quote]:
         symbol_id, open_ticks = spec.symbol.symbol_id, self._candle_of_minute(spec, minute)[2]
@@ -368,16 +388,18 @@ class MarketHistory:
             min(symbol.trade_rate * 60.0, _MAX_TRADES_PER_MINUTE),
             lot_asset,
             lot_usd,
-            self._touch(symbol),
+            *self._opening_book(symbol),
         )
 
-    def _touch(self, symbol: Symbol) -> Touch:
-        """The symbol's quotes as its live book starts: its spread, the median size of its five best levels a
-        side, and its book-change rate."""
-        asks, bids = self._anchor_book(symbol.symbol_id).top(5)
-        sizes = sorted(level.size_lots for level in (*asks, *bids))
+    def _opening_book(self, symbol: Symbol) -> tuple[Touch, Depth]:
+        """The symbol's quotes as its live book starts (its spread, the median size of its five best levels a
+        side, its book-change rate) and that book's shape behind the touch."""
+        book = self._anchor_book(symbol.symbol_id)
+        asks, bids = book.top(max(book.depth()))
+        sizes = sorted(level.size_lots for level in (*asks[:5], *bids[:5]))
         spread = asks[0].price_ticks - bids[0].price_ticks
-        return Touch(spread, float(sizes[len(sizes) // 2]), QUOTES_PER_BOOK_CHANGE * symbol.book_rate * 60.0)
+        touch = Touch(spread, float(sizes[len(sizes) // 2]), QUOTES_PER_BOOK_CHANGE * symbol.book_rate * 60.0)
+        return touch, Depth.of(asks, bids)
 
     # -- minute candles -----------------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from itertools import chain, groupby, islice
 from operator import attrgetter
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -25,6 +26,7 @@ from coinapi_emulator.server.plane.retention import (
     RetainedQuote,
     RetainedTrade,
     Retention,
+    RetentionWindowError,
     aggregate,
     bars_from_trades,
 )
@@ -52,6 +54,9 @@ _NS_PER_MIN = 60 * _NS_PER_S
 HISTORY_LEVELS = 20
 #: records a chunk of a streamed answer (a busy symbol's minute of trades is ~600)
 _STREAM_BATCH = 1000
+#: order books a chunk: one of 20 levels a side takes ~0.2 ms to make and write, so the loop is handed back every
+#: ~20 ms (a busy symbol's minute has ~1,300)
+_BOOK_BATCH = 100
 #: symbols whose newest generated records are looked for between two turns of the event loop (~15 ms)
 _SYMBOLS_A_TURN = 25
 
@@ -94,13 +99,15 @@ def _json_array(items: list[str]) -> Response:
     return Response(rest_encode.json_array(items), media_type=JsonResponse.media_type)
 
 
-def _batches(records: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    """Published records in batches about the size of a busy minute's generated ones."""
-    return (records[at : at + _STREAM_BATCH] for at in range(0, len(records), _STREAM_BATCH))
+def _batches(records: Sequence[Any], size: int = _STREAM_BATCH) -> Iterator[Sequence[Any]]:
+    """Records in batches of ``size``: by default about a busy minute's generated trades."""
+    return (records[at : at + size] for at in range(0, len(records), size))
 
 
-def _encoded_chunks(kind: _Records, symbol: Symbol, batches: Iterable[Sequence[Any]], limit: int) -> Iterator[str]:
-    """The batches' records as JSON text, a batch a chunk (comma-joined), until ``limit`` records."""
+def _encoded_chunks(
+    encode: Callable[[Symbol, Sequence[Any]], list[str]], symbol: Symbol, batches: Iterable[Sequence[Any]], limit: int
+) -> Iterator[str]:
+    """The batches' records as JSON text (``encode``), a batch a chunk (comma-joined), until ``limit`` records."""
     left = limit
     for batch in batches:
         if left <= 0:
@@ -108,7 +115,7 @@ def _encoded_chunks(kind: _Records, symbol: Symbol, batches: Iterable[Sequence[A
         if batch:
             chunk = batch[:left]
             left -= len(chunk)
-            yield ",".join(kind.encode(symbol, chunk))
+            yield ",".join(encode(symbol, chunk))
 
 
 async def _streamed_array(chunks: Iterator[str]) -> AsyncIterator[bytes]:
@@ -133,6 +140,18 @@ def _snapshot(symbol: Symbol, snapshot: BookSnapshot) -> dict[str, Any]:
     return rest_encode.order_book_object(
         symbol, snapshot.asks, snapshot.bids, snapshot.time_exchange_ns, snapshot.time_coinapi_ns
     )
+
+
+def _encoded_snapshots(symbol: Symbol, snapshots: Sequence[BookSnapshot]) -> list[str]:
+    return [orjson.dumps(_snapshot(symbol, snapshot)).decode() for snapshot in snapshots]
+
+
+def _generated_snapshots(history: MarketHistory, quotes: Sequence[Quote], levels: int) -> list[BookSnapshot]:
+    """The history's books behind ``quotes``, stamped as a stream on a virtual clock stamps them."""
+    return [
+        BookSnapshot(quote.time_exchange_ns, simulated_time_coinapi(quote.time_exchange_ns), asks, bids)
+        for quote, (asks, bids) in zip(quotes, history.books(quotes, levels), strict=True)
+    ]
 
 
 def _within_levels(orders: Sequence[Order], levels: int | None) -> Iterable[Order]:
@@ -233,21 +252,47 @@ class MarketDataApi:
 
     async def books_latest(self, request: Request) -> Response:
         """GET /v1/orderbooks/{symbol_id}/latest[?limit=N&limit_levels=L]: the book after each of the newest
-        changes, newest first (20 levels a side unless asked)."""
+        changes, newest first (20 levels a side unless asked); with ``--history``, the history's newest after the
+        published ones when these are fewer than ``limit``."""
         symbol, limit = self._symbol(request), parse_limit(request.query_params.get("limit"))
         self._watch_book(symbol)
         levels = parse_limit_levels(request.query_params.get("limit_levels")) or HISTORY_LEVELS
         snapshots = self._retained().latest_book_snapshots(symbol.symbol_id, limit, levels)
+        if len(snapshots) < limit and self._history is not None:
+            quotes = self._history.newest_quotes([symbol.symbol_id], limit - len(snapshots))
+            snapshots += _generated_snapshots(self._history, quotes, levels)
         return JsonResponse([_snapshot(symbol, snapshot) for snapshot in snapshots])
 
     async def books_history(self, request: Request) -> Response:
         """GET /v1/orderbooks/{symbol_id}/history?time_start=...[&time_end=...&limit=N&limit_levels=L]: the book
-        after each change in the window, oldest first."""
+        after each change in the window, oldest first; generated before the start (with ``--history``: the book
+        behind each of the history's quotes, streamed a minute at a time as trades and quotes are), then as
+        published."""
         symbol, (start, end, limit) = self._symbol(request), self._window(request)
         self._watch_book(symbol)
         levels = parse_limit_levels(request.query_params.get("limit_levels")) or HISTORY_LEVELS
-        snapshots = self._retained().book_snapshots(symbol.symbol_id, start, end, limit, levels)
-        return JsonResponse([_snapshot(symbol, snapshot) for snapshot in snapshots])
+        live_from, symbol_id = self._market_start_ns(), symbol.symbol_id
+        published: Sequence[BookSnapshot] = ()
+        if end > live_from or self._history is None:
+            retention = self._retained()
+            published = await self._published(
+                lambda: retention.book_snapshots(symbol_id, start, end, limit, levels),
+                lambda history: history.quote_minutes(symbol_id, start, live_from),  # a book a quote
+                start,
+                limit,
+            )
+        if start >= live_from or self._history is None:
+            return JsonResponse([_snapshot(symbol, snapshot) for snapshot in published])
+        history = self._history_for(start)
+        quote_minutes = history.quote_minutes(symbol.symbol_id, start, min(end, live_from))
+        generated = (
+            _generated_snapshots(history, batch, levels)
+            for quotes in quote_minutes
+            for batch in _batches(quotes, _BOOK_BATCH)
+        )
+        batches = chain(generated, _batches(published, _BOOK_BATCH))
+        chunks = _encoded_chunks(_encoded_snapshots, symbol, batches, limit)
+        return StreamingResponse(_streamed_array(chunks), media_type=JsonResponse.media_type)
 
     def _book(self, symbol: Symbol, levels: int | None) -> dict[str, Any]:
         self._watch_book(symbol)
@@ -331,16 +376,47 @@ class MarketDataApi:
         are streamed a minute at a time, handing the event loop back between minutes, since 100,000 of them are
         seconds of work that the market's other clients must not wait for."""
         symbol, (start, end, limit) = self._symbol(request), self._window(request)
-        live_from = self._market_start_ns()
+        live_from, symbol_id = self._market_start_ns(), symbol.symbol_id
         published: Sequence[Any] = ()
         if end > live_from or self._history is None:
-            published = kind.history(self._retained(), symbol.symbol_id, start, end, limit)
+            retention = self._retained()
+            published = await self._published(
+                lambda: kind.history(retention, symbol_id, start, end, limit),
+                lambda history: kind.generated(history, symbol_id, start, live_from),
+                start,
+                limit,
+            )
         if start >= live_from or self._history is None:
             return _json_array(kind.encode(symbol, published))
-        minutes = kind.generated(self._history_for(start), symbol.symbol_id, start, min(end, live_from))
+        minutes = kind.generated(self._history_for(start), symbol_id, start, min(end, live_from))
         stamped = ([kind.stamp(event) for event in events] for events in minutes)
-        chunks = _encoded_chunks(kind, symbol, chain(stamped, _batches(published)), limit)
+        chunks = _encoded_chunks(kind.encode, symbol, chain(stamped, _batches(published)), limit)
         return StreamingResponse(_streamed_array(chunks), media_type=JsonResponse.media_type)
+
+    async def _published(
+        self,
+        read: Callable[[], Sequence[Any]],
+        generated: Callable[[MarketHistory], Iterator[list[Any]]],
+        start: int,
+        limit: int,
+    ) -> Sequence[Any]:
+        """What the market published in a window (``read``). Once the kept records no longer reach back to the
+        market's start, a window from before it that the history's own records fill (``limit`` of them) needs
+        none of them, and is answered from the history alone; any other answer would have a hole where the
+        forgotten records were, and gets the retention's 400. Only then are the history's records counted first,
+        a minute at a time with the event loop handed back between minutes: the answer costs twice the drawing."""
+        try:
+            return read()
+        except RetentionWindowError:
+            if self._history is None or start < self._history.first_ns or start >= self._market_start_ns():
+                raise
+            count = 0
+            for records in generated(self._history):
+                count += len(records)
+                if count >= limit:
+                    return ()
+                await asyncio.sleep(0)
+            raise
 
     # -- OHLCV --------------------------------------------------------------------------------------------------
 

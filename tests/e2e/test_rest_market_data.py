@@ -84,6 +84,7 @@ def test_two_servers_with_the_same_seed_answer_the_same_history_byte_for_byte(lo
         "/v1/exchangerate/ETH/USD/history?period_id=1HRS&time_start=2023-12-30&limit=24",
         f"/v1/trades/{BTC}/history?time_start=2023-12-30T06:00:00&limit=2000",
         "/v1/quotes/KRAKEN_SPOT_ETH_USD/history?time_start=2023-12-29T23:59:00&limit=500",
+        f"/v1/orderbooks/{BTC}/history?time_start=2023-12-31T20:00:00&limit=300&limit_levels=10",
     ]
     with run_servers([spawn(args, log_dir), spawn(args, log_dir)]) as servers:
         answers = [

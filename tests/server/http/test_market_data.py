@@ -374,7 +374,19 @@ def test_history_before_the_start_needs_no_retention() -> None:
     assert "--retain 0" in get(client, f"/v1/trades/{BTC}/history?time_start=2023-12-31T23:59:00", 400)["error"]
 
 
-def test_a_long_generated_answer_hands_the_event_loop_back_while_it_is_written() -> None:
+@pytest.mark.parametrize(
+    ("path", "query", "per_turn"),
+    [
+        # a minute of trades a turn
+        (f"/v1/trades/{BTC}/history", "time_start=2023-12-31T20:00:00&limit=20000", 0),
+        # at most 100 books of 20 levels a turn: a busy minute's would hold the loop for ~0.25 s
+        (f"/v1/orderbooks/{BTC}/history", "time_start=2023-12-31T20:00:00&limit=2000", 100),
+    ],
+    ids=["trades", "books"],
+)
+def test_a_long_generated_answer_hands_the_event_loop_back_while_it_is_written(
+    path: str, query: str, per_turn: int
+) -> None:
     app = market_reads_app(paused_emulator(history_ns=86_400 * SECOND_NS))
 
     async def answer_while_counting() -> tuple[int, bytes, int]:
@@ -387,16 +399,20 @@ def test_a_long_generated_answer_hands_the_event_loop_back_while_it_is_written()
                 await asyncio.sleep(0)
 
         other = asyncio.create_task(other_client())
-        status, body = await call_asgi(app, f"/v1/trades/{BTC}/history", "time_start=2023-12-31T20:00:00&limit=20000")
+        status, body = await call_asgi(app, path, query)
         answered = True
         await other
         return status, body, turns
 
     status, body, turns = asyncio.run(answer_while_counting())
-    trades = orjson.loads(body)
-    assert status == 200 and len(trades) == 20_000
-    minutes = {trade["time_exchange"][:16] for trade in trades}
-    assert turns >= len(minutes) > 30, "a turn for the others between the minutes"
+    records = orjson.loads(body)
+    assert status == 200 and len(records) == int(query.rpartition("=")[2])
+    minutes = {record["time_exchange"][:16] for record in records}
+    assert len(minutes) > 1 and turns >= len(minutes), "a turn for the others between the minutes"
+    if per_turn:
+        assert turns >= len(records) / per_turn
+    else:
+        assert len(minutes) > 30
 
 
 def test_latest_goes_on_into_the_history_when_the_published_ones_are_too_few() -> None:
@@ -413,3 +429,51 @@ def test_latest_goes_on_into_the_history_when_the_published_ones_are_too_few() -
     assert len(everyone) == 2000 and times == sorted(times, reverse=True)
     assert [t for t in everyone if t["symbol_id"] == BTC][:300] == get(client, f"/v1/trades/{BTC}/latest?limit=300")
     assert len({t["symbol_id"] for t in everyone}) > 3 and times[-1] < "2024-01-01"
+
+
+def test_books_before_the_start_stand_behind_the_history_quotes_and_join_the_published_ones() -> None:
+    emulator = paused_emulator(history_ns=3600 * SECOND_NS)
+    client = TestClient(create_app(emulator=emulator))
+    emulator.shared.step(3 * SECOND_NS)
+    get(client, f"/v1/orderbooks/{BTC}/current")  # its changes are kept from its first read on
+    emulator.shared.step(3 * SECOND_NS)
+    window = f"/v1/orderbooks/{BTC}/history?time_start=2023-12-31T23:59:00&limit=100000&limit_levels=5"
+    books = exact(client, window)
+    quotes = exact(client, f"/v1/quotes/{BTC}/history?time_start=2023-12-31T23:59:00&time_end=2024-01-01&limit=100000")
+    before = [book for book in books if book["time_exchange"] < "2024-01-01"]
+    assert len(before) == len(quotes) > 100
+    for book, quote in zip(before, quotes, strict=True):
+        assert (book["time_exchange"], book["time_coinapi"]) == (quote["time_exchange"], quote["time_coinapi"])
+        assert book["asks"][0] == {"price": quote["ask_price"], "size": quote["ask_size"]}
+        assert book["bids"][0] == {"price": quote["bid_price"], "size": quote["bid_size"]}
+        asks, bids = [level["price"] for level in book["asks"]], [level["price"] for level in book["bids"]]
+        assert len(asks) == len(bids) == 5 and bids[0] < asks[0]
+        assert asks == sorted(set(asks)) and bids == sorted(set(bids), reverse=True)
+    # then what the market published, as a window from the start reads it
+    assert books[len(before) :] and books[len(before) :] == exact(
+        client, window.replace("2023-12-31T23:59:00", "2024-01-01T00:00:00")
+    )
+    # a limit across the start, and /latest goes on into the history as the trades' does
+    assert (
+        get(client, window.replace("limit=100000", f"limit={len(before) + 1}"))
+        == get(client, window)[: len(before) + 1]
+    )
+    latest = get(client, f"/v1/orderbooks/{BTC}/latest?limit=200&limit_levels=5")
+    assert latest == get(client, window)[::-1][:200]
+    assert latest[0]["time_exchange"] >= "2024-01-01" > latest[-1]["time_exchange"]
+    error = get(client, f"/v1/orderbooks/{BTC}/history?time_start=2023-12-31T22:00:00", 400)["error"]
+    assert error == "history before the start reaches back to 2023-12-31T23:00:00.0000000Z (--history)"
+
+
+def test_a_window_the_history_fills_needs_nothing_the_market_has_forgotten_since() -> None:
+    emulator = paused_emulator(history_ns=3600 * SECOND_NS, retain_ns=60 * SECOND_NS)
+    client = TestClient(create_app(emulator=emulator))
+    get(client, f"/v1/orderbooks/{BTC}/current")  # its book changes are kept from now on
+    emulator.shared.step(200 * SECOND_NS)  # the first published minutes are forgotten
+    for path in (f"/v1/trades/{BTC}/history", f"/v1/quotes/{BTC}/history", f"/v1/orderbooks/{BTC}/history"):
+        records = get(client, f"{path}?time_start=2023-12-31T23:58:00&limit=300")
+        assert len(records) == 300 and records[-1]["time_exchange"] < "2024-01-01"
+        assert records == get(client, f"{path}?time_start=2023-12-31T23:58:00&time_end=2024-01-01&limit=300")
+        # more than the history holds would need what was forgotten: a hole, so the retention's 400
+        error = get(client, f"{path}?time_start=2023-12-31T23:58:00&limit=100000", 400)["error"]
+        assert error.startswith("trades and quotes are retained from" if "books" not in path else "order books are")
