@@ -118,8 +118,6 @@ class _SymbolSpec:
     lot_usd: float
     #: the spread and sizes of its quotes
     touch: Touch
-    #: the shape of its book behind the touch
-    depth: Depth
 
 
 class MarketHistory:
@@ -149,6 +147,7 @@ class MarketHistory:
         self._asset_minutes = self._paths.minutes
         self._rates: dict[str, float] = {}
         self._specs: dict[str, _SymbolSpec] = {}
+        self._depths: dict[str, Depth] = {}
         # bounded caches of what costs: per instance, so that a history and its caches go together
         cache = functools.lru_cache
         self._minute_candles = cache(_MINUTE_CACHE)(self._build_candles)
@@ -245,7 +244,7 @@ class MarketHistory:
         for quote in quotes:
             spec = self._spec(quote.symbol_id)
             minute = quote.time_exchange_ns - quote.time_exchange_ns % MINUTE_NS
-            out.append(book_at(quote, spec.depth, self._depth_sizes(spec, minute), levels))
+            out.append(book_at(quote, self._depth(quote.symbol_id), self._depth_sizes(spec, minute), levels))
         return out
 
     # -- ticks --------------------------------------------------------------------------------------------------
@@ -302,7 +301,7 @@ class MarketHistory:
 
     def _build_depth_sizes(self, spec: _SymbolSpec, minute: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
         rand = random.Random(stable_seed(self._seed, "history-books", spec.symbol.symbol_id, str(minute // MINUTE_NS)))
-        return spec.depth.sizes_of_minute(rand)
+        return self._depth(spec.symbol.symbol_id).sizes_of_minute(rand)
 
     def _build_quotes(self, spec: _SymbolSpec, minute: int) -> list[Quote]:
         symbol_id, open_ticks = spec.symbol.symbol_id, self._candle_of_minute(spec, minute)[2]
@@ -388,18 +387,24 @@ class MarketHistory:
             min(symbol.trade_rate * 60.0, _MAX_TRADES_PER_MINUTE),
             lot_asset,
             lot_usd,
-            *self._opening_book(symbol),
+            self._touch(symbol),
         )
 
-    def _opening_book(self, symbol: Symbol) -> tuple[Touch, Depth]:
-        """The symbol's quotes as its live book starts (its spread, the median size of its five best levels a
-        side, its book-change rate) and that book's shape behind the touch."""
-        book = self._anchor_book(symbol.symbol_id)
-        asks, bids = book.top(max(book.depth()))
-        sizes = sorted(level.size_lots for level in (*asks[:5], *bids[:5]))
+    def _touch(self, symbol: Symbol) -> Touch:
+        """The symbol's quotes as its live book starts: its spread, the median size of its five best levels a
+        side, and its book-change rate."""
+        asks, bids = self._anchor_book(symbol.symbol_id).top(5)
+        sizes = sorted(level.size_lots for level in (*asks, *bids))
         spread = asks[0].price_ticks - bids[0].price_ticks
-        touch = Touch(spread, float(sizes[len(sizes) // 2]), QUOTES_PER_BOOK_CHANGE * symbol.book_rate * 60.0)
-        return touch, Depth.of(asks, bids)
+        return Touch(spread, float(sizes[len(sizes) // 2]), QUOTES_PER_BOOK_CHANGE * symbol.book_rate * 60.0)
+
+    def _depth(self, symbol_id: str) -> Depth:
+        """The shape of the symbol's live opening book behind its touch: read for books only, once a symbol."""
+        depth = self._depths.get(symbol_id)
+        if depth is None:
+            book = self._anchor_book(symbol_id)
+            depth = self._depths[symbol_id] = Depth.of(*book.top(max(book.depth())))
+        return depth
 
     # -- minute candles -----------------------------------------------------------------------------------------
 
