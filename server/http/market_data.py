@@ -258,16 +258,17 @@ class MarketDataApi:
         self._watch_book(symbol)
         levels = parse_limit_levels(request.query_params.get("limit_levels")) or HISTORY_LEVELS
         snapshots = self._retained().latest_book_snapshots(symbol.symbol_id, limit, levels)
-        if len(snapshots) < limit and self._history is not None:
-            quotes = self._history.newest_quotes([symbol.symbol_id], limit - len(snapshots))
-            snapshots += _generated_snapshots(self._history, quotes, levels)
-        return JsonResponse([_snapshot(symbol, snapshot) for snapshot in snapshots])
+        if len(snapshots) >= limit or self._history is None:
+            return JsonResponse([_snapshot(symbol, snapshot) for snapshot in snapshots])
+        quotes = self._history.newest_quotes([symbol.symbol_id], limit - len(snapshots))
+        generated = (_generated_snapshots(self._history, batch, levels) for batch in _batches(quotes, _BOOK_BATCH))
+        chunks = _encoded_chunks(_encoded_snapshots, symbol, chain(_batches(snapshots, _BOOK_BATCH), generated), limit)
+        return StreamingResponse(_streamed_array(chunks), media_type=JsonResponse.media_type)
 
     async def books_history(self, request: Request) -> Response:
         """GET /v1/orderbooks/{symbol_id}/history?time_start=...[&time_end=...&limit=N&limit_levels=L]: the book
         after each change in the window, oldest first; generated before the start (with ``--history``: the book
-        behind each of the history's quotes, streamed a minute at a time as trades and quotes are), then as
-        published."""
+        behind each of the history's quotes, streamed ``_BOOK_BATCH`` books a chunk), then as published."""
         symbol, (start, end, limit) = self._symbol(request), self._window(request)
         self._watch_book(symbol)
         levels = parse_limit_levels(request.query_params.get("limit_levels")) or HISTORY_LEVELS
@@ -284,7 +285,7 @@ class MarketDataApi:
         if start >= live_from or self._history is None:
             return JsonResponse([_snapshot(symbol, snapshot) for snapshot in published])
         history = self._history_for(start)
-        quote_minutes = history.quote_minutes(symbol.symbol_id, start, min(end, live_from))
+        quote_minutes = history.quote_minutes(symbol_id, start, min(end, live_from))
         generated = (
             _generated_snapshots(history, batch, levels)
             for quotes in quote_minutes

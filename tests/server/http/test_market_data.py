@@ -381,8 +381,9 @@ def test_history_before_the_start_needs_no_retention() -> None:
         (f"/v1/trades/{BTC}/history", "time_start=2023-12-31T20:00:00&limit=20000", 0),
         # at most 100 books of 20 levels a turn: a busy minute's would hold the loop for ~0.25 s
         (f"/v1/orderbooks/{BTC}/history", "time_start=2023-12-31T20:00:00&limit=2000", 100),
+        (f"/v1/orderbooks/{BTC}/latest", "limit=2000", 100),
     ],
-    ids=["trades", "books"],
+    ids=["trades", "books", "latest-books"],
 )
 def test_a_long_generated_answer_hands_the_event_loop_back_while_it_is_written(
     path: str, query: str, per_turn: int
