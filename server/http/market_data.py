@@ -273,15 +273,11 @@ class MarketDataApi:
         self._watch_book(symbol)
         levels = parse_limit_levels(request.query_params.get("limit_levels")) or HISTORY_LEVELS
         live_from, symbol_id = self._market_start_ns(), symbol.symbol_id
-        published: Sequence[BookSnapshot] = ()
-        if end > live_from or self._history is None:
-            retention = self._retained()
-            published = await self._published(
-                lambda: retention.book_snapshots(symbol_id, start, end, limit, levels),
-                lambda history: history.quote_minutes(symbol_id, start, live_from),  # a book a quote
-                start,
-                limit,
-            )
+        published: Sequence[BookSnapshot] = await self._published(
+            lambda retention: retention.book_snapshots(symbol_id, start, end, limit, levels),
+            lambda history: history.quote_minutes(symbol_id, start, live_from),  # a book a quote
+            (start, end, limit),
+        )
         if start >= live_from or self._history is None:
             return JsonResponse([_snapshot(symbol, snapshot) for snapshot in published])
         history = self._history_for(start)
@@ -378,15 +374,11 @@ class MarketDataApi:
         seconds of work that the market's other clients must not wait for."""
         symbol, (start, end, limit) = self._symbol(request), self._window(request)
         live_from, symbol_id = self._market_start_ns(), symbol.symbol_id
-        published: Sequence[Any] = ()
-        if end > live_from or self._history is None:
-            retention = self._retained()
-            published = await self._published(
-                lambda: kind.history(retention, symbol_id, start, end, limit),
-                lambda history: kind.generated(history, symbol_id, start, live_from),
-                start,
-                limit,
-            )
+        published = await self._published(
+            lambda retention: kind.history(retention, symbol_id, start, end, limit),
+            lambda history: kind.generated(history, symbol_id, start, live_from),
+            (start, end, limit),
+        )
         if start >= live_from or self._history is None:
             return _json_array(kind.encode(symbol, published))
         minutes = kind.generated(self._history_for(start), symbol_id, start, min(end, live_from))
@@ -396,20 +388,25 @@ class MarketDataApi:
 
     async def _published(
         self,
-        read: Callable[[], Sequence[Any]],
+        read: Callable[[Retention], Sequence[Any]],
         generated: Callable[[MarketHistory], Iterator[list[Any]]],
-        start: int,
-        limit: int,
+        window: tuple[int, int, int],
     ) -> Sequence[Any]:
-        """What the market published in a window (``read``). Once the kept records no longer reach back to the
-        market's start, a window from before it that the history's own records fill (``limit`` of them) needs
-        none of them, and is answered from the history alone; any other answer would have a hole where the
-        forgotten records were, and gets the retention's 400. Only then are the history's records counted first,
-        a minute at a time with the event loop handed back between minutes: the answer costs twice the drawing."""
+        """What the market published in a ``(start, end, limit)`` window (``read``), none for a window that ends
+        by the market's start with ``--history``. Once the kept records no longer reach back to the start, a
+        window from before it that the history's own records fill (``limit`` of them) needs none of them, and is
+        answered from the history alone; any other answer would have a hole where the forgotten records were, and
+        gets the retention's 400. Only then are the history's records counted first, a minute at a time with the
+        event loop handed back between minutes: the answer costs twice the drawing."""
+        start, end, limit = window
+        live_from = self._market_start_ns()
+        if end <= live_from and self._history is not None:
+            return ()
+        retention = self._retained()
         try:
-            return read()
+            return read(retention)
         except RetentionWindowError:
-            if self._history is None or start < self._history.first_ns or start >= self._market_start_ns():
+            if self._history is None or start < self._history.first_ns or start >= live_from:
                 raise
             count = 0
             for records in generated(self._history):
