@@ -132,8 +132,9 @@ def measure(
     results = [load.finish() for load in running]
     merged: dict[str, Any] = {
         "msgs_per_s": sum(r["msgs_per_s"] for r in results),
-        # upgraded within the connect phase, and how long the slowest gateway's phase took
-        "established": sum(int(phase["open"]) for phase in phases),
+        # upgraded within the connect phase (wsload's own "established" also counts later ones), and how long the
+        # slowest gateway's phase took
+        "connected": sum(int(phase["open"]) for phase in phases),
         "connect_s": max(float(phase["connect_s"]) for phase in phases),
         "open_at_end": sum(r["open_at_end"] for r in results),
         "missing": sum(r["sequence"]["missing"] for r in results) if all(r.get("sequence") for r in results) else None,
@@ -202,7 +203,7 @@ def brief(result: dict[str, Any]) -> str:
     text = f"{result['msgs_per_s'] / 1e3:8.1f}k msgs/s  missing {missing}  load client CPU {result['client_cpu_pct']} %"
     if "p99_us" in result:
         text += f"  p50 {result['p50_us'] / 1e3:.1f} ms  p99 {result['p99_us'] / 1e3:.1f} ms"
-    return text + f"  connected {result['established']} in {result['connect_s']:.1f} s"
+    return text + f"  connected {result['connected']} in {result['connect_s']:.1f} s"
 
 
 def table(results: dict[str, Any], clients: list[int]) -> str:
@@ -228,10 +229,10 @@ def table(results: dict[str, Any], clients: list[int]) -> str:
             missing = sum(r["missing"] for r in slow)
             latency = f"{p50:.1f} / {p99:.1f} ms" if slow else "-"
             ratios = " | ".join(f"{ratio:.2f}" for ratio in versus)
-            # runs written before the connect phase was recorded have no "established"
-            connected = [r for r in slow if "established" in r]
-            established = median([r["established"] for r in connected])
-            joined = f"{established:,.0f} ({median([r['connect_s'] for r in connected]):.1f})" if connected else "-"
+            # runs written before the connect phase was recorded have no "connected"
+            recorded = [r for r in slow if "connected" in r]
+            connected = median([r["connected"] for r in recorded])
+            joined = f"{connected:,.0f} ({median([r['connect_s'] for r in recorded]):.1f})" if recorded else "-"
             lines.append(
                 f"| {label} | {n} | {rate / 1e3:,.0f}k | {ratios} | {latency} | {missing if slow else '-'} | {joined} |"
             )
