@@ -38,7 +38,7 @@ from coinapi_emulator.simulator.book import Book
 from coinapi_emulator.simulator.catalog import Catalog, Symbol
 from coinapi_emulator.simulator.events import Bar, Quote, Trade
 from coinapi_emulator.simulator.flow import SIZE_CAP, SIZE_TAIL
-from coinapi_emulator.simulator.history_books import BookSides, Depth, book_at
+from coinapi_emulator.simulator.history_books import BookSides, Depth, DepthSizes, book_at
 from coinapi_emulator.simulator.history_paths import HOUR_NS as HOUR_NS
 from coinapi_emulator.simulator.history_paths import MINUTE_NS as MINUTE_NS
 from coinapi_emulator.simulator.history_paths import MINUTE_VARIANCE, AssetPaths, pair_variance
@@ -299,7 +299,7 @@ class MarketHistory:
         rand = random.Random(stable_seed(self._seed, "history-trades", symbol_id, str(minute // MINUTE_NS)))
         return minute_trades(symbol_id, candle, rand)
 
-    def _build_depth_sizes(self, spec: _SymbolSpec, minute: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    def _build_depth_sizes(self, spec: _SymbolSpec, minute: int) -> DepthSizes:
         rand = random.Random(stable_seed(self._seed, "history-books", spec.symbol.symbol_id, str(minute // MINUTE_NS)))
         return self._depth(spec.symbol.symbol_id).sizes_of_minute(rand)
 

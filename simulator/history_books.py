@@ -24,6 +24,8 @@ DEPTH_SIZE_SIGMA = 0.35
 
 #: a book's best levels, (asks ascending, bids descending)
 BookSides = tuple[tuple[Level, ...], tuple[Level, ...]]
+#: the sizes of a book's levels behind its touch for one minute, (asks, bids), best first
+DepthSizes = tuple[tuple[int, ...], tuple[int, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,7 @@ class Depth:
             tuple(level.size_lots for level in bids[1:]),
         )
 
-    def sizes_of_minute(self, rand: random.Random) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    def sizes_of_minute(self, rand: random.Random) -> DepthSizes:
         """The deeper levels' sizes for one minute, (asks, bids): each the opening book's times a lognormal factor,
         at least one lot."""
         lognormal = rand.lognormvariate
@@ -56,7 +58,7 @@ class Depth:
         return asks, bids
 
 
-def book_at(quote: Quote, depth: Depth, sizes: tuple[tuple[int, ...], tuple[int, ...]], levels: int) -> BookSides:
+def book_at(quote: Quote, depth: Depth, sizes: DepthSizes, levels: int) -> BookSides:
     """The book after ``quote``: its touch, then ``depth``'s levels with ``sizes`` (``Depth.sizes_of_minute`` of the
     quote's minute), at most ``levels`` (at least 1) a side; bids at or below zero are left out."""
     ask, bid = quote.ask_price_ticks, quote.bid_price_ticks
